@@ -1,0 +1,49 @@
+# Dayu — developer and user entry points. Every target sets up .venv itself (hack/setup.sh).
+SHELL := /bin/bash
+PY := .venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup test test-unit test-integration test-e2e lint format schema bench build all clean help
+
+help:
+	@echo "make setup | test | test-unit | test-integration | test-e2e | lint | format | schema | bench"
+	@echo "make build WHAT=a,b | make all   (images; REG, REPO, TAG, DRY_RUN=1)"
+
+setup:
+	@bash hack/setup.sh
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+test-integration: setup
+	$(PY) -m pytest -m integration $(PYTEST_ARGS)
+
+test-e2e: setup
+	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy common services backend datasource
+
+format: setup
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+schema: setup
+	$(PY) -m common.schema
+
+bench: setup
+	$(PY) -m tests.bench
+
+build:
+	@bash hack/build.sh build "$(WHAT)"
+
+all:
+	@bash hack/build.sh all
+
+clean:
+	rm -rf .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Shared library of every Dayu component: task and DAG model, hooks, transport, topology, service skeleton."""

@@ -1,0 +1,264 @@
+"""Service DAGs: build from a user description, validate, order, fork, join, critical path.
+
+A user describes stages (name + service) and edges. :func:`build_dag` adds the sentinels ``_start``
+(the source node) and ``_end`` (the distributor): stages without predecessors hang off ``_start``,
+stages without successors feed ``_end``. Validation errors are :class:`DagError` naming the stage.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.errors import DagError, InvalidInput
+from common.task import END, SENTINELS, START, Stage, StageTimings, Task
+
+ANY_TYPE = "any"
+
+
+class ServiceType(BaseModel):
+    """What a service consumes and produces (``frame``, ``bbox``, ``text``, ... or ``any``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: str = Field(description="Type the service consumes.")
+    output: str = Field(description="Type the service produces.")
+
+
+class StageSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    service: str = Field(min_length=1)
+    next: list[str] = Field(default_factory=list, description="Successor stage names.")
+
+
+class DagSpec(BaseModel):
+    """A DAG as a user writes it: stages, and edges either per stage (``next``) or as pairs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stages: list[StageSpec] = Field(min_length=1)
+    edges: list[tuple[str, str]] = Field(default_factory=list)
+
+
+def _types(catalog: Mapping[str, ServiceType], service: str) -> ServiceType:
+    if service == START:
+        return ServiceType(input=ANY_TYPE, output="frame")
+    if service == END:
+        return ServiceType(input=ANY_TYPE, output=ANY_TYPE)
+    return catalog[service]
+
+
+def _compatible(produced: str, consumed: str) -> bool:
+    return ANY_TYPE in (produced, consumed) or produced == consumed
+
+
+def build_dag(spec: DagSpec, catalog: Mapping[str, ServiceType]) -> dict[str, Stage]:
+    """Turn a user description into validated stages including ``_start`` and ``_end``."""
+    stages: dict[str, Stage] = {}
+    for s in spec.stages:
+        if s.name in SENTINELS:
+            raise DagError(f"stage name {s.name!r} is reserved", stage=s.name)
+        if s.name in stages:
+            raise DagError(f"stage {s.name!r} is defined twice", stage=s.name)
+        if s.service not in catalog:
+            known = ", ".join(sorted(catalog)) or "none"
+            raise DagError(f"stage {s.name!r} uses unknown service {s.service!r}; known: {known}", stage=s.name)
+        stages[s.name] = Stage(name=s.name, service=s.service)
+
+    edges: list[tuple[str, str]] = [(s.name, n) for s in spec.stages for n in s.next] + list(spec.edges)
+    seen: set[tuple[str, str]] = set()
+    for a, b in edges:
+        for endpoint in (a, b):
+            if endpoint not in stages:
+                raise DagError(f"edge {a!r} -> {b!r} names unknown stage {endpoint!r}", stage=endpoint)
+        if a == b:
+            raise DagError(f"stage {a!r} has an edge to itself (a cycle)", stage=a)
+        if (a, b) in seen:
+            raise DagError(f"duplicate edge {a!r} -> {b!r}", stage=a)
+        seen.add((a, b))
+        stages[a].next.append(b)
+        stages[b].prev.append(a)
+
+    start: Stage = Stage(name=START, service=START)
+    end = Stage(name=END, service=END)
+    for stage_name, stage in stages.items():
+        if not stage.prev:
+            stage.prev.append(START)
+            start.next.append(stage_name)
+        if not stage.next:
+            stage.next.append(END)
+            end.prev.append(stage_name)
+    dag: dict[str, Stage] = {START: start, **stages, END: end}
+    validate_dag(dag, catalog)
+    return dag
+
+
+def validate_dag(dag: Mapping[str, Stage], catalog: Mapping[str, ServiceType]) -> None:
+    """Check a complete DAG (with sentinels). Raises :class:`DagError` naming the stage at fault."""
+    for sentinel in SENTINELS:
+        if sentinel not in dag:
+            raise DagError(f"the DAG lacks its {sentinel} stage", stage=sentinel)
+    if dag[START].prev:
+        raise DagError("_start cannot have predecessors", stage=START)
+    if dag[END].next:
+        raise DagError("_end cannot have successors", stage=END)
+    for name, stage in dag.items():
+        if name not in SENTINELS and stage.service not in catalog:
+            raise DagError(f"stage {name!r} uses unknown service {stage.service!r}", stage=name)
+        if len(set(stage.next)) != len(stage.next):
+            raise DagError(f"stage {name!r} has a duplicate edge", stage=name)
+        for succ in stage.next:
+            if succ not in dag:
+                raise DagError(f"stage {name!r} links to unknown stage {succ!r}", stage=name)
+            if name not in dag[succ].prev:
+                raise DagError(f"edge {name!r} -> {succ!r} is missing from {succ!r}'s predecessors", stage=succ)
+            produced = _types(catalog, stage.service).output
+            consumed = _types(catalog, dag[succ].service).input
+            if not _compatible(produced, consumed):
+                raise DagError(
+                    f"stage {succ!r} ({dag[succ].service}) takes {consumed!r} but {name!r} "
+                    f"({stage.service}) produces {produced!r}",
+                    stage=succ,
+                )
+        for pred in stage.prev:
+            if pred not in dag or name not in dag[pred].next:
+                raise DagError(f"stage {name!r} names {pred!r} as predecessor without the edge", stage=name)
+    topological_order(dag)  # raises on a cycle
+    reach_fwd = _reachable(dag, START, forward=True)
+    for name in dag:
+        if name not in reach_fwd:
+            raise DagError(f"stage {name!r} cannot be reached from _start", stage=name)
+    reach_back = _reachable(dag, END, forward=False)
+    for name in dag:
+        if name not in reach_back:
+            raise DagError(f"stage {name!r} never leads to _end", stage=name)
+
+
+def _reachable(dag: Mapping[str, Stage], origin: str, *, forward: bool) -> set[str]:
+    seen = {origin}
+    todo = [origin]
+    while todo:
+        current = todo.pop()
+        neighbours = dag[current].next if forward else dag[current].prev
+        for other in neighbours:
+            if other in dag and other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return seen
+
+
+def topological_order(dag: Mapping[str, Stage]) -> list[str]:
+    """Kahn's algorithm; a cycle raises :class:`DagError` naming a stage on it."""
+    indegree = {name: 0 for name in dag}
+    for stage in dag.values():
+        for succ in stage.next:
+            if succ in indegree:
+                indegree[succ] += 1
+    ready = sorted(name for name, d in indegree.items() if d == 0)
+    order: list[str] = []
+    while ready:
+        name = ready.pop(0)
+        order.append(name)
+        for succ in dag[name].next:
+            if succ in indegree:
+                indegree[succ] -= 1
+                if indegree[succ] == 0:
+                    ready.append(succ)
+    if len(order) != len(dag):
+        stuck = sorted(name for name, d in indegree.items() if d > 0)
+        raise DagError(f"the DAG has a cycle through stage {stuck[0]!r}", stage=stuck[0], detail={"stages": stuck})
+    return order
+
+
+# -- fork and join --------------------------------------------------------------------------
+
+
+def _derived_uuid(*parts: str) -> str:
+    # Deterministic, so a retried fork or join produces the same identity (idempotent storage).
+    return uuid.uuid5(uuid.NAMESPACE_OID, "/".join(parts)).hex
+
+
+def advance(task: Task) -> list[Task]:
+    """Copies of ``task`` moved to each successor of its current stage.
+
+    One successor: the same task moves on (same uuid). Several: a fork, one copy per successor with
+    a new ``task_uuid`` and ``parent_uuid`` set to the forking copy.
+    """
+    successors = task.stage.next
+    if not successors:
+        raise InvalidInput(f"stage {task.cursor!r} has no successor", detail={"stage": task.cursor})
+    if len(successors) == 1:
+        return [task.with_cursor(successors[0])]
+    copies = []
+    for succ in successors:
+        copy = task.with_cursor(succ)
+        copy.parent_uuid = task.task_uuid
+        copy.task_uuid = _derived_uuid(task.task_uuid, "fork", succ)
+        copies.append(copy)
+    return copies
+
+
+def needs_join(task: Task) -> bool:
+    """True when the stage the task is at has several predecessors."""
+    return len(task.stage.prev) > 1
+
+
+@dataclass(frozen=True)
+class JoinKey:
+    root_uuid: str
+    stage: str
+
+
+def join_key(task: Task) -> JoinKey:
+    return JoinKey(task.root_uuid, task.cursor)
+
+
+def merge(copies: Iterable[Task]) -> Task:
+    """Merge the copies that reached one joining stage into one task carrying every branch's results.
+
+    Stage data is taken from whichever copy ran the stage; common ancestors are identical in each
+    copy. The merged task gets a deterministic uuid derived from the root and the joining stage.
+    """
+    items = list(copies)
+    if not items:
+        raise InvalidInput("nothing to merge")
+    first = items[0]
+    for other in items[1:]:
+        if other.root_uuid != first.root_uuid or other.cursor != first.cursor:
+            raise InvalidInput(
+                "cannot merge copies of different tasks or stages",
+                detail={"roots": [first.root_uuid, other.root_uuid], "stages": [first.cursor, other.cursor]},
+            )
+        if set(other.dag) != set(first.dag):
+            raise InvalidInput("cannot merge copies with different DAGs")
+    merged = first.model_copy(deep=True)
+    for name in merged.dag:
+        done = [c.dag[name] for c in items if c.dag[name].done]
+        if done:
+            merged.dag[name] = done[0].model_copy(deep=True)
+    merged.came_from = None
+    merged.parent_uuid = first.task_uuid
+    merged.task_uuid = _derived_uuid(first.root_uuid, "join", first.cursor)
+    merged.payload = first.payload.model_copy(deep=True)
+    return merged
+
+
+def critical_path(dag: Mapping[str, Stage]) -> tuple[float, list[str]]:
+    """Longest path from ``_start`` to ``_end`` where each stage weighs ``transmit + execute``."""
+    best: dict[str, tuple[float, list[str]]] = {}
+    for name in topological_order(dag):
+        stage = dag[name]
+        cost = stage.timings.cost()
+        preds = [best[p] for p in stage.prev if p in best]
+        base = max(preds, key=lambda item: item[0]) if preds else (0.0, [])
+        best[name] = (base[0] + cost, [*base[1], name])
+    return best.get(END, (0.0, []))
+
+
+def stage_timings(dag: Mapping[str, Stage]) -> dict[str, StageTimings]:
+    return {name: stage.timings for name, stage in dag.items()}

@@ -1,0 +1,157 @@
+"""Hook registry: families of small pluggable behaviours, selected by alias from templates.
+
+A hook is a class with an ``alias``, a ``family`` and a pydantic ``Config`` model (unknown keys are
+refused). Hooks register with the :func:`hook` decorator when their module is imported. A family may
+also name modules to import lazily (:meth:`HookRegistry.declare_modules`); a module whose optional
+dependency is missing is skipped with one warning and never hides the other hooks of its family.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
+
+from common.errors import HookError
+
+log = logging.getLogger(__name__)
+
+
+class HookConfig(BaseModel):
+    """Base of every hook's config model: unknown keys are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Hook:
+    """Base class of every hook. Subclasses set ``Config`` to their own :class:`HookConfig`."""
+
+    family: ClassVar[str] = ""
+    alias: ClassVar[str] = ""
+    Config: ClassVar[type[HookConfig]] = HookConfig
+
+    def __init__(self, config: HookConfig) -> None:
+        self.config = config
+
+
+H = TypeVar("H", bound=type[Hook])
+
+
+class HookRegistry:
+    """Maps ``(family, alias)`` to hook classes."""
+
+    def __init__(self) -> None:
+        self._hooks: dict[str, dict[str, type[Hook]]] = {}
+        self._pending: dict[str, list[str]] = {}
+        self._skipped: dict[str, dict[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def register(self, family: str, alias: str, cls: type[Hook]) -> None:
+        if not family or not alias:
+            raise HookError("a hook needs a non-empty family and alias")
+        if not (isinstance(cls.Config, type) and issubclass(cls.Config, HookConfig)):
+            raise HookError(f"hook {family}/{alias}: Config must subclass HookConfig")
+        with self._lock:
+            known = self._hooks.setdefault(family, {})
+            existing = known.get(alias)
+            if existing is not None and existing is not cls:
+                raise HookError(
+                    f"hook alias {alias!r} is already registered in family {family!r} "
+                    f"by {existing.__module__}.{existing.__qualname__}"
+                )
+            known[alias] = cls
+        cls.family = family
+        cls.alias = alias
+
+    def declare_modules(self, family: str, modules: Iterable[str]) -> None:
+        """Name modules that register hooks of ``family``; they are imported on first use."""
+        with self._lock:
+            self._pending.setdefault(family, []).extend(modules)
+            self._hooks.setdefault(family, {})
+
+    def _load_pending(self, family: str) -> None:
+        with self._lock:
+            modules = self._pending.pop(family, [])
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except ImportError as exc:
+                # Only a missing optional dependency is tolerated; the warning says which.
+                self._skipped.setdefault(family, {})[name] = str(exc)
+                log.warning("hook module %s skipped: %s", name, exc)
+
+    def families(self) -> list[str]:
+        return sorted(set(self._hooks) | set(self._pending))
+
+    def aliases(self, family: str) -> list[str]:
+        self._load_pending(family)
+        return sorted(self._hooks.get(family, {}))
+
+    def skipped(self, family: str) -> dict[str, str]:
+        """Modules of ``family`` that could not be imported, with the reason."""
+        self._load_pending(family)
+        return dict(self._skipped.get(family, {}))
+
+    def get(self, family: str, alias: str) -> type[Hook]:
+        self._load_pending(family)
+        if family not in self._hooks:
+            raise HookError(
+                f"unknown hook family {family!r}; known families: {', '.join(self.families()) or 'none'}",
+                detail={"family": family, "known": self.families()},
+            )
+        cls = self._hooks[family].get(alias)
+        if cls is None:
+            known = self.aliases(family)
+            raise HookError(
+                f"unknown {family} hook {alias!r}; known: {', '.join(known) or 'none'}",
+                detail={"family": family, "alias": alias, "known": known},
+            )
+        return cls
+
+    def make_config(self, family: str, alias: str, params: Mapping[str, Any] | None = None) -> HookConfig:
+        cls = self.get(family, alias)
+        try:
+            return cls.Config.model_validate(dict(params or {}))
+        except PydanticValidationError as exc:
+            problems = [
+                {"field": ".".join(str(p) for p in err["loc"]) or "(root)", "problem": err["msg"]}
+                for err in exc.errors()
+            ]
+            text = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+            raise HookError(f"bad parameters for {family} hook {alias!r}: {text}", detail=problems) from None
+
+    def create(self, family: str, alias: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
+        """Instantiate hook ``alias`` of ``family`` with validated ``params``.
+
+        Extra keyword arguments (runtime context such as a work directory) go to the constructor.
+        """
+        cls = self.get(family, alias)
+        config = self.make_config(family, alias, params)
+        return cls(config, **kwargs)
+
+    def describe(self, family: str) -> list[dict[str, Any]]:
+        """Aliases of a family with their config JSON Schemas (for docs and the dashboard)."""
+        return [
+            {"alias": alias, "doc": (cls.__doc__ or "").strip(), "config": cls.Config.model_json_schema()}
+            for alias, cls in sorted(self._hooks.get(family, {}).items())
+            if alias in self.aliases(family)
+        ]
+
+
+REGISTRY = HookRegistry()
+"""The process-wide registry that the :func:`hook` decorator fills (a plugin table, not app state)."""
+
+
+def hook(family: str, alias: str, registry: HookRegistry | None = None) -> Callable[[H], H]:
+    """Class decorator registering a hook under ``alias`` in ``family``."""
+
+    def decorate(cls: H) -> H:
+        (registry or REGISTRY).register(family, alias, cls)
+        return cls
+
+    return decorate

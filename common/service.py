@@ -1,0 +1,163 @@
+"""The service factory every Dayu component is built with.
+
+It gives each app: settings and metrics in ``app.state``; one pooled :class:`ServiceClient` created in
+the lifespan (shaped to the topology's links from this node); ``/health`` and ``/metrics`` (open);
+the token check on every other route; and one error handler shaping every error response as
+``{"error": {"code", "message", "detail"}}``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from common.config import ServiceSettings
+from common.errors import DayuError, Unauthorized
+from common.log import configure_logging
+from common.metrics import RequestMetricsMiddleware, ServiceMetrics
+from common.shaping import TrafficShaper
+from common.topology import StaticTopology, Topology
+from common.transport import ServiceClient
+
+log = logging.getLogger(__name__)
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+TOKEN_HEADER = "X-Dayu-Token"
+
+
+def _presented_token(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    header = request.headers.get(TOKEN_HEADER)
+    if header:
+        return header.strip()
+    # Browsers cannot set headers on EventSource or <img>: allow the token as a query parameter on reads.
+    if request.method == "GET":
+        return request.query_params.get("token")
+    return None
+
+
+async def require_token(request: Request) -> None:
+    """Dependency: refuse the request unless it carries the service's token (when one is set)."""
+    expected: str | None = request.app.state.settings.token
+    if not expected:
+        return
+    presented = _presented_token(request)
+    if presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise Unauthorized("missing or wrong token: send 'Authorization: Bearer <token>'")
+
+
+def error_response(status: int, code: str, message: str, detail: Any = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message, "detail": detail}})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DayuError)
+    async def _dayu(_: Request, exc: DayuError) -> JSONResponse:
+        if exc.status_code >= 500:
+            log.warning("%s: %s", exc.code, exc.message)
+        return error_response(exc.status_code, exc.code, exc.message, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in err.get("loc", ())), "problem": err.get("msg", "")}
+            for err in exc.errors()
+        ]
+        first = problems[0] if problems else {"field": "", "problem": "invalid request"}
+        message = f"{first['field']}: {first['problem']}"
+        return error_response(422, "invalid_input", message, problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error: %s", exc)
+        return error_response(500, "internal_error", f"internal error: {type(exc).__name__}")
+
+
+def load_topology(settings: ServiceSettings) -> Topology | None:
+    if not settings.topology:
+        return None
+    if settings.topology.lstrip().startswith("{"):
+        import os
+
+        os.environ.setdefault("DAYU_TOPOLOGY", settings.topology)
+        return StaticTopology.from_env()
+    return StaticTopology.from_file(settings.topology)
+
+
+def create_service(
+    name: str,
+    settings: ServiceSettings,
+    *,
+    routers: Sequence[APIRouter] = (),
+    lifespan: Lifespan | None = None,
+    health: Callable[[FastAPI], dict[str, Any]] | None = None,
+    topology: Topology | None = None,
+    client: ServiceClient | None = None,
+    version: str = "0.1.0",
+) -> FastAPI:
+    """Build a component app. ``lifespan`` runs inside the base one, after the client exists."""
+    configure_logging(name, settings.log_level, json_lines=settings.log_json)
+
+    @asynccontextmanager
+    async def base_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.started_at = time.time()
+        app.state.topology = topology if topology is not None else load_topology(settings)
+        shaper = None
+        if app.state.topology is not None and settings.node in app.state.topology.nodes():
+            links = app.state.topology.links_from(settings.node)
+            shaper = TrafficShaper(links) if links else None
+        own_client = client is None
+        app.state.client = client or ServiceClient(token=settings.token, shaper=shaper)
+        try:
+            if lifespan is not None:
+                async with lifespan(app):
+                    yield
+            else:
+                yield
+        finally:
+            if own_client:
+                await app.state.client.aclose()
+
+    app = FastAPI(title=f"dayu-{name}", version=version, lifespan=base_lifespan)
+    app.state.settings = settings
+    app.state.service_name = name
+    app.state.metrics = ServiceMetrics(name)
+    app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
+    install_error_handlers(app)
+
+    @app.get("/health", tags=["ops"])
+    async def _health(request: Request) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "status": "ok",
+            "service": name,
+            "node": settings.node,
+            "uptime_s": round(time.time() - getattr(request.app.state, "started_at", time.time()), 3),
+        }
+        if health is not None:
+            body.update(health(request.app))
+        return body
+
+    @app.get("/metrics", tags=["ops"])
+    async def _metrics(request: Request) -> Response:
+        payload, content_type = request.app.state.metrics.render()
+        return Response(payload, media_type=content_type)
+
+    for router in routers:
+        app.include_router(router, dependencies=[Depends(require_token)])
+    return app

@@ -1,0 +1,190 @@
+"""The Task: one segment of one stream travelling through its service DAG (DESIGN.md section 3).
+
+A task is plain data. Services move it between nodes as JSON (plus the segment bytes when it crosses
+nodes); :mod:`common.wire` holds the multipart helpers and :mod:`common.dag` the graph operations.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from common.errors import InvalidInput
+
+START = "_start"
+END = "_end"
+SENTINELS = (START, END)
+
+
+def new_uuid() -> str:
+    return uuid.uuid4().hex
+
+
+class StageTimings(BaseModel):
+    """Per-stage timings in seconds, each measured on ONE clock (so clock skew never enters)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    transmit: float | None = Field(None, ge=0, description="Sender's clock: the upload call to this stage's node.")
+    queue: float | None = Field(None, ge=0, description="Processor's clock: wait in the queue before the model.")
+    service: float | None = Field(None, ge=0, description="Processor's clock: the model call.")
+    execute: float | None = Field(
+        None, ge=0, description="Controller's clock: hand-off to the processor until the result is back."
+    )
+
+    def cost(self) -> float:
+        """The stage's share of the end-to-end latency: what it took to get there plus to run there."""
+        return (self.transmit or 0.0) + (self.execute or 0.0)
+
+
+class Stage(BaseModel):
+    """One node of the service DAG, and, once run, what came out of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Stage name, unique in the DAG.")
+    service: str = Field(description="Service id run at this stage (sentinels use their own name).")
+    node: str | None = Field(None, description="Node the stage runs on (set by the plan).")
+    prev: list[str] = Field(default_factory=list, description="Predecessor stage names.")
+    next: list[str] = Field(default_factory=list, description="Successor stage names.")
+    result: Any = Field(None, description="The application's output for this segment.")
+    scenario: dict[str, float] | None = Field(None, description="Scenario figures (object count, size, speed).")
+    timings: StageTimings = Field(default_factory=StageTimings)
+    done: bool = Field(False, description="True once the stage has run for this task.")
+
+
+class Meta(BaseModel):
+    """The knobs a segment was made with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: str = Field("720p", description="Named resolution, e.g. 1080p, 720p, 480p, 360p, 240p.")
+    fps: float = Field(30.0, gt=0, le=240, description="Frames per second kept from the source.")
+    encoding: str = Field("mp4v", description="Codec of the segment (OpenCV fourcc or 'h264').")
+    qp: int | None = Field(None, ge=0, le=51, description="Quantisation parameter when the encoder takes one.")
+    buffer_size: int = Field(4, ge=1, le=1000, description="Frames per segment.")
+    extra: dict[str, Any] = Field(default_factory=dict, description="Any further knob a policy sets.")
+
+
+class RawMeta(BaseModel):
+    """The source's native properties."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: str | None = None
+    width: int | None = Field(None, ge=1)
+    height: int | None = Field(None, ge=1)
+    fps: float | None = Field(None, gt=0)
+    encoding: str | None = None
+
+
+class Payload(BaseModel):
+    """Where the segment is and which source frames it holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file_name: str | None = Field(None, description="Segment file name, resolved under each node's work dir.")
+    frame_indices: list[int] = Field(default_factory=list, description="Source frame indices in the segment.")
+    size_bytes: int | None = Field(None, ge=0)
+
+    @field_validator("file_name")
+    @classmethod
+    def _plain_file_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        check_file_name(value)
+        return value
+
+
+def check_file_name(name: str) -> str:
+    """Refuse names that could escape a work directory (``../x``, ``/etc/passwd``, ``a/b``)."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name or len(name) > 255:
+        raise ValueError(f"file name {name!r} must be a plain name without path separators")
+    return name
+
+
+class Task(BaseModel):
+    """One segment of one stream and its journey through the DAG."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_id: str = Field(min_length=1, max_length=128)
+    task_id: int = Field(ge=0, description="Per-source, increasing.")
+    task_uuid: str = Field(default_factory=new_uuid, description="Identity of this copy (forks get new ones).")
+    parent_uuid: str | None = Field(None, description="The copy this one was forked from.")
+    root_uuid: str = Field("", description="Fixed at creation, shared by all forks.")
+    source_node: str = Field(min_length=1)
+    meta: Meta = Field(default_factory=Meta)
+    raw_meta: RawMeta = Field(default_factory=RawMeta)
+    dag: dict[str, Stage]
+    cursor: str = Field(START, description="The stage this copy is at.")
+    came_from: str | None = Field(None, description="The stage this copy just left.")
+    payload: Payload = Field(default_factory=Payload)
+    created_at: float = Field(default_factory=time.time, description="Wall clock at the generator.")
+    finished_at: float | None = None
+    deployment_version: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Task:
+        if not self.root_uuid:
+            self.root_uuid = self.task_uuid
+        if self.cursor not in self.dag:
+            raise ValueError(f"cursor {self.cursor!r} is not a stage of the DAG")
+        if self.came_from is not None and self.came_from not in self.dag:
+            raise ValueError(f"came_from {self.came_from!r} is not a stage of the DAG")
+        for name, stage in self.dag.items():
+            if stage.name != name:
+                raise ValueError(f"stage key {name!r} does not match its name {stage.name!r}")
+            for other in (*stage.prev, *stage.next):
+                if other not in self.dag:
+                    raise ValueError(f"stage {name!r} links to unknown stage {other!r}")
+        return self
+
+    # -- JSON -------------------------------------------------------------------------------
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, data: str | bytes) -> Task:
+        """Parse a task, raising :class:`InvalidInput` that says what was wrong."""
+        try:
+            return cls.model_validate_json(data)
+        except ValidationError as exc:
+            raise InvalidInput(f"malformed task: {describe_validation_error(exc)}") from None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Task:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidInput(f"malformed task: {describe_validation_error(exc)}") from None
+
+    # -- convenience ------------------------------------------------------------------------
+    @property
+    def stage(self) -> Stage:
+        return self.dag[self.cursor]
+
+    def with_cursor(self, stage: str) -> Task:
+        if stage not in self.dag:
+            raise InvalidInput(f"unknown stage {stage!r}", detail={"stage": stage})
+        copy = self.model_copy(deep=True)
+        copy.came_from, copy.cursor = self.cursor, stage
+        return copy
+
+    def key(self) -> str:
+        """Identity of this copy, for idempotent storage."""
+        return f"{self.source_id}/{self.task_uuid}"
+
+
+def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:
+    parts = []
+    for err in exc.errors()[:limit]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{loc}: {err['msg']}")
+    more = exc.error_count() - limit
+    if more > 0:
+        parts.append(f"... and {more} more")
+    return "; ".join(parts)

@@ -1,0 +1,169 @@
+"""Who is where: the nodes, the components each one runs, where they listen, and the links between them.
+
+:class:`Topology` is the interface every component uses. :class:`StaticTopology` reads a YAML/JSON
+file (or an inline JSON document in an environment variable) written by the local runtime; a
+Kubernetes implementation fills the same interface from node and service labels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from common.config import load_yaml_model, parse_model
+from common.errors import ConfigError, NotFound
+from common.shaping import LinkSpec
+
+TOPOLOGY_ENV = "DAYU_TOPOLOGY"
+
+
+class Endpoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address the component listens on.")
+    port: int = Field(ge=1, le=65535)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+class NodeSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["cloud", "edge"]
+    arch: str = Field("amd64", description="CPU architecture of the node.")
+    components: dict[str, Endpoint] = Field(
+        default_factory=dict, description="controller, monitor, distributor, scheduler, generator/<source> ..."
+    )
+    processors: dict[str, Endpoint] = Field(default_factory=dict, description="Service id -> processor endpoint.")
+    work_dir: str | None = Field(None, description="The node's shared work directory (local runtime).")
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class LinkModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    a: str
+    b: str
+    bandwidth_mbps: float | None = Field(None, gt=0, description="Link bandwidth; none = unshaped.")
+    latency_ms: float = Field(0.0, ge=0)
+
+
+class TopologyModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    nodes: dict[str, NodeSpec] = Field(min_length=1)
+    links: list[LinkModel] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> TopologyModel:
+        clouds = [n for n, spec in self.nodes.items() if spec.role == "cloud"]
+        if len(clouds) != 1:
+            raise ValueError(f"exactly one cloud node is required, found {len(clouds)}: {clouds}")
+        for link in self.links:
+            for end in (link.a, link.b):
+                if end not in self.nodes:
+                    raise ValueError(f"link {link.a}-{link.b} names unknown node {end!r}")
+        return self
+
+
+class Topology(ABC):
+    @abstractmethod
+    def nodes(self) -> dict[str, NodeSpec]: ...
+
+    @abstractmethod
+    def links(self) -> list[LinkModel]: ...
+
+    def node(self, name: str) -> NodeSpec:
+        nodes = self.nodes()
+        if name not in nodes:
+            raise NotFound(f"unknown node {name!r}; known: {', '.join(sorted(nodes))}", detail={"node": name})
+        return nodes[name]
+
+    def cloud(self) -> str:
+        return next(name for name, spec in self.nodes().items() if spec.role == "cloud")
+
+    def edges(self) -> list[str]:
+        return sorted(name for name, spec in self.nodes().items() if spec.role == "edge")
+
+    def component_url(self, component: str, node: str | None = None) -> str:
+        """URL of ``component`` on ``node`` (default: the cloud node)."""
+        name = node or self.cloud()
+        spec = self.node(name)
+        if component not in spec.components:
+            raise NotFound(f"node {name!r} runs no {component}", detail={"node": name, "component": component})
+        return spec.components[component].url
+
+    def processor_url(self, service: str, node: str) -> str:
+        spec = self.node(node)
+        if service not in spec.processors:
+            raise NotFound(
+                f"node {node!r} runs no processor for {service!r}", detail={"node": node, "service": service}
+            )
+        return spec.processors[service].url
+
+    def has_processor(self, service: str, node: str) -> bool:
+        spec = self.nodes().get(node)
+        return spec is not None and service in spec.processors
+
+    def nodes_with(self, service: str) -> list[str]:
+        return sorted(name for name, spec in self.nodes().items() if service in spec.processors)
+
+    def link_to(self, src: str, dst: str) -> LinkSpec | None:
+        if src == dst:
+            return None
+        for link in self.links():
+            if {link.a, link.b} == {src, dst}:
+                return LinkSpec(bandwidth_mbps=link.bandwidth_mbps, latency_ms=link.latency_ms)
+        return None
+
+    def links_from(self, src: str) -> dict[str, LinkSpec]:
+        """Links from ``src`` to each other node that has one, for a :class:`TrafficShaper`."""
+        out = {}
+        for other in self.nodes():
+            spec = self.link_to(src, other)
+            if spec is not None:
+                out[other] = spec
+        return out
+
+
+class StaticTopology(Topology):
+    def __init__(self, model: TopologyModel) -> None:
+        self.model = model
+
+    def nodes(self) -> dict[str, NodeSpec]:
+        return self.model.nodes
+
+    def links(self) -> list[LinkModel]:
+        return self.model.links
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> StaticTopology:
+        return cls(load_yaml_model(Path(path), TopologyModel))
+
+    @classmethod
+    def from_env(cls, var: str = TOPOLOGY_ENV) -> StaticTopology:
+        """``$DAYU_TOPOLOGY`` holds either a file path or an inline JSON document."""
+        value = os.environ.get(var, "").strip()
+        if not value:
+            raise ConfigError(f"${var} is not set: it must name a topology file or hold its JSON")
+        if value.startswith("{"):
+            try:
+                data = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"${var} holds invalid JSON: {exc}") from None
+            return cls(parse_model(data, TopologyModel, source=f"${var}"))
+        return cls.from_file(value)
+
+    def dump(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(self.model.model_dump_json(indent=2))
+        os.replace(tmp, path)

@@ -1,0 +1,154 @@
+"""The one inter-service HTTP client: pooled, per-call timeouts, bounded retries, optional shaping.
+
+Retries happen only where repeating is safe: idempotent calls (GET, PUT, DELETE, or ``idempotent=True``)
+on timeouts, connection errors and 502/503/504; any call when the connection could not be made at
+all (nothing was sent). Unit tests swap the transport for ``httpx.MockTransport``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from common.errors import TransportError, UpstreamTimeout
+from common.shaping import TrafficShaper
+from common.task import Task
+from common.wire import multipart_parts
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+class ServiceClient:
+    def __init__(
+        self,
+        *,
+        timeout: float = 10.0,
+        connect_timeout: float = 3.0,
+        retries: int = 2,
+        backoff: float = 0.1,
+        max_backoff: float = 2.0,
+        token: str | None = None,
+        shaper: TrafficShaper | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 64,
+    ) -> None:
+        if retries < 0 or timeout <= 0:
+            raise ValueError("retries must be >= 0 and timeout > 0")
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.shaper = shaper
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            headers=headers,
+            transport=transport,
+            trust_env=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> ServiceClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _delay(self, attempt: int) -> float:
+        base: float = min(self.max_backoff, self.backoff * (2**attempt))
+        return base * (0.5 + random.random() / 2)  # jitter so retries of many callers spread out
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        idempotent: bool | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+        node: str | None = None,
+        nbytes: int = 0,
+        raise_for_status: bool = True,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send one request; ``node``/``nbytes`` let the shaper delay it as the link would."""
+        method = method.upper()
+        safe = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
+        attempts = 1 + (self.retries if retries is None else retries)
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        last: Exception | None = None
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(self._delay(attempt - 1))
+            try:
+                if self.shaper is not None:
+                    await self.shaper.wait(node, nbytes)
+                response = await self._client.request(method, url, **kwargs)
+            except httpx.ConnectError as exc:  # nothing reached the server: always safe to retry
+                last = exc
+                continue
+            except httpx.TimeoutException as exc:
+                last = exc
+                if safe:
+                    continue
+                raise UpstreamTimeout(f"{method} {url} timed out", url=url) from None
+            except httpx.HTTPError as exc:
+                last = exc
+                if safe:
+                    continue
+                raise TransportError(f"{method} {url} failed: {exc}", url=url) from None
+            if response.status_code in RETRY_STATUSES and safe and attempt + 1 < attempts:
+                last = TransportError(f"{method} {url} answered {response.status_code}", url=url)
+                continue
+            if raise_for_status and response.status_code >= 400:
+                raise _error_from(method, url, response)
+            return response
+        if isinstance(last, httpx.TimeoutException):
+            raise UpstreamTimeout(f"{method} {url} timed out after {attempts} attempt(s)", url=url)
+        if isinstance(last, TransportError):
+            raise last
+        raise TransportError(f"{method} {url} failed after {attempts} attempt(s): {last}", url=url)
+
+    async def get_json(self, url: str, **kwargs: Any) -> Any:
+        return (await self.request("GET", url, **kwargs)).json()
+
+    async def post_json(self, url: str, body: Any, **kwargs: Any) -> Any:
+        response = await self.request("POST", url, json=body, **kwargs)
+        return response.json() if response.content else None
+
+    async def post_task(
+        self,
+        url: str,
+        task: Task,
+        payload: bytes | None = None,
+        *,
+        node: str | None = None,
+        params: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send a task (and its segment bytes, when crossing nodes) as multipart."""
+        parts = multipart_parts(task, payload)
+        size = len(payload) if payload is not None else 0
+        return await self.request("POST", url, node=node, nbytes=size, params=params, **parts, **kwargs)
+
+
+def _error_from(method: str, url: str, response: httpx.Response) -> TransportError:
+    message = response.text[:500]
+    try:
+        body = response.json()
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            message = str(body["error"].get("message", message))
+    except ValueError:
+        pass
+    error = TransportError(
+        f"{method} {url} answered {response.status_code}: {message}", url=url, status=response.status_code
+    )
+    return error

@@ -1,1 +1,1 @@
-"""Dayu services."""
+"""Dayu runtime components: each a FastAPI app started with ``python -m services.<name>``."""

@@ -1,0 +1,58 @@
+"""The plan contract between generators and the scheduler (DESIGN.md section 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.task import Meta, RawMeta, Stage
+
+
+class PlanRequest(BaseModel):
+    """What a generator sends when it asks how to make and route its next tasks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_id: str = Field(min_length=1, max_length=128)
+    source_node: str = Field(min_length=1)
+    raw_meta: RawMeta = Field(default_factory=RawMeta)
+    dag: dict[str, Stage] = Field(description="The source's DAG (stages carry candidate nodes in `node`).")
+    candidates: dict[str, list[str]] = Field(
+        default_factory=dict, description="Stage -> nodes the stage may run on (empty: any node)."
+    )
+    edge_nodes: list[str] = Field(default_factory=list)
+    source_time: float | None = Field(None, description="Position in the stream, seconds.")
+
+
+class Plan(BaseModel):
+    """Knobs for the next tasks and where each stage runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    meta: Meta = Field(default_factory=Meta, description="resolution, fps, encoding, qp, buffer_size, extra knobs.")
+    offload: dict[str, str] = Field(default_factory=dict, description="Stage -> node.")
+
+
+class PlanResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan: Plan
+    deployment: dict[str, list[str]] = Field(default_factory=dict, description="Service -> nodes it is deployed on.")
+    deployment_version: int = Field(0, ge=0)
+    decision_ms: float | None = Field(None, ge=0, description="Time the policy took to decide.")
+
+
+class ResourceReport(BaseModel):
+    """A monitor's periodic report of one node."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    node: str
+    at: float
+    cpu: float | None = Field(None, ge=0, le=1, description="Fraction of CPU in use, 0-1.")
+    memory: float | None = Field(None, ge=0, le=1, description="Fraction of memory in use, 0-1.")
+    gpu: dict[str, Any] | None = Field(None, description="GPU figures, or null when no GPU is available.")
+    bandwidth_mbps: float | None = Field(None, ge=0, description="Available bandwidth to the cloud.")
+    queue_lengths: dict[str, int] = Field(default_factory=dict, description="Service -> processor queue length.")
+    extra: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,55 @@
+"""Drop records: every task that does not reach the distributor as a result ends as one of these."""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.task import Task
+
+
+class DropReason(StrEnum):
+    QUEUE_FULL = "queue_full"
+    NODE_UNREACHABLE = "node_unreachable"
+    JOIN_TIMEOUT = "join_timeout"
+    DECODE_ERROR = "decode_error"
+    SERVICE_MISSING = "service_missing"
+    PROCESSOR_ERROR = "processor_error"
+    TIMEOUT = "timeout"
+    INVALID = "invalid"
+    SHUTDOWN = "shutdown"
+    OVERLOADED = "overloaded"
+    BRANCH_DROPPED = "branch_dropped"
+
+
+class DropRecord(BaseModel):
+    """Why and where one copy of a task was given up."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_id: str
+    task_id: int
+    task_uuid: str
+    root_uuid: str
+    stage: str | None = Field(None, description="Stage the copy was at.")
+    node: str | None = Field(None, description="Node that gave it up.")
+    reason: DropReason
+    message: str = Field("", description="Human-readable detail.")
+    at: float = Field(default_factory=time.time)
+    task: Task | None = Field(None, description="The task as it was when dropped, when available.")
+
+    @classmethod
+    def of(cls, task: Task, reason: DropReason, message: str = "", *, node: str | None = None) -> DropRecord:
+        return cls(
+            source_id=task.source_id,
+            task_id=task.task_id,
+            task_uuid=task.task_uuid,
+            root_uuid=task.root_uuid,
+            stage=task.cursor,
+            node=node or task.stage.node,
+            reason=reason,
+            message=message,
+            task=task,
+        )

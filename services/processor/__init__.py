@@ -1,0 +1,1 @@
+"""Processor: a bounded queue and a worker running one application (model) on segments."""

@@ -1,0 +1,88 @@
+"""The ``application`` hook family: the model a processor runs on a segment.
+
+An application takes the decoded frames of one segment (BGR ``uint8`` arrays, as OpenCV gives them)
+and, for stages after the first, the result of the previous stage; it returns one
+:class:`FrameResult` per frame. Applications are hooks (``@hook("application", "<alias>")``), each in
+one file under ``services/processor/applications/`` with its config model.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.registry import REGISTRY, Hook, HookConfig
+
+FAMILY = "application"
+
+
+class Detection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in pixels of the processed frame.")
+    score: float = Field(1.0, ge=0, le=1)
+    label: str = Field("object")
+    text: str | None = Field(None, description="Recognised text, for OCR stages.")
+    track_id: int | None = None
+
+
+class FrameResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    frame_index: int | None = Field(None, description="Source frame index, when known.")
+    width: int | None = None
+    height: int | None = None
+    objects: list[Detection] = Field(default_factory=list)
+
+
+class SegmentResult(BaseModel):
+    """What one stage produced for one segment: stored in ``Stage.result`` as a plain dict."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    application: str
+    frames: list[FrameResult] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Application(Hook):
+    """Base of every application hook."""
+
+    input_type: ClassVar[str] = "frame"
+    output_type: ClassVar[str] = "bbox"
+
+    def load(self) -> None:  # noqa: B027 - optional override
+        """Load the model (called once, off the event loop, before the first segment)."""
+
+    def warmup(self, width: int, height: int) -> None:  # noqa: B027 - optional override
+        """Run the model on dummy input of a new shape so the first real call is not slow."""
+
+    def process(self, frames: list[np.ndarray], upstream: SegmentResult | None) -> list[FrameResult]:
+        raise NotImplementedError
+
+    def info(self) -> dict[str, Any]:
+        return {"alias": self.alias, "input": self.input_type, "output": self.output_type}
+
+
+class ApplicationConfig(HookConfig):
+    """Fields every application accepts."""
+
+    threads: int | None = Field(
+        None, ge=1, le=256, description="Intra-op threads; default: node cores / processors on the node."
+    )
+
+
+REGISTRY.declare_modules(
+    FAMILY,
+    [
+        "services.processor.applications.passthrough",
+        "services.processor.applications.face_detection",
+        "services.processor.applications.pedestrian_detection",
+        "services.processor.applications.plate_detection",
+        "services.processor.applications.text_detection",
+        "services.processor.applications.text_recognition",
+        "services.processor.applications.yolo_onnx",
+    ],
+)

@@ -89,6 +89,9 @@ class Payload(BaseModel):
     file_name: str | None = Field(None, description="Segment file name, resolved under each node's work dir.")
     frame_indices: list[int] = Field(default_factory=list, description="Source frame indices in the segment.")
     size_bytes: int | None = Field(None, ge=0)
+    ground_truth: list[dict[str, Any]] | None = Field(
+        None, description="Per-frame ground truth of the frames held, when the source has it (same order)."
+    )
 
     @field_validator("file_name")
     @classmethod
@@ -126,6 +129,7 @@ class Task(BaseModel):
     created_at: float = Field(default_factory=time.time, description="Wall clock at the generator.")
     finished_at: float | None = None
     deployment_version: int = Field(0, ge=0)
+    accuracy: dict[str, float] | None = Field(None, description="Scores against ground truth, when available.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Task:

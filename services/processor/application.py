@@ -53,10 +53,10 @@ class Application(Hook):
     input_type: ClassVar[str] = "frame"
     output_type: ClassVar[str] = "bbox"
 
-    def load(self) -> None:  # noqa: B027 - optional override
+    def load(self) -> None:
         """Load the model (called once, off the event loop, before the first segment)."""
 
-    def warmup(self, width: int, height: int) -> None:  # noqa: B027 - optional override
+    def warmup(self, width: int, height: int) -> None:
         """Run the model on dummy input of a new shape so the first real call is not slow."""
 
     def process(self, frames: list[np.ndarray], upstream: SegmentResult | None) -> list[FrameResult]:

@@ -1,0 +1,1 @@
+"""Generator: reads one stream, cuts it into segments (tasks) as the plan says, submits them."""

@@ -121,3 +121,13 @@ def load_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}", detail={"file": str(path)}) from None
     return _compose_marks(text, str(path))
+
+
+def load_component_config(value: str | None, model: type[M], *, var: str = "DAYU_CONFIG") -> M:
+    """A component's own config from ``$DAYU_CONFIG``: a YAML/JSON file path, inline JSON, or unset (defaults)."""
+    if value is None or not value.strip():
+        return parse_model({}, model, source=f"${var}")
+    text = value.strip()
+    if text.startswith("{"):
+        return parse_yaml_model(text, model, source=f"${var}")  # JSON is YAML; errors keep their line
+    return load_yaml_model(Path(text), model)

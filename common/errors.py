@@ -80,6 +80,13 @@ class PayloadTooLarge(DayuError):
     code = "payload_too_large"
 
 
+class DecodeError(DayuError):
+    """A segment (video file) cannot be decoded: corrupt, empty or truncated."""
+
+    status_code = 422
+    code = "decode_error"
+
+
 class Overloaded(DayuError):
     """A bounded queue or buffer is full."""
 

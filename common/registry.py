@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from common.errors import HookError
@@ -26,6 +26,15 @@ class HookConfig(BaseModel):
     """Base of every hook's config model: unknown keys are an error."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class HookChoice(BaseModel):
+    """A template's choice of one hook: its alias and its parameters (validated by the hook's Config)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alias: str = Field(min_length=1, description="Alias of the hook in its family.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Parameters for the hook's Config model.")
 
 
 class Hook:

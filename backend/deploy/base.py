@@ -90,7 +90,9 @@ class Deployer(ABC):
                 return statuses
             failed = [s for s in pending if s.phase in ("exited", "failed")]
             if failed or time.monotonic() >= deadline:
-                report = [{"name": s.name, "node": s.node, "phase": s.phase, "message": s.message} for s in pending]
+                report: list[dict[str, str | None]] = [
+                    {"name": s.name, "node": s.node, "phase": s.phase, "message": s.message} for s in pending
+                ]
                 report += [{"name": n, "node": None, "phase": "missing", "message": "not deployed"} for n in missing]
                 why = "failed" if failed else f"not ready after {timeout:.0f}s"
                 names_text = ", ".join(r["name"] for r in report)

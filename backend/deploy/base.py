@@ -95,6 +95,6 @@ class Deployer(ABC):
                 ]
                 report += [{"name": n, "node": None, "phase": "missing", "message": "not deployed"} for n in missing]
                 why = "failed" if failed else f"not ready after {timeout:.0f}s"
-                names_text = ", ".join(r["name"] for r in report)
+                names_text = ", ".join(str(r["name"]) for r in report)
                 raise Unavailable(f"workloads {why}: {names_text}", detail={"not_ready": report})
             await asyncio.sleep(interval)

@@ -1,0 +1,169 @@
+"""The processor's engine: bounded queue, one worker thread running the application, results into tasks.
+
+The model runs off the event loop in the worker thread; the worker blocks on the queue while idle.
+Each job is answered exactly once through its ``resolve`` callback (a result, or an error that the
+route turns into 503 overloaded / 422 decode_error / ...).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from common.errors import DayuError, Overloaded
+from common.metrics import ServiceMetrics
+from common.registry import REGISTRY
+from common.task import SENTINELS, Task
+from services.processor.application import FAMILY as APPLICATION
+from services.processor.application import Application, SegmentResult
+from services.processor.config import ProcessorConfig
+from services.processor.decode import decode_segment
+from services.processor.queue import FAMILY as QUEUE
+from services.processor.queue import Job, JobQueue
+from services.processor.scenario import FAMILY as SCENARIO
+from services.processor.scenario import ScenarioExtractor
+
+log = logging.getLogger(__name__)
+IDLE_POLL_S = 1.0  # the worker wakes this often while idle only to notice shutdown
+
+
+def upstream_result(task: Task) -> SegmentResult | None:
+    """The result of the stage this task came from (or of the first finished predecessor)."""
+    stage = task.stage
+    order = [task.came_from, *stage.prev] if task.came_from else list(stage.prev)
+    for name in order:
+        if name is None or name in SENTINELS:
+            continue
+        prev = task.dag.get(name)
+        if prev is not None and prev.done and isinstance(prev.result, dict):
+            try:
+                return SegmentResult.model_validate(prev.result)
+            except ValueError:
+                return None
+    return None
+
+
+class Engine:
+    def __init__(self, config: ProcessorConfig, *, threads: int, work_dir: Path, metrics: ServiceMetrics) -> None:
+        self.config = config
+        self.work_dir = work_dir
+        params = dict(config.application.params)
+        app_fields = REGISTRY.get(APPLICATION, config.application.alias).Config.model_fields
+        if "threads" in app_fields and params.get("threads") is None:
+            params["threads"] = threads
+        self.application: Application = REGISTRY.create(APPLICATION, config.application.alias, params)
+        self.queue: JobQueue = REGISTRY.create(QUEUE, config.queue.alias, config.queue.params)
+        self.scenarios: list[ScenarioExtractor] = [REGISTRY.create(SCENARIO, alias) for alias in config.scenarios]
+        self.threads = int(params.get("threads") or threads)
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.processed = 0
+        self._queue_gauge = metrics.gauge("processor_queue_length", "Jobs waiting for the model")
+        self._service_hist = metrics.histogram("processor_service_seconds", "Model call per segment")
+        self._queue_hist = metrics.histogram("processor_queue_seconds", "Wait before the model")
+        self._outcomes = metrics.counter("processor_jobs_total", "Jobs by outcome", ["outcome"])
+
+    # -- lifecycle (called from the lifespan) ----------------------------------------------------
+    def load(self) -> None:
+        """Load and warm the model; blocking, so the lifespan runs it in a thread."""
+        self.application.load()
+        if self.config.warmup:
+            self.application.warmup(320, 240)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="processor-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        for job in self.queue.close():
+            self._fail(job, Overloaded("the processor is shutting down"), "shutdown")
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # -- submission ------------------------------------------------------------------------------
+    def submit(self, job: Job) -> None:
+        try:
+            evicted = self.queue.put(job)
+        except Overloaded:
+            self._outcomes.labels("refused").inc()
+            raise
+        for old in evicted:
+            self._fail(old, Overloaded("evicted from the processor queue by a newer task (drop-oldest)"), "evicted")
+        self._queue_gauge.set(len(self.queue))
+
+    def clear(self) -> int:
+        gone = self.queue.clear()
+        for job in gone:
+            self._fail(job, Overloaded("the processor queue was cleared"), "cleared")
+        self._queue_gauge.set(0)
+        return len(gone)
+
+    def _fail(self, job: Job, error: BaseException, outcome: str) -> None:
+        self._outcomes.labels(outcome).inc()
+        job.resolve(error)
+
+    # -- the worker ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            job = self.queue.get(IDLE_POLL_S)
+            if job is None:
+                continue
+            self._queue_gauge.set(len(self.queue))
+            if job.cancelled:  # the caller gave up waiting; do not spend the model on it
+                self._outcomes.labels("abandoned").inc()
+                continue
+            try:
+                task = self.run(job)
+            except DayuError as exc:
+                self._fail(job, exc, exc.code)
+            except Exception as exc:  # a model bug must not kill the worker
+                log.exception("application %s failed", self.application.alias)
+                self._fail(job, exc, "error")
+            else:
+                self.processed += 1
+                self._outcomes.labels("done").inc()
+                job.resolve(task)
+
+    def run(self, job: Job) -> Task:
+        """Decode the segment, run the model, and write result, scenario and timings into the task."""
+        started = time.perf_counter()
+        task = job.task
+        stage = task.stage
+        name = task.payload.file_name or ""
+        frames = decode_segment(self.work_dir / name, max_frames=self.config.max_frames)
+        decoded = time.perf_counter()
+        upstream = upstream_result(task)
+        results = self.application.process(frames, upstream)
+        finished = time.perf_counter()
+        indices = task.payload.frame_indices
+        for i, frame in enumerate(results):
+            if frame.frame_index is None and i < len(indices):
+                frame.frame_index = indices[i]
+        scenario: dict[str, float] = {}
+        for extractor in self.scenarios:
+            scenario.update(extractor.extract(results, task.meta.fps))
+        stage.result = SegmentResult(
+            application=self.application.alias,
+            frames=results,
+            extra={"decode_s": round(decoded - started, 6), "frames": len(frames)},
+        ).model_dump()
+        stage.scenario = scenario
+        stage.timings.queue = max(0.0, started - job.enqueued_at)
+        stage.timings.service = finished - decoded
+        stage.done = True
+        self._queue_hist.observe(stage.timings.queue)
+        self._service_hist.observe(stage.timings.service)
+        return task
+
+    def info(self) -> dict[str, Any]:
+        return {
+            **self.application.info(),
+            "threads": self.threads,
+            "queue": self.queue.info(),
+            "scenarios": [s.alias for s in self.scenarios],
+            "processed": self.processed,
+        }

@@ -139,7 +139,8 @@ class Planner:
             comp = self.template.component(self.template.services[service].template)
             for node in sorted(set(deployment[service])):
                 name = dns_name("processor", service, node)
-                out.append(self._workload(name, comp, node, 2, dict(comp.config), service=service))
+                config = {**comp.config, "service": service}
+                out.append(self._workload(name, comp, node, 2, config, service=service))
         generator = self.template.component(policy.generator)
         for src in sources:
             node = placement[src.entry.id]

@@ -1,0 +1,281 @@
+"""Install, uninstall and periodic redeployment, serialised by one lock.
+
+Install runs in the background (the API answers at once; the state says how far it got):
+stage 1 (scheduler, distributor, monitors) -> healthy -> ask the scheduler where sources go and which
+services run where -> stage 2 (controllers, processors, generators) -> healthy. Any failure removes
+what was deployed and leaves a failure report in the state. Uninstall and redeployment take the same
+lock, so an uninstall waits for a redeployment in progress (and vice versa).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from backend.datasource_config import DatasourceConfig
+from backend.deploy.base import Deployer, InstanceStatus
+from backend.planner import (
+    InstallRequest,
+    Planner,
+    ResolvedSource,
+    complete_deployment,
+    resolve_dag,
+    services_of,
+)
+from backend.store import Store
+from backend.templates import Template
+from common.errors import Conflict, DayuError, InvalidInput, NotFound, Unavailable
+from common.transport import ServiceClient
+from common.workload import Workload
+
+log = logging.getLogger(__name__)
+STATE_KEY = "install"
+
+
+class Installer:
+    def __init__(
+        self,
+        template: Template,
+        store: Store,
+        deployer: Deployer,
+        client: ServiceClient,
+        *,
+        token: str | None,
+        datasource_url: str | None,
+    ) -> None:
+        self.template = template
+        self.store = store
+        self.deployer = deployer
+        self.client = client
+        self.token = token
+        self.datasource_url = datasource_url
+        self.lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._redeploy_task: asyncio.Task[None] | None = None
+
+    # -- state -------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        state = self.store.get_state(STATE_KEY)
+        return state if isinstance(state, dict) else {"phase": "uninstalled"}
+
+    def _save(self, **changes: Any) -> dict[str, Any]:
+        state = {**self.state(), **changes, "updated": time.time()}
+        self.store.set_state(STATE_KEY, state)
+        return state
+
+    def installed(self) -> bool:
+        return self.state().get("phase") == "installed"
+
+    def planner(self) -> Planner:
+        return Planner(self.template, self.deployer.nodes(), self.token)
+
+    # -- validation (synchronous, before anything is deployed) ------------------------------------
+    def resolve(self, req: InstallRequest) -> tuple[str, DatasourceConfig, list[ResolvedSource]]:
+        policy = req.policy or self.template.base.defaults.policy
+        if policy not in self.template.policies:
+            known = ", ".join(sorted(self.template.policies))
+            raise InvalidInput(f"unknown policy {policy!r}; known: {known}", detail={"policy": policy})
+        record = self.store.get_datasource(req.datasource)
+        datasource = DatasourceConfig.model_validate(record["config"])
+        nodes = self.deployer.nodes()
+        listed = {s.source_id: s for s in req.sources}
+        for sid in listed:
+            datasource.source(sid)  # raises naming the unknown source
+        if len(listed) != len(req.sources):
+            raise InvalidInput("a source is listed twice in `sources`")
+        resolved: list[ResolvedSource] = []
+        for entry in datasource.sources:
+            choice = listed.get(entry.id)
+            dag_name = choice.dag if choice else req.dag
+            if dag_name is None:
+                continue
+            try:
+                spec = self.store.get_dag(dag_name)
+            except NotFound:
+                raise InvalidInput(
+                    f"source {entry.id!r}: no DAG named {dag_name!r}", detail={"dag": dag_name}
+                ) from None
+            dag = resolve_dag(self.template, spec)
+            chosen = list(choice.nodes) if choice and choice.nodes else sorted(nodes)
+            unknown = [n for n in chosen if n not in nodes]
+            if unknown:
+                raise InvalidInput(f"source {entry.id!r}: unknown nodes {unknown}; known: {sorted(nodes)}")
+            edges = [n for n in nodes if nodes[n].role == "edge"]
+            attach = [n for n in (entry.node_candidates or edges) if n in nodes and nodes[n].role == "edge"]
+            if not attach:
+                raise InvalidInput(f"source {entry.id!r}: none of its node candidates is an edge node here")
+            resolved.append(ResolvedSource(entry=entry, dag_name=dag_name, dag=dag, nodes=chosen, attach=attach))
+        if not resolved:
+            raise InvalidInput("nothing to install: give `dag` or at least one entry in `sources`")
+        return policy, datasource, resolved
+
+    # -- install -----------------------------------------------------------------------------
+    def start_install(self, req: InstallRequest) -> dict[str, Any]:
+        if self.lock.locked() or self.state().get("phase") in ("installing", "installed", "uninstalling"):
+            raise Conflict(f"cannot install: the state is {self.state().get('phase')!r}; uninstall first")
+        policy, datasource, sources = self.resolve(req)
+        state = {
+            "phase": "installing",
+            "step": "validated",
+            "policy": policy,
+            "datasource": datasource.name,
+            "request": req.model_dump(mode="json"),
+            "sources": [{"source_id": s.entry.id, "dag": s.dag_name, "nodes": s.nodes} for s in sources],
+            "started": time.time(),
+            "error": None,
+            "progress": [],
+        }
+        self.store.set_state(STATE_KEY, state)
+        self._task = asyncio.create_task(self._install(policy, datasource, sources))
+        return state
+
+    def _progress(self, step: str, message: str) -> None:
+        state = self.state()
+        entries = [*state.get("progress", []), {"at": time.time(), "step": step, "message": message}][-50:]
+        self._save(step=step, progress=entries)
+
+    async def _install(self, policy_id: str, datasource: DatasourceConfig, sources: list[ResolvedSource]) -> None:
+        timeout = self.template.base.install.stage_timeout_s
+        policy = self.template.policies[policy_id]
+        async with self.lock:
+            try:
+                planner = self.planner()
+                stage1 = planner.stage1(policy)
+                self._progress("stage1", f"deploying {', '.join(w.name for w in stage1)}")
+                await self.deployer.apply(stage1)
+                await self._wait(stage1, timeout, "stage1")
+                scheduler = self._url("scheduler")
+                placement = await self._placement(scheduler, sources)
+                deployment = await self._deployment(scheduler, sources, planner.cloud())
+                urls = {s.entry.id: self._stream_url(s) for s in sources}
+                stage2 = planner.stage2(policy, sources, placement, deployment, urls)
+                self._progress("stage2", f"deploying {', '.join(w.name for w in stage2)}")
+                await self.deployer.apply(stage2)
+                await self._wait(stage2, timeout, "stage2")
+                self._save(
+                    phase="installed",
+                    step="done",
+                    placement=placement,
+                    deployment=deployment,
+                    workloads=[w.model_dump(mode="json") for w in [*stage1, *stage2]],
+                    installed_at=time.time(),
+                )
+                self._progress("done", "installed")
+            except Exception as exc:  # any failure: report it and leave nothing half-deployed
+                error = exc.to_dict()["error"] if isinstance(exc, DayuError) else {"message": repr(exc)}
+                log.warning("install failed: %s", error.get("message"))
+                with contextlib.suppress(Exception):
+                    await self.deployer.remove_all()
+                self._save(phase="failed", step="failed", error=error)
+
+    async def _wait(self, workloads: list[Workload], timeout: float, step: str) -> None:
+        def report(statuses: list[InstanceStatus]) -> None:
+            ready = sum(1 for s in statuses if s.ready)
+            self._save(step=step, ready=f"{ready}/{len(workloads)}")
+
+        await self.deployer.wait_ready([w.name for w in workloads], timeout, progress=report)
+
+    def _url(self, component: str) -> str:
+        topology = self.deployer.topology()
+        if topology is None:
+            raise Unavailable("the runtime has no topology yet")
+        return topology.component_url(component)
+
+    def _stream_url(self, src: ResolvedSource) -> str:
+        entry = src.entry
+        if entry.url:
+            return entry.url
+        if not self.datasource_url:
+            raise Unavailable(f"source {entry.id!r} needs the datasource service, but its URL is not configured")
+        return f"{self.datasource_url.rstrip('/')}/streams/{entry.id}"
+
+    async def _placement(self, scheduler: str, sources: list[ResolvedSource]) -> dict[str, str]:
+        body = {"sources": [{"source_id": s.entry.id, "candidates": s.attach} for s in sources]}
+        answer = await self.client.post_json(f"{scheduler}/source-selection", body, idempotent=True)
+        placement = dict(answer.get("placement", {})) if isinstance(answer, dict) else {}
+        for s in sources:
+            if placement.get(s.entry.id) not in s.attach:
+                placement[s.entry.id] = s.attach[0]
+        return placement
+
+    async def _deployment(self, scheduler: str, sources: list[ResolvedSource], cloud: str) -> dict[str, list[str]]:
+        nodes = sorted({n for s in sources for n in s.nodes})
+        body = {"services": services_of(sources), "nodes": nodes}
+        answer = await self.client.post_json(f"{scheduler}/deployment", body, idempotent=True)
+        raw = answer.get("deployment", {}) if isinstance(answer, dict) else {}
+        known = set(self.deployer.nodes())
+        cleaned = {svc: [n for n in ns if n in known] for svc, ns in raw.items() if svc in body["services"]}
+        return complete_deployment(cleaned, sources, cloud)
+
+    # -- uninstall ------------------------------------------------------------------------------
+    async def uninstall(self, timeout: float = 120.0) -> dict[str, Any]:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        try:
+            await asyncio.wait_for(self.lock.acquire(), timeout)
+        except TimeoutError:
+            raise Unavailable(f"a redeployment still holds the lock after {timeout:.0f}s") from None
+        try:
+            self._save(phase="uninstalling", step="removing")
+            await self.deployer.remove_all()
+            self.store.set_state(STATE_KEY, None)
+            self.store.set_state("query", None)
+            return self.state()
+        finally:
+            self.lock.release()
+
+    # -- redeployment ----------------------------------------------------------------------------
+    async def redeploy_once(self) -> dict[str, Any]:
+        """Ask the scheduler for a deployment, diff it with the current processors, apply, wait."""
+        async with self.lock:
+            state = self.state()
+            if state.get("phase") != "installed":
+                raise Conflict("nothing is installed")
+            req = InstallRequest.model_validate(state["request"])
+            policy_id, _, sources = self.resolve(req)
+            planner = self.planner()
+            deployment = await self._deployment(self._url("scheduler"), sources, planner.cloud())
+            current = {w["name"]: Workload.model_validate(w) for w in state.get("workloads", [])}
+            policy = self.template.policies[policy_id]
+            urls = {s.entry.id: self._stream_url(s) for s in sources}
+            wanted = {w.name: w for w in planner.stage2(policy, sources, state["placement"], deployment, urls)}
+            procs_now = {n for n, w in current.items() if w.component == "processor"}
+            procs_wanted = {n for n, w in wanted.items() if w.component == "processor"}
+            added = sorted(procs_wanted - procs_now)
+            removed = sorted(procs_now - procs_wanted)
+            if added:
+                await self.deployer.apply([wanted[n] for n in added])
+                await self.deployer.wait_ready(added, self.template.base.install.stage_timeout_s)
+            if removed:
+                await self.deployer.remove(removed)
+            workloads = [w for n, w in current.items() if n not in removed] + [wanted[n] for n in added]
+            self._save(deployment=deployment, workloads=[w.model_dump(mode="json") for w in workloads])
+            return {"added": added, "removed": removed, "deployment": deployment}
+
+    def start_redeploy_loop(self, interval: float) -> None:
+        if interval > 0 and self._redeploy_task is None:
+            self._redeploy_task = asyncio.create_task(self._redeploy_loop(interval))
+
+    async def _redeploy_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            if not self.installed():
+                continue
+            try:
+                result = await self.redeploy_once()
+                if result["added"] or result["removed"]:
+                    log.info("redeployed: +%s -%s", result["added"], result["removed"])
+            except DayuError as exc:
+                log.warning("redeployment failed: %s", exc.message)
+
+    async def close(self) -> None:
+        for task in (self._task, self._redeploy_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task

@@ -1,0 +1,26 @@
+"""Backend settings from ``DAYU_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from common.config import ServiceSettings
+
+
+class BackendSettings(ServiceSettings):
+    """The backend's own settings on top of the shared ones (host, port, token, ...)."""
+
+    port: int = 8900
+    template: Path = Field(Path("template"), description="Template directory (base.yaml and catalogs).")
+    state_dir: Path = Field(Path(".dayu/backend"), description="SQLite state and system snapshots.")
+    run_dir: Path | None = Field(None, description="Local runtime directory; default: the template's local.run_dir.")
+    deployer: Literal["template", "local", "kubernetes"] = Field(
+        "template", description="Runtime to deploy on; `template`: the template's `runtime`."
+    )
+    datasource_url: str | None = Field(None, description="Base URL of the datasource service.")
+    static_dir: Path = Field(Path("frontend/dist"), description="Dashboard files served at /.")
+    system_interval_s: float = Field(2.0, gt=0, description="How often system figures are sampled while installed.")
+    max_upload_bytes: int = Field(1024 * 1024, ge=1024, description="Largest accepted YAML upload per file.")

@@ -21,7 +21,8 @@ FACE_AT = (200, 100)  # where the astronaut's 256x256 crop is pasted (x, y)
 def astronaut_scene(width: int = 640, height: int = 480, shift: int = 0) -> np.ndarray:
     """A flat grey scene with the astronaut's head and shoulders (a real face) pasted in."""
     scene = np.full((height, width, 3), 90, np.uint8)
-    face = cv2.cvtColor(skdata.astronaut()[0:256, 128:384], cv2.COLOR_RGB2BGR)
+    astronaut: np.ndarray = skdata.astronaut()  # type: ignore[no-untyped-call]
+    face = cv2.cvtColor(astronaut[0:256, 128:384], cv2.COLOR_RGB2BGR)
     x, y = FACE_AT[0] + shift, FACE_AT[1]
     scene[y : y + 256, x : x + 256] = face
     return scene
@@ -29,7 +30,7 @@ def astronaut_scene(width: int = 640, height: int = 480, shift: int = 0) -> np.n
 
 def write_segment(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
     height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
     assert writer.isOpened(), "OpenCV cannot write mp4v here"
     for frame in frames:
         writer.write(frame)

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from common.registry import REGISTRY, hook
-from services.processor.application import FAMILY, Application, ApplicationConfig, FrameResult, SegmentResult
 from services.processor.app import create_app
+from services.processor.application import FAMILY, Application, ApplicationConfig, FrameResult, SegmentResult
 from services.processor.config import ProcessorConfig
 from services.processor.settings import ProcessorSettings
 from tests.services.processor.live import serve
@@ -101,6 +101,10 @@ def test_passthrough_reports_frames(tmp_path: Path) -> None:
     assert health["application"] == "passthrough"
 
 
+def _post(client: httpx.AsyncClient, url: str, task_id: int) -> Any:
+    return client.post(f"{url}/process", content=stage_task("passthrough", "p.mp4", task_id=task_id).to_json())
+
+
 async def _wait_queue(client: httpx.AsyncClient, url: str, length: int) -> None:
     for _ in range(200):
         if (await client.get(f"{url}/queue")).json()["length"] == length:
@@ -114,15 +118,12 @@ async def test_fifo_full_queue_answers_503(tmp_path: Path, gate: threading.Event
     config = {"application": {"alias": "test-gate"}, "queue": {"alias": "fifo", "params": {"capacity": 1}}}
     with start(tmp_path, **config) as url:
         async with httpx.AsyncClient(timeout=30) as client:
-            post = lambda i: client.post(
-                f"{url}/process", content=stage_task("passthrough", "p.mp4", task_id=i).to_json()
-            )  # noqa: E731
-            running = asyncio.create_task(post(0))
+            running = asyncio.create_task(_post(client, url, 0))
             await _wait_queue(client, url, 0)
             await asyncio.sleep(0.1)  # the worker took job 0 and is held by the gate
-            waiting = asyncio.create_task(post(1))
+            waiting = asyncio.create_task(_post(client, url, 1))
             await _wait_queue(client, url, 1)
-            refused = await post(2)
+            refused = await _post(client, url, 2)
             assert refused.status_code == 503
             assert refused.json()["error"]["code"] == "overloaded"
             assert "capacity 1" in refused.json()["error"]["message"]
@@ -137,15 +138,12 @@ async def test_drop_oldest_evicts_the_oldest(tmp_path: Path, gate: threading.Eve
     config = {"application": {"alias": "test-gate"}, "queue": {"alias": "drop-oldest", "params": {"capacity": 1}}}
     with start(tmp_path, **config) as url:
         async with httpx.AsyncClient(timeout=30) as client:
-            post = lambda i: client.post(
-                f"{url}/process", content=stage_task("passthrough", "p.mp4", task_id=i).to_json()
-            )  # noqa: E731
-            running = asyncio.create_task(post(0))
+            running = asyncio.create_task(_post(client, url, 0))
             await _wait_queue(client, url, 0)
             await asyncio.sleep(0.1)
-            oldest = asyncio.create_task(post(1))
+            oldest = asyncio.create_task(_post(client, url, 1))
             await _wait_queue(client, url, 1)
-            newest = asyncio.create_task(post(2))
+            newest = asyncio.create_task(_post(client, url, 2))
             evicted = await oldest
             assert evicted.status_code == 503
             assert "drop-oldest" in evicted.json()["error"]["message"]
@@ -159,13 +157,10 @@ async def test_queue_clear_answers_waiters(tmp_path: Path, gate: threading.Event
     plain_segment(tmp_path, "p.mp4")
     with start(tmp_path, application={"alias": "test-gate"}) as url:
         async with httpx.AsyncClient(timeout=30) as client:
-            post = lambda i: client.post(
-                f"{url}/process", content=stage_task("passthrough", "p.mp4", task_id=i).to_json()
-            )  # noqa: E731
-            running = asyncio.create_task(post(0))
+            running = asyncio.create_task(_post(client, url, 0))
             await _wait_queue(client, url, 0)
             await asyncio.sleep(0.1)
-            waiters = [asyncio.create_task(post(i)) for i in (1, 2)]
+            waiters = [asyncio.create_task(_post(client, url, i)) for i in (1, 2)]
             await _wait_queue(client, url, 2)
             cleared = await client.post(f"{url}/queue/clear")
             assert cleared.json() == {"cleared": 2}
@@ -200,7 +195,10 @@ def test_bad_requests_get_clear_4xx(tmp_path: Path) -> None:
     (tmp_path.parent / "outside.mp4").write_bytes(b"x")
     task = stage_task("passthrough", "p.mp4").model_dump(mode="json")
     with start(tmp_path, service="passthrough", max_body_bytes=64 * 1024) as url:
-        post = lambda body: httpx.post(f"{url}/process", content=body, timeout=30)  # noqa: E731
+
+        def post(body: bytes | str) -> httpx.Response:
+            return httpx.post(f"{url}/process", content=body, timeout=30)
+
         malformed = post(b'{"source_id": ')
         assert malformed.status_code == 400 and "malformed task" in malformed.json()["error"]["message"]
         traversal = post(httpx.Request("POST", url, json={**task, "payload": {"file_name": "../outside.mp4"}}).read())

@@ -108,9 +108,15 @@ def validate_dag(dag: Mapping[str, Stage], catalog: Mapping[str, ServiceType]) -
     if dag[END].next:
         raise DagError("_end cannot have successors", stage=END)
     for name, stage in dag.items():
+        if stage.name != name:
+            raise DagError(f"stage key {name!r} does not match its name {stage.name!r}", stage=name)
+        if name in SENTINELS and stage.service != name:
+            raise DagError(f"sentinel stage {name!r} must use service {name!r}, not {stage.service!r}", stage=name)
         if name not in SENTINELS and stage.service not in catalog:
-            raise DagError(f"stage {name!r} uses unknown service {stage.service!r}", stage=name)
-        if len(set(stage.next)) != len(stage.next):
+            known = ", ".join(sorted(catalog)) or "none"
+            raise DagError(f"stage {name!r} uses unknown service {stage.service!r}; known: {known}", stage=name)
+    for name, stage in dag.items():
+        if len(set(stage.next)) != len(stage.next) or len(set(stage.prev)) != len(stage.prev):
             raise DagError(f"stage {name!r} has a duplicate edge", stage=name)
         for succ in stage.next:
             if succ not in dag:
@@ -170,9 +176,33 @@ def topological_order(dag: Mapping[str, Stage]) -> list[str]:
                 if indegree[succ] == 0:
                     ready.append(succ)
     if len(order) != len(dag):
-        stuck = sorted(name for name, d in indegree.items() if d > 0)
-        raise DagError(f"the DAG has a cycle through stage {stuck[0]!r}", stage=stuck[0], detail={"stages": stuck})
+        cycle = _find_cycle(dag, {name for name, d in indegree.items() if d > 0})
+        path = " -> ".join([*cycle, cycle[0]])
+        raise DagError(
+            f"the DAG has a cycle through stage {cycle[0]!r}: {path}", stage=cycle[0], detail={"cycle": cycle}
+        )
     return order
+
+
+def _find_cycle(dag: Mapping[str, Stage], stuck: set[str]) -> list[str]:
+    """One cycle among the stages Kahn's algorithm could not order (some are only downstream of it)."""
+    preds: dict[str, list[str]] = {name: [] for name in stuck}
+    for name in stuck:
+        for succ in dag[name].next:
+            if succ in stuck:
+                preds[succ].append(name)
+    # Every stuck stage has a stuck predecessor (its in-degree never reached 0), so walking
+    # predecessors must come back to a stage already seen: that loop is a cycle.
+    current = min(stuck)
+    walk: list[str] = []
+    seen: dict[str, int] = {}
+    while current not in seen:
+        seen[current] = len(walk)
+        walk.append(current)
+        current = min(preds[current])
+    cycle = list(reversed(walk[seen[current] :]))
+    first = cycle.index(min(cycle))
+    return cycle[first:] + cycle[:first]
 
 
 # -- fork and join --------------------------------------------------------------------------
@@ -241,6 +271,22 @@ def merge(copies: Iterable[Task]) -> Task:
         done = [c.dag[name] for c in items if c.dag[name].done]
         if done:
             merged.dag[name] = done[0].model_copy(deep=True)
+    # Each branch reached the joining stage over its own edge: keep every branch's transmit so the
+    # critical path can charge each edge with its own transfer.
+    joining = merged.dag[first.cursor].timings
+    for copy in items:
+        incoming = copy.dag[copy.cursor].timings
+        if copy.came_from is not None and incoming.transmit is not None:
+            joining.transmit_from.setdefault(copy.came_from, incoming.transmit)
+        for pred, seconds in incoming.transmit_from.items():
+            joining.transmit_from.setdefault(pred, seconds)
+    if joining.transmit_from:
+        joining.transmit = max(joining.transmit_from.values())
+    scores: dict[str, float] = {}
+    for copy in items:
+        scores.update(copy.accuracy or {})
+    merged.accuracy = scores or None
+    merged.finished_at = max((c.finished_at for c in items if c.finished_at is not None), default=None)
     merged.came_from = None
     merged.parent_uuid = first.task_uuid
     merged.task_uuid = _derived_uuid(first.root_uuid, "join", first.cursor)
@@ -249,14 +295,22 @@ def merge(copies: Iterable[Task]) -> Task:
 
 
 def critical_path(dag: Mapping[str, Stage]) -> tuple[float, list[str]]:
-    """Longest path from ``_start`` to ``_end`` where each stage weighs ``transmit + execute``."""
+    """Longest path from ``_start`` to ``_end`` where each stage weighs ``transmit + execute``.
+
+    At a joining stage the transmit is charged per incoming edge (``timings.transmit_from``) when the
+    branches' transfers are known, so the slowest branch *including its own upload* decides.
+    """
     best: dict[str, tuple[float, list[str]]] = {}
     for name in topological_order(dag):
         stage = dag[name]
-        cost = stage.timings.cost()
-        preds = [best[p] for p in stage.prev if p in best]
-        base = max(preds, key=lambda item: item[0]) if preds else (0.0, [])
-        best[name] = (base[0] + cost, [*base[1], name])
+        timings = stage.timings
+        execute = timings.execute or 0.0
+        candidates = [
+            (best[p][0] + timings.transmit_from.get(p, timings.transmit or 0.0) + execute, [*best[p][1], name])
+            for p in stage.prev
+            if p in best
+        ]
+        best[name] = max(candidates, key=lambda item: item[0]) if candidates else (timings.cost(), [name])
     return best.get(END, (0.0, []))
 
 

@@ -2,7 +2,8 @@
 
 Keyed by ``(root_uuid, stage)``; completes when one copy from every predecessor arrived. Entries
 that wait longer than ``timeout`` s, or are evicted because the store is full, come back from
-:meth:`JoinStore.expire` / :meth:`JoinStore.add` so the caller can record them as dropped.
+:meth:`JoinStore.expire` / :meth:`JoinStore.add` so the caller can record them as dropped
+(:meth:`PendingJoin.drop_records` turns one into a drop record per copy that had arrived).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 from common.dag import JoinKey, join_key, merge
 from common.errors import InvalidInput
+from common.records import DropReason, DropRecord
 from common.task import Task
 
 
@@ -23,6 +25,16 @@ class PendingJoin:
     expected: frozenset[str]
     arrived: dict[str, Task] = field(default_factory=dict)
     since: float = 0.0
+    drop_reason: DropReason | None = None  # set when the join is given up
+
+    def missing(self) -> list[str]:
+        """Predecessors whose copy has not arrived."""
+        return sorted(self.expected - set(self.arrived))
+
+    def drop_records(self, message: str, *, node: str | None = None) -> list[DropRecord]:
+        """One drop record per copy that was waiting, carrying the reason the join was given up."""
+        reason = self.drop_reason or DropReason.JOIN_TIMEOUT
+        return [DropRecord.of(copy, reason, message, node=node) for _, copy in sorted(self.arrived.items())]
 
 
 @dataclass
@@ -32,11 +44,13 @@ class JoinOutcome:
 
 
 class JoinStore:
+    """Bounded: at most ``capacity`` joins wait at once; the oldest is evicted (and reported) to make room."""
+
     def __init__(
         self, *, timeout: float = 30.0, capacity: int = 1000, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        if timeout <= 0 or capacity < 1:
-            raise InvalidInput("join timeout must be > 0 and capacity >= 1")
+        if not timeout > 0 or capacity < 1:
+            raise InvalidInput(f"join timeout must be > 0 and capacity >= 1, got {timeout} and {capacity}")
         self.timeout = timeout
         self.capacity = capacity
         self._clock = clock
@@ -45,24 +59,40 @@ class JoinStore:
     def __len__(self) -> int:
         return len(self._pending)
 
+    def pending(self) -> list[PendingJoin]:
+        return list(self._pending.values())
+
     def add(self, task: Task) -> JoinOutcome:
-        """Add one arriving copy. Returns the merged task once every branch is in."""
+        """Add one arriving copy. Returns the merged task once every branch is in.
+
+        A copy at a stage with a single predecessor has nothing to wait for and comes back as is.
+        A copy that cannot belong here raises :class:`InvalidInput` and changes nothing.
+        """
         if task.came_from is None:
-            raise InvalidInput("a copy arriving at a join must say which stage it came from")
+            raise InvalidInput(
+                f"a copy arriving at join stage {task.cursor!r} must say which stage it came from",
+                detail={"stage": task.cursor},
+            )
+        expected = frozenset(task.stage.prev)
+        if task.came_from not in expected:
+            raise InvalidInput(
+                f"stage {task.came_from!r} is not a predecessor of {task.cursor!r}",
+                detail={"stage": task.cursor, "came_from": task.came_from},
+            )
+        if len(expected) == 1:
+            return JoinOutcome(merged=task)
         key = join_key(task)
         outcome = JoinOutcome()
         entry = self._pending.get(key)
         if entry is None:
             while len(self._pending) >= self.capacity:
                 _, oldest = self._pending.popitem(last=False)
-                outcome.dropped.append((oldest, f"join store full (capacity {self.capacity})"))
-            entry = PendingJoin(key=key, expected=frozenset(task.stage.prev), since=self._clock())
+                oldest.drop_reason = DropReason.OVERLOADED
+                outcome.dropped.append(
+                    (oldest, f"join store full (capacity {self.capacity}) at {oldest.key.stage!r}, evicted oldest")
+                )
+            entry = PendingJoin(key=key, expected=expected, since=self._clock())
             self._pending[key] = entry
-        if task.came_from not in entry.expected:
-            raise InvalidInput(
-                f"stage {task.came_from!r} is not a predecessor of {task.cursor!r}",
-                detail={"stage": task.cursor, "came_from": task.came_from},
-            )
         # A retried delivery of the same branch replaces the earlier one: idempotent.
         entry.arrived[task.came_from] = task
         if set(entry.arrived) == entry.expected:
@@ -71,17 +101,20 @@ class JoinStore:
         return outcome
 
     def expire(self) -> list[tuple[PendingJoin, str]]:
-        """Remove and return joins older than the timeout, with the drop reason."""
+        """Remove and return joins older than the timeout, with the drop message."""
         now = self._clock()
         expired = []
         for key, entry in list(self._pending.items()):
             if now - entry.since >= self.timeout:
                 del self._pending[key]
-                missing = sorted(entry.expected - set(entry.arrived))
-                expired.append((entry, f"join timeout after {self.timeout:g}s at {key.stage!r}, missing {missing}"))
+                entry.drop_reason = DropReason.JOIN_TIMEOUT
+                message = f"join timeout after {self.timeout:g}s at {key.stage!r}, missing {entry.missing()}"
+                expired.append((entry, message))
         return expired
 
     def abandon(self, root_uuid: str) -> list[PendingJoin]:
         """Forget every pending join of one root (e.g. after one of its branches was dropped)."""
         gone = [k for k in self._pending if k.root_uuid == root_uuid]
+        for k in gone:
+            self._pending[k].drop_reason = DropReason.BRANCH_DROPPED
         return [self._pending.pop(k) for k in gone]

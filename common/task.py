@@ -10,7 +10,15 @@ import time
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from common.errors import InvalidInput
 
@@ -26,13 +34,17 @@ def new_uuid() -> str:
 class StageTimings(BaseModel):
     """Per-stage timings in seconds, each measured on ONE clock (so clock skew never enters)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     transmit: float | None = Field(None, ge=0, description="Sender's clock: the upload call to this stage's node.")
     queue: float | None = Field(None, ge=0, description="Processor's clock: wait in the queue before the model.")
     service: float | None = Field(None, ge=0, description="Processor's clock: the model call.")
     execute: float | None = Field(
         None, ge=0, description="Controller's clock: hand-off to the processor until the result is back."
+    )
+    transmit_from: dict[str, NonNegativeFloat] = Field(
+        default_factory=dict,
+        description="At a joining stage: each predecessor's transmit into this stage (filled by the join).",
     )
 
     def cost(self) -> float:
@@ -43,7 +55,7 @@ class StageTimings(BaseModel):
 class Stage(BaseModel):
     """One node of the service DAG, and, once run, what came out of it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(description="Stage name, unique in the DAG.")
     service: str = Field(description="Service id run at this stage (sentinels use their own name).")
@@ -59,7 +71,7 @@ class Stage(BaseModel):
 class Meta(BaseModel):
     """The knobs a segment was made with."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     resolution: str = Field("720p", description="Named resolution, e.g. 1080p, 720p, 480p, 360p, 240p.")
     fps: float = Field(30.0, gt=0, le=240, description="Frames per second kept from the source.")
@@ -72,7 +84,7 @@ class Meta(BaseModel):
 class RawMeta(BaseModel):
     """The source's native properties."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     resolution: str | None = None
     width: int | None = Field(None, ge=1)
@@ -84,7 +96,7 @@ class RawMeta(BaseModel):
 class Payload(BaseModel):
     """Where the segment is and which source frames it holds."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     file_name: str | None = Field(None, description="Segment file name, resolved under each node's work dir.")
     frame_indices: list[int] = Field(default_factory=list, description="Source frame indices in the segment.")
@@ -110,9 +122,12 @@ def check_file_name(name: str) -> str:
 
 
 class Task(BaseModel):
-    """One segment of one stream and its journey through the DAG."""
+    """One segment of one stream and its journey through the DAG.
 
-    model_config = ConfigDict(extra="forbid")
+    Every number must be finite: JSON has no NaN or infinity, so such a value could not travel.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     source_id: str = Field(min_length=1, max_length=128)
     task_id: int = Field(ge=0, description="Per-source, increasing.")

@@ -1,0 +1,61 @@
+"""The generator's settings (``DAYU_*``) and its own config (``DAYU_CONFIG``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.config import ServiceSettings
+from common.dag import DagSpec, ServiceType
+from common.registry import HookChoice
+from common.task import Meta
+
+
+class GeneratorSettings(ServiceSettings):
+    config: str | None = Field(None, description="DAYU_CONFIG: YAML/JSON file path or inline JSON.")
+
+
+class GeneratorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source_id: str = Field("source-0", min_length=1, max_length=128, description="Id of the stream.")
+    source: HookChoice = Field(
+        default_factory=lambda: HookChoice(alias="file", params={"path": "video.mp4"}),
+        description="Source hook (file, http, rtsp, v4l2) and its parameters.",
+    )
+    frame_filter: HookChoice = Field(default_factory=lambda: HookChoice(alias="fps"), description="Frame filter hook.")
+    frame_process: HookChoice = Field(
+        default_factory=lambda: HookChoice(alias="resize"), description="Per-frame transform hook."
+    )
+    encoder: HookChoice = Field(
+        default_factory=lambda: HookChoice(alias="opencv"),
+        description="Encoder for non-H.264 codecs; H.264 plans always use the x264 encoder.",
+    )
+    x264: HookChoice = Field(
+        default_factory=lambda: HookChoice(alias="x264"), description="Encoder used when a plan asks for H.264."
+    )
+    dag: DagSpec = Field(
+        default_factory=lambda: DagSpec.model_validate({"stages": [{"name": "face", "service": "face-detection"}]}),
+        description="The source's service DAG.",
+    )
+    services: dict[str, ServiceType] = Field(
+        default_factory=lambda: {"face-detection": ServiceType(input="frame", output="bbox")},
+        description="Service catalogue: service id -> input/output types.",
+    )
+    candidates: dict[str, list[str]] = Field(
+        default_factory=dict, description="Stage -> nodes it may run on (empty: any node)."
+    )
+    startup_plan: Meta = Field(default_factory=Meta, description="Knobs used until the scheduler answers.")
+    startup_offload: dict[str, str] = Field(
+        default_factory=dict, description="Stage -> node until the scheduler answers (default: the cloud)."
+    )
+    schedule_interval: float = Field(
+        5.0, ge=0, le=3600, description="Seconds of source time between plan requests (0: every task)."
+    )
+    plan_timeout_s: float = Field(1.0, gt=0, le=60, description="How long a plan request may take.")
+    realtime: bool = Field(True, description="Pace replayed sources to real time (live sources pace themselves).")
+    submit_timeout_s: float = Field(10.0, gt=0, le=300, description="Timeout of one submission to the controller.")
+    submit_retries: int = Field(3, ge=0, le=20, description="Retries of a failed submission before a drop record.")
+    max_pending_segments: int = Field(
+        4, ge=1, le=256, description="Segments waiting for the encoder; reading pauses beyond this."
+    )
+    max_tasks: int | None = Field(None, ge=1, description="Stop after this many tasks (none: until the source ends).")

@@ -1,0 +1,304 @@
+"""The generator's loop: read -> filter -> resize -> batch -> encode (worker thread) -> submit.
+
+Reading (with filtering and resizing) runs in one worker thread and encoding in another, so a slow
+encoder never stalls the reader beyond the bounded segment queue. Every task created is either
+accepted by the node's controller or recorded as a drop at the distributor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common.errors import DayuError
+from common.plan import Plan
+from common.records import DropReason, DropRecord
+from common.registry import REGISTRY
+from common.task import Meta, Payload, RawMeta, Task
+from common.topology import Topology
+from common.transport import ServiceClient
+from services.generator import encoder as encoder_family
+from services.generator import frame_filter as filter_family
+from services.generator import frame_process as process_family
+from services.generator import source as source_family
+from services.generator.config import GeneratorConfig
+from services.generator.encoder import Encoder, encoder_alias_for
+from services.generator.frame_filter import FrameFilter
+from services.generator.frame_process import FrameProcess
+from services.generator.planner import Planner
+from services.generator.source import Frame, FrameSource
+
+log = logging.getLogger(__name__)
+FAMILIES = (source_family.FAMILY, filter_family.FAMILY, process_family.FAMILY, encoder_family.FAMILY)
+"""Hook families the generator uses; importing their modules declares the built-in hooks."""
+
+
+@dataclass
+class Segment:
+    """Frames of one future task, with the plan they were made under."""
+
+    frames: list[np.ndarray]
+    indices: list[int]
+    truths: list[dict[str, Any] | None]
+    meta: Meta
+    source_time: float
+
+
+@dataclass
+class GeneratorStats:
+    frames_read: int = 0
+    frames_kept: int = 0
+    tasks_created: int = 0
+    tasks_submitted: int = 0
+    tasks_dropped: int = 0
+    drops_unrecorded: int = 0
+    state: str = "starting"
+    error: str | None = None
+    submit_ms: list[float] = field(default_factory=list)
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:64] or "source"
+
+
+class Generator:
+    def __init__(
+        self,
+        config: GeneratorConfig,
+        *,
+        node: str,
+        work_dir: Path,
+        client: ServiceClient,
+        topology: Topology | None,
+    ) -> None:
+        self.config = config
+        self.node = node
+        self.work_dir = work_dir
+        self.client = client
+        self.topology = topology
+        self.stats = GeneratorStats()
+        self.raw_meta = RawMeta()
+        self.next_task_id = 0
+        self.source: FrameSource = REGISTRY.create("source", config.source.alias, config.source.params)
+        self.filter: FrameFilter = REGISTRY.create(
+            "frame_filter", config.frame_filter.alias, config.frame_filter.params
+        )
+        self.process: FrameProcess = REGISTRY.create(
+            "frame_process", config.frame_process.alias, config.frame_process.params
+        )
+        self._encoders: dict[str, Encoder] = {}
+        self.planner = Planner(
+            source_id=config.source_id,
+            source_node=node,
+            spec=config.dag,
+            catalog=config.services,
+            candidates=config.candidates,
+            startup=Plan(meta=config.startup_plan, offload=config.startup_offload),
+            interval=config.schedule_interval,
+            timeout=config.plan_timeout_s,
+            client=client,
+            topology=topology,
+        )
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="gen-read")
+        self._encoder_pool = ThreadPoolExecutor(1, thread_name_prefix="gen-encode")
+        self._segments: asyncio.Queue[Segment | None] = asyncio.Queue(maxsize=config.max_pending_segments)
+
+    # -- hooks --------------------------------------------------------------------------------
+    def encoder_for(self, meta: Meta) -> Encoder:
+        default = self.config.encoder
+        alias = encoder_alias_for(meta.encoding, default.alias)
+        if alias not in self._encoders:
+            choice = self.config.x264 if alias == "x264" and default.alias != "x264" else default
+            self._encoders[alias] = REGISTRY.create("encoder", alias, choice.params if choice.alias == alias else {})
+        return self._encoders[alias]
+
+    # -- reading (worker thread) --------------------------------------------------------------
+    def _next_kept(self, meta: Meta) -> Frame | None:
+        """Read until a frame passes the filter; resize it. Runs in the reader thread."""
+        source_fps = self.raw_meta.fps or 30.0
+        while True:
+            frame = self.source.read()
+            if frame is None:
+                return None
+            self.stats.frames_read += 1
+            if self.filter.keep(frame, source_fps, meta.fps):
+                frame.image = self.process.apply(frame.image, meta.resolution)
+                return frame
+
+    async def _read_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.raw_meta = await loop.run_in_executor(self._reader, self.source.open)
+        self.source.set_rate_hint(self.planner.plan.meta.fps)
+        paced = self.source.paced or not self.config.realtime
+        origin: tuple[float, float] | None = None
+        batch: list[Frame] = []
+        meta = self.planner.plan.meta
+        created = 0
+        while self.config.max_tasks is None or created < self.config.max_tasks:
+            if not batch:
+                meta = self.planner.plan.meta  # a segment is made under one plan
+                self.source.set_rate_hint(meta.fps)
+            frame = await loop.run_in_executor(self._reader, self._next_kept, meta)
+            if frame is None:
+                break
+            if not paced:
+                # Replayed sources are released at the pace they were recorded at.
+                if origin is None:
+                    origin = (time.monotonic(), frame.timestamp)
+                delay = origin[0] + (frame.timestamp - origin[1]) - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            self.stats.frames_kept += 1
+            batch.append(frame)
+            if len(batch) >= meta.buffer_size:
+                await self._segments.put(self._segment(batch, meta))
+                created += 1
+                batch = []
+                self.planner.maybe_refresh(frame.timestamp, self.raw_meta)
+        if batch and (self.config.max_tasks is None or created < self.config.max_tasks):
+            await self._segments.put(self._segment(batch, meta))
+
+    def _segment(self, batch: list[Frame], meta: Meta) -> Segment:
+        return Segment(
+            frames=[f.image for f in batch],
+            indices=[f.index for f in batch],
+            truths=[f.truth for f in batch],
+            meta=meta.model_copy(update={"buffer_size": len(batch)} if len(batch) != meta.buffer_size else {}),
+            source_time=batch[-1].timestamp,
+        )
+
+    # -- encoding and submission ----------------------------------------------------------------
+    async def _submit_loop(self) -> None:
+        while True:
+            segment = await self._segments.get()
+            if segment is None:
+                return
+            await self._make_task(segment)
+
+    async def _make_task(self, segment: Segment) -> None:
+        task_id = self.next_task_id
+        self.next_task_id += 1
+        name = f"{_safe_name(self.config.source_id)}-{task_id:07d}-{uuid.uuid4().hex[:8]}.mp4"
+        truth = None if all(t is None for t in segment.truths) else [t or {} for t in segment.truths]
+        task = Task(
+            source_id=self.config.source_id,
+            task_id=task_id,
+            source_node=self.node,
+            meta=segment.meta,
+            raw_meta=self.raw_meta,
+            dag=self.planner.dag(),
+            payload=Payload(file_name=name, frame_indices=segment.indices, ground_truth=truth),
+            deployment_version=self.planner.deployment_version,
+        )
+        self.stats.tasks_created += 1
+        loop = asyncio.get_running_loop()
+        fps = min(segment.meta.fps, self.raw_meta.fps or segment.meta.fps)
+        try:
+            encoder = self.encoder_for(segment.meta)
+            size = await loop.run_in_executor(
+                self._encoder_pool, encoder.encode, segment.frames, fps, segment.meta, self.work_dir / name
+            )
+        except Exception as exc:  # any encoder failure ends this task as a drop record, not silently
+            await self._drop(task, DropReason.INVALID, f"encoding failed: {exc}")
+            return
+        task.payload.size_bytes = size
+        await self._submit(task)
+
+    async def _submit(self, task: Task) -> None:
+        start = time.perf_counter()
+        try:
+            if self.topology is None:
+                raise DayuError("no topology: the generator does not know its controller")
+            url = self.topology.component_url("controller", self.node) + "/tasks"
+            await self.client.request(
+                "POST",
+                url,
+                content=task.to_json(),
+                headers={"content-type": "application/json"},
+                idempotent=True,
+                retries=self.config.submit_retries,
+                timeout=self.config.submit_timeout_s,
+            )
+        except DayuError as exc:
+            (self.work_dir / (task.payload.file_name or "")).unlink(missing_ok=True)
+            await self._drop(task, DropReason.NODE_UNREACHABLE, f"controller did not take the task: {exc}")
+            return
+        self.stats.tasks_submitted += 1
+        self.stats.submit_ms.append((time.perf_counter() - start) * 1000)
+        del self.stats.submit_ms[:-200]
+
+    async def _drop(self, task: Task, reason: DropReason, message: str) -> None:
+        self.stats.tasks_dropped += 1
+        log.warning("task %s/%d dropped: %s", task.source_id, task.task_id, message)
+        record = DropRecord.of(task, reason, message, node=self.node)
+        try:
+            if self.topology is None:
+                raise DayuError("no topology: the generator does not know the distributor")
+            url = self.topology.component_url("distributor") + "/drops"
+            await self.client.post_json(url, record.model_dump(mode="json"), idempotent=True, retries=3)
+        except DayuError as exc:
+            self.stats.drops_unrecorded += 1
+            log.error("could not record the drop of %s/%d: %s", task.source_id, task.task_id, exc)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def run(self) -> None:
+        self.stats.state = "running"
+        submitter = asyncio.create_task(self._submit_loop())
+        try:
+            await self._read_loop()
+            await self._segments.put(None)
+            await submitter
+            self.stats.state = "finished"
+        except asyncio.CancelledError:
+            self.stats.state = "stopped"
+            raise
+        except Exception as exc:  # the source failed: report it in /status, finish the tasks already made
+            self.stats.state, self.stats.error = "failed", str(exc)
+            log.error("generator stopped: %s", exc)
+            await self._segments.put(None)
+            await submitter
+        finally:
+            if not submitter.done():
+                submitter.cancel()
+                await asyncio.gather(submitter, return_exceptions=True)
+            await self.planner.aclose()
+
+    def close(self) -> None:
+        self.source.close()
+        self._reader.shutdown(wait=False, cancel_futures=True)
+        self._encoder_pool.shutdown(wait=True, cancel_futures=True)
+
+    def status(self) -> dict[str, Any]:
+        s = self.stats
+        submit = sorted(s.submit_ms)
+        return {
+            "source_id": self.config.source_id,
+            "node": self.node,
+            "state": s.state,
+            "error": s.error,
+            "source": self.config.source.alias,
+            "raw_meta": self.raw_meta.model_dump(),
+            "frames_read": s.frames_read,
+            "frames_kept": s.frames_kept,
+            "tasks_created": s.tasks_created,
+            "tasks_submitted": s.tasks_submitted,
+            "tasks_dropped": s.tasks_dropped,
+            "drops_unrecorded": s.drops_unrecorded,
+            "finished": s.state in ("finished", "failed"),
+            "plan": self.planner.plan.model_dump(),
+            "plan_age_s": round(self.planner.age(), 3),
+            "plans_received": self.planner.received,
+            "plan_failures": self.planner.failures,
+            "plan_error": self.planner.last_error,
+            "deployment_version": self.planner.deployment_version,
+            "submit_ms_p50": submit[len(submit) // 2] if submit else None,
+        }

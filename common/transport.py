@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
@@ -116,6 +117,10 @@ class ServiceClient:
         if isinstance(last, TransportError):
             raise last
         raise TransportError(f"{method} {url} failed after {attempts} attempt(s): {last}", url=url)
+
+    def stream(self, method: str, url: str, **kwargs: Any) -> AbstractAsyncContextManager[httpx.Response]:
+        """A response whose body is read as it arrives (exports); no retries, the caller checks the status."""
+        return self._client.stream(method.upper(), url, **kwargs)
 
     async def get_json(self, url: str, **kwargs: Any) -> Any:
         return (await self.request("GET", url, **kwargs)).json()

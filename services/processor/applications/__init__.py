@@ -1,0 +1,1 @@
+"""Application hooks: one file per application (alias, config model, code)."""

@@ -1,0 +1,1 @@
+"""The ``runtime`` hook family: what executes a model file (onnxruntime, tensorrt, opencv)."""

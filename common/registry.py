@@ -59,16 +59,25 @@ class HookRegistry:
         self._pending: dict[str, list[str]] = {}
         self._skipped: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
+        # Held while a family's modules import, so a second thread never sees a half-loaded family.
+        self._load_lock = threading.RLock()
 
     def register(self, family: str, alias: str, cls: type[Hook]) -> None:
         if not family or not alias:
             raise HookError("a hook needs a non-empty family and alias")
         if not (isinstance(cls.Config, type) and issubclass(cls.Config, HookConfig)):
             raise HookError(f"hook {family}/{alias}: Config must subclass HookConfig")
+        if cls.Config.model_config.get("extra") != "forbid":
+            raise HookError(f"hook {family}/{alias}: Config must refuse unknown keys (extra='forbid')")
         with self._lock:
             known = self._hooks.setdefault(family, {})
             existing = known.get(alias)
-            if existing is not None and existing is not cls:
+            # The same class defined again (a module reloaded) replaces itself; another class may not.
+            same = existing is not None and (existing.__module__, existing.__qualname__) == (
+                cls.__module__,
+                cls.__qualname__,
+            )
+            if existing is not None and existing is not cls and not same:
                 raise HookError(
                     f"hook alias {alias!r} is already registered in family {family!r} "
                     f"by {existing.__module__}.{existing.__qualname__}"
@@ -84,15 +93,18 @@ class HookRegistry:
             self._hooks.setdefault(family, {})
 
     def _load_pending(self, family: str) -> None:
-        with self._lock:
-            modules = self._pending.pop(family, [])
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except ImportError as exc:
-                # Only a missing optional dependency is tolerated; the warning says which.
-                self._skipped.setdefault(family, {})[name] = str(exc)
-                log.warning("hook module %s skipped: %s", name, exc)
+        with self._load_lock:
+            with self._lock:
+                modules = self._pending.pop(family, [])
+            for name in modules:
+                try:
+                    importlib.import_module(name)
+                except Exception as exc:
+                    # A missing optional dependency (or one that fails to initialise, such as a GPU
+                    # binding on a machine without a GPU) skips this module only, with one warning.
+                    reason = f"{type(exc).__name__}: {exc}"
+                    self._skipped.setdefault(family, {})[name] = reason
+                    log.warning("%s hooks of module %s skipped: %s", family, name, reason)
 
     def families(self) -> list[str]:
         return sorted(set(self._hooks) | set(self._pending))
@@ -116,14 +128,21 @@ class HookRegistry:
         cls = self._hooks[family].get(alias)
         if cls is None:
             known = self.aliases(family)
+            skipped = self._skipped.get(family, {})
+            why = "".join(f"; module {m} was skipped ({r})" for m, r in sorted(skipped.items()))
             raise HookError(
-                f"unknown {family} hook {alias!r}; known: {', '.join(known) or 'none'}",
-                detail={"family": family, "alias": alias, "known": known},
+                f"unknown {family} hook {alias!r}; known: {', '.join(known) or 'none'}{why}",
+                detail={"family": family, "alias": alias, "known": known, "skipped": dict(skipped)},
             )
         return cls
 
     def make_config(self, family: str, alias: str, params: Mapping[str, Any] | None = None) -> HookConfig:
         cls = self.get(family, alias)
+        if params is not None and not isinstance(params, Mapping):
+            raise HookError(
+                f"parameters of {family} hook {alias!r} must be a mapping, got {type(params).__name__}",
+                detail={"family": family, "alias": alias},
+            )
         try:
             return cls.Config.model_validate(dict(params or {}))
         except PydanticValidationError as exc:
@@ -145,10 +164,10 @@ class HookRegistry:
 
     def describe(self, family: str) -> list[dict[str, Any]]:
         """Aliases of a family with their config JSON Schemas (for docs and the dashboard)."""
+        self._load_pending(family)
         return [
             {"alias": alias, "doc": (cls.__doc__ or "").strip(), "config": cls.Config.model_json_schema()}
             for alias, cls in sorted(self._hooks.get(family, {}).items())
-            if alias in self.aliases(family)
         ]
 
 

@@ -41,7 +41,8 @@ async def read_task_form(request: Request, *, max_payload: int = DEFAULT_MAX_PAY
     if content_type.startswith("application/json"):
         body = await request.body()
         return Task.from_json(body), None
-    if not content_type.startswith("multipart/form-data"):
+    # httpx sends a form without a file part as urlencoded: same fields, so accept it too.
+    if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         raise InvalidInput(f"expected multipart/form-data or application/json, got {content_type or 'nothing'!r}")
     try:
         form = await request.form(max_files=1, max_fields=4, max_part_size=max_payload)

@@ -1,0 +1,72 @@
+"""The controller app: one per node; routes tasks between generators, processors, nodes and the distributor."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI
+
+from common.config import load_component_config
+from common.service import create_service
+from services.controller.cleanup import remove_old_files
+from services.controller.config import ControllerConfig, ControllerSettings
+from services.controller.dispatcher import Dispatcher
+from services.controller.routes import router
+
+log = logging.getLogger(__name__)
+
+
+async def _every(interval: float, action: Callable[[], Awaitable[object]], name: str) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await action()
+        except Exception:  # a failed sweep is retried next time; it must not end the loop
+            log.exception("%s failed", name)
+
+
+def create_app(settings: ControllerSettings | None = None, config: ControllerConfig | None = None) -> FastAPI:
+    settings = settings or ControllerSettings()
+    config = config or load_component_config(settings.config, ControllerConfig)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.work_dir.mkdir(parents=True, exist_ok=True)
+        dispatcher = Dispatcher(
+            config,
+            node=settings.node,
+            work_dir=settings.work_dir,
+            client=app.state.client,
+            topology=app.state.topology,
+            metrics=app.state.metrics,
+        )
+        app.state.dispatcher = dispatcher
+        sweep = min(1.0, config.join_timeout_s / 4)
+        loops = [
+            asyncio.create_task(_every(sweep, dispatcher.expire_joins, "join expiry")),
+            asyncio.create_task(
+                _every(
+                    config.cleanup_interval_s,
+                    lambda: asyncio.to_thread(remove_old_files, settings.work_dir, config.segment_ttl_s),
+                    "segment cleanup",
+                )
+            ),
+        ]
+        try:
+            yield
+        finally:
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+            await dispatcher.drain(timeout=5.0)
+            await dispatcher.abandon_joins()
+
+    def health(app: FastAPI) -> dict[str, Any]:
+        dispatcher: Dispatcher | None = getattr(app.state, "dispatcher", None)
+        return {} if dispatcher is None else {"in_flight": dispatcher.in_flight}
+
+    return create_service("controller", settings, routers=[router], lifespan=lifespan, health=health)

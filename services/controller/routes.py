@@ -1,0 +1,86 @@
+"""Controller routes: ``POST /tasks``, ``PUT /files/{name}``, ``GET /status``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from common.dag import topological_order
+from common.errors import InvalidInput, NotFound, PayloadTooLarge
+from common.task import END, Task
+from common.wire import read_task_form, safe_path, save_upload
+from services.controller.dispatcher import Dispatcher
+
+router = APIRouter()
+
+
+def _dispatcher(request: Request) -> Dispatcher:
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher
+
+
+def check_routable(task: Task, work_dir: Path) -> None:
+    """Refuse, with a 4xx, a task this controller could never route."""
+    topological_order(task.dag)  # a cyclic DAG raises DagError (400)
+    if task.cursor == END and task.stage.next:
+        raise InvalidInput("_end cannot have successors")
+    name = task.payload.file_name
+    if not name:
+        raise InvalidInput("the task names no segment file (payload.file_name)")
+    if not safe_path(work_dir, name).is_file():
+        raise NotFound(
+            f"segment {name!r} is not in this node's work dir: upload it (multipart payload or PUT /files/{name})",
+            detail={"file": name},
+        )
+
+
+@router.post("/tasks", status_code=202)
+async def submit(request: Request) -> JSONResponse:
+    dispatcher = _dispatcher(request)
+    limit = dispatcher.config.max_payload_bytes
+    task, upload = await read_task_form(request, max_payload=limit)
+    if upload is not None:
+        if not task.payload.file_name:
+            raise InvalidInput("a task sent with a payload must name its file (payload.file_name)")
+        await save_upload(upload, dispatcher.work_dir, task.payload.file_name, max_bytes=limit)
+    check_routable(task, dispatcher.work_dir)
+    outcome = dispatcher.accept(task)
+    return JSONResponse({"accepted": task.task_uuid, "outcome": outcome}, status_code=202)
+
+
+@router.put("/files/{name}")
+async def put_file(name: str, request: Request) -> dict[str, Any]:
+    """Store one segment sent by another node's controller (raw body), atomically."""
+    dispatcher = _dispatcher(request)
+    target = safe_path(dispatcher.work_dir, name)
+    limit = dispatcher.config.max_payload_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"segment of {declared} bytes exceeds the limit of {limit} bytes")
+    dispatcher.work_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dispatcher.work_dir, prefix=".upload-")
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"segment exceeds the limit of {limit} bytes")
+                out.write(chunk)
+        if size == 0:
+            raise InvalidInput(f"segment {name!r} is empty")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return {"stored": name, "size": size}
+
+
+@router.get("/status")
+async def status(request: Request) -> dict[str, Any]:
+    return _dispatcher(request).status()

@@ -1,0 +1,100 @@
+"""What happens to a task reaching ``_end``: join when needed, finish, score, store, then feedback."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from common.dag import critical_path, needs_join
+from common.join import JoinStore, PendingJoin
+from common.metrics import ServiceMetrics
+from common.records import DropReason, DropRecord
+from common.task import END, Task
+from services.distributor.feedback import FeedbackSender
+from services.distributor.store import ResultStore
+
+log = logging.getLogger(__name__)
+Scorer = Callable[[Task], dict[str, float] | None]
+
+
+def load_scorer() -> Scorer | None:
+    """``common.accuracy.score_task`` when that module exists (it is optional)."""
+    try:
+        module = importlib.import_module("common.accuracy")
+    except ImportError:
+        return None
+    scorer = getattr(module, "score_task", None)
+    return scorer if callable(scorer) else None
+
+
+class Recorder:
+    def __init__(
+        self, store: ResultStore, joins: JoinStore, feedback: FeedbackSender, metrics: ServiceMetrics, node: str
+    ) -> None:
+        self.store = store
+        self.joins = joins
+        self.feedback = feedback
+        self.node = node
+        self.scorer = load_scorer()
+        self._stored = metrics.counter("distributor_records_total", "Records stored", ["kind"])
+        self._duplicates = metrics.counter("distributor_duplicates_total", "Deliveries already stored")
+        self._latency = metrics.histogram("distributor_latency_seconds", "End-to-end latency (critical path)")
+
+    async def accept_result(self, task: Task) -> dict[str, Any]:
+        if needs_join(task):
+            outcome = self.joins.add(task)
+            for entry, reason in outcome.dropped:
+                await self._drop_join(entry, DropReason.JOIN_TIMEOUT, reason)
+            if outcome.merged is None:
+                return {"status": "waiting", "join": {"arrived": task.came_from, "expected": task.stage.prev}}
+            task = outcome.merged
+        return await self._store_result(task)
+
+    def finish(self, task: Task) -> tuple[float, float | None]:
+        """Mark the task finished; its latency (critical path) and wall-clock finished - created."""
+        task.finished_at = time.time()
+        task.dag[END].done = True
+        latency, _ = critical_path(task.dag)
+        if self.scorer is not None:
+            try:
+                task.accuracy = self.scorer(task)
+            except Exception:  # scoring must never cost the result itself
+                log.exception("accuracy scoring failed for %s", task.key())
+        return latency, task.finished_at - task.created_at
+
+    async def _store_result(self, task: Task) -> dict[str, Any]:
+        latency, wall = self.finish(task)
+        seq = await asyncio.to_thread(self.store.add_result, task, latency, wall)
+        if seq is None:
+            self._duplicates.inc()
+            return {"status": "duplicate", "key": task.key()}
+        self._stored.labels("result").inc()
+        self._latency.observe(latency)
+        self.feedback.offer(task.model_dump(mode="json"))
+        return {"status": "stored", "seq": seq, "key": task.key(), "latency": latency}
+
+    async def accept_drop(self, record: DropRecord) -> dict[str, Any]:
+        seq = await asyncio.to_thread(self.store.add_drop, record)
+        for entry in self.joins.abandon(record.root_uuid):
+            await self._drop_join(entry, DropReason.BRANCH_DROPPED, f"another branch was dropped: {record.reason}")
+        if seq is None:
+            self._duplicates.inc()
+            return {"status": "duplicate"}
+        self._stored.labels("drop").inc()
+        self.feedback.offer(record.model_dump(mode="json"))
+        return {"status": "stored", "seq": seq}
+
+    async def _drop_join(self, entry: PendingJoin, reason: DropReason, message: str) -> None:
+        first = entry.arrived[sorted(entry.arrived)[0]]
+        record = DropRecord.of(first, reason, message, node=self.node)
+        await self.accept_drop(record)
+
+    async def expire_joins(self) -> int:
+        expired = self.joins.expire()
+        for entry, message in expired:
+            await self._drop_join(entry, DropReason.JOIN_TIMEOUT, message)
+        return len(expired)

@@ -1,0 +1,113 @@
+"""Distributor routes: results and drops in; incremental reads, export, files and stats out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import zlib
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import ValidationError
+
+from common.errors import InvalidInput, NotFound, PayloadTooLarge
+from common.records import DropRecord
+from common.task import END, describe_validation_error
+from common.wire import read_task_form
+from services.distributor.config import DistributorConfig
+from services.distributor.recorder import Recorder
+from services.distributor.segments import SegmentFiles
+from services.distributor.store import ResultStore
+
+router = APIRouter()
+
+
+def _config(request: Request) -> DistributorConfig:
+    config: DistributorConfig = request.app.state.config
+    return config
+
+
+@router.post("/results")
+async def post_result(request: Request) -> dict[str, Any]:
+    config = _config(request)
+    task, upload = await read_task_form(request, max_payload=config.max_payload_bytes)
+    if task.cursor != END:
+        raise InvalidInput(f"task is at stage {task.cursor!r}; the distributor takes tasks at {END!r}")
+    if upload is not None:
+        if not task.payload.file_name:
+            raise InvalidInput("a segment was sent but the task names no payload.file_name")
+        segments: SegmentFiles = request.app.state.segments
+        await segments.store(upload, task.payload.file_name)
+    recorder: Recorder = request.app.state.recorder
+    return await recorder.accept_result(task)
+
+
+@router.post("/drops")
+async def post_drop(request: Request) -> dict[str, Any]:
+    limit = _config(request).max_body_bytes
+    body = await request.body()
+    if len(body) > limit:
+        raise PayloadTooLarge(f"drop record of {len(body)} bytes exceeds the limit of {limit} bytes")
+    try:
+        record = DropRecord.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidInput(f"malformed drop record: {describe_validation_error(exc)}") from None
+    recorder: Recorder = request.app.state.recorder
+    return await recorder.accept_drop(record)
+
+
+@router.get("/results")
+async def get_results(
+    request: Request,
+    after: Annotated[int, Query(ge=0, description="Return records with seq greater than this.")] = 0,
+    limit: Annotated[int, Query(ge=1, description="Records at most (capped by the config).")] = 100,
+    source_id: Annotated[str | None, Query(max_length=128)] = None,
+) -> dict[str, Any]:
+    store: ResultStore = request.app.state.store
+    records = await asyncio.to_thread(store.page, after, min(limit, _config(request).page_limit), source_id)
+    return {"records": records, "cursor": records[-1]["seq"] if records else after}
+
+
+@router.get("/export")
+async def export(request: Request, source_id: Annotated[str | None, Query(max_length=128)] = None) -> StreamingResponse:
+    store: ResultStore = request.app.state.store
+    page_size = _config(request).export_page
+
+    async def gzip_lines() -> AsyncIterator[bytes]:
+        compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: gzip container
+        pages = store.pages(source_id, page_size)
+        while True:
+            page = await asyncio.to_thread(next, pages, None)
+            if page is None:
+                break
+            text = "".join(json.dumps(record, separators=(",", ":")) + "\n" for record in page)
+            chunk = compressor.compress(text.encode())
+            if chunk:
+                yield chunk
+        yield compressor.flush()
+
+    name = f"dayu-results-{source_id or 'all'}.jsonl.gz"
+    return StreamingResponse(
+        gzip_lines(),
+        media_type="application/gzip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/files/{name}")
+async def get_file(request: Request, name: str) -> FileResponse:
+    segments: SegmentFiles = request.app.state.segments
+    path = segments.path(name)
+    if not path.is_file():
+        raise NotFound(f"segment {name!r} is not stored (kept: the last {segments.keep})", detail={"file": name})
+    return FileResponse(path)
+
+
+@router.get("/stats")
+async def stats(request: Request) -> dict[str, Any]:
+    store: ResultStore = request.app.state.store
+    recorder: Recorder = request.app.state.recorder
+    body = await asyncio.to_thread(store.stats)
+    return {**body, "pending_joins": len(recorder.joins), "feedback_queue": len(recorder.feedback)}

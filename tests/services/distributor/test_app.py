@@ -1,0 +1,209 @@
+"""Distributor integration tests: a real uvicorn server on loopback and real SQLite in tmp_path."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from common.dag import DagSpec, StageSpec, build_dag
+from common.records import DropReason, DropRecord
+from common.task import END, START, Payload, Task
+from common.wire import multipart_parts
+from services.distributor.app import create_app
+from services.distributor.config import DistributorConfig
+from services.distributor.settings import DistributorSettings
+from tests.conftest import free_port
+from tests.services.processor.live import serve
+from tests.services.processor.segments import CATALOG, plain_segment
+
+pytestmark = pytest.mark.integration
+
+
+def start(tmp_path: Path, **config: Any) -> Any:
+    config.setdefault("feedback", False)
+    settings = DistributorSettings(work_dir=tmp_path / "work")
+    return serve(create_app(settings, DistributorConfig.model_validate(config)))
+
+
+def finished_task(task_id: int, source_id: str = "cam1", file_name: str | None = None) -> Task:
+    """A one-stage task that ran on edge1 and arrives at _end, with timings on one clock per stage."""
+    dag = build_dag(DagSpec(stages=[StageSpec(name="detect", service="passthrough")]), CATALOG)
+    dag[START].done = True
+    dag["detect"].done = True
+    dag["detect"].result = {"application": "passthrough", "frames": []}
+    dag["detect"].timings.execute = 0.05
+    dag["detect"].timings.transmit = 0.02
+    dag[END].timings.transmit = 0.01
+    return Task(
+        source_id=source_id,
+        task_id=task_id,
+        source_node="edge1",
+        dag=dag,
+        cursor=END,
+        came_from="detect",
+        created_at=time.time() - 0.5,
+        payload=Payload(file_name=file_name),
+    )
+
+
+def branch_copies(task_id: int = 0) -> list[Task]:
+    """Two forked copies of one task (stages a and b run in parallel) arriving at _end."""
+    dag = build_dag(
+        DagSpec(stages=[StageSpec(name="a", service="passthrough"), StageSpec(name="b", service="passthrough")]),
+        CATALOG,
+    )
+    root = Task(source_id="cam1", task_id=task_id, source_node="edge1", dag=dag)
+    copies = []
+    for branch, cost in (("a", 0.1), ("b", 0.3)):
+        copy = root.with_cursor(END)
+        copy.came_from = branch
+        copy.task_uuid = f"{root.task_uuid[:24]}{branch}" + "0" * 7
+        copy.parent_uuid = root.task_uuid
+        copy.dag[branch].done = True
+        copy.dag[branch].result = {"application": "passthrough", "frames": [], "extra": {"branch": branch}}
+        copy.dag[branch].timings.execute = cost
+        copies.append(copy)
+    return copies
+
+
+def post_result(url: str, task: Task, payload: bytes | None = None) -> httpx.Response:
+    return httpx.post(f"{url}/results", **multipart_parts(task, payload), timeout=10)
+
+
+def test_results_are_idempotent_and_carry_latency(tmp_path: Path) -> None:
+    task = finished_task(0)
+    with start(tmp_path) as url:
+        first = post_result(url, task)
+        again = httpx.post(f"{url}/results", content=task.to_json(), headers={"content-type": "application/json"})
+        records = httpx.get(f"{url}/results").json()["records"]
+        stats = httpx.get(f"{url}/stats").json()
+    assert first.json()["status"] == "stored"
+    assert again.json()["status"] == "duplicate"
+    assert len(records) == 1
+    record = records[0]
+    assert record["kind"] == "result" and record["task_uuid"] == task.task_uuid
+    assert record["latency"] == pytest.approx(0.08)
+    assert record["wall_latency"] >= 0.5
+    assert record["task"]["finished_at"] is not None and record["task"]["dag"]["_end"]["done"] is True
+    assert stats["sources"]["cam1"]["results"] == 1
+
+
+def test_cursor_paging_and_source_filter(tmp_path: Path) -> None:
+    with start(tmp_path) as url:
+        for i in range(7):
+            post_result(url, finished_task(i, source_id="cam1" if i % 2 == 0 else "cam2"))
+        seen: list[int] = []
+        cursor = 0
+        for _ in range(10):
+            body = httpx.get(f"{url}/results", params={"after": cursor, "limit": 3}).json()
+            if not body["records"]:
+                break
+            assert len(body["records"]) <= 3
+            seen += [r["task_id"] for r in body["records"]]
+            cursor = body["cursor"]
+        cam2 = httpx.get(f"{url}/results", params={"source_id": "cam2"}).json()["records"]
+        bad = httpx.get(f"{url}/results", params={"after": -1})
+    assert seen == list(range(7))
+    assert [r["task_id"] for r in cam2] == [1, 3, 5]
+    assert bad.status_code == 422 and "after" in bad.json()["error"]["message"]
+
+
+def test_export_is_gzip_json_lines_with_results_and_drops(tmp_path: Path) -> None:
+    with start(tmp_path, export_page=2) as url:
+        for i in range(5):
+            post_result(url, finished_task(i))
+        drop = DropRecord.of(finished_task(9).with_cursor("detect"), DropReason.QUEUE_FULL, "queue full", node="edge1")
+        assert httpx.post(f"{url}/drops", content=drop.model_dump_json()).json()["status"] == "stored"
+        answer = httpx.get(f"{url}/export", params={"source_id": "cam1"})
+    assert answer.headers["content-type"] == "application/gzip"
+    lines = gzip.decompress(answer.content).decode().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [r["task_id"] for r in rows] == [0, 1, 2, 3, 4, 9]
+    assert rows[-1]["kind"] == "drop" and rows[-1]["reason"] == "queue_full"
+    assert Task.model_validate(rows[0]["task"]).task_id == 0
+
+
+def test_retention_keeps_last_records_and_segments(tmp_path: Path) -> None:
+    segment = plain_segment(tmp_path, "seg.mp4").read_bytes()
+    with start(tmp_path, max_records=10, max_segments=2) as url:
+        for i in range(14):
+            post_result(url, finished_task(i, file_name=f"seg{i}.mp4"), segment)
+        records = httpx.get(f"{url}/results", params={"limit": 100}).json()["records"]
+        kept = httpx.get(f"{url}/files/seg13.mp4")
+        gone = httpx.get(f"{url}/files/seg11.mp4")
+        traversal = httpx.get(f"{url}/files/..%2Fresults.sqlite3")
+    assert [r["task_id"] for r in records] == list(range(4, 14))
+    assert kept.status_code == 200 and kept.content == segment
+    assert gone.status_code == 404
+    assert traversal.status_code in (400, 404)
+    assert sorted(p.name for p in (tmp_path / "work" / "segments").iterdir()) == ["seg12.mp4", "seg13.mp4"]
+
+
+def test_join_at_end_merges_branches(tmp_path: Path) -> None:
+    a, b = branch_copies()
+    with start(tmp_path) as url:
+        waiting = post_result(url, a).json()
+        merged = post_result(url, b).json()
+        records = httpx.get(f"{url}/results").json()["records"]
+    assert waiting["status"] == "waiting"
+    assert merged["status"] == "stored"
+    assert len(records) == 1
+    task = records[0]["task"]
+    assert task["dag"]["a"]["done"] and task["dag"]["b"]["done"]
+    assert records[0]["latency"] == pytest.approx(0.3)  # the slower branch is the critical path
+
+
+def test_join_timeout_becomes_a_drop_record(tmp_path: Path) -> None:
+    a, _ = branch_copies()
+    with start(tmp_path, join_timeout=0.3) as url:
+        assert post_result(url, a).json()["status"] == "waiting"
+        records: list[dict[str, Any]] = []
+        for _ in range(50):
+            records = httpx.get(f"{url}/results").json()["records"]
+            if records:
+                break
+            time.sleep(0.1)
+    assert len(records) == 1
+    assert records[0]["kind"] == "drop" and records[0]["reason"] == "join_timeout"
+    assert "missing ['b']" in records[0]["drop"]["message"]
+
+
+def test_dead_scheduler_loses_no_record(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    config = {"feedback": True, "scheduler_url": dead, "feedback_retries": 1, "feedback_timeout": 0.5}
+    with start(tmp_path, **config) as url:
+        answers = [post_result(url, finished_task(i)) for i in range(5)]
+        records = httpx.get(f"{url}/results").json()["records"]
+        metrics = ""
+        for _ in range(50):
+            metrics = httpx.get(f"{url}/metrics").text
+            if 'dayu_distributor_feedback_total{outcome="failed"} 5.0' in metrics:
+                break
+            time.sleep(0.1)
+    assert all(a.json()["status"] == "stored" for a in answers)
+    assert len(records) == 5
+    assert 'dayu_distributor_feedback_total{outcome="failed"} 5.0' in metrics
+
+
+def test_bad_input_gets_4xx_and_changes_nothing(tmp_path: Path) -> None:
+    with start(tmp_path, max_payload_bytes=2048) as url:
+        malformed = httpx.post(f"{url}/results", content=b"{nope", headers={"content-type": "application/json"})
+        not_end = post_result(url, finished_task(0).with_cursor("detect"))
+        oversized = post_result(url, finished_task(1, file_name="big.mp4"), b"x" * 10_000)
+        bad_drop = httpx.post(f"{url}/drops", content=b'{"source_id": "cam1"}')
+        no_form = httpx.post(f"{url}/results", content=b"abc", headers={"content-type": "text/plain"})
+        records = httpx.get(f"{url}/results").json()["records"]
+        health = httpx.get(f"{url}/health")
+    assert malformed.status_code == 400 and "malformed task" in malformed.json()["error"]["message"]
+    assert not_end.status_code == 400 and "'detect'" in not_end.json()["error"]["message"]
+    assert oversized.status_code == 413
+    assert bad_drop.status_code == 400 and "malformed drop record" in bad_drop.json()["error"]["message"]
+    assert no_form.status_code == 400
+    assert records == []
+    assert health.status_code == 200

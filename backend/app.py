@@ -1,0 +1,93 @@
+"""The backend app: catalogs, DAGs, datasources, install, query, results, system, exports, dashboard."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from backend.datasource_config import parse_datasource
+from backend.deploy.factory import make_deployer
+from backend.plane import ControlPlane
+from backend.routers import catalog, dags, datasources, install, query, results, system, visualizations
+from backend.settings import BackendSettings
+from backend.store import Store
+from backend.templates import Template, load_template
+from common.errors import Conflict
+from common.service import create_service
+
+log = logging.getLogger(__name__)
+ROUTERS = (
+    catalog.router,
+    dags.router,
+    datasources.router,
+    install.router,
+    query.router,
+    results.router,
+    system.router,
+    visualizations.router,
+)
+
+
+def ensure_token(settings: BackendSettings) -> BackendSettings:
+    """Every route but health, metrics and static files needs a token: make one when none is given."""
+    if settings.token:
+        return settings
+    path = settings.state_dir / "token"
+    if path.is_file():
+        token = path.read_text().strip()
+    else:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(24)
+        path.write_text(token + "\n")
+        path.chmod(0o600)
+    return settings.model_copy(update={"token": token})
+
+
+def seed(store: Store, template: Template) -> None:
+    """At first start: the template's DAGs and its default datasource config."""
+    if store.get_state("seeded"):
+        return
+    for name, spec in template.base.dags.items():
+        with suppress(Conflict):
+            store.create_dag(name, spec.model_dump(mode="json"))
+    path = template.path(template.base.defaults.datasource)
+    text = path.read_text(encoding="utf-8")
+    config = parse_datasource(text, path.name)
+    with suppress(Conflict):
+        store.add_datasource(config.name, path.name, text, config.model_dump(mode="json"))
+    store.set_state("seeded", True)
+
+
+def create_app(settings: BackendSettings | None = None) -> FastAPI:
+    settings = ensure_token(settings or BackendSettings())
+    template = load_template(settings.template)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = Store(settings.state_dir / "backend.sqlite3")
+        seed(store, template)
+        state = store.get_state("install") or {}
+        if state.get("phase") in ("installing", "uninstalling"):
+            # The process that ran it is gone; say so rather than pretend it is still going.
+            state.update(phase="failed", error={"message": f"the backend restarted while {state['phase']}"})
+            store.set_state("install", state)
+        plane = ControlPlane(settings, template, store, make_deployer(settings, template), app.state.client)
+        app.state.plane = plane
+        plane.start()
+        try:
+            yield
+        finally:
+            await plane.close()
+
+    app = create_service("backend", settings, routers=ROUTERS, lifespan=lifespan)
+    app.title = "Dayu control plane"
+    static = Path(settings.static_dir)
+    if static.is_dir():
+        app.mount("/", StaticFiles(directory=static, html=True), name="dashboard")
+    return app

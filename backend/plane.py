@@ -1,0 +1,105 @@
+"""The control plane's state for one backend process: template, store, deployer, installer, caches."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from backend.deploy.base import Deployer
+from backend.installer import Installer
+from backend.settings import BackendSettings
+from backend.store import Store
+from backend.templates import Template
+from backend.views import system_view
+from common.errors import DayuError, Unavailable
+from common.transport import ServiceClient
+
+log = logging.getLogger(__name__)
+RECENT_PER_SOURCE = 256
+
+
+class ControlPlane:
+    def __init__(
+        self,
+        settings: BackendSettings,
+        template: Template,
+        store: Store,
+        deployer: Deployer,
+        client: ServiceClient,
+    ) -> None:
+        self.settings = settings
+        self.template = template
+        self.store = store
+        self.deployer = deployer
+        self.client = client
+        self.installer = Installer(
+            template, store, deployer, client, token=settings.token, datasource_url=settings.datasource_url
+        )
+        self.recent: dict[str, collections.OrderedDict[int, dict[str, Any]]] = {}
+        self.snapshots: collections.deque[dict[str, Any]] = collections.deque(
+            maxlen=template.base.log_retention.max_system_snapshots
+        )
+        self._sampler: asyncio.Task[None] | None = None
+
+    def component_url(self, component: str) -> str:
+        if not self.installer.installed():
+            raise Unavailable("nothing is installed: install first")
+        topology = self.deployer.topology()
+        if topology is None:
+            raise Unavailable("the runtime reports no topology")
+        return topology.component_url(component)
+
+    def remember(self, source_id: str, view: dict[str, Any]) -> None:
+        seq = view.get("seq")
+        if not isinstance(seq, int):
+            return
+        recent = self.recent.setdefault(source_id, collections.OrderedDict())
+        recent[seq] = view
+        while len(recent) > RECENT_PER_SOURCE:
+            recent.popitem(last=False)
+
+    async def sample_system(self) -> dict[str, Any]:
+        scheduler = self.component_url("scheduler")
+        resources = await self.client.get_json(f"{scheduler}/resources", timeout=5.0, retries=0)
+        stats = await self.client.get_json(f"{scheduler}/stats", timeout=5.0, retries=0)
+        snapshot = system_view(resources, stats, time.time())
+        self.snapshots.append(snapshot)
+        return snapshot
+
+    def start(self) -> None:
+        self._sampler = asyncio.create_task(self._sample_loop())
+        self.installer.start_redeploy_loop(self.template.base.install.redeploy_interval_s)
+
+    async def _sample_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.system_interval_s)
+            if not self.installer.installed():
+                continue
+            try:
+                await self.sample_system()
+            except DayuError as exc:
+                log.debug("system sample failed: %s", exc.message)
+
+    async def close(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampler
+        await self.installer.close()
+        await self.deployer.close()
+        self.store.close()
+
+
+def get_plane(request: Request) -> ControlPlane:
+    plane: ControlPlane = request.app.state.plane
+    return plane
+
+
+Plane = Annotated[ControlPlane, Depends(get_plane)]
+"""Route parameter type giving the app's control plane."""

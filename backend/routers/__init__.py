@@ -1,0 +1,1 @@
+"""The backend API, one router per concern."""

@@ -1,0 +1,123 @@
+"""Results per source with visualization data: incremental polling, a live stream (SSE), frame images."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from backend.plane import ControlPlane, Plane
+from backend.views import result_view
+from common.errors import DayuError, DecodeError, NotFound
+
+router = APIRouter(prefix="/api/results", tags=["results"])
+SOURCE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+MAX_STREAM_S = 3600.0
+
+
+async def fetch(plane: ControlPlane, source_id: str, after: int, limit: int) -> dict[str, Any]:
+    distributor = plane.component_url("distributor")
+    params = {"after": str(after), "limit": str(limit), "source_id": source_id}
+    answer = await plane.client.get_json(f"{distributor}/results", params=params, timeout=10.0)
+    deployment = plane.installer.state().get("deployment", {})
+    views = []
+    for record in answer.get("records", []):
+        view = result_view(record, deployment=deployment)
+        if view.get("segment") and view.get("seq") is not None:
+            view["image"] = f"/api/results/{source_id}/frames/{view['seq']}.jpg"
+        plane.remember(source_id, view)
+        views.append(view)
+    return {"records": views, "cursor": answer.get("cursor", after)}
+
+
+@router.get("/{source_id}", summary="Results after `after` (a cursor), with visualization data")
+async def results(
+    source_id: str,
+    plane: Plane,
+    after: int = Query(0, ge=0, description="Return records after this sequence number."),
+    limit: int = Query(100, ge=1, le=1000, description="At most this many records."),
+) -> dict[str, Any]:
+    _check_source(plane, source_id)
+    return await fetch(plane, source_id, after, limit)
+
+
+@router.get("/{source_id}/stream", summary="Server-Sent Events: one `result` event per record as it arrives")
+async def stream(
+    source_id: str,
+    request: Request,
+    plane: Plane,
+    after: int = Query(0, ge=0, description="Start after this sequence number."),
+    interval: float = Query(0.5, ge=0.1, le=10, description="Polling interval of the distributor, seconds."),
+) -> StreamingResponse:
+    _check_source(plane, source_id)
+
+    async def events() -> AsyncIterator[bytes]:
+        cursor = after
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + MAX_STREAM_S
+        yield b": stream open\n\n"
+        while loop.time() < deadline and not await request.is_disconnected():
+            try:
+                batch = await fetch(plane, source_id, cursor, 200)
+            except DayuError as exc:
+                yield f"event: error\ndata: {json.dumps({'message': exc.message})}\n\n".encode()
+                await asyncio.sleep(interval * 4)
+                continue
+            for view in batch["records"]:
+                yield f"id: {view.get('seq')}\nevent: result\ndata: {json.dumps(view)}\n\n".encode()
+            cursor = int(batch["cursor"] or cursor)
+            if not batch["records"]:
+                yield b": keep-alive\n\n"
+                await asyncio.sleep(interval)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+@router.get("/{source_id}/frames/{seq}.jpg", summary="First frame of a result's segment with boxes and labels")
+async def frame(source_id: str, seq: int, plane: Plane) -> Response:
+    recent = plane.recent.get(source_id)
+    view = recent.get(seq) if recent is not None else None
+    if view is None or not view.get("segment"):
+        raise NotFound(f"no recent result {seq} of source {source_id!r} with a segment")
+    distributor = plane.component_url("distributor")
+    response = await plane.client.request("GET", f"{distributor}/files/{view['segment']}", timeout=10.0)
+    jpeg = await asyncio.to_thread(render_frame, response.content, view.get("objects", []))
+    return Response(jpeg, media_type="image/jpeg")
+
+
+def render_frame(segment: bytes, objects: list[dict[str, Any]]) -> bytes:
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as tmp:
+        Path(tmp.name).write_bytes(segment)
+        cap = cv2.VideoCapture(tmp.name)
+        ok, image = cap.read()
+        cap.release()
+    if not ok or image is None:
+        raise DecodeError("the segment holds no decodable frame")
+    first = next((o.get("frame_index") for o in objects), None)
+    for obj in objects:
+        if obj.get("frame_index") != first:
+            continue
+        x1, y1, x2, y2 = (int(v) for v in obj.get("box", (0, 0, 0, 0)))
+        cv2.rectangle(image, (x1, y1), (x2, y2), (0, 200, 0), 2)
+        label = str(obj.get("text") or obj.get("label") or "")
+        if label:
+            cv2.putText(image, label, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 200, 0), 2)
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    if not ok:
+        raise DecodeError("cannot encode the frame")
+    return bytes(np.asarray(encoded).tobytes())
+
+
+def _check_source(plane: ControlPlane, source_id: str) -> None:
+    known = [s["source_id"] for s in plane.installer.state().get("sources", [])]
+    if source_id not in known:
+        raise NotFound(f"source {source_id!r} is not installed; installed: {known}", detail={"source_id": source_id})

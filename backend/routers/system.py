@@ -1,0 +1,58 @@
+"""System figures (cpu, memory, bandwidth, queues, scheduling overhead) and exports."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from backend.plane import Plane
+from common.errors import TransportError
+
+router = APIRouter(prefix="/api", tags=["system"])
+
+
+@router.get("/system", summary="A fresh system snapshot")
+async def system(plane: Plane) -> dict[str, Any]:
+    return await plane.sample_system()
+
+
+@router.get("/system/history", summary="System snapshots taken after `after` (wall clock seconds)")
+async def history(
+    plane: Plane, after: float = Query(0.0, ge=0, description="Only snapshots after this time.")
+) -> dict[str, Any]:
+    return {"snapshots": [s for s in plane.snapshots if s["at"] > after]}
+
+
+@router.get("/export/results", summary="Results and drop records as gzip JSON Lines, streamed from the distributor")
+async def export_results(
+    plane: Plane, source_id: str | None = Query(None, max_length=128, description="Only this source.")
+) -> StreamingResponse:
+    distributor = plane.component_url("distributor")
+    params = {"source_id": source_id} if source_id else {}
+    url = f"{distributor}/export"
+
+    async def body() -> AsyncIterator[bytes]:
+        async with plane.client.stream("GET", url, params=params, timeout=60.0) as response:
+            if response.status_code >= 400:
+                text = (await response.aread())[:300].decode(errors="replace")
+                raise TransportError(f"GET {url} answered {response.status_code}: {text}", url=url)
+            async for chunk in response.aiter_raw():
+                yield chunk
+
+    name = f"dayu-results-{source_id or 'all'}-{int(time.time())}.jsonl.gz"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return StreamingResponse(body(), media_type="application/gzip", headers=headers)
+
+
+@router.get("/export/system", summary="System snapshots as gzip JSON Lines")
+async def export_system(plane: Plane) -> StreamingResponse:
+    lines = "".join(json.dumps(s) + "\n" for s in list(plane.snapshots)).encode()
+    name = f"dayu-system-{int(time.time())}.jsonl.gz"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return StreamingResponse(iter([gzip.compress(lines)]), media_type="application/gzip", headers=headers)

@@ -9,6 +9,7 @@ shared links, run the nodes in network namespaces with ``tc``).
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,10 +23,11 @@ class LinkSpec:
     latency_ms: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.bandwidth_mbps is not None and self.bandwidth_mbps <= 0:
-            raise InvalidInput(f"link bandwidth must be > 0 Mbit/s, got {self.bandwidth_mbps}")
-        if self.latency_ms < 0:
-            raise InvalidInput(f"link latency must be >= 0 ms, got {self.latency_ms}")
+        bandwidth = self.bandwidth_mbps
+        if bandwidth is not None and not (math.isfinite(bandwidth) and bandwidth > 0):
+            raise InvalidInput(f"link bandwidth must be a finite number > 0 Mbit/s, got {bandwidth}")
+        if not (math.isfinite(self.latency_ms) and self.latency_ms >= 0):
+            raise InvalidInput(f"link latency must be a finite number >= 0 ms, got {self.latency_ms}")
 
     def seconds_for(self, nbytes: int) -> float:
         serialise = 0.0 if self.bandwidth_mbps is None else nbytes * 8 / (self.bandwidth_mbps * 1e6)
@@ -52,6 +54,8 @@ class TrafficShaper:
 
     def reserve(self, node: str | None, nbytes: int) -> float:
         """Book ``nbytes`` on the link to ``node``; returns how long the caller must wait."""
+        if nbytes < 0:
+            raise InvalidInput(f"cannot send a negative number of bytes ({nbytes})")
         spec = self.link(node)
         if spec is None or node is None:
             return 0.0

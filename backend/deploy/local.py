@@ -34,9 +34,9 @@ class LocalDeployer(Deployer):
         if self._runtime is None:
             try:
                 module = importlib.import_module("services.local")
-            except ImportError as exc:
+                self._runtime = module.LocalRuntime(self.run_dir)
+            except (ImportError, AttributeError) as exc:
                 raise Unavailable(f"the local runtime cannot be loaded: {exc}") from None
-            self._runtime = module.LocalRuntime(self.run_dir)
         return self._runtime
 
     async def apply(self, workloads: Sequence[Workload]) -> None:
@@ -56,6 +56,8 @@ class LocalDeployer(Deployer):
         self._workloads.clear()
 
     async def status(self) -> list[InstanceStatus]:
+        if self._runtime is None and not (self.run_dir.exists() and any(self.run_dir.iterdir())):
+            return []  # nothing was ever started here
         raw = await asyncio.to_thread(self._rt().status)
         out = []
         for item in raw:

@@ -1,0 +1,52 @@
+"""What the local runtime is asked to run: virtual nodes, the links between them, and workloads."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from common.topology import LinkModel
+from common.workload import Workload
+
+
+class VirtualNode(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["cloud", "edge"] = Field(description="One cloud node; any number of edges.")
+    arch: str = Field("amd64", description="CPU architecture reported for the node.")
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class RuntimeSpec(BaseModel):
+    """A whole local deployment (what ``python -m services.local up SPEC`` reads)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    nodes: dict[str, VirtualNode] = Field(min_length=1, description="Virtual node name -> role.")
+    links: list[LinkModel] = Field(default_factory=list, description="Bandwidth/latency between virtual nodes.")
+    workloads: list[Workload] = Field(default_factory=list, description="Components to start.")
+    token: str | None = Field(None, description="Token every component requires (none: open).")
+
+    @model_validator(mode="after")
+    def _check(self) -> RuntimeSpec:
+        clouds = [name for name, node in self.nodes.items() if node.role == "cloud"]
+        if len(clouds) != 1:
+            raise ValueError(f"exactly one cloud node is required, found {len(clouds)}: {clouds}")
+        names: set[str] = set()
+        keys: set[tuple[str, str]] = set()
+        for w in self.workloads:
+            if w.node not in self.nodes:
+                raise ValueError(f"workload {w.name!r} is placed on unknown node {w.node!r}")
+            if w.name in names:
+                raise ValueError(f"workload name {w.name!r} is used twice")
+            names.add(w.name)
+            key = (w.node, ("processor/" if w.component == "processor" else "") + w.topology_key())
+            if key in keys:
+                raise ValueError(f"node {w.node!r} would run {key[1]!r} twice (workload {w.name!r})")
+            keys.add(key)
+        for link in self.links:
+            for end in (link.a, link.b):
+                if end not in self.nodes:
+                    raise ValueError(f"link {link.a}-{link.b} names unknown node {end!r}")
+        return self

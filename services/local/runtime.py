@@ -1,0 +1,246 @@
+"""The local runtime: every component of every virtual node as a local process on its own port.
+
+``LocalRuntime(run_dir)`` keeps all its state under ``run_dir`` (topology, configs, logs, pid files),
+so a later process (a restarted backend, ``python -m services.local down``) can stop what an earlier
+one started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from common.errors import Conflict, InvalidInput, Unavailable
+from common.topology import Endpoint, LinkModel, NodeSpec, StaticTopology, TopologyModel
+from common.workload import COMPONENT_MODULES, Workload
+from services.local.model import RuntimeSpec, VirtualNode
+from services.local.processes import ProcessRecord, log_tail, spawn, stop_all
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class LocalRuntime:
+    def __init__(self, run_dir: str | Path, *, host: str = "127.0.0.1", python: str | None = None) -> None:
+        self.run_dir = Path(run_dir).resolve()
+        self.host = host
+        self.python = python or sys.executable
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+
+    # -- paths --------------------------------------------------------------------------------
+    @property
+    def pid_dir(self) -> Path:
+        return self.run_dir / "pids"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.run_dir / "logs"
+
+    @property
+    def topology_path(self) -> Path:
+        return self.run_dir / "topology.json"
+
+    def work_dir(self, node: str) -> Path:
+        return self.run_dir / "nodes" / node / "work"
+
+    def records(self) -> list[ProcessRecord]:
+        if not self.pid_dir.is_dir():
+            return []
+        found = (ProcessRecord.load(p) for p in sorted(self.pid_dir.glob("*.json")))
+        return [r for r in found if r is not None]
+
+    def topology(self) -> StaticTopology:
+        return StaticTopology.from_file(self.topology_path)
+
+    # -- start --------------------------------------------------------------------------------
+    def start(
+        self,
+        nodes: Mapping[str, VirtualNode | Mapping[str, Any]],
+        links: Sequence[LinkModel | Mapping[str, Any]] = (),
+        workloads: Sequence[Workload | Mapping[str, Any]] = (),
+        *,
+        timeout: float = 60.0,
+        token: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> StaticTopology:
+        """Start every workload (install stage 1, healthy, then stage 2, healthy) and return the topology.
+
+        On any failure everything started is stopped again and :class:`Unavailable` says which component
+        failed, with the end of its log.
+        """
+        try:
+            spec = RuntimeSpec.model_validate(
+                {"nodes": dict(nodes), "links": list(links), "workloads": list(workloads), "token": token}
+            )
+        except ValueError as exc:
+            raise InvalidInput(f"invalid local runtime description: {exc}") from None
+        running = [r.name for r in self.records() if r.alive()]
+        if running:
+            raise Conflict(f"the local runtime in {self.run_dir} is already running: {', '.join(running)}")
+        self._reset_state()
+        ports = self._assign_ports(spec.workloads)
+        topology = self._topology(spec, ports)
+        topology.dump(self.topology_path)
+        (self.run_dir / "runtime.json").write_text(spec.model_dump_json(indent=2))
+        try:
+            for stage in (1, 2):
+                batch = [w for w in spec.workloads if w.stage == stage]
+                for w in batch:
+                    self._launch(w, ports[w.name], token=spec.token, extra_env=env or {})
+                self.wait_healthy([w.name for w in batch], timeout=timeout)
+        except BaseException:
+            self.stop(timeout=5.0)
+            raise
+        return topology
+
+    def start_spec(self, spec: RuntimeSpec, *, timeout: float = 60.0) -> StaticTopology:
+        return self.start(spec.nodes, spec.links, spec.workloads, timeout=timeout, token=spec.token)
+
+    def _reset_state(self) -> None:
+        for sub in ("pids", "config"):
+            shutil.rmtree(self.run_dir / sub, ignore_errors=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+
+    def _assign_ports(self, workloads: Iterable[Workload]) -> dict[str, int]:
+        ports: dict[str, int] = {}
+        for w in workloads:
+            port = w.port or free_port(self.host)
+            if port in ports.values():
+                raise InvalidInput(f"port {port} of workload {w.name!r} is used by another workload")
+            ports[w.name] = port
+        return ports
+
+    def _topology(self, spec: RuntimeSpec, ports: Mapping[str, int]) -> StaticTopology:
+        specs = {
+            name: NodeSpec(role=node.role, arch=node.arch, labels=node.labels, work_dir=str(self.work_dir(name)))
+            for name, node in spec.nodes.items()
+        }
+        for w in spec.workloads:
+            endpoint = Endpoint(host=self.host, port=ports[w.name])
+            target = specs[w.node].processors if w.component == "processor" else specs[w.node].components
+            target[w.topology_key()] = endpoint
+        return StaticTopology(TopologyModel(nodes=specs, links=spec.links))
+
+    def _launch(self, w: Workload, port: int, *, token: str | None, extra_env: Mapping[str, str]) -> None:
+        work_dir = self.work_dir(w.node)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        config_path = self.run_dir / "config" / f"{w.name}.json"
+        config_path.parent.mkdir(parents=True, exist_ok=True)
+        config_path.write_text(json.dumps(w.config, indent=2))
+        env = dict(os.environ)
+        env.update(extra_env)
+        env.update(
+            {
+                "DAYU_HOST": self.host,
+                "DAYU_PORT": str(port),
+                "DAYU_NODE": w.node,
+                "DAYU_TOPOLOGY": str(self.topology_path),
+                "DAYU_WORK_DIR": str(work_dir),
+                "DAYU_CONFIG": str(config_path),
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        if w.service:
+            env["DAYU_SERVICE"] = w.service
+        if w.source_id:
+            env["DAYU_SOURCE_ID"] = w.source_id
+        if token:
+            env["DAYU_TOKEN"] = token
+        env.update(w.env)
+        command = w.command or [self.python, "-m", COMPONENT_MODULES[w.component]]
+        proc, record = spawn(
+            w.name,
+            command,
+            env=env,
+            cwd=REPO_ROOT,
+            log_path=self.log_dir / f"{w.name}.log",
+            port=port,
+            node=w.node,
+            component=w.component,
+        )
+        self._children[proc.pid] = proc
+        record.save(self.pid_dir)
+
+    # -- health -------------------------------------------------------------------------------
+    def wait_healthy(self, names: Iterable[str] | None = None, *, timeout: float = 60.0) -> None:
+        """Wait until each named component (default: all) answers ``/health``; a dead one fails at once."""
+        wanted = set(names) if names is not None else None
+        records = [r for r in self.records() if wanted is None or r.name in wanted]
+        pending = {r.name: r for r in records if r.port is not None}
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=1.0, trust_env=False) as client:
+            while pending:
+                for name, record in list(pending.items()):
+                    if not record.alive():
+                        raise Unavailable(
+                            f"{name} exited during start-up; end of {record.log}:\n{log_tail(record.log)}",
+                            detail={"workload": name},
+                        )
+                    try:
+                        if client.get(f"http://{self.host}:{record.port}/health").status_code == 200:
+                            del pending[name]
+                    except httpx.HTTPError:
+                        pass
+                if not pending:
+                    break
+                if time.monotonic() > deadline:
+                    raise Unavailable(
+                        f"not healthy after {timeout:g}s: {', '.join(sorted(pending))}",
+                        detail={"workloads": sorted(pending)},
+                    )
+                time.sleep(0.1)
+
+    # -- stop and status ----------------------------------------------------------------------
+    def stop(self, timeout: float = 10.0, names: Iterable[str] | None = None) -> dict[str, str]:
+        """SIGTERM each component's process group, SIGKILL after ``timeout``; pid files go away."""
+        wanted = set(names) if names is not None else None
+        records = [r for r in self.records() if wanted is None or r.name in wanted]
+        outcome = stop_all(records, timeout=timeout, children=self._children)
+        for record in records:
+            (self.pid_dir / f"{record.name}.json").unlink(missing_ok=True)
+            self._children.pop(record.pid, None)
+        return outcome
+
+    def status(self, *, probe: bool = True) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        with httpx.Client(timeout=1.0, trust_env=False) as client:
+            for record in self.records():
+                alive = record.alive()
+                healthy = False
+                if alive and probe and record.port is not None:
+                    try:
+                        healthy = client.get(f"http://{self.host}:{record.port}/health").status_code == 200
+                    except httpx.HTTPError:
+                        healthy = False
+                out[record.name] = {
+                    "component": record.component,
+                    "node": record.node,
+                    "pid": record.pid,
+                    "port": record.port,
+                    "alive": alive,
+                    "healthy": healthy,
+                    "log": record.log,
+                }
+        return out
+
+    def url(self, name: str) -> str:
+        for record in self.records():
+            if record.name == name:
+                return f"http://{self.host}:{record.port}"
+        raise InvalidInput(f"no workload named {name!r} in {self.run_dir}")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.errors import ConfigError
@@ -19,33 +19,69 @@ M = TypeVar("M", bound=BaseModel)
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
 class ServiceSettings(BaseSettings):
     """Settings every component shares, read from ``DAYU_*`` environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="DAYU_", extra="ignore")
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    node: str = "cloud"
-    token: str | None = None
-    topology: str | None = None
-    work_dir: Path = Path(".dayu/work")
-    log_level: str = "INFO"
-    log_json: bool = False
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port to listen on.")
+    node: str = Field("cloud", min_length=1, description="Name of the node this component runs on.")
+    token: str | None = Field(None, description="API token; none = open (development only).")
+    topology: str | None = Field(None, description="Topology file path, or the topology as inline JSON.")
+    work_dir: Path = Field(Path(".dayu/work"), description="The node's shared work directory.")
+    log_level: str = Field("INFO", description=f"One of {', '.join(LOG_LEVELS)} (any case).")
+    log_json: bool = Field(False, description="Log JSON lines instead of text.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {value!r}; use one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @classmethod
+    def from_env(cls: type[S], **overrides: Any) -> S:
+        """Read the settings, turning a bad variable into a :class:`ConfigError` that names it."""
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            prefix = str(cls.model_config.get("env_prefix") or "")
+            problems = [
+                {"variable": prefix + ".".join(str(p) for p in err["loc"]).upper(), "problem": err["msg"]}
+                for err in exc.errors()
+            ]
+            text = "; ".join(f"${p['variable']}: {p['problem']}" for p in problems)
+            raise ConfigError(f"bad settings: {text}", detail=problems) from None
+
+
+S = TypeVar("S", bound=ServiceSettings)
 
 
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader that remembers where each mapping key and sequence item starts."""
 
 
+def _yaml_error(exc: yaml.YAMLError, source: str) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{source}:{mark.line + 1}" if mark is not None else source
+    problem = getattr(exc, "problem", None) or str(exc)
+    return ConfigError(
+        f"{where}: invalid YAML: {problem}", detail={"file": source, "line": mark.line + 1 if mark else None}
+    )
+
+
 def _compose_marks(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     try:
         node = yaml.compose(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: invalid YAML: {problem}", detail={"file": source}) from None
+        raise _yaml_error(exc, source) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: YAML nested too deeply", detail={"file": source}) from None
     lines: dict[tuple[Any, ...], int] = {}
 
     def walk(n: Any, path: tuple[Any, ...]) -> None:
@@ -53,16 +89,32 @@ def _compose_marks(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], i
             return
         lines.setdefault(path, n.start_mark.line + 1)
         if isinstance(n, yaml.MappingNode):
+            first_seen: dict[Any, int] = {}
             for key, value in n.value:
-                lines[(*path, key.value)] = key.start_mark.line + 1
+                line = key.start_mark.line + 1
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    # YAML would silently keep the last one: almost always a mistake worth naming.
+                    if key.value in first_seen:
+                        raise ConfigError(
+                            f"{source}:{line}: duplicate key {key.value!r} (first at line {first_seen[key.value]})",
+                            detail={"file": source, "line": line, "key": key.value},
+                        )
+                    first_seen[key.value] = line
+                lines[(*path, key.value)] = line
                 walk(value, (*path, key.value))
         elif isinstance(n, yaml.SequenceNode):
             for i, item in enumerate(n.value):
                 lines[(*path, i)] = item.start_mark.line + 1
                 walk(item, (*path, i))
 
-    walk(node, ())
-    data = yaml.load(text, Loader=yaml.SafeLoader) if node is not None else None
+    try:
+        walk(node, ())
+        # Tags the safe loader does not know (e.g. !!python/object) only fail here, at construction.
+        data = yaml.load(text, Loader=yaml.SafeLoader) if node is not None else None
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, source) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: YAML nested too deeply", detail={"file": source}) from None
     return data, lines
 
 
@@ -104,23 +156,25 @@ def parse_yaml_model(text: str, model: type[M], *, source: str = "<yaml>") -> M:
     return parse_model(data, model, source=source, lines=lines)
 
 
-def load_yaml_model(path: Path, model: type[M]) -> M:
+def _read_config(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes", detail={"file": str(path)})
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file", detail={"file": str(path)}) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}", detail={"file": str(path)}) from None
-    return parse_yaml_model(text, model, source=str(path))
+
+
+def load_yaml_model(path: Path, model: type[M]) -> M:
+    return parse_yaml_model(_read_config(path), model, source=str(path))
 
 
 def load_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
     """Raw YAML data and the line of every key/item (for validation done by hand)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}", detail={"file": str(path)}) from None
-    return _compose_marks(text, str(path))
+    return _compose_marks(_read_config(path), str(path))
 
 
 def load_component_config(value: str | None, model: type[M], *, var: str = "DAYU_CONFIG") -> M:

@@ -92,12 +92,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def load_topology(settings: ServiceSettings) -> Topology | None:
     if not settings.topology:
         return None
-    if settings.topology.lstrip().startswith("{"):
-        import os
-
-        os.environ.setdefault("DAYU_TOPOLOGY", settings.topology)
-        return StaticTopology.from_env()
-    return StaticTopology.from_file(settings.topology)
+    return StaticTopology.from_text(settings.topology, source="$DAYU_TOPOLOGY")
 
 
 def create_service(

@@ -67,10 +67,17 @@ class TopologyModel(BaseModel):
         clouds = [n for n, spec in self.nodes.items() if spec.role == "cloud"]
         if len(clouds) != 1:
             raise ValueError(f"exactly one cloud node is required, found {len(clouds)}: {clouds}")
+        seen: set[frozenset[str]] = set()
         for link in self.links:
             for end in (link.a, link.b):
                 if end not in self.nodes:
                     raise ValueError(f"link {link.a}-{link.b} names unknown node {end!r}")
+            if link.a == link.b:
+                raise ValueError(f"link {link.a}-{link.b} joins a node to itself")
+            pair = frozenset((link.a, link.b))
+            if pair in seen:
+                raise ValueError(f"link {link.a}-{link.b} is given twice")
+            seen.add(pair)
         return self
 
 
@@ -88,7 +95,10 @@ class Topology(ABC):
         return nodes[name]
 
     def cloud(self) -> str:
-        return next(name for name, spec in self.nodes().items() if spec.role == "cloud")
+        for name, spec in self.nodes().items():
+            if spec.role == "cloud":
+                return name
+        raise NotFound("the topology has no cloud node")
 
     def edges(self) -> list[str]:
         return sorted(name for name, spec in self.nodes().items() if spec.role == "edge")
@@ -149,18 +159,26 @@ class StaticTopology(Topology):
         return cls(load_yaml_model(Path(path), TopologyModel))
 
     @classmethod
+    def from_text(cls, value: str, *, source: str = "topology") -> StaticTopology:
+        """A file path, or the topology itself as inline JSON (it starts with ``{``)."""
+        value = value.strip()
+        if not value:
+            raise ConfigError(f"{source} is empty: it must name a topology file or hold its JSON")
+        if value.startswith("{"):
+            try:
+                data = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{source} holds invalid JSON: {exc}", detail={"file": source}) from None
+            return cls(parse_model(data, TopologyModel, source=source))
+        return cls.from_file(value)
+
+    @classmethod
     def from_env(cls, var: str = TOPOLOGY_ENV) -> StaticTopology:
         """``$DAYU_TOPOLOGY`` holds either a file path or an inline JSON document."""
         value = os.environ.get(var, "").strip()
         if not value:
             raise ConfigError(f"${var} is not set: it must name a topology file or hold its JSON")
-        if value.startswith("{"):
-            try:
-                data = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"${var} holds invalid JSON: {exc}") from None
-            return cls(parse_model(data, TopologyModel, source=f"${var}"))
-        return cls.from_file(value)
+        return cls.from_text(value, source=f"${var}")
 
     def dump(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

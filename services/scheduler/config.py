@@ -1,0 +1,26 @@
+"""The scheduler's own config (``DAYU_CONFIG``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.plan import Plan
+from common.registry import HookChoice
+
+
+class SchedulerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent: HookChoice = Field(
+        default_factory=lambda: HookChoice(alias="fixed"), description="The `agent` hook: one instance per source."
+    )
+    startup: Plan = Field(default_factory=Plan, description="The plan every source starts with.")
+    source_selection: HookChoice = Field(
+        default_factory=lambda: HookChoice(alias="fixed"), description="The `source_selection` hook."
+    )
+    deployment: HookChoice = Field(
+        default_factory=lambda: HookChoice(alias="full"), description="The `deployment` hook."
+    )
+    cloud_node: str | None = Field(None, description="Name of the cloud node; default: the topology's cloud.")
+    max_sources: int = Field(10_000, ge=1, description="Sources (agents) served at most.")
+    decision_window: int = Field(10_000, ge=10, description="Recent decisions kept for the percentiles.")

@@ -1,0 +1,124 @@
+"""The scheduler's state: one agent per source (started on first contact), reports, deployment, stats."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import ValidationError
+
+from common.errors import InvalidInput, Overloaded
+from common.metrics import ServiceMetrics
+from common.plan import PlanRequest, PlanResponse, ResourceReport
+from common.records import DropRecord
+from common.registry import REGISTRY
+from common.task import SENTINELS, Task, describe_validation_error
+from common.topology import Topology
+from services.scheduler.agent import FAMILY as AGENT
+from services.scheduler.agent import Agent, AgentContext
+from services.scheduler.config import SchedulerConfig
+from services.scheduler.decisions import DecisionTimes
+from services.scheduler.policies import DEPLOYMENT, SOURCE_SELECTION, Deployment, SourceCandidates, SourceSelection
+
+
+def validate_hooks(config: SchedulerConfig) -> None:
+    """Fail at startup, naming the known aliases, when the config picks an unknown hook or bad params."""
+    REGISTRY.make_config(AGENT, config.agent.alias, config.agent.params)
+    REGISTRY.make_config(SOURCE_SELECTION, config.source_selection.alias, config.source_selection.params)
+    REGISTRY.make_config(DEPLOYMENT, config.deployment.alias, config.deployment.params)
+
+
+class Scheduler:
+    def __init__(self, config: SchedulerConfig, topology: Topology | None, metrics: ServiceMetrics) -> None:
+        validate_hooks(config)
+        self.config = config
+        self.topology = topology
+        self.cloud = config.cloud_node or (topology.cloud() if topology is not None else "cloud")
+        self.agents: dict[str, Agent] = {}
+        self.resources: dict[str, ResourceReport] = {}
+        self.decisions = DecisionTimes(config.decision_window, metrics)
+        self.selection: SourceSelection = REGISTRY.create(
+            SOURCE_SELECTION, config.source_selection.alias, config.source_selection.params
+        )
+        self.deployer: Deployment = REGISTRY.create(DEPLOYMENT, config.deployment.alias, config.deployment.params)
+        self.deployment: dict[str, list[str]] = {}
+        self.deployment_version = 0
+        self.feedback_counts = {"tasks": 0, "drops": 0, "unknown_source": 0}
+        self._plans = metrics.counter("scheduler_plans_total", "Plans served")
+
+    def agent_for(self, source_id: str) -> Agent:
+        agent = self.agents.get(source_id)
+        if agent is None:
+            if len(self.agents) >= self.config.max_sources:
+                raise Overloaded(f"the scheduler serves {self.config.max_sources} sources at most")
+            context = AgentContext(
+                source_id=source_id,
+                cloud=self.cloud,
+                startup=self.config.startup,
+                topology=self.topology,
+                resources=self.resources,
+            )
+            agent = REGISTRY.create(AGENT, self.config.agent.alias, self.config.agent.params, context=context)
+            self.agents[source_id] = agent
+        return agent
+
+    def plan(self, request: PlanRequest) -> PlanResponse:
+        agent = self.agent_for(request.source_id)
+        started = time.perf_counter()
+        plan = agent.decide(request)
+        elapsed = time.perf_counter() - started
+        self.decisions.record(elapsed)
+        self._plans.inc()
+        if not self.deployment:
+            services = sorted({s.service for name, s in request.dag.items() if name not in SENTINELS})
+            nodes = sorted({self.cloud, request.source_node, *request.edge_nodes})
+            self.set_deployment(self.deployer.deploy(services, nodes))
+        return PlanResponse(
+            plan=plan,
+            deployment=self.deployment,
+            deployment_version=self.deployment_version,
+            decision_ms=elapsed * 1000.0,
+        )
+
+    def set_deployment(self, deployment: dict[str, list[str]]) -> None:
+        if deployment != self.deployment:
+            self.deployment = deployment
+            self.deployment_version += 1
+
+    def feedback(self, body: Any) -> dict[str, Any]:
+        """A finished task or a drop record, told apart by the drop record's ``reason``."""
+        if not isinstance(body, dict):
+            raise InvalidInput("feedback must be a JSON object: a task or a drop record")
+        try:
+            item: Task | DropRecord = DropRecord.model_validate(body) if "reason" in body else Task.model_validate(body)
+        except ValidationError as exc:
+            kind = "drop record" if "reason" in body else "task"
+            raise InvalidInput(f"malformed {kind}: {describe_validation_error(exc)}") from None
+        agent = self.agents.get(item.source_id)
+        if isinstance(item, DropRecord):
+            self.feedback_counts["drops"] += 1
+            if agent is not None:
+                agent.on_drop(item)
+        else:
+            self.feedback_counts["tasks"] += 1
+            if agent is not None:
+                agent.on_task(item)
+        if agent is None:
+            self.feedback_counts["unknown_source"] += 1
+        return {"accepted": item.source_id, "kind": "drop" if isinstance(item, DropRecord) else "task"}
+
+    def report(self, report: ResourceReport) -> None:
+        self.resources[report.node] = report
+
+    def select_sources(self, sources: list[SourceCandidates]) -> dict[str, str]:
+        return self.selection.select(sources)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "decision_ms": self.decisions.summary(),
+            "plans_served": self.decisions.count,
+            "agents": {source: agent.alias for source, agent in sorted(self.agents.items())},
+            "feedback": dict(self.feedback_counts),
+            "nodes_reporting": sorted(self.resources),
+            "deployment_version": self.deployment_version,
+        }

@@ -171,9 +171,13 @@ create_builder_command() {
   if has_content "$BUILDKITD_CONFIG"; then
     cmd+=(--config "$BUILDKITD_CONFIG")
   fi
+  local opts
+  opts="$(driver_opts)" || exit 1
   while IFS= read -r opt; do
-    [ -n "$opt" ] && cmd+=(--driver-opt "$opt")
-  done < <(driver_opts)
+    if [ -n "$opt" ]; then
+      cmd+=(--driver-opt "$opt")
+    fi
+  done <<<"$opts"
   CREATE_CMD=("${cmd[@]}")
 }
 

@@ -47,6 +47,8 @@ async def submit(request: Request) -> JSONResponse:
     if upload is not None:
         if not task.payload.file_name:
             raise InvalidInput("a task sent with a payload must name its file (payload.file_name)")
+        if upload.size == 0:
+            raise InvalidInput(f"the payload of segment {task.payload.file_name!r} is empty")
         await save_upload(upload, dispatcher.work_dir, task.payload.file_name, max_bytes=limit)
     check_routable(task, dispatcher.work_dir)
     outcome = dispatcher.accept(task)

@@ -1,72 +1,108 @@
-"""The local deployer: every virtual node's workloads as processes of the local runtime (services.local)."""
+"""The local deployer: every virtual node's workloads as processes of the local runtime (services.local).
+
+The local runtime starts one whole deployment at a time and writes one topology that every component
+reads at start-up. So a change (the second install stage, a redeployment) restarts the deployment with
+the complete workload list: a short interruption, but every component then knows every other one.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from backend.deploy.base import Deployer, InstanceStatus
 from backend.templates import LocalSettings
-from common.errors import Unavailable
 from common.topology import NodeSpec, StaticTopology, Topology
 from common.workload import Workload
+
+START_TIMEOUT_S = 90.0
 
 
 class LocalDeployer(Deployer):
     kind = "local"
 
-    def __init__(self, run_dir: Path, local: LocalSettings) -> None:
-        self.run_dir = run_dir
+    def __init__(self, run_dir: Path, local: LocalSettings, *, token: str | None = None) -> None:
+        from services.local.runtime import LocalRuntime
+
+        self.run_dir = Path(run_dir)
         self.local = local
+        self.token = token
         self._nodes = {
             name: NodeSpec(role=spec.role, arch=spec.arch, labels=spec.labels) for name, spec in local.nodes.items()
         }
-        self._runtime: Any = None
-        self._workloads: dict[str, Workload] = {}
+        self.runtime = LocalRuntime(self.run_dir)
+        self._workloads: dict[str, Workload] = self._recover()
+
+    def _recover(self) -> dict[str, Workload]:
+        """After a backend restart: the workloads of the deployment that is still running."""
+        path = self.run_dir / "runtime.json"
+        if not path.is_file() or not any(r.alive() for r in self.runtime.records()):
+            return {}
+        try:
+            spec = json.loads(path.read_text())
+            return {w["name"]: Workload.model_validate(w) for w in spec.get("workloads", [])}
+        except (OSError, ValueError):
+            return {}
 
     def nodes(self) -> dict[str, NodeSpec]:
         return dict(self._nodes)
 
-    def _rt(self) -> Any:
-        if self._runtime is None:
-            try:
-                module = importlib.import_module("services.local")
-                self._runtime = module.LocalRuntime(self.run_dir)
-            except (ImportError, AttributeError) as exc:
-                raise Unavailable(f"the local runtime cannot be loaded: {exc}") from None
-        return self._runtime
+    def _restart(self) -> None:
+        self.runtime.stop()
+        if self._workloads:
+            nodes = {n: {"role": s.role, "arch": s.arch, "labels": s.labels} for n, s in self._nodes.items()}
+            links = [link.model_dump() for link in self.local.links]
+            self.runtime.start(nodes, links, list(self._workloads.values()), timeout=START_TIMEOUT_S, token=self.token)
 
     async def apply(self, workloads: Sequence[Workload]) -> None:
         for w in workloads:
             self._workloads[w.name] = w
-        runtime = self._rt()
-        await asyncio.to_thread(runtime.start, self._nodes, self.local.links, list(workloads))
+        await asyncio.to_thread(self._restart)
 
     async def remove(self, names: Sequence[str]) -> None:
-        runtime = self._rt()
-        await asyncio.to_thread(runtime.remove, list(names))
         for name in names:
             self._workloads.pop(name, None)
+        await asyncio.to_thread(self._restart)
 
     async def remove_all(self) -> None:
-        await asyncio.to_thread(self._rt().stop)
         self._workloads.clear()
+        await asyncio.to_thread(self.runtime.stop)
 
     async def status(self) -> list[InstanceStatus]:
-        if self._runtime is None and not (self.run_dir.exists() and any(self.run_dir.iterdir())):
-            return []  # nothing was ever started here
-        raw = await asyncio.to_thread(self._rt().status)
-        out = []
-        for item in raw:
-            data = item if isinstance(item, dict) else item.model_dump() if hasattr(item, "model_dump") else vars(item)
-            out.append(
-                InstanceStatus.model_validate({k: v for k, v in data.items() if k in InstanceStatus.model_fields})
-            )
-        return out
+        raw = await asyncio.to_thread(self.runtime.status)
+        return [self._instance(name, item) for name, item in raw.items()]
+
+    def _instance(self, name: str, item: dict[str, Any]) -> InstanceStatus:
+        workload = self._workloads.get(name)
+        started = cpu = memory = None
+        try:
+            proc = psutil.Process(int(item["pid"]))
+            with proc.oneshot():
+                started = proc.create_time()
+                cpu = proc.cpu_percent(interval=None) / 100.0
+                memory = proc.memory_info().rss / 2**20
+        except (psutil.Error, KeyError, ValueError):
+            pass
+        alive, healthy = bool(item.get("alive")), bool(item.get("healthy"))
+        return InstanceStatus(
+            name=name,
+            component=str(item.get("component")),
+            node=str(item.get("node")),
+            service=workload.service if workload else None,
+            source_id=workload.source_id if workload else None,
+            ready=alive and healthy,
+            phase="running" if healthy else ("starting" if alive else "exited"),
+            started_at=started,
+            cpu=cpu,
+            memory_mb=None if memory is None else round(memory, 1),
+            message="" if alive else f"exited; log: {item.get('log')}",
+        )
 
     def topology(self) -> Topology | None:
-        path = self.run_dir / "topology.json"
-        return StaticTopology.from_file(path) if path.is_file() else None
+        path = self.runtime.topology_path
+        return StaticTopology.from_file(path) if path.is_file() and self._workloads else None

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from common.errors import TransportError, UpstreamTimeout
+from common.errors import InvalidInput, TransportError, UpstreamTimeout
 from common.shaping import TrafficShaper
 from common.task import Task
 from common.wire import multipart_parts
@@ -38,8 +38,11 @@ class ServiceClient:
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 64,
     ) -> None:
-        if retries < 0 or timeout <= 0:
-            raise ValueError("retries must be >= 0 and timeout > 0")
+        if retries < 0 or not timeout > 0 or not connect_timeout > 0 or backoff < 0:
+            raise InvalidInput(
+                f"client needs retries >= 0, timeouts > 0 and backoff >= 0; got retries={retries}, "
+                f"timeout={timeout}, connect_timeout={connect_timeout}, backoff={backoff}"
+            )
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -93,7 +96,10 @@ class ServiceClient:
                 if self.shaper is not None:
                     await self.shaper.wait(node, nbytes)
                 response = await self._client.request(method, url, **kwargs)
-            except httpx.ConnectError as exc:  # nothing reached the server: always safe to retry
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:  # a wrong URL stays wrong
+                raise TransportError(f"{method} {url}: bad URL: {exc}", url=url) from None
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # Nothing reached the server: always safe to retry, whatever the method.
                 last = exc
                 continue
             except httpx.TimeoutException as exc:

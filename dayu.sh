@@ -21,4 +21,5 @@ if [ ! -f "$template/base.yaml" ]; then
 fi
 cd "$root"
 bash hack/setup.sh
-exec "$root/.venv/bin/python" -m backend.launcher "$action" --template "$template" --root "$root"
+# DAYU_HOME: where .dayu/ (token, run directory, state) lives; default: the repository.
+exec "$root/.venv/bin/python" -m backend.launcher "$action" --template "$template" --root "${DAYU_HOME:-$root}"

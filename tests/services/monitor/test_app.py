@@ -1,0 +1,108 @@
+"""Monitor integration tests: real monitor, scheduler and processor servers on loopback.
+
+There is no GPU on this machine: the gpu probe must say so (available: false), never report 0.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from common.errors import HookError
+from common.topology import StaticTopology, TopologyModel
+from services.monitor.app import create_app
+from services.monitor.config import MonitorConfig
+from services.monitor.settings import MonitorSettings
+from services.processor.app import create_app as create_processor
+from services.processor.config import ProcessorConfig
+from services.processor.settings import ProcessorSettings
+from services.scheduler.app import create_app as create_scheduler
+from services.scheduler.config import SchedulerConfig
+from services.scheduler.settings import SchedulerSettings
+from tests.conftest import free_port
+from tests.services.processor.live import serve
+
+pytestmark = pytest.mark.integration
+
+
+def monitor(node: str = "edge1", topology: StaticTopology | None = None, **config: Any) -> Any:
+    config.setdefault("interval", 0.2)
+    settings = MonitorSettings(node=node)
+    return serve(create_app(settings, MonitorConfig.model_validate(config), topology=topology))
+
+
+def wait_for(url: str, check: Any, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = httpx.get(url, timeout=5).json()
+        if check(body) or time.monotonic() > deadline:
+            return body
+        time.sleep(0.1)
+
+
+def test_cpu_memory_fractions_and_gpu_unavailable() -> None:
+    with monitor(probes=["cpu", "memory", "gpu"]) as url:
+        time.sleep(0.3)  # let the cpu probe see an interval
+        report = httpx.get(f"{url}/resources").json()
+        metrics = httpx.get(f"{url}/metrics")
+    assert report["node"] == "edge1"
+    assert 0.0 <= report["cpu"] <= 1.0
+    assert 0.0 < report["memory"] <= 1.0
+    assert report["gpu"]["available"] is False and report["gpu"]["reason"]
+    assert metrics.status_code == 200
+
+
+def test_bandwidth_probe_between_two_monitors() -> None:
+    with monitor(node="cloud", probes=[]) as cloud:
+        probe = {"alias": "bandwidth", "params": {"size_bytes": 2 * 1024 * 1024, "timeout": 5}}
+        with monitor(probes=[probe], cloud_monitor_url=cloud, interval=30) as edge:
+            started = time.monotonic()
+            report = wait_for(f"{edge}/resources", lambda r: r.get("bandwidth_mbps") is not None)
+            elapsed = time.monotonic() - started
+        too_big = httpx.post(f"{cloud}/bandwidth/probe", content=b"x" * (17 * 1024 * 1024))
+        alive = httpx.get(f"{cloud}/health")
+    assert report["bandwidth_mbps"] > 0, report
+    assert elapsed < 10
+    assert too_big.status_code == 413
+    assert alive.status_code == 200
+
+
+def test_bandwidth_to_a_dead_cloud_is_null_not_zero() -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    with monitor(probes=[{"alias": "bandwidth", "params": {"timeout": 1}}], cloud_monitor_url=dead) as edge:
+        report = wait_for(f"{edge}/resources", lambda r: "bandwidth_error" in r["extra"])
+    assert report["bandwidth_mbps"] is None
+    assert "bandwidth_error" in report["extra"]
+
+
+def test_report_reaches_a_real_scheduler_with_queue_lengths(tmp_path: Path) -> None:
+    processor_port = free_port()
+    with serve(create_scheduler(SchedulerSettings(), SchedulerConfig())) as scheduler:
+        topology = StaticTopology(
+            TopologyModel.model_validate(
+                {
+                    "nodes": {
+                        "cloud": {
+                            "role": "cloud",
+                            "components": {"scheduler": {"port": int(scheduler.rsplit(":", 1)[1])}},
+                        },
+                        "edge1": {"role": "edge", "processors": {"passthrough": {"port": processor_port}}},
+                    }
+                }
+            )
+        )
+        processor = create_processor(ProcessorSettings(work_dir=tmp_path), ProcessorConfig())
+        with serve(processor, port=processor_port), monitor(topology=topology, probes=["cpu", "queue_length"]):
+            reports = wait_for(f"{scheduler}/resources", lambda r: "edge1" in r)
+    assert "edge1" in reports, reports
+    assert reports["edge1"]["queue_lengths"] == {"passthrough": 0}
+    assert 0.0 <= reports["edge1"]["cpu"] <= 1.0
+
+
+def test_unknown_probe_alias_is_refused() -> None:
+    with pytest.raises(HookError, match="known: .*bandwidth.*cpu"):
+        create_app(MonitorSettings(), MonitorConfig.model_validate({"probes": ["cpu", "nope"]}))

@@ -48,13 +48,13 @@ def face_image() -> np.ndarray:
 def write_video(path: Path, *, frames: int, fps: float = 10.0, size: tuple[int, int] = (640, 360)) -> Path:
     """An MP4 of a face moving across a plain scene, ``frames`` long."""
     width, height = size
-    face = cv2.resize(face_image(), (height * 2 // 3, height * 2 // 3))
+    face = cv2.resize(face_image(), (height, height))
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
     assert writer.isOpened(), "OpenCV cannot write mp4v here"
     try:
         for i in range(frames):
             scene = np.full((height, width, 3), (90, 120, 60), np.uint8)
-            x = (i * 7) % max(1, width - face.shape[1])
+            x = (i * 7) % max(1, width - face.shape[1] + 1)
             y = (height - face.shape[0]) // 2
             scene[y : y + face.shape[0], x : x + face.shape[1]] = face
             writer.write(scene)
@@ -121,7 +121,9 @@ def deployment(
             )
         )
     for node in NODES:
-        workloads.append(Workload(name=f"controller-{node}", component="controller", node=node, config=controller or {}))
+        workloads.append(
+            Workload(name=f"controller-{node}", component="controller", node=node, config=controller or {})
+        )
     processor_nodes = ["cloud"] if mode == "cloud-only" else sorted({node for node, _ in videos.values()})
     for node in processor_nodes:
         workloads.extend(processor_workloads(node))

@@ -104,5 +104,5 @@ def test_report_reaches_a_real_scheduler_with_queue_lengths(tmp_path: Path) -> N
 
 
 def test_unknown_probe_alias_is_refused() -> None:
-    with pytest.raises(HookError, match="known: .*bandwidth.*cpu"):
+    with pytest.raises(HookError, match=r"known: .*bandwidth.*cpu"):
         create_app(MonitorSettings(), MonitorConfig.model_validate({"probes": ["cpu", "nope"]}))

@@ -107,7 +107,9 @@ class Installer:
             attach = [n for n in (entry.node_candidates or edges) if n in nodes and nodes[n].role == "edge"]
             if not attach:
                 raise InvalidInput(f"source {entry.id!r}: none of its node candidates is an edge node here")
-            resolved.append(ResolvedSource(entry=entry, dag_name=dag_name, dag=dag, nodes=chosen, attach=attach))
+            resolved.append(
+                ResolvedSource(entry=entry, dag_name=dag_name, dag=dag, spec=spec, nodes=chosen, attach=attach)
+            )
         if not resolved:
             raise InvalidInput("nothing to install: give `dag` or at least one entry in `sources`")
         return policy, datasource, resolved

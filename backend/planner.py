@@ -49,6 +49,7 @@ class ResolvedSource(BaseModel):
     entry: SourceEntry
     dag_name: str
     dag: dict[str, Stage]
+    spec: dict[str, Any] = Field(description="The DAG as the user wrote it (stages and edges).")
     nodes: list[str]
     attach: list[str] = Field(description="Edge nodes the source may be attached to.")
 
@@ -168,7 +169,12 @@ class Planner:
         return {
             "source_id": entry.id,
             "source": {"alias": entry.mode, "params": params},
-            "dag": {name: stage.model_dump(mode="json") for name, stage in src.dag.items()},
+            "dag": src.spec,
+            "services": {
+                stage.service: {"input": svc.input, "output": svc.output}
+                for name, stage in src.dag.items()
+                if name not in SENTINELS and (svc := self.template.services[stage.service])
+            },
             "candidates": candidates,
         }
 

@@ -26,7 +26,7 @@ BUILD = "docker buildx build --builder dayu-buildx --file hack/docker/Dockerfile
 CPU = "linux/amd64,linux/arm64"
 
 
-def run(args: list[str], env: dict[str, str] | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
+def run(args: list[str], env: dict[str, str] | None = None, /, **extra: str) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if k not in ("REG", "REPO", "TAG", "OUTPUT", "PLATFORMS", "DRY_RUN")}
     full.update(env or {})
     full.update(extra)

@@ -25,7 +25,8 @@ CONTAINER_WORK = "/data/work"
 
 
 def compose() -> dict[str, Any]:
-    return yaml.safe_load(COMPOSE.read_text())
+    doc: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return doc
 
 
 def schema_errors(doc: dict[str, Any]) -> list[str]:
@@ -37,7 +38,7 @@ def mounted(service: dict[str, Any], target: str) -> str | None:
     for volume in service.get("volumes", []):
         source, _, rest = volume.partition(":")
         if rest.split(":")[0] == target:
-            return source
+            return str(source)
     return None
 
 
@@ -88,7 +89,7 @@ def test_volumes_are_declared_and_each_node_shares_one_work_dir() -> None:
     topology = StaticTopology.from_file(ROOT / "hack/docker/compose/topology.yaml")
     by_host = {ep.host: node for node, spec in topology.nodes().items() for ep in spec.components.values()}
     by_host |= {ep.host: node for node, spec in topology.nodes().items() for ep in spec.processors.values()}
-    work = {}
+    work: dict[str, str] = {}
     for host, node in by_host.items():
         source = mounted(doc["services"][host], CONTAINER_WORK)
         assert source is not None, f"{host} has no work directory"

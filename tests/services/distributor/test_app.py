@@ -18,6 +18,9 @@ from common.wire import multipart_parts
 from services.distributor.app import create_app
 from services.distributor.config import DistributorConfig
 from services.distributor.settings import DistributorSettings
+from services.scheduler.app import create_app as create_scheduler
+from services.scheduler.config import SchedulerConfig
+from services.scheduler.settings import SchedulerSettings
 from tests.conftest import free_port
 from tests.services.processor.live import serve
 from tests.services.processor.segments import CATALOG, plain_segment
@@ -207,3 +210,20 @@ def test_bad_input_gets_4xx_and_changes_nothing(tmp_path: Path) -> None:
     assert no_form.status_code == 400
     assert records == []
     assert health.status_code == 200
+
+
+def test_feedback_reaches_a_real_scheduler(tmp_path: Path) -> None:
+    scheduler_port = free_port()
+    scheduler = f"http://127.0.0.1:{scheduler_port}"
+    scheduler_app = create_scheduler(SchedulerSettings(), SchedulerConfig())
+    with serve(scheduler_app, port=scheduler_port), start(tmp_path, feedback=True, scheduler_url=scheduler) as url:
+        post_result(url, finished_task(0))
+        drop = DropRecord.of(finished_task(1).with_cursor("detect"), DropReason.TIMEOUT, "slow")
+        httpx.post(f"{url}/drops", content=drop.model_dump_json())
+        stats: dict[str, Any] = {}
+        for _ in range(50):
+            stats = httpx.get(f"{scheduler}/stats").json()
+            if stats["feedback"]["tasks"] + stats["feedback"]["drops"] == 2:
+                break
+            time.sleep(0.1)
+    assert stats["feedback"] == {"tasks": 1, "drops": 1, "unknown_source": 2}

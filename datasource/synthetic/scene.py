@@ -20,7 +20,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-PLATE_ALPHABET = string.ascii_uppercase + string.digits
+# Letters that Hershey simplex draws like a digit (O/0, I/1, Q/0) are left out, as on many real plates.
+PLATE_LETTERS = "".join(c for c in string.ascii_uppercase if c not in "OIQ")
+PLATE_ALPHABET = PLATE_LETTERS + string.digits
 PLATE_FONT = cv2.FONT_HERSHEY_SIMPLEX
 PLATE_SCALE_720P = 1.4
 PLATE_THICKNESS_720P = 3
@@ -74,7 +76,7 @@ def random_plate(rng: np.random.Generator, length: int | None = None) -> str:
     n = int(length if length is not None else rng.integers(5, 8))
     chars = [PLATE_ALPHABET[int(i)] for i in rng.integers(0, len(PLATE_ALPHABET), n)]
     if not any(c.isalpha() for c in chars):
-        chars[0] = PLATE_ALPHABET[int(rng.integers(0, 26))]
+        chars[0] = PLATE_LETTERS[int(rng.integers(0, len(PLATE_LETTERS)))]
     return "".join(chars)
 
 
@@ -147,7 +149,7 @@ class Scene:
                     _Mover("vehicle", x, y, w, h, direction, lane, color, plate=random_plate(self.rng))  # type: ignore[arg-type]
                 )
         walkers = [kind for kind, on in (("person", self.o.pedestrians), ("face", self.o.faces)) if on]
-        if walkers and self.rng.random() < per_frame * 0.8 and self._lane_free(2, "", 260 * k):
+        if walkers and self.rng.random() < per_frame * 1.6 and self._lane_free(2, "", 190 * k):
             kind = walkers[int(self.rng.integers(0, len(walkers)))]
             if kind == "person":
                 w, h = int(100 * k), int(200 * k)

@@ -14,13 +14,17 @@ from typing import Any
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
+from starlette.types import Message
 
-from common.errors import InvalidInput, PayloadTooLarge
+from common.errors import DayuError, InvalidInput, PayloadTooLarge
 from common.task import Task, check_file_name
 
 TASK_FIELD = "task"
 PAYLOAD_FIELD = "payload"
 DEFAULT_MAX_PAYLOAD = 256 * 1024 * 1024
+MAX_TASK_BYTES = 16 * 1024 * 1024
+"""Largest task JSON accepted (a task carries results and ground truth, never the segment)."""
+FORM_OVERHEAD = 64 * 1024
 
 
 def multipart_parts(task: Task, payload: bytes | None = None, filename: str | None = None) -> dict[str, Any]:
@@ -32,32 +36,61 @@ def multipart_parts(task: Task, payload: bytes | None = None, filename: str | No
     return parts
 
 
+def _bounded(request: Request, limit: int) -> Request:
+    """The same request, whose body stops with :class:`PayloadTooLarge` once it passes ``limit`` bytes.
+
+    A chunked upload declares no length, and Starlette spools file parts to disk without a bound.
+    """
+    seen = 0
+    receive = request.receive
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        return message
+
+    return Request(request.scope, counted)
+
+
 async def read_task_form(request: Request, *, max_payload: int = DEFAULT_MAX_PAYLOAD) -> tuple[Task, UploadFile | None]:
     """Parse a multipart task request. Malformed input raises a 4xx :class:`DayuError`."""
+    limit = max_payload + MAX_TASK_BYTES + FORM_OVERHEAD
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_payload + 1024 * 1024:
-        raise PayloadTooLarge(f"request of {declared} bytes exceeds the limit of {max_payload} bytes")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request of {declared} bytes exceeds the limit of {limit} bytes")
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
-        body = await request.body()
+        body = b""
+        async for chunk in _bounded(request, MAX_TASK_BYTES).stream():
+            body += chunk
         return Task.from_json(body), None
     # httpx sends a form without a file part as urlencoded: same fields, so accept it too.
     if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         raise InvalidInput(f"expected multipart/form-data or application/json, got {content_type or 'nothing'!r}")
     try:
-        form = await request.form(max_files=1, max_fields=4, max_part_size=max_payload)
+        form = await _bounded(request, limit).form(max_files=1, max_fields=4, max_part_size=MAX_TASK_BYTES)
+    except DayuError:
+        raise
     except Exception as exc:  # starlette raises its own parse errors; they are the caller's fault
         raise InvalidInput(f"malformed multipart body: {exc}") from None
-    raw = form.get(TASK_FIELD)
-    if raw is None:
-        raise InvalidInput(f"multipart body lacks the {TASK_FIELD!r} part")
-    text = await raw.read() if isinstance(raw, UploadFile) else raw
-    task = Task.from_json(text)
-    upload = form.get(PAYLOAD_FIELD)
-    if upload is not None and not isinstance(upload, UploadFile):
-        raise InvalidInput(f"the {PAYLOAD_FIELD!r} part must be a file")
-    if upload is not None and upload.size is not None and upload.size > max_payload:
-        raise PayloadTooLarge(f"payload of {upload.size} bytes exceeds the limit of {max_payload} bytes")
+    try:
+        raw = form.get(TASK_FIELD)
+        if raw is None:
+            raise InvalidInput(f"multipart body lacks the {TASK_FIELD!r} part")
+        text = await raw.read() if isinstance(raw, UploadFile) else raw
+        task = Task.from_json(text)
+        upload = form.get(PAYLOAD_FIELD)
+        if upload is not None and not isinstance(upload, UploadFile):
+            raise InvalidInput(f"the {PAYLOAD_FIELD!r} part must be a file")
+        if upload is not None and upload.size is not None and upload.size > max_payload:
+            raise PayloadTooLarge(f"payload of {upload.size} bytes exceeds the limit of {max_payload} bytes")
+    except BaseException:
+        await form.close()  # the spooled upload goes now, not whenever it is collected
+        raise
     return task, upload
 
 

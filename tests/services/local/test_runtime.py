@@ -1,0 +1,133 @@
+"""The local runtime starting real component processes (controllers), stopping them from a fresh
+``LocalRuntime`` (as after a restart of the caller), and cleaning up after a failed start."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from common.errors import Conflict, InvalidInput, Unavailable
+from common.workload import Workload
+from services.local.__main__ import main as cli
+from services.local.runtime import LocalRuntime
+
+pytestmark = pytest.mark.integration
+
+NODES = {"cloud": {"role": "cloud"}, "edge1": {"role": "edge"}}
+LINKS = [{"a": "cloud", "b": "edge1", "bandwidth_mbps": 50, "latency_ms": 3}]
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def test_start_status_and_stop_from_another_instance(tmp_path: Path) -> None:
+    # The edge controller runs under a shell that also starts a background child: the whole group must go.
+    wrapped = [
+        "/bin/sh",
+        "-c",
+        f"sleep 300 & exec {sys.executable} -m services.controller",
+    ]
+    workloads = [
+        Workload(name="controller-cloud", component="controller", node="cloud"),
+        Workload(name="controller-edge1", component="controller", node="edge1", command=wrapped),
+    ]
+    rt = LocalRuntime(tmp_path / "run")
+    topology = rt.start(NODES, LINKS, workloads, timeout=30, token="s3cret")
+    try:
+        assert set(topology.nodes()) == {"cloud", "edge1"}
+        saved = json.loads(rt.topology_path.read_text())
+        assert saved["links"][0]["bandwidth_mbps"] == 50
+        assert saved["nodes"]["edge1"]["work_dir"].endswith("nodes/edge1/work")
+        status = rt.status()
+        assert all(s["alive"] and s["healthy"] for s in status.values()), status
+        edge_url = rt.url("controller-edge1")
+        assert httpx.get(edge_url + "/status").status_code == 401  # the token is required
+        body = httpx.get(edge_url + "/status", headers={"Authorization": "Bearer s3cret"}).json()
+        assert body["node"] == "edge1"
+        with pytest.raises(Conflict, match="already running"):
+            rt.start(NODES, LINKS, workloads)
+        group = {p.pid for p in psutil.process_iter() if _pgid(p.pid) == status["controller-edge1"]["pid"]}
+        assert len(group) >= 2  # the controller and its sleeping sibling
+    finally:
+        outcome = LocalRuntime(tmp_path / "run").stop(timeout=10)  # a new instance: only pid files to go by
+    assert set(outcome.values()) == {"terminated"}, outcome
+    assert not list((tmp_path / "run" / "pids").glob("*.json"))
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in group)
+    for s in status.values():
+        assert port_free(s["port"]), s
+
+
+def _pgid(pid: int) -> int | None:
+    import os
+
+    try:
+        return os.getpgid(pid)
+    except (ProcessLookupError, PermissionError):
+        return None
+
+
+def test_a_component_that_dies_at_start_fails_the_start_and_nothing_is_left(tmp_path: Path) -> None:
+    workloads = [
+        Workload(name="controller-cloud", component="controller", node="cloud", stage=1),
+        Workload(
+            name="broken",
+            component="controller",
+            node="edge1",
+            command=[sys.executable, "-c", "import sys; print('bad config here'); sys.exit(3)"],
+        ),
+    ]
+    rt = LocalRuntime(tmp_path / "run")
+    with pytest.raises(Unavailable, match="bad config here"):
+        rt.start(NODES, LINKS, workloads, timeout=30)
+    assert rt.records() == []
+    assert not rt.status()
+
+
+def test_bad_descriptions_are_refused_before_anything_starts(tmp_path: Path) -> None:
+    rt = LocalRuntime(tmp_path / "run")
+    with pytest.raises(InvalidInput, match="unknown node"):
+        rt.start(NODES, [], [Workload(name="c", component="controller", node="mars")])
+    with pytest.raises(InvalidInput, match="exactly one cloud"):
+        rt.start({"a": {"role": "edge"}}, [], [])
+    with pytest.raises(InvalidInput, match="twice"):
+        rt.start(
+            NODES,
+            [],
+            [
+                Workload(name="c", component="controller", node="cloud"),
+                Workload(name="c", component="controller", node="edge1"),
+            ],
+        )
+    assert rt.records() == []
+
+
+def test_command_line_up_status_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "nodes: {cloud: {role: cloud}}\nworkloads:\n  - {name: controller-cloud, component: controller, node: cloud}\n"
+    )
+    run = str(tmp_path / "run")
+    try:
+        assert cli(["--run-dir", run, "up", str(spec), "--timeout", "30"]) == 0
+        capsys.readouterr()
+        assert cli(["--run-dir", run, "status"]) == 0
+        assert json.loads(capsys.readouterr().out)["controller-cloud"]["healthy"] is True
+    finally:
+        assert cli(["--run-dir", run, "down"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"controller-cloud": "terminated"}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("nodes: {cloud: {role: moon}}\n")
+    assert cli(["--run-dir", run, "up", str(bad)]) == 1
+    assert "bad.yaml:1" in capsys.readouterr().err

@@ -6,10 +6,11 @@ import asyncio
 import importlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from common.dag import critical_path, needs_join
+from common.dag import JoinKey, critical_path, join_key, needs_join
 from common.join import JoinStore, PendingJoin
 from common.metrics import ServiceMetrics
 from common.records import DropReason, DropRecord
@@ -18,6 +19,7 @@ from services.distributor.feedback import FeedbackSender
 from services.distributor.store import ResultStore
 
 log = logging.getLogger(__name__)
+JOINED_MEMORY = 10_000  # completed joins remembered, so late retries are recognised (bounded)
 Scorer = Callable[[Task], dict[str, float] | None]
 
 
@@ -40,17 +42,25 @@ class Recorder:
         self.feedback = feedback
         self.node = node
         self.scorer = load_scorer()
+        self._joined: OrderedDict[JoinKey, None] = OrderedDict()
         self._stored = metrics.counter("distributor_records_total", "Records stored", ["kind"])
         self._duplicates = metrics.counter("distributor_duplicates_total", "Deliveries already stored")
         self._latency = metrics.histogram("distributor_latency_seconds", "End-to-end latency (critical path)")
 
     async def accept_result(self, task: Task) -> dict[str, Any]:
         if needs_join(task):
+            key = join_key(task)
+            if key in self._joined:  # a retried branch of a join already stored: it must not wait again
+                self._duplicates.inc()
+                return {"status": "duplicate", "key": task.key()}
             outcome = self.joins.add(task)
             for entry, reason in outcome.dropped:
                 await self._drop_join(entry, DropReason.JOIN_TIMEOUT, reason)
             if outcome.merged is None:
                 return {"status": "waiting", "join": {"arrived": task.came_from, "expected": task.stage.prev}}
+            self._joined[key] = None
+            while len(self._joined) > JOINED_MEMORY:
+                self._joined.popitem(last=False)
             task = outcome.merged
         return await self._store_result(task)
 

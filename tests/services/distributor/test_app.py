@@ -153,9 +153,12 @@ def test_join_at_end_merges_branches(tmp_path: Path) -> None:
     with start(tmp_path) as url:
         waiting = post_result(url, a).json()
         merged = post_result(url, b).json()
+        retried = post_result(url, a).json()
         records = httpx.get(f"{url}/results").json()["records"]
+        pending = httpx.get(f"{url}/stats").json()["pending_joins"]
     assert waiting["status"] == "waiting"
     assert merged["status"] == "stored"
+    assert retried["status"] == "duplicate" and pending == 0  # a late retry does not start a new join
     assert len(records) == 1
     task = records[0]["task"]
     assert task["dag"]["a"]["done"] and task["dag"]["b"]["done"]

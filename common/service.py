@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.config import ServiceSettings
 from common.errors import DayuError, Unauthorized
@@ -89,6 +90,38 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "internal_error", f"internal error: {type(exc).__name__}")
 
 
+class UnexpectedErrorMiddleware:
+    """Answers an unexpected exception with the one error shape and keeps the connection usable.
+
+    Starlette's own handler for ``Exception`` re-raises after answering, so uvicorn drops the
+    keep-alive connection and the caller's next pooled request fails with a read error.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:
+                raise  # half a response is out: nothing sensible can follow it
+            log.exception("unhandled error: %s", exc)
+            response = error_response(500, "internal_error", f"internal error: {type(exc).__name__}")
+            await response(scope, receive, send)
+
+
 def load_topology(settings: ServiceSettings) -> Topology | None:
     if not settings.topology:
         return None
@@ -133,7 +166,8 @@ def create_service(
     app.state.settings = settings
     app.state.service_name = name
     app.state.metrics = ServiceMetrics(name)
-    app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(UnexpectedErrorMiddleware)
+    app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)  # outermost: counts the 500s too
     install_error_handlers(app)
 
     @app.get("/health", tags=["ops"])

@@ -1,0 +1,64 @@
+"""``python -m tests.bench`` (``make bench``): data-plane figures, printed as a table and written to
+``.dayu/bench/results.json``. ``--quick`` runs fewer rounds."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from tests.bench import dataplane
+
+TARGETS: list[tuple[str, str, str]] = [
+    ("hop_overhead_ms_p50", "1MB", "<= 5 ms"),
+    ("passthrough_tasks_per_s", "", ">= 100"),
+    ("throughput_ratio_vs_inprocess", "", ">= 0.85"),
+    ("schedule_ms_p99", "", "<= 10 ms"),
+]
+
+
+def table(results: dict[str, Any]) -> str:
+    rows: list[tuple[str, str]] = []
+    for key, value in results.items():
+        if isinstance(value, dict) and key != "controller_status":
+            for sub, v in value.items():
+                rows.append((f"{key}[{sub}]", str(v)))
+        elif key != "controller_status":
+            rows.append((key, str(value)))
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{'metric':<{width}}  value", f"{'-' * width}  -----"]
+    lines += [f"{k:<{width}}  {v}" for k, v in rows]
+    lines.append("")
+    lines.append("targets: " + "; ".join(f"{k}{'[' + s + ']' if s else ''} {t}" for k, s, t in TARGETS))
+    lines.append("         rss_mb <= 150 for each non-processor service")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    parser.add_argument("--out", type=Path, default=Path(".dayu/bench/results.json"))
+    args = parser.parse_args(argv)
+    results: dict[str, Any] = {
+        "machine": {"cpus": psutil.cpu_count(), "python": platform.python_version(), "at": time.strftime("%F %T")}
+    }
+    dataplane.run(results, Path(".dayu/bench/run"), quick=args.quick)
+    try:
+        apps = importlib.import_module("tests.bench.apps")
+    except ImportError:
+        apps = None
+    if apps is not None:
+        apps.run(results)
+    dataplane.dump(results, args.out)
+    print(table(results))
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

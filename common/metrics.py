@@ -8,6 +8,8 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from common.errors import InvalidInput
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
@@ -28,14 +30,18 @@ class ServiceMetrics:
         key = self._name(name)
         if key not in self._metrics:
             self._metrics[key] = Counter(key, doc, labels or [], registry=self.registry)
-        metric: Counter = self._metrics[key]
+        metric = self._metrics[key]
+        if not isinstance(metric, Counter):
+            raise InvalidInput(f"metric {key} is already a {type(metric).__name__}, not a counter")
         return metric
 
     def gauge(self, name: str, doc: str, labels: list[str] | None = None) -> Gauge:
         key = self._name(name)
         if key not in self._metrics:
             self._metrics[key] = Gauge(key, doc, labels or [], registry=self.registry)
-        metric: Gauge = self._metrics[key]
+        metric = self._metrics[key]
+        if not isinstance(metric, Gauge):
+            raise InvalidInput(f"metric {key} is already a {type(metric).__name__}, not a gauge")
         return metric
 
     def histogram(
@@ -44,7 +50,9 @@ class ServiceMetrics:
         key = self._name(name)
         if key not in self._metrics:
             self._metrics[key] = Histogram(key, doc, labels or [], registry=self.registry, buckets=buckets)
-        metric: Histogram = self._metrics[key]
+        metric = self._metrics[key]
+        if not isinstance(metric, Histogram):
+            raise InvalidInput(f"metric {key} is already a {type(metric).__name__}, not a histogram")
         return metric
 
     def render(self) -> tuple[bytes, str]:

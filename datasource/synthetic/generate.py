@@ -120,12 +120,14 @@ def generate_dataset(out: Path, spec: SyntheticSpec, progress: Progress | None =
 DEFAULT_SPEC = SyntheticSpec(seed=7, width=1280, height=720, fps=30.0, clips=2, frames_per_clip=300)
 
 
-def ensure_default_dataset(root: Path, progress: Progress | None = None) -> Path:
-    """The default template's dataset under ``root``, generated on first call (about 20 MB)."""
-    target = Path(root) / DEFAULT_DATASET
+def ensure_default_dataset(
+    root: Path, progress: Progress | None = None, spec: SyntheticSpec | None = None, name: str = DEFAULT_DATASET
+) -> Path:
+    """The default template's dataset under ``root``, generated on first call (a few MB, under a minute)."""
+    target = Path(root) / name
     if (target / "manifest.yaml").exists():
         return target
-    generate_dataset(target, DEFAULT_SPEC, progress or print_progress)
+    generate_dataset(target, spec or DEFAULT_SPEC, progress or print_progress)
     return target
 
 

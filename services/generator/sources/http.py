@@ -1,0 +1,124 @@
+"""``http`` source: a simulated camera of the datasource service (docs/datasource.md).
+
+Asks ``GET <url>/segment`` for its next frames with its own client id and the planned fps (frames the
+plan would drop are skipped at the datasource, saving bandwidth); the datasource paces the answers at
+the source fps, so this source is ``paced``. Frames come with their source index, timestamp and ground
+truth. A ``once`` source that has played out says ``finished``; :meth:`read` then returns None.
+
+Calls go through :class:`common.transport.ServiceClient` (bounded retries, timeouts) on a private
+event loop, because sources are read from a worker thread and their calls block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import uuid
+
+from pydantic import Field
+
+from common.errors import DecodeError, InvalidInput
+from common.registry import HookConfig, hook
+from common.task import RawMeta
+from common.transport import ServiceClient
+from datasource.wire import decode_segment
+from services.generator.source import FAMILY, Frame, FrameSource
+
+
+class HttpSourceConfig(HookConfig):
+    url: str = Field(pattern=r"^https?://", description="The stream: http://datasource:port/streams/<source id>.")
+    client: str | None = Field(None, max_length=128, description="Client id (own playback); default: a random one.")
+    frames: int = Field(4, ge=1, le=120, description="Frames asked for per request.")
+    quality: int = Field(90, ge=10, le=100, description="JPEG quality of the transfer.")
+    format: str = Field("jpeg", pattern="^(jpeg|png)$", description="Image format of the transfer (png: lossless).")
+    token: str | None = Field(None, description="Datasource token; default: $DAYU_TOKEN.")
+    timeout_s: float = Field(40.0, gt=0, le=600, description="Per request (the datasource may pace for a while).")
+    retries: int = Field(3, ge=0, le=20, description="Retries of a failed request.")
+    restart: bool = Field(True, description="Start this client's playback from the first frame on open.")
+
+
+@hook(FAMILY, "http")
+class HttpSource(FrameSource):
+    """Frames from the datasource service over HTTP, with their ground truth."""
+
+    Config = HttpSourceConfig
+    config: HttpSourceConfig
+
+    def __init__(self, config: HttpSourceConfig) -> None:
+        super().__init__(config)
+        self.base = config.url.rstrip("/")
+        self.client_id = config.client or f"gen-{uuid.uuid4().hex[:12]}"
+        self.rate: float | None = None
+        self.buffer: collections.deque[Frame] = collections.deque()
+        self.finished = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.http: ServiceClient | None = None
+
+    def _call(self, method: str, path: str, **kwargs: object) -> object:
+        if self.loop is None or self.http is None:
+            raise InvalidInput("the http source is not open")
+        response = self.loop.run_until_complete(self.http.request(method, self.base + path, **kwargs))  # type: ignore[arg-type]
+        return response
+
+    def open(self) -> RawMeta:
+        self.loop = asyncio.new_event_loop()
+        token = self.config.token or os.environ.get("DAYU_TOKEN") or None
+        self.http = ServiceClient(timeout=self.config.timeout_s, retries=self.config.retries, token=token)
+        if self.config.restart:
+            self._call("POST", "/reset", params={"client": self.client_id}, idempotent=True)
+        info = self._call("GET", "").json()  # type: ignore[attr-defined]
+        return RawMeta(
+            resolution=info.get("resolution"),
+            width=info.get("width"),
+            height=info.get("height"),
+            fps=info.get("fps"),
+            encoding=self.config.format,
+        )
+
+    def set_rate_hint(self, fps: float) -> None:
+        self.rate = fps if fps > 0 else None
+
+    @property
+    def paced(self) -> bool:
+        return True
+
+    def _fetch(self) -> None:
+        params: dict[str, str] = {
+            "client": self.client_id,
+            "frames": str(self.config.frames),
+            "format": self.config.format,
+            "quality": str(self.config.quality),
+        }
+        if self.rate is not None:
+            params["fps"] = f"{self.rate:g}"
+        # Each GET advances this client's cursor, so it is not retried blindly after the server got it.
+        response = self._call("GET", "/segment", params=params, idempotent=False)
+        header, images = decode_segment(response.content)  # type: ignore[attr-defined]
+        entries = header.get("frames", [])
+        if len(entries) != len(images):
+            raise DecodeError("segment header and images disagree")
+        for entry, image in zip(entries, images, strict=True):
+            self.buffer.append(
+                Frame(
+                    image=image,
+                    index=int(entry["index"]),
+                    timestamp=float(entry["timestamp"]),
+                    truth=entry.get("truth"),
+                )
+            )
+        self.finished = bool(header.get("finished"))
+
+    def read(self) -> Frame | None:
+        while not self.buffer:
+            if self.finished:
+                return None
+            self._fetch()
+        return self.buffer.popleft()
+
+    def close(self) -> None:
+        if self.loop is not None:
+            if self.http is not None:
+                self.loop.run_until_complete(self.http.aclose())
+            self.loop.close()
+        self.loop, self.http = None, None

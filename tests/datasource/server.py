@@ -49,5 +49,5 @@ def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKEN}"}
 
 
-def open_source(url: str, source: str, **body: object) -> httpx.Response:
-    return httpx.post(f"{url}/streams/{source}/open", json=body, headers=auth(), timeout=10)
+def open_source(base: str, source: str, **body: object) -> httpx.Response:
+    return httpx.post(f"{base}/streams/{source}/open", json=body, headers=auth(), timeout=10)

@@ -41,8 +41,8 @@ def face_image() -> np.ndarray:
     """A real face (scikit-image's astronaut, shipped in the wheel) as a BGR image."""
     from skimage import data
 
-    rgb = data.astronaut()
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    rgb = np.asarray(data.astronaut())  # type: ignore[no-untyped-call]
+    return np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
 def write_video(path: Path, *, frames: int, fps: float = 10.0, size: tuple[int, int] = (640, 360)) -> Path:

@@ -190,6 +190,8 @@ class Installer:
         entry = src.entry
         if entry.url:
             return entry.url
+        if entry.mode not in ("http", "rtsp"):
+            return ""  # files and cameras are read directly by the generator
         if not self.datasource_url:
             raise Unavailable(f"source {entry.id!r} needs the datasource service, but its URL is not configured")
         return f"{self.datasource_url.rstrip('/')}/streams/{entry.id}"

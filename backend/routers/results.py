@@ -16,7 +16,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from backend.plane import ControlPlane, Plane
 from backend.views import result_view
-from common.errors import DayuError, DecodeError, NotFound
+from common.errors import DayuError, DecodeError, NotFound, TransportError
 
 router = APIRouter(prefix="/api/results", tags=["results"])
 SOURCE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -89,7 +89,13 @@ async def frame(source_id: str, seq: int, plane: Plane) -> Response:
     if view is None or not view.get("segment"):
         raise NotFound(f"no recent result {seq} of source {source_id!r} with a segment")
     distributor = plane.component_url("distributor")
-    response = await plane.client.request("GET", f"{distributor}/files/{view['segment']}", timeout=10.0)
+    response = await plane.client.request(
+        "GET", f"{distributor}/files/{view['segment']}", timeout=10.0, raise_for_status=False
+    )
+    if response.status_code == 404:
+        raise NotFound(f"the distributor no longer keeps (or never received) segment {view['segment']!r}")
+    if response.status_code >= 400:
+        raise TransportError(f"the distributor answered {response.status_code} for the segment", url=distributor)
     jpeg = await asyncio.to_thread(render_frame, response.content, view.get("objects", []))
     return Response(jpeg, media_type="image/jpeg")
 

@@ -1,0 +1,75 @@
+"""Visualization data from real task records, and frames rendered from a real video segment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from backend.routers.results import render_frame
+from backend.views import result_view, system_view
+from common.dag import DagSpec, ServiceType, build_dag
+from common.errors import DecodeError
+from common.task import Meta, Payload, StageTimings, Task
+
+pytestmark = pytest.mark.unit
+TYPES = {"det": ServiceType(input="frame", output="bbox"), "rec": ServiceType(input="bbox", output="text")}
+
+
+def finished_task() -> Task:
+    spec = DagSpec.model_validate(
+        {"stages": [{"name": "a", "service": "det", "next": ["b"]}, {"name": "b", "service": "rec"}]}
+    )
+    dag = build_dag(spec, TYPES)
+    dag["a"].node, dag["b"].node = "edge1", "cloud"
+    dag["a"].timings = StageTimings(transmit=0.01, execute=0.05)
+    dag["b"].timings = StageTimings(transmit=0.2, execute=0.02)
+    box = {"box": [10, 10, 50, 30], "label": "plate", "score": 0.9}
+    dag["a"].result = {
+        "application": "det",
+        "frames": [{"frame_index": 0, "objects": [box, box]}, {"frame_index": 1, "objects": []}],
+    }
+    dag["b"].result = {"application": "rec", "frames": [{"frame_index": 0, "objects": [{**box, "text": "AB123"}]}]}
+    dag["a"].done = dag["b"].done = True
+    return Task(source_id="s", task_id=3, source_node="edge1", dag=dag, cursor="_end", meta=Meta(buffer_size=2),
+                payload=Payload(file_name="seg.mp4"), accuracy={"f1": 0.5})  # fmt: skip
+
+
+def test_result_view_has_every_variable() -> None:
+    view = result_view({"seq": 7, "kind": "result", "source_id": "s", "task": finished_task().model_dump(mode="json")})
+    assert view["delay"] == pytest.approx(0.28)
+    assert view["frame_delay"] == pytest.approx(0.14)
+    assert view["critical_path"] == ["_start", "a", "b", "_end"]
+    assert view["stage_delay"] == {"a": pytest.approx(0.06), "b": pytest.approx(0.22)}
+    assert view["object_count"] == 1.0  # two boxes over two frames
+    assert view["texts"] == ["AB123"] and view["accuracy"] == {"f1": 0.5}
+    assert view["offloading"] == {"a": "edge1", "b": "cloud"} and view["segment"] == "seg.mp4"
+
+
+def test_drop_without_task_and_garbage_task_still_give_a_view() -> None:
+    drop = result_view({"seq": 1, "kind": "drop", "source_id": "s", "reason": "queue_full"})
+    assert drop["kind"] == "drop" and drop["reason"] == "queue_full" and "delay" not in drop
+    assert "delay" not in result_view({"seq": 2, "kind": "result", "task": {"nonsense": True}})
+
+
+def test_system_view() -> None:
+    resources = {"cloud": {"cpu": 0.5, "memory": 0.25, "bandwidth_mbps": None, "queue_lengths": {"det": 2}}}
+    view = system_view(resources, {"decision_ms": {"p50": 1.5}}, 10.0)
+    assert view["cpu"] == {"cloud": 0.5} and view["queue_length"] == {"cloud": {"det": 2}}
+    assert view["scheduling_overhead"] == 1.5
+
+
+def test_frame_rendering_from_a_real_segment(tmp_path: Path) -> None:
+    path = tmp_path / "seg.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, (160, 120))
+    for _ in range(3):
+        writer.write(np.full((120, 160, 3), 40, np.uint8))
+    writer.release()
+    jpeg = render_frame(path.read_bytes(), [{"box": [10, 10, 60, 60], "label": "face", "frame_index": 0}])
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (120, 160, 3)
+    assert image[10, 30, 1] > 150  # the green box was drawn
+    with pytest.raises(DecodeError):
+        render_frame(b"not a video", [])

@@ -68,10 +68,10 @@ def test_manifest_without_counts_is_probed_and_bad_files_are_named(tmp_path: Pat
     assert [(c.frames, c.start) for c in manifest.clips] == [(8, 0), (8, 8)]
     assert (manifest.width, manifest.height, manifest.fps) == (640, 360, 30)
     (tmp_path / "ds" / "clips" / "clip_001.mp4").write_bytes(b"not a video at all")
-    with pytest.raises(DecodeError, match="clip_001.mp4"):
+    with pytest.raises(DecodeError, match=r"clip_001\.mp4"):
         load_manifest(tmp_path / "ds")
     (tmp_path / "ds" / "manifest.yaml").write_text("clips:\n  - file: gone.mp4\n")
-    with pytest.raises(ConfigError, match="gone.mp4"):
+    with pytest.raises(ConfigError, match=r"gone\.mp4"):
         load_manifest(tmp_path / "ds")
     (tmp_path / "ds" / "manifest.yaml").write_text("clips:\n  - file: clip_000.mp4\nground_truth: ground_truth.jsonl\n")
     (tmp_path / "ds" / "ground_truth.jsonl").write_text('{"frame": 0, "objects": []}\n{"frame": \n')

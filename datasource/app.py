@@ -166,9 +166,9 @@ async def segment(
     if not reader.lock.acquire(blocking=False):
         raise Conflict(f"client {client!r} already has a segment request in flight on {source_id!r}")
     try:
-        if reader.finished:
-            positions, due = [], 0.0
-        else:
+        positions: list[int] = []
+        due = 0.0
+        if not reader.finished:
             positions, due = stream.plan(reader, frames, fps)
         wait = due - time.monotonic()
         if wait > streams.settings.max_wait_s:

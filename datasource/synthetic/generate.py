@@ -9,6 +9,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -39,8 +40,10 @@ class SyntheticSpec(BaseModel):
     crf: int = Field(18, ge=0, le=51, description="x264 quality (lower is better); plates stay readable at 18.")
 
 
-def _write_clip(path: Path, scene: Scene, frames: int, spec: SyntheticSpec, on_frame: Callable[[], None]) -> list[dict]:
-    truth: list[dict] = []
+def _write_clip(
+    path: Path, scene: Scene, frames: int, spec: SyntheticSpec, on_frame: Callable[[], None]
+) -> list[dict[str, Any]]:
+    truth: list[dict[str, Any]] = []
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("libx264", rate=round(spec.fps))
         stream.width, stream.height = spec.width, spec.height
@@ -123,7 +126,7 @@ DEFAULT_SPEC = SyntheticSpec(seed=7, width=1280, height=720, fps=30.0, clips=2, 
 def ensure_default_dataset(
     root: Path, progress: Progress | None = None, spec: SyntheticSpec | None = None, name: str = DEFAULT_DATASET
 ) -> Path:
-    """The default template's dataset under ``root``, generated on first call (a few MB, under a minute)."""
+    """The default template's dataset under ``root``, generated on first call (about 3 MB, seconds)."""
     target = Path(root) / name
     if (target / "manifest.yaml").exists():
         return target

@@ -65,7 +65,7 @@ def _face_patch() -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """The astronaut portrait shipped inside scikit-image, and where her face is in it (x1, y1, x2, y2)."""
     from skimage import data  # imported here: only scenes with faces need it
 
-    rgb = data.astronaut()
+    rgb = data.astronaut()  # type: ignore[no-untyped-call]
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     # Head and shoulders; the face box was measured once with the frontal-face Haar cascade (177, 66, 95x95).
     crop = bgr[20:300, 120:340].copy()

@@ -32,7 +32,7 @@ class PedestrianDetectionConfig(ApplicationConfig):
 class PedestrianDetection(Application):
     """Finds upright people with HOG + linear SVM; outputs boxes labelled ``person``."""
 
-    Config: ClassVar[type[PedestrianDetectionConfig]] = PedestrianDetectionConfig  # type: ignore[assignment]
+    Config: ClassVar[type[PedestrianDetectionConfig]] = PedestrianDetectionConfig
     input_type: ClassVar[str] = "frame"
     output_type: ClassVar[str] = "bbox"
 
@@ -44,7 +44,7 @@ class PedestrianDetection(Application):
     def load(self) -> None:
         set_opencv_threads(self.cfg)
         hog = cv2.HOGDescriptor()
-        hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())  # type: ignore[attr-defined]
         self.hog = hog
 
     def warmup(self, width: int, height: int) -> None:

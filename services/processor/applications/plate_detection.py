@@ -33,7 +33,7 @@ class PlateDetectionConfig(ApplicationConfig):
 class PlateDetection(Application):
     """Finds licence plates with a Haar cascade; outputs boxes labelled ``plate``."""
 
-    Config: ClassVar[type[PlateDetectionConfig]] = PlateDetectionConfig  # type: ignore[assignment]
+    Config: ClassVar[type[PlateDetectionConfig]] = PlateDetectionConfig
     input_type: ClassVar[str] = "frame"
     output_type: ClassVar[str] = "bbox"
 
@@ -44,7 +44,7 @@ class PlateDetection(Application):
 
     def load(self) -> None:
         set_opencv_threads(self.cfg)
-        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)
+        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)  # type: ignore[attr-defined]
         if cascade.empty():
             raise Unavailable(f"OpenCV ships no {CASCADE} here (OpenCV 4.x wheels do; 5.x do not)")
         self.cascade = cascade

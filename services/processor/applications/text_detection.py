@@ -99,7 +99,7 @@ def _mean_inside(prob: np.ndarray, contour: np.ndarray) -> float:
 class TextDetection(Application):
     """Finds text lines (e.g. licence plates) with PP-OCRv4 DBNet; outputs boxes labelled ``text``."""
 
-    Config: ClassVar[type[TextDetectionConfig]] = TextDetectionConfig  # type: ignore[assignment]
+    Config: ClassVar[type[TextDetectionConfig]] = TextDetectionConfig
     input_type: ClassVar[str] = "frame"
     output_type: ClassVar[str] = "bbox"
 

@@ -74,7 +74,7 @@ def crop_tensor(crops: list[np.ndarray], max_width: int) -> np.ndarray:
 class TextRecognition(Application):
     """Reads the text inside each upstream box with PP-OCRv4 (CTC); outputs the boxes with ``text``."""
 
-    Config: ClassVar[type[TextRecognitionConfig]] = TextRecognitionConfig  # type: ignore[assignment]
+    Config: ClassVar[type[TextRecognitionConfig]] = TextRecognitionConfig
     input_type: ClassVar[str] = "bbox"
     output_type: ClassVar[str] = "text"
 

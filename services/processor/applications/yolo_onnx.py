@@ -78,7 +78,7 @@ def decode(
 class YoloOnnx(Application):
     """Runs a user's YOLOv5/YOLOv8 ONNX detector; outputs boxes labelled with the configured class names."""
 
-    Config: ClassVar[type[YoloOnnxConfig]] = YoloOnnxConfig  # type: ignore[assignment]
+    Config: ClassVar[type[YoloOnnxConfig]] = YoloOnnxConfig
     input_type: ClassVar[str] = "frame"
     output_type: ClassVar[str] = "bbox"
 

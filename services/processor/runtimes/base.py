@@ -7,6 +7,7 @@ than failing at import, so a CPU-only node still lists and uses the other runtim
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,7 +17,7 @@ from pydantic import Field
 from common.registry import REGISTRY, Hook, HookConfig
 
 FAMILY = "runtime"
-Profile = dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]
+Profile = Mapping[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]
 """Input name -> (min, opt, max) shapes, for runtimes that compile for a shape range (TensorRT)."""
 
 

@@ -53,7 +53,7 @@ class OnnxRuntime(Runtime):
             providers.insert(0, "CUDAExecutionProvider")
         elif self.config.device == "cuda":
             raise ConfigError("onnxruntime device 'cuda' asked but this onnxruntime has no CUDA provider")
-        self.device = "cuda" if providers[0].startswith("CUDA") else "cpu"
+        self.active_device = "cuda" if providers[0].startswith("CUDA") else "cpu"
         try:
             session = ort.InferenceSession(str(model), sess_options=options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types for bad files

@@ -102,7 +102,7 @@ def test_empty_and_corrupt_segments_are_decode_errors(alias: str, det, rec) -> N
 
 def test_unknown_runtime_is_refused_with_the_known_ones() -> None:
     app = REGISTRY.create("application", "text-detection", {"runtime": "nope"})
-    with pytest.raises(HookError, match="known: .*onnxruntime"):
+    with pytest.raises(HookError, match=r"known: .*onnxruntime"):
         app.load()
 
 

@@ -154,6 +154,9 @@ class Installer:
                 deployment = await self._deployment(scheduler, sources, planner.cloud())
                 urls = {s.entry.id: self._stream_url(s) for s in sources}
                 stage2 = planner.stage2(policy, sources, placement, deployment, urls)
+                # Generators start when the datasource is opened: a stream must be served before it is read.
+                generators = [w for w in stage2 if w.component == "generator"]
+                stage2 = [w for w in stage2 if w.component != "generator"]
                 self._progress("stage2", f"deploying {', '.join(w.name for w in stage2)}")
                 await self.deployer.apply(stage2)
                 await self._wait(stage2, timeout, "stage2")
@@ -163,6 +166,7 @@ class Installer:
                     placement=placement,
                     deployment=deployment,
                     workloads=[w.model_dump(mode="json") for w in [*stage1, *stage2]],
+                    generators=[w.model_dump(mode="json") for w in generators],
                     installed_at=time.time(),
                 )
                 self._progress("done", "installed")
@@ -213,6 +217,50 @@ class Installer:
         known = set(self.deployer.nodes())
         cleaned = {svc: [n for n in ns if n in known] for svc, ns in raw.items() if svc in body["services"]}
         return complete_deployment(cleaned, sources, cloud)
+
+    # -- open / close ---------------------------------------------------------------------------
+    async def set_open(self, opened: bool, sources: list[str], *, keep_generators: bool = False) -> None:
+        """Open: serve the simulated streams, then start their generators. Close: the reverse."""
+        async with self.lock:
+            state = self.state()
+            config = DatasourceConfig.model_validate(self.store.get_datasource(state["datasource"])["config"])
+            generators = {
+                w["source_id"]: Workload.model_validate(w)
+                for w in state.get("generators", [])
+                if w["source_id"] in sources
+            }
+            running = {w["name"] for w in state.get("workloads", [])}
+            if opened:
+                for sid in sources:
+                    await self._datasource(config, sid, "open")
+                todo = [w for w in generators.values() if w.name not in running]
+                if todo:
+                    await self.deployer.apply(todo)
+                    await self.deployer.wait_ready([w.name for w in todo], self.template.base.install.stage_timeout_s)
+                    workloads = [*state.get("workloads", []), *(w.model_dump(mode="json") for w in todo)]
+                    self._save(workloads=workloads)
+            else:
+                names = {w.name for w in generators.values()}
+                if names & running and not keep_generators:
+                    await self.deployer.remove(sorted(names & running))
+                    self._save(workloads=[w for w in state.get("workloads", []) if w["name"] not in names])
+                for sid in sources:
+                    await self._datasource(config, sid, "close")
+
+    async def _datasource(self, config: DatasourceConfig, source_id: str, action: str) -> None:
+        entry = config.source(source_id)
+        if entry.dataset is None or entry.url is not None or entry.mode not in ("http", "rtsp"):
+            return  # a real stream or a file: nothing to switch
+        if not self.datasource_url:
+            raise Unavailable(f"source {source_id!r} needs the datasource service, but its URL is not configured")
+        url = f"{self.datasource_url.rstrip('/')}/streams/{source_id}/{action}"
+        body = {"dataset": entry.dataset, "mode": entry.mode} if action == "open" else {}
+        try:
+            await self.client.post_json(url, body, idempotent=True)
+        except DayuError as exc:
+            if action == "open":
+                raise
+            log.warning("closing %s at the datasource failed: %s", source_id, exc.message)
 
     # -- uninstall ------------------------------------------------------------------------------
     async def uninstall(self, timeout: float = 120.0) -> dict[str, Any]:

@@ -37,6 +37,7 @@ class LocalDeployer(Deployer):
         }
         self.runtime = LocalRuntime(self.run_dir)
         self._workloads: dict[str, Workload] = self._recover()
+        self._procs: dict[int, psutil.Process] = {}  # kept so cpu_percent measures since the previous call
 
     def _recover(self) -> dict[str, Workload]:
         """After a backend restart: the workloads of the deployment that is still running."""
@@ -75,13 +76,16 @@ class LocalDeployer(Deployer):
 
     async def status(self) -> list[InstanceStatus]:
         raw = await asyncio.to_thread(self.runtime.status)
+        live = {int(item["pid"]) for item in raw.values() if "pid" in item}
+        self._procs = {pid: proc for pid, proc in self._procs.items() if pid in live}
         return [self._instance(name, item) for name, item in raw.items()]
 
     def _instance(self, name: str, item: dict[str, Any]) -> InstanceStatus:
         workload = self._workloads.get(name)
         started = cpu = memory = None
         try:
-            proc = psutil.Process(int(item["pid"]))
+            pid = int(item["pid"])
+            proc = self._procs.get(pid) or self._procs.setdefault(pid, psutil.Process(pid))
             with proc.oneshot():
                 started = proc.create_time()
                 cpu = proc.cpu_percent(interval=None) / 100.0

@@ -9,9 +9,8 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.datasource_config import DatasourceConfig
 from backend.plane import ControlPlane, Plane
-from common.errors import Conflict, DayuError, InvalidInput
+from common.errors import Conflict, InvalidInput
 
 router = APIRouter(prefix="/api", tags=["query"])
 log = logging.getLogger(__name__)
@@ -27,23 +26,11 @@ def installed_sources(plane: ControlPlane) -> list[str]:
     return [s["source_id"] for s in plane.installer.state().get("sources", [])]
 
 
-async def set_open(plane: ControlPlane, opened: bool, sources: list[str]) -> dict[str, Any]:
-    """Tell the datasource service to play (or stop) the sources it simulates, then record the state."""
-    state = plane.installer.state()
-    config = DatasourceConfig.model_validate(plane.store.get_datasource(state["datasource"])["config"])
-    url = plane.settings.datasource_url
-    action = "open" if opened else "close"
-    for sid in sources:
-        entry = config.source(sid)
-        if entry.dataset is None or entry.url is not None or url is None:
-            continue  # a real stream or a file: nothing to switch on
-        body = {"dataset": entry.dataset, "mode": entry.mode}
-        try:
-            await plane.client.post_json(f"{url.rstrip('/')}/streams/{sid}/{action}", body, idempotent=True)
-        except DayuError as exc:
-            if opened:
-                raise
-            log.warning("closing %s at the datasource failed: %s", sid, exc.message)
+async def set_open(
+    plane: ControlPlane, opened: bool, sources: list[str], *, keep_generators: bool = False
+) -> dict[str, Any]:
+    """Open: the datasource serves the sources and their generators start. Close: the reverse."""
+    await plane.installer.set_open(opened, sources, keep_generators=keep_generators)
     query = {"open": opened, "sources": sources, "since": time.time()}
     plane.store.set_state("query", query)
     return query

@@ -70,7 +70,9 @@ class Installer:
         return self.state().get("phase") == "installed"
 
     def planner(self) -> Planner:
-        return Planner(self.template, self.deployer.nodes(), self.token)
+        return Planner(
+            self.template, self.deployer.nodes(), self.token, container_ports=self.deployer.kind == "kubernetes"
+        )
 
     # -- validation (synchronous, before anything is deployed) ------------------------------------
     def resolve(self, req: InstallRequest) -> tuple[str, DatasourceConfig, list[ResolvedSource]]:

@@ -74,10 +74,13 @@ def image_for(template: Template, comp: ComponentTemplate, node: NodeSpec) -> st
 
 
 class Planner:
-    def __init__(self, template: Template, nodes: Mapping[str, NodeSpec], token: str | None) -> None:
+    def __init__(
+        self, template: Template, nodes: Mapping[str, NodeSpec], token: str | None, *, container_ports: bool = False
+    ) -> None:
         self.template = template
         self.nodes = dict(nodes)
         self.token = token
+        self.container_ports = container_ports  # clusters: the templates' ports; local: assigned free ports
 
     def cloud(self) -> str:
         return next(n for n, spec in self.nodes.items() if spec.role == "cloud")
@@ -106,7 +109,7 @@ class Planner:
             component=comp.component,
             node=node,
             image=image_for(self.template, comp, self.nodes[node]),
-            port=None,
+            port=comp.port if self.container_ports else None,
             env={**comp.env, **self._env(node)},
             config=config,
             stage=1 if stage == 1 else 2,

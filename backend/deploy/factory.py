@@ -7,13 +7,15 @@ from pathlib import Path
 from backend.deploy.base import Deployer
 from backend.settings import BackendSettings
 from backend.templates import Template
-from common.errors import Unavailable
 
 
 def make_deployer(settings: BackendSettings, template: Template) -> Deployer:
     kind = template.base.runtime if settings.deployer == "template" else settings.deployer
     if kind == "kubernetes":
-        raise Unavailable("the kubernetes deployer is not part of this build yet; use `runtime: local`")
+        from backend.deploy.kubernetes import KubernetesDeployer
+
+        deployer: Deployer = KubernetesDeployer.from_template(template)
+        return deployer
     from backend.deploy.local import LocalDeployer
 
     run_dir = settings.run_dir or Path(template.base.local.run_dir)

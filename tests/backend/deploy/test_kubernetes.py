@@ -1,0 +1,228 @@
+"""Kubernetes rendering, apply, readiness and removal.
+
+No API server can run here: manifests are checked against the official Kubernetes schemas
+(kubernetes-validate) and the shipped CRD's schema (jsonschema); apply/delete/readiness logic runs
+against a fake in-memory API (FakeApi below) that stands in for the cluster.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from backend.datasource_config import SourceEntry
+from backend.deploy.kube_api import KubeApi
+from backend.deploy.kube_render import SELECTOR, render, topology_configmap, topology_for
+from backend.deploy.kube_topology import KubernetesTopology
+from backend.deploy.kubernetes import KubernetesDeployer, check_namespace
+from backend.planner import Planner, ResolvedSource, resolve_dag
+from backend.templates import load_template
+from common.errors import ConfigError, Unavailable
+from common.topology import NodeSpec
+
+pytestmark = pytest.mark.unit
+REPO = Path(__file__).resolve().parents[3]
+CRD = Path(REPO / "backend/deploy/crds/jointmultiedgeservice.yaml")
+K8S = "1.37.0"
+
+
+def cluster_nodes() -> list[dict[str, Any]]:
+    return [
+        {
+            "metadata": {
+                "name": "master",
+                "labels": {"node-role.kubernetes.io/control-plane": "", "kubernetes.io/arch": "amd64"},
+            }
+        },
+        {
+            "metadata": {
+                "name": "jetson-a",
+                "labels": {"node-role.kubernetes.io/edge": "", "kubernetes.io/arch": "arm64", "dayu.io/jetson": "5"},
+            }
+        },
+        {"metadata": {"name": "edge-b", "labels": {"node-role.kubernetes.io/edge": "", "kubernetes.io/arch": "amd64"}}},
+        {"metadata": {"name": "other", "labels": {}}},
+    ]
+
+
+def matches(obj: dict[str, Any], selector: str) -> bool:
+    labels = obj["metadata"].get("labels") or {}
+    return all(labels.get(k) == v for k, v in (part.split("=", 1) for part in selector.split(",")))
+
+
+class FakeApi(KubeApi):
+    """An in-memory stand-in for the API server: objects by (kind, namespace, name); pods made from Deployments."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.applied: list[str] = []
+        self.ready = True
+
+    def apply(self, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        self.objects[(obj["kind"], meta.get("namespace", ""), meta["name"])] = copy.deepcopy(obj)
+        self.applied.append(f"{obj['kind']}/{meta['name']}")
+
+    def delete(self, api_version: str, kind: str, namespace: str, selector: str) -> int:
+        gone = [k for k, o in self.objects.items() if k[0] == kind and k[1] == namespace and matches(o, selector)]
+        for key in gone:
+            del self.objects[key]
+        return len(gone)
+
+    def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        out = []
+        for (kind, ns, name), obj in self.objects.items():
+            if kind != "Deployment" or ns != namespace:
+                continue
+            tpl = obj["spec"]["template"]
+            if not matches(tpl, selector):
+                continue
+            ready = "True" if self.ready else "False"
+            waiting = (
+                [] if self.ready else [{"state": {"waiting": {"reason": "ImagePullBackOff", "message": "no image"}}}]
+            )
+            out.append(
+                {
+                    "metadata": {"name": f"{name}-abc", "labels": tpl["metadata"]["labels"]},
+                    "status": {
+                        "phase": "Running" if self.ready else "Pending",
+                        "conditions": [{"type": "Ready", "status": ready}],
+                        "startTime": "2026-01-01T00:00:00Z",
+                        "containerStatuses": waiting,
+                    },
+                }
+            )
+        return out
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return cluster_nodes()
+
+    def services(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        return [
+            o for (k, ns, _), o in self.objects.items() if k == "Service" and ns == namespace and matches(o, selector)
+        ]
+
+
+def workloads() -> list[Any]:
+    t = load_template(REPO / "template")
+    deployer = KubernetesDeployer(FakeApi(), "dayu", "native")
+    nodes = deployer.nodes()
+    planner = Planner(t, nodes, "tok", container_ports=True)
+    spec = {
+        "stages": [
+            {"name": "det", "service": "text-detection", "next": ["rec"]},
+            {"name": "rec", "service": "text-recognition"},
+        ]
+    }
+    src = ResolvedSource(
+        entry=SourceEntry(id="cam0", mode="rtsp", url="rtsp://cam/0"),
+        dag_name="ocr",
+        dag=resolve_dag(t, spec),
+        spec=spec,
+        nodes=list(nodes),
+        attach=["jetson-a"],
+    )
+    deployment = {"text-detection": ["jetson-a", "master"], "text-recognition": ["master"]}
+    policy = t.policies["fixed"]
+    return planner.stage1(policy) + planner.stage2(policy, [src], {"cam0": "jetson-a"}, deployment, {"cam0": ""})
+
+
+def test_nodes_roles_and_image_variants() -> None:
+    nodes = KubernetesDeployer(FakeApi(), "dayu", "native").nodes()
+    assert {n: s.role for n, s in nodes.items()} == {"master": "cloud", "jetson-a": "edge", "edge-b": "edge"}
+    images = {w.name: w.image for w in workloads()}
+    assert images["processor-text-detection-jetson-a"] == "docker.io/dayuhub/processor-jetson5:v1.0"
+    assert images["processor-text-detection-master"] == "docker.io/dayuhub/processor:v1.0"
+    assert images["monitor-jetson-a"] == "docker.io/dayuhub/monitor-jetson5:v1.0"
+    assert images["controller-jetson-a"] == "docker.io/dayuhub/controller:v1.0"
+
+
+def test_native_manifests_pass_the_official_schemas() -> None:
+    ws = workloads()
+    nodes = KubernetesDeployer(FakeApi(), "dayu", "native").nodes()
+    objs = [*render(ws, nodes, "native", "dayu"), topology_configmap(topology_for(ws, nodes, [], "dayu"), "dayu")]
+    assert {o["kind"] for o in objs} == {"Deployment", "Service", "ConfigMap"}
+    for obj in objs:
+        kubernetes_validate.validate(obj, K8S, strict=True)
+    dep = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "scheduler")
+    assert dep["spec"]["template"]["spec"]["nodeName"] == "master"
+    svc = next(o for o in objs if o["kind"] == "Service" and o["metadata"]["name"] == "scheduler")
+    assert svc["spec"]["type"] == "NodePort" and svc["spec"]["ports"][0]["port"] == 9400
+    broken = copy.deepcopy(dep)
+    broken["spec"]["replicas"] = "one"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, K8S, strict=True)
+
+
+def test_sedna_resources_pass_the_crd_schema() -> None:
+    crd = yaml.safe_load(CRD.read_text())
+    kubernetes_validate.validate(crd, K8S, strict=True)
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    nodes = KubernetesDeployer(FakeApi(), "dayu", "sedna").nodes()
+    objs = render(workloads(), nodes, "sedna", "dayu")
+    for obj in objs:
+        assert obj["kind"] == "JointMultiEdgeService"
+        jsonschema.validate(obj, schema)
+        worker = obj["spec"].get("cloudWorker") or obj["spec"]["edgeWorker"][0]
+        kubernetes_validate.validate(
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, **worker["template"]}, K8S, strict=True
+        )
+    edge = next(o for o in objs if o["metadata"]["name"] == "monitor-jetson-a")
+    assert edge["spec"]["edgeWorker"][0]["template"]["spec"]["nodeName"] == "jetson-a"
+    bad = copy.deepcopy(edge)
+    bad["spec"]["serviceConfig"]["port"] = 0
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
+
+
+async def test_apply_wait_topology_and_removal_by_label() -> None:
+    api = FakeApi()
+    deployer = KubernetesDeployer(api, "dayu", "native")
+    ws = workloads()
+    stage1 = [w for w in ws if w.stage == 1]
+    await deployer.apply(stage1)
+    assert api.applied[0] == "ConfigMap/dayu-topology"
+    ready = await deployer.wait_ready([w.name for w in stage1], timeout=2)
+    assert {s.name for s in ready} == {w.name for w in stage1} and all(s.ready for s in ready)
+    topo = deployer.topology()
+    assert topo is not None and topo.component_url("scheduler") == "http://scheduler.dayu.svc:9400"
+    await deployer.apply([w for w in ws if w.stage == 2])
+    assert isinstance(deployer.topology(), KubernetesTopology)
+    assert topo.processor_url("text-recognition", "master") == "http://processor-text-recognition-master.dayu.svc:9600"
+    await deployer.remove(["processor-text-recognition-master"])
+    assert not any(k[2] == "processor-text-recognition-master" for k in api.objects)
+    assert ("ConfigMap", "dayu", "dayu-topology") in api.objects
+    await deployer.remove_all()
+    assert api.objects == {}
+
+
+async def test_readiness_timeout_reports_why() -> None:
+    api = FakeApi()
+    api.ready = False
+    deployer = KubernetesDeployer(api, "dayu", "native")
+    stage1 = [w for w in workloads() if w.stage == 1]
+    await deployer.apply(stage1)
+    with pytest.raises(Unavailable) as err:
+        await deployer.wait_ready([w.name for w in stage1], timeout=0.5, interval=0.1)
+    report = err.value.detail["not_ready"]
+    assert {r["name"] for r in report} == {w.name for w in stage1}
+    assert "ImagePullBackOff" in report[0]["message"]
+
+
+async def test_workloads_on_unknown_nodes_and_system_namespaces_are_refused() -> None:
+    deployer = KubernetesDeployer(FakeApi(), "dayu", "native")
+    w = workloads()[0].model_copy(update={"node": "ghost"})
+    with pytest.raises(ConfigError, match="ghost"):
+        await deployer.apply([w])
+    for ns in ("kube-system", "default", "kube-anything"):
+        with pytest.raises(ConfigError, match="system namespace"):
+            check_namespace(ns)
+    assert check_namespace("dayu") == "dayu"
+    assert SELECTOR == "app.kubernetes.io/part-of=dayu"
+    assert isinstance(NodeSpec(role="edge"), NodeSpec)

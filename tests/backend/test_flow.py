@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 def write_video(path: Path, frames: int = 60) -> None:
     from skimage import data
 
-    face = cv2.cvtColor(data.astronaut()[0:300, 120:380], cv2.COLOR_RGB2BGR)
+    face = cv2.cvtColor(data.astronaut()[0:300, 120:380], cv2.COLOR_RGB2BGR)  # type: ignore[no-untyped-call]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 15.0, (640, 360))
     for i in range(frames):
         frame = np.full((360, 640, 3), 90, np.uint8)

@@ -69,6 +69,7 @@ def test_frame_rendering_from_a_real_segment(tmp_path: Path) -> None:
     writer.release()
     jpeg = render_frame(path.read_bytes(), [{"box": [10, 10, 60, 60], "label": "face", "frame_index": 0}])
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
     assert image.shape == (120, 160, 3)
     assert image[10, 30, 1] > 150  # the green box was drawn
     with pytest.raises(DecodeError):

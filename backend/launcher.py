@@ -171,6 +171,35 @@ def stop_local(template: Template, root: Path) -> None:
     print(f"Dayu is down{' (stopped ' + ', '.join(stopped) + ')' if stopped else ' (nothing was running)'}.")
 
 
+def start_cluster(template: Template, root: Path) -> None:
+    from backend.deploy import cluster
+    from backend.deploy.kube_api import ClusterApi
+
+    token = ensure_token(root / ".dayu")
+    url = cluster.start(ClusterApi(template.base.kubernetes.kubeconfig), template, token)
+    run_dir = root / template.base.local.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "backend.url").write_text(url + "\n")
+    print(f"Dayu is up on the cluster (namespace {template.base.namespace}).\n  URL:   {url}\n  token: {token}")
+
+
+def stop_cluster(template: Template, root: Path) -> None:
+    from backend.deploy import cluster
+    from backend.deploy.kube_api import ClusterApi
+
+    url_file = root / template.base.local.run_dir / "backend.url"
+    token_file = root / ".dayu" / "token"
+    if url_file.is_file() and token_file.is_file():
+        headers = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
+        try:
+            httpx.post(f"{url_file.read_text().strip()}/api/uninstall", headers=headers, timeout=120, trust_env=False)
+        except httpx.HTTPError as exc:
+            print(f"dayu: graceful uninstall failed ({exc}); deleting the namespace", file=sys.stderr)
+    cluster.stop(ClusterApi(template.base.kubernetes.kubeconfig), template)
+    url_file.unlink(missing_ok=True)
+    print("Dayu is down.")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dayu.sh")
     parser.add_argument("action", choices=["start", "stop"])
@@ -185,8 +214,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dayu: {exc.message}", file=sys.stderr)
         return 2
     if template.base.runtime == "kubernetes":
-        print("dayu: `runtime: kubernetes` is not supported by this build yet; use `runtime: local`", file=sys.stderr)
-        return 2
+        try:
+            (start_cluster if args.action == "start" else stop_cluster)(template, root)
+        except DayuError as exc:
+            print(f"dayu: {exc.message}", file=sys.stderr)
+            return 1
+        return 0
     if args.action == "start":
         start_local(template, template_dir, root)
     else:

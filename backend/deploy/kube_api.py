@@ -78,9 +78,10 @@ class ClusterApi(KubeApi):
             resource = self._resource(api_version, kind)
         except ResourceNotFoundError:
             return 0  # e.g. the Sedna CRD is not installed: nothing of that kind can exist
-        items = resource.get(namespace=namespace, label_selector=selector).items
+        scope = namespace or None  # cluster-scoped kinds (Namespace, ClusterRole) have none
+        items = resource.get(namespace=scope, label_selector=selector).items
         for item in items:
-            resource.delete(name=item.metadata.name, namespace=namespace)
+            resource.delete(name=item.metadata.name, namespace=scope)
         return len(items)
 
     def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:

@@ -126,6 +126,17 @@ def test_whole_flow(tmp_path: Path) -> None:
         }  # fmt: skip
         assert all(i["ready"] and i["memory_mb"] for i in instances)
 
+        # A backend restart keeps the installed deployment: the components run on, the state comes back.
+        from backend.launcher import terminate
+
+        assert terminate(home / ".dayu" / "run", "backend")
+        assert dayu("start", template, home).returncode == 0
+        after = json.loads(ctl(home, "--json", "status").stdout)
+        assert after["phase"] == "installed" and after["open"] is True
+        again = ctl(home, "--json", "results", "cam-a", "--after", str(results[-1]["seq"]), "--follow", "--count", "1",
+                    "--duration", "30")  # fmt: skip
+        assert again.returncode == 0 and again.stdout.strip(), again.stderr
+
         out = tmp_path / "export.jsonl.gz"
         r = ctl(home, "export", "--source", "cam-a", "-o", str(out))
         assert r.returncode == 0, r.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import time
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from backend.plane import Plane
-from common.errors import TransportError
+from common.errors import DayuError, TransportError
 
 router = APIRouter(prefix="/api", tags=["system"])
 
@@ -52,6 +53,9 @@ async def export_results(
 
 @router.get("/export/system", summary="System snapshots as gzip JSON Lines")
 async def export_system(plane: Plane) -> StreamingResponse:
+    if plane.installer.installed():
+        with contextlib.suppress(DayuError):
+            await plane.sample_system()  # the export always ends with the present state
     lines = "".join(json.dumps(s) + "\n" for s in list(plane.snapshots)).encode()
     name = f"dayu-system-{int(time.time())}.jsonl.gz"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}

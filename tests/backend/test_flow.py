@@ -142,6 +142,13 @@ def test_whole_flow(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         lines = gzip.decompress(out.read_bytes()).decode().splitlines()
         assert len(lines) >= len(results)
+        assert {json.loads(line)["kind"] for line in lines} <= {"result", "drop"}
+        sys_out = tmp_path / "system.jsonl.gz"
+        assert ctl(home, "export", "--system", "-o", str(sys_out)).returncode == 0
+        snapshots = [json.loads(x) for x in gzip.decompress(sys_out.read_bytes()).decode().splitlines()]
+        assert snapshots and "cpu" in snapshots[-1]
+        table = ctl(home, "sources")
+        assert table.returncode == 0 and "cam-a" in table.stdout and "edge1" in table.stdout
 
         pids = [i for i in psutil.process_iter() if "services." in " ".join(i.cmdline() if i.is_running() else [])]
         assert ctl(home, "uninstall").returncode == 0

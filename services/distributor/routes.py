@@ -6,6 +6,7 @@ import asyncio
 import json
 import zlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 from common.errors import InvalidInput, NotFound, PayloadTooLarge
 from common.records import DropRecord
 from common.task import END, describe_validation_error
-from common.wire import read_task_form
+from common.wire import read_task_form, safe_path
 from services.distributor.config import DistributorConfig
 from services.distributor.recorder import Recorder
 from services.distributor.segments import SegmentFiles
@@ -40,6 +41,10 @@ async def post_result(request: Request) -> dict[str, Any]:
             raise InvalidInput("a segment was sent but the task names no payload.file_name")
         segments: SegmentFiles = request.app.state.segments
         await segments.store(upload, task.payload.file_name)
+    elif task.payload.file_name:
+        # Sent by reference: the segment lies in this node's work dir; keep it for display.
+        local = safe_path(Path(request.app.state.settings.work_dir), task.payload.file_name)
+        await asyncio.to_thread(request.app.state.segments.adopt, local, task.payload.file_name)
     recorder: Recorder = request.app.state.recorder
     return await recorder.accept_result(task)
 

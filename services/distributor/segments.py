@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 from collections import OrderedDict
 from pathlib import Path
 
@@ -33,6 +35,32 @@ class SegmentFiles:
         self._names[name] = None
         self._prune()
         return path
+
+    def adopt(self, source: Path, name: str) -> Path | None:
+        """Keep a segment that already lies on this node (sent by reference) under ``name``.
+
+        A hard link costs no copy and survives the controller's TTL cleanup of the original; across
+        file systems it falls back to a copy. Returns None when the source is gone.
+        """
+        target = safe_path(self.directory, name)
+        if target.exists():
+            return target
+        tmp = self.directory / f".adopt-{name}"
+        try:
+            try:
+                os.link(source, tmp)
+            except OSError:
+                shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+        except FileNotFoundError:
+            return None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        self._names.pop(name, None)
+        self._names[name] = None
+        self._prune()
+        return target
 
     def _prune(self) -> None:
         while len(self._names) > self.keep:

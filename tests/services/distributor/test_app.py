@@ -230,3 +230,29 @@ def test_feedback_reaches_a_real_scheduler(tmp_path: Path) -> None:
                 break
             time.sleep(0.1)
     assert stats["feedback"] == {"tasks": 1, "drops": 1, "unknown_source": 2}
+
+
+def test_segment_sent_by_reference_is_kept_for_display(tmp_path: Path) -> None:
+    """A result posted as JSON names a segment in the node's work dir: it is kept after the original goes."""
+    work = tmp_path / "work"
+    work.mkdir()
+    segment = plain_segment(tmp_path, "seg.mp4").read_bytes()
+    (work / "ref0.mp4").write_bytes(segment)
+    with start(tmp_path, max_segments=5) as url:
+        task = finished_task(0, file_name="ref0.mp4")
+        stored = httpx.post(
+            f"{url}/results", content=task.to_json(), headers={"content-type": "application/json"}, timeout=10
+        )
+        (work / "ref0.mp4").unlink()  # the controller's TTL cleanup removes the original
+        served = httpx.get(f"{url}/files/ref0.mp4")
+        missing = httpx.post(
+            f"{url}/results",
+            content=finished_task(1, file_name="gone.mp4").to_json(),
+            headers={"content-type": "application/json"},
+            timeout=10,
+        )
+        absent = httpx.get(f"{url}/files/gone.mp4")
+    assert stored.status_code < 300, stored.text
+    assert served.status_code == 200 and served.content == segment
+    assert missing.status_code < 300, missing.text
+    assert absent.status_code == 404

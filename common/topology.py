@@ -1,14 +1,17 @@
 """Who is where: the nodes, the components each one runs, where they listen, and the links between them.
 
 :class:`Topology` is the interface every component uses. :class:`StaticTopology` reads a YAML/JSON
-file (or an inline JSON document in an environment variable) written by the local runtime; a
+file (or an inline JSON document in an environment variable) written by the local runtime, and
+:class:`WatchedTopology` follows such a file as it changes; a
 Kubernetes implementation fills the same interface from node and service labels.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Literal
@@ -20,6 +23,8 @@ from common.errors import ConfigError, NotFound
 from common.shaping import LinkSpec
 
 TOPOLOGY_ENV = "DAYU_TOPOLOGY"
+
+log = logging.getLogger(__name__)
 
 
 class Endpoint(BaseModel):
@@ -170,7 +175,7 @@ class StaticTopology(Topology):
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{source} holds invalid JSON: {exc}", detail={"file": source}) from None
             return cls(parse_model(data, TopologyModel, source=source))
-        return cls.from_file(value)
+        return WatchedTopology(value)
 
     @classmethod
     def from_env(cls, var: str = TOPOLOGY_ENV) -> StaticTopology:
@@ -185,3 +190,48 @@ class StaticTopology(Topology):
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(self.model.model_dump_json(indent=2))
         os.replace(tmp, path)
+
+
+class WatchedTopology(StaticTopology):
+    """A topology file that is read again when it changes.
+
+    The local runtime rewrites the file when it adds or removes components (a generator when a
+    datasource opens, a processor on redeployment); running components then see the new endpoints
+    without a restart. The file's mtime is checked at most every ``check_every`` seconds; a file
+    that cannot be read or parsed keeps the last good topology in force.
+    """
+
+    def __init__(self, path: str | Path, *, check_every: float = 0.5) -> None:
+        self.path = Path(path)
+        self.check_every = check_every
+        self._stamp = self._mtime()
+        super().__init__(load_yaml_model(self.path, TopologyModel))
+        self._checked = time.monotonic()
+
+    def _mtime(self) -> int | None:
+        try:
+            return self.path.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def _refresh(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < self.check_every:
+            return
+        self._checked = now
+        stamp = self._mtime()
+        if stamp is None or stamp == self._stamp:
+            return
+        try:
+            self.model = load_yaml_model(self.path, TopologyModel)
+        except ConfigError as exc:
+            log.warning("topology %s changed but cannot be used, keeping the last one: %s", self.path, exc)
+        self._stamp = stamp
+
+    def nodes(self) -> dict[str, NodeSpec]:
+        self._refresh()
+        return self.model.nodes
+
+    def links(self) -> list[LinkModel]:
+        self._refresh()
+        return self.model.links

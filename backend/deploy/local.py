@@ -1,8 +1,8 @@
 """The local deployer: every virtual node's workloads as processes of the local runtime (services.local).
 
-The local runtime starts one whole deployment at a time and writes one topology that every component
-reads at start-up. So a change (the second install stage, a redeployment) restarts the deployment with
-the complete workload list: a short interruption, but every component then knows every other one.
+Each change (the second install stage, opening a datasource, a redeployment) is applied incrementally:
+only the workloads that were added, removed or changed start or stop; the others keep running and
+follow the rewritten topology file.
 """
 
 from __future__ import annotations
@@ -53,22 +53,23 @@ class LocalDeployer(Deployer):
     def nodes(self) -> dict[str, NodeSpec]:
         return dict(self._nodes)
 
-    def _restart(self) -> None:
-        self.runtime.stop()
-        if self._workloads:
-            nodes = {n: {"role": s.role, "arch": s.arch, "labels": s.labels} for n, s in self._nodes.items()}
-            links = [link.model_dump() for link in self.local.links]
-            self.runtime.start(nodes, links, list(self._workloads.values()), timeout=START_TIMEOUT_S, token=self.token)
+    def _apply(self) -> None:
+        if not self._workloads:
+            self.runtime.stop()
+            return
+        nodes = {n: {"role": s.role, "arch": s.arch, "labels": s.labels} for n, s in self._nodes.items()}
+        links = [link.model_dump() for link in self.local.links]
+        self.runtime.apply(nodes, links, list(self._workloads.values()), timeout=START_TIMEOUT_S, token=self.token)
 
     async def apply(self, workloads: Sequence[Workload]) -> None:
         for w in workloads:
             self._workloads[w.name] = w
-        await asyncio.to_thread(self._restart)
+        await asyncio.to_thread(self._apply)
 
     async def remove(self, names: Sequence[str]) -> None:
         for name in names:
             self._workloads.pop(name, None)
-        await asyncio.to_thread(self._restart)
+        await asyncio.to_thread(self._apply)
 
     async def remove_all(self) -> None:
         self._workloads.clear()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import psutil
 import pytest
 
 from common.errors import Conflict, InvalidInput, Unavailable
+from common.topology import WatchedTopology
 from common.workload import Workload
 from services.local.__main__ import main as cli
 from services.local.runtime import LocalRuntime
@@ -70,8 +72,6 @@ def test_start_status_and_stop_from_another_instance(tmp_path: Path) -> None:
 
 
 def _pgid(pid: int) -> int | None:
-    import os
-
     try:
         return os.getpgid(pid)
     except (ProcessLookupError, PermissionError):
@@ -131,3 +131,54 @@ def test_command_line_up_status_down(tmp_path: Path, capsys: pytest.CaptureFixtu
     bad.write_text("nodes: {cloud: {role: moon}}\n")
     assert cli(["--run-dir", run, "up", str(bad)]) == 1
     assert "bad.yaml:1" in capsys.readouterr().err
+
+
+def test_apply_touches_only_what_changed_and_running_components_see_the_new_topology(tmp_path: Path) -> None:
+    cloud = Workload(name="controller-cloud", component="controller", node="cloud")
+    edge = Workload(name="controller-edge1", component="controller", node="edge1")
+    extra = Workload(
+        name="processor-pass-edge1",
+        component="processor",
+        node="edge1",
+        service="passthrough",
+        config={"service": "passthrough", "application": {"alias": "passthrough"}},
+    )
+    rt = LocalRuntime(tmp_path / "run")
+    try:
+        rt.apply(NODES, LINKS, [cloud, edge], timeout=30)  # nothing ran: a full start
+        pids = {name: s["pid"] for name, s in rt.status().items()}
+        rt.apply(NODES, LINKS, [cloud, edge, extra], timeout=30)
+        after_add = rt.status()
+        assert {n: after_add[n]["pid"] for n in pids} == pids  # untouched components kept running
+        assert after_add["processor-pass-edge1"]["healthy"]
+        # The cloud controller, started before the processor existed, now finds it through its topology.
+        watched = WatchedTopology(rt.topology_path, check_every=0.0)
+        assert watched.has_processor("passthrough", "edge1")
+        rt.apply(NODES, LINKS, [cloud, edge], timeout=30)
+        after_remove = rt.status()
+        assert set(after_remove) == {"controller-cloud", "controller-edge1"}
+        assert {n: after_remove[n]["pid"] for n in pids} == pids
+        assert not watched.has_processor("passthrough", "edge1")
+        changed_edge = edge.model_copy(update={"env": {"DAYU_LOG_LEVEL": "DEBUG"}})
+        port = after_remove["controller-edge1"]["port"]
+        rt.apply(NODES, LINKS, [cloud, changed_edge], timeout=30)
+        after_change = rt.status()
+        assert after_change["controller-edge1"]["pid"] != pids["controller-edge1"]  # restarted
+        assert after_change["controller-edge1"]["port"] == port  # on its old port
+        assert after_change["controller-cloud"]["pid"] == pids["controller-cloud"]
+    finally:
+        rt.stop(timeout=10)
+    assert rt.records() == []
+
+
+def test_watched_topology_follows_the_file_and_keeps_the_last_good_one(tmp_path: Path) -> None:
+    path = tmp_path / "topology.json"
+    path.write_text(json.dumps({"nodes": {"cloud": {"role": "cloud"}}}))
+    watched = WatchedTopology(path, check_every=0.0)
+    assert list(watched.nodes()) == ["cloud"]
+    path.write_text(json.dumps({"nodes": {"cloud": {"role": "cloud"}, "edge1": {"role": "edge"}}}))
+    os.utime(path, ns=(1, 10**18))  # a distinct mtime even on coarse-grained file systems
+    assert sorted(watched.nodes()) == ["cloud", "edge1"]
+    path.write_text("{ not json")
+    os.utime(path, ns=(1, 2 * 10**18))
+    assert sorted(watched.nodes()) == ["cloud", "edge1"]  # a broken file keeps the last good topology

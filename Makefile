@@ -13,6 +13,7 @@ setup:
 	@bash hack/setup.sh
 
 test: setup
+	@bash hack/system-deps.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: setup

@@ -22,9 +22,17 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 echo "dayu: installing the project into $venv (extras: $extras)" >&2
-"$venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-"$venv/bin/python" -m pip install -q -e ".[$extras]"
-# Only the PP-OCRv4 model files of rapidocr are used (our own pre/post-processing); its own dependencies
-# would pull the non-headless OpenCV, which needs libGL and clashes with opencv-python-headless.
-"$venv/bin/python" -m pip install -q --no-deps "rapidocr-onnxruntime==1.4.4"
+log="$venv/setup.log"
+install() {
+  "$venv/bin/python" -m pip install -q --upgrade pip || true
+  "$venv/bin/python" -m pip install -q -e ".[$extras]" || return 1
+  # Only the PP-OCRv4 model files of rapidocr are used (our own pre/post-processing); its own dependencies
+  # would pull the non-headless OpenCV, which needs libGL and clashes with opencv-python-headless.
+  "$venv/bin/python" -m pip install -q --no-deps "rapidocr-onnxruntime==1.4.4" || return 1
+}
+if ! install >"$log" 2>&1; then
+  tail -n 40 "$log" >&2
+  echo "dayu: installation failed (full log: $log)" >&2
+  exit 1
+fi
 echo "$want" >"$stamp"

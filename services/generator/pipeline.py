@@ -137,6 +137,7 @@ class Generator:
     async def _read_loop(self) -> None:
         loop = asyncio.get_running_loop()
         self.raw_meta = await loop.run_in_executor(self._reader, self.source.open)
+        await self.planner.first_plan(self.raw_meta)
         self.source.set_rate_hint(self.planner.plan.meta.fps)
         paced = self.source.paced or not self.config.realtime
         origin: tuple[float, float] | None = None

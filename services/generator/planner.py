@@ -78,6 +78,24 @@ class Planner:
     def due(self, source_time: float) -> bool:
         return self._last_source_time is None or source_time - self._last_source_time >= self.interval
 
+    async def first_plan(self, raw_meta: RawMeta) -> bool:
+        """Ask once before the first task; True when the scheduler answered in time.
+
+        The first tasks then follow the policy rather than the startup plan; a scheduler that is down or
+        slow delays the first task by twice ``timeout`` at most, after which the startup plan stands.
+        """
+        if self._topology is None:
+            return False
+        self._last_source_time = 0.0
+        received = self.received
+        try:
+            # The client's timeout bounds each phase of the call; this bounds the whole of it.
+            await asyncio.wait_for(self._ask(0.0, raw_meta), self.timeout * 2)
+        except TimeoutError:
+            self.failures += 1
+            self.last_error = f"no plan within {self.timeout * 2:g}s"
+        return self.received > received
+
     def maybe_refresh(self, source_time: float, raw_meta: RawMeta) -> None:
         if self._topology is None or not self.due(source_time):
             return

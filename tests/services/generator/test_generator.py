@@ -3,6 +3,7 @@ distributor (they record what arrives), reading a video file written here."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from tests.e2e.servers import free_port, serve
 pytestmark = pytest.mark.integration
 
 
-def recorder(store: dict[str, list[Any]], *, refuse_tasks: bool = False) -> FastAPI:
+def recorder(store: dict[str, list[Any]], *, refuse_tasks: bool = False, plan_delay: float = 0.0) -> FastAPI:
     app = FastAPI()
 
     @app.post("/tasks", status_code=202)
@@ -39,13 +40,16 @@ def recorder(store: dict[str, list[Any]], *, refuse_tasks: bool = False) -> Fast
     @app.post("/plan")
     async def plan(request: Request) -> dict[str, Any]:
         store["plans"].append(json.loads(await request.body()))
+        await asyncio.sleep(plan_delay)
         meta = {"resolution": "240p", "fps": 5, "encoding": "h264", "qp": 30, "buffer_size": 2}
         return {"plan": {"meta": meta, "offload": {"face": "edge1"}}, "deployment_version": 7}
 
     return app
 
 
-def run_generator(tmp_path: Path, *, refuse: bool) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+def run_generator(
+    tmp_path: Path, *, refuse: bool, plan_delay: float = 0.0, schedule_interval: float = 0.0
+) -> tuple[dict[str, list[Any]], dict[str, Any]]:
     store: dict[str, list[Any]] = {"tasks": [], "drops": [], "plans": []}
     port = free_port()
     video = write_video(tmp_path / "v.mp4", frames=20, fps=10)
@@ -60,13 +64,14 @@ def run_generator(tmp_path: Path, *, refuse: bool) -> tuple[dict[str, list[Any]]
             "source_id": "cam/1",
             "source": {"alias": "file", "params": {"path": str(video)}},
             "startup_plan": {"resolution": "360p", "fps": 10, "buffer_size": 4},
-            "schedule_interval": 0,
+            "schedule_interval": schedule_interval,
+            "plan_timeout_s": 0.3,
             "realtime": False,
             "submit_retries": 1,
         }
     )
     settings = GeneratorSettings(node="edge1", topology=json.dumps(topology), work_dir=tmp_path / "work")
-    with serve(recorder(store, refuse_tasks=refuse), port), TestClient(create_app(settings, config)) as client:
+    with serve(recorder(store, refuse_tasks=refuse, plan_delay=plan_delay), port), TestClient(create_app(settings, config)) as client:
         status = wait_until(
             lambda: (lambda s: s if s["finished"] else None)(client.get("/status").json()), timeout=30, what="the end"
         )
@@ -80,11 +85,12 @@ def test_tasks_follow_the_plan_with_increasing_ids_and_segments_on_disk(tmp_path
     assert [t.task_id for t in tasks] == list(range(len(tasks)))
     indices = [i for t in tasks for i in t.payload.frame_indices]
     assert indices == sorted(indices) and len(set(indices)) == len(indices)
-    first, last = tasks[0], tasks[-1]
-    assert first.meta.resolution == "360p" and first.dag["face"].node == "cloud"  # startup plan
-    assert last.meta.resolution == "240p" and last.meta.encoding == "h264" and last.meta.buffer_size <= 2
-    assert last.dag["face"].node == "edge1" and last.deployment_version == 7
-    assert store["plans"] and store["plans"][0]["source_id"] == "cam/1"
+    # The generator asks before its first task, so every task follows the scheduler's plan.
+    for t in tasks:
+        assert t.meta.resolution == "240p" and t.meta.encoding == "h264" and t.meta.buffer_size <= 2
+        assert t.dag["face"].node == "edge1" and t.deployment_version == 7
+    assert len(store["plans"]) >= 2 and store["plans"][0]["source_id"] == "cam/1"
+    assert status["plans_received"] == len(store["plans"]) and status["plan_failures"] == 0
     for t in tasks:
         assert (tmp_path / "work" / (t.payload.file_name or "")).stat().st_size == t.payload.size_bytes
 
@@ -96,3 +102,14 @@ def test_a_controller_that_refuses_every_task_yields_one_drop_record_per_task(tm
     assert {d["reason"] for d in store["drops"]} == {"node_unreachable"}
     assert sorted(d["task_id"] for d in store["drops"]) == list(range(status["tasks_created"]))
     assert not list((tmp_path / "work").glob("*.mp4"))  # segments of dropped tasks are not left behind
+
+
+def test_a_slow_scheduler_leaves_the_startup_plan_in_force_and_tasks_flow(tmp_path: Path) -> None:
+    """The scheduler answers after 1 s, beyond the 0.3 s plan timeout: no plan ever arrives in time."""
+    store, status = run_generator(tmp_path, refuse=False, plan_delay=1.0, schedule_interval=1.0)
+    tasks = [Task.from_dict(t) for t in store["tasks"]]
+    assert tasks and status["tasks_created"] == len(tasks) == status["tasks_submitted"]
+    for t in tasks:
+        assert t.meta.resolution == "360p" and t.meta.buffer_size == 4 and t.dag["face"].node == "cloud"
+        assert t.deployment_version == 0
+    assert status["plans_received"] == 0 and status["plan_failures"] >= 1 and status["plan_error"]

@@ -71,7 +71,8 @@ def run_generator(
         }
     )
     settings = GeneratorSettings(node="edge1", topology=json.dumps(topology), work_dir=tmp_path / "work")
-    with serve(recorder(store, refuse_tasks=refuse, plan_delay=plan_delay), port), TestClient(create_app(settings, config)) as client:
+    app = recorder(store, refuse_tasks=refuse, plan_delay=plan_delay)
+    with serve(app, port), TestClient(create_app(settings, config)) as client:
         status = wait_until(
             lambda: (lambda s: s if s["finished"] else None)(client.get("/status").json()), timeout=30, what="the end"
         )

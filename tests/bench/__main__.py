@@ -25,7 +25,7 @@ TARGETS: list[tuple[str, str, str]] = [
 def table(results: dict[str, Any]) -> str:
     rows: list[tuple[str, str]] = []
     for key, value in results.items():
-        if isinstance(value, dict) and key != "controller_status":
+        if isinstance(value, dict) and value and key != "controller_status":
             for sub, v in value.items():
                 rows.append((f"{key}[{sub}]", str(v)))
         elif key != "controller_status":
@@ -43,13 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
     parser.add_argument("--out", type=Path, default=Path(".dayu/bench/results.json"))
+    parser.add_argument("--skip-apps", action="store_true", help="data-plane figures only (no applications section)")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {
         "machine": {"cpus": psutil.cpu_count(), "python": platform.python_version(), "at": time.strftime("%F %T")}
     }
     dataplane.run(results, Path(".dayu/bench/run"), quick=args.quick)
     try:
-        apps = importlib.import_module("tests.bench.apps")
+        apps = None if args.skip_apps else importlib.import_module("tests.bench.apps")
     except ImportError:
         apps = None
     if apps is not None:

@@ -63,6 +63,12 @@ def write_video(path: Path, *, frames: int, fps: float = 10.0, size: tuple[int, 
     return path
 
 
+STARTUP_META: dict[str, Any] = {"resolution": "240p", "fps": 10.0, "encoding": "mp4v", "buffer_size": 4}
+POLICY_META: dict[str, Any] = {**STARTUP_META, "resolution": "360p"}
+"""Knobs the scheduler's agents are configured with: a segment made at 360p was made under the policy's plan
+(and the test face, too small for the detector at 240p, is found at 360p)."""
+
+
 def generator_config(
     source_id: str, video: Path, offload: dict[str, str], *, buffer_size: int = 4, fps: float = 10.0, **extra: Any
 ) -> dict[str, Any]:
@@ -71,7 +77,7 @@ def generator_config(
         "source": {"alias": "file", "params": {"path": str(video)}},
         "dag": FORK_JOIN_DAG,
         "services": CATALOG,
-        "startup_plan": {"resolution": "360p", "fps": fps, "encoding": "mp4v", "buffer_size": buffer_size},
+        "startup_plan": {**STARTUP_META, "fps": fps, "buffer_size": buffer_size},
         "startup_offload": offload,
         "schedule_interval": 0.0,
         "plan_timeout_s": 0.5,
@@ -98,6 +104,17 @@ def processor_workloads(node: str, *, threads: int = 1) -> list[Workload]:
     return out
 
 
+def scheduler_workload(policy: str) -> Workload:
+    """The real scheduler with ``policy`` as its agent; its knobs differ from the generators' startup plan."""
+    return Workload(
+        name="scheduler",
+        component="scheduler",
+        node="cloud",
+        stage=1,
+        config={"agent": {"alias": policy, "params": {"meta": POLICY_META}}, "startup": {"meta": STARTUP_META}},
+    )
+
+
 def deployment(
     mode: str,
     videos: dict[str, tuple[str, Path]],
@@ -106,20 +123,19 @@ def deployment(
     generator_extra: dict[str, Any] | None = None,
     with_scheduler: bool = False,
 ) -> list[Workload]:
-    """Workloads for ``mode`` (``cloud-only`` or ``edge-only``); ``videos``: source id -> (edge node, file)."""
+    """Workloads for ``mode`` (``cloud-only`` or ``edge-only``); ``videos``: source id -> (edge node, file).
+
+    Without the scheduler the generators keep a startup plan that places the stages as ``mode`` would.
+    With it, the scheduler runs ``mode`` as its policy and the startup plan places every stage the other
+    way round, so stages that end up where ``mode`` wants them were put there by the policy.
+    """
     workloads = [
-        Workload(name="distributor", component="distributor", node="cloud", stage=1, config={"feedback": False}),
+        Workload(
+            name="distributor", component="distributor", node="cloud", stage=1, config={"feedback": with_scheduler}
+        ),
     ]
     if with_scheduler:
-        workloads.append(
-            Workload(
-                name="scheduler",
-                component="scheduler",
-                node="cloud",
-                stage=1,
-                config={"agent": {"alias": mode, "params": {}}},
-            )
-        )
+        workloads.append(scheduler_workload(mode))
     for node in NODES:
         workloads.append(
             Workload(name=f"controller-{node}", component="controller", node=node, config=controller or {})
@@ -128,8 +144,9 @@ def deployment(
     for node in processor_nodes:
         workloads.extend(processor_workloads(node))
     for source_id, (node, video) in videos.items():
-        target = "cloud" if mode == "cloud-only" else node
-        offload = {stage["name"]: target for stage in FORK_JOIN_DAG["stages"]}
+        policy_target = "cloud" if mode == "cloud-only" else node
+        startup_target = policy_target if not with_scheduler else ("cloud" if policy_target != "cloud" else node)
+        offload = {stage["name"]: startup_target for stage in FORK_JOIN_DAG["stages"]}
         workloads.append(
             Workload(
                 name=f"gen-{source_id}",

@@ -1,7 +1,11 @@
 """End to end: one cloud and two edges as real processes (local runtime), two sources read from video
-files written here, a DAG with a fork and a join (face -> {stats, pass} -> collect), under cloud-only
-and edge-only placement. Nothing is faked; the scheduler is not deployed, so generators keep the
-startup plan (cloud-only or edge-only placement) that the test gives them.
+files written here, a DAG with a fork and a join (face -> {stats, pass} -> collect), run under the real
+scheduler with its `cloud-only` and `edge-only` policies. Nothing is faked.
+
+The generators' startup plan places every stage the other way round from the policy and uses other
+knobs (240p, the policy says 360p), so a result whose stages sit where the policy wants them, made at
+240p, was planned by the scheduler. One run stops the scheduler halfway (the generators keep its last
+plan); one runs without a scheduler at all (the startup plan stays in force).
 """
 
 from __future__ import annotations
@@ -18,12 +22,26 @@ import pytest
 from common.dag import critical_path
 from common.task import END, START, Task
 from services.local.runtime import LocalRuntime
-from tests.e2e.cluster import LINKS, NODES, deployment, processor_workloads, wait_until, write_video
+from tests.e2e.cluster import (
+    LINKS,
+    NODES,
+    POLICY_META,
+    STARTUP_META,
+    deployment,
+    processor_workloads,
+    wait_until,
+    write_video,
+)
 
 pytestmark = pytest.mark.e2e
 
 SOURCES = {"s1": "edge1", "s2": "edge2"}
 FRAMES = 20  # 5 tasks of 4 frames per source at 10 fps: about 2 s of video
+# A plan request after every task (0.4 s of video); a generous timeout, as processes start side by side on 2 cores.
+SCHEDULED: dict[str, Any] = {
+    "with_scheduler": True,
+    "generator_extra": {"schedule_interval": 0.3, "plan_timeout_s": 2.0},
+}
 
 
 def generator_status(rt: LocalRuntime) -> dict[str, dict[str, Any]]:
@@ -59,19 +77,20 @@ def wait_accounted(rt: LocalRuntime, timeout: float = 45.0) -> tuple[dict[str, d
 
 
 def start(tmp_path: Path, mode: str, **kwargs: Any) -> LocalRuntime:
-    videos = {
-        s: (node, write_video(tmp_path / f"{s}.mp4", frames=kwargs.pop("frames", FRAMES)))
-        for s, node in SOURCES.items()
-    }
+    frames = kwargs.pop("frames", FRAMES)
+    videos = {s: (node, write_video(tmp_path / f"{s}.mp4", frames=frames)) for s, node in SOURCES.items()}
     extra = kwargs.pop("extra_workloads", [])
     rt = LocalRuntime(tmp_path / "run")
     rt.start(NODES, LINKS, deployment(mode, videos, **kwargs) + extra, timeout=60)
     return rt
 
 
-def check_result(record: dict[str, Any], expected_node: str | None) -> None:
+def check_result(record: dict[str, Any], expected_node: str | None, meta: dict[str, Any]) -> None:
     task = Task.from_dict(record["task"])
     assert task.cursor == END
+    assert task.meta.resolution == meta["resolution"], (task.task_id, task.meta)
+    if meta is POLICY_META:
+        assert task.deployment_version >= 1, "a task planned by the scheduler carries its deployment version"
     for name in ("face", "stats", "pass", "collect"):
         stage = task.dag[name]
         assert stage.done, f"stage {name} of task {task.task_id} did not run"
@@ -91,9 +110,35 @@ def check_result(record: dict[str, Any], expected_node: str | None) -> None:
     assert record["wall_latency"] + 1e-3 >= record["latency"]
 
 
+def check_scheduler(rt: LocalRuntime, policy: str, status: dict[str, dict[str, Any]], results: int) -> None:
+    """The scheduler ran ``policy`` for every source, served several plans each, timed its decisions, got feedback."""
+    for source, st in status.items():
+        assert st["plans_received"] >= 3 and st["plan_failures"] == 0, (source, st)
+        assert st["plan"]["meta"]["resolution"] == POLICY_META["resolution"], st["plan"]
+    stats = httpx.get(rt.url("scheduler") + "/stats", timeout=5).json()
+    assert stats["agents"] == {s: policy for s in SOURCES}, stats
+    assert stats["plans_served"] >= sum(st["plans_received"] for st in status.values()), stats
+    decision = stats["decision_ms"]
+    assert decision["count"] == stats["plans_served"] and decision["window"] == stats["plans_served"]
+    assert 0 <= decision["p50"] <= decision["p99"] <= decision["max"], decision
+    feedback = wait_until(
+        lambda: (lambda f: f if f["tasks"] >= results else None)(
+            httpx.get(rt.url("scheduler") + "/stats", timeout=5).json()["feedback"]
+        ),
+        timeout=20,
+        what="feedback of every result at the scheduler",
+    )
+    assert feedback == {"tasks": results, "drops": 0, "unknown_source": 0}, feedback
+
+
 @pytest.fixture(scope="module")
 def cloud_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
-    rt = start(tmp_path_factory.mktemp("cloud-only"), "cloud-only", controller={"max_payload_bytes": 2 * 1024 * 1024})
+    rt = start(
+        tmp_path_factory.mktemp("cloud-only"),
+        "cloud-only",
+        controller={"max_payload_bytes": 2 * 1024 * 1024},
+        **SCHEDULED,
+    )
     try:
         yield rt
     finally:
@@ -108,7 +153,8 @@ def test_cloud_only_every_task_ends_as_a_result(cloud_only: LocalRuntime) -> Non
     results = [r for r in records if r["kind"] == "result"]
     assert {(r["source_id"], r["task_id"]) for r in results} == {(s, i) for s in SOURCES for i in range(FRAMES // 4)}
     for record in results:
-        check_result(record, "cloud")
+        check_result(record, "cloud", POLICY_META)
+    check_scheduler(cloud_only, "cloud-only", status, len(results))
     faces = [
         obj
         for r in results
@@ -182,22 +228,52 @@ def test_hostile_requests_get_4xx_and_change_nothing(cloud_only: LocalRuntime, t
 
 
 def test_edge_only_every_task_ends_as_a_result(tmp_path: Path) -> None:
-    rt = start(tmp_path, "edge-only")
+    rt = start(tmp_path, "edge-only", **SCHEDULED)
     try:
-        _, records = wait_accounted(rt)
+        status, records = wait_accounted(rt)
         results = [r for r in records if r["kind"] == "result"]
         assert {(r["source_id"], r["task_id"]) for r in results} == {
             (s, i) for s in SOURCES for i in range(FRAMES // 4)
         }
         for record in results:
-            check_result(record, SOURCES[record["source_id"]])
+            check_result(record, SOURCES[record["source_id"]], POLICY_META)
+        check_scheduler(rt, "edge-only", status, len(results))
+    finally:
+        rt.stop(timeout=10)
+    assert not any(r.alive() for r in rt.records())
+
+
+def test_scheduler_stopped_mid_run_generators_keep_its_last_plan(tmp_path: Path) -> None:
+    """Edge-only policy; the scheduler process is stopped once both sources have their plan."""
+    rt = start(tmp_path, "edge-only", frames=40, **SCHEDULED)
+    try:
+        wait_until(
+            lambda: all(
+                st["plans_received"] >= 1 and st["tasks_submitted"] >= 2 for st in generator_status(rt).values()
+            ),
+            timeout=30,
+            what="both sources planned and under way",
+        )
+        rt.stop(timeout=5, names=["scheduler"])
+        status, records = wait_accounted(rt)
+        results = [r for r in records if r["kind"] == "result"]
+        assert {(r["source_id"], r["task_id"]) for r in results} == {
+            (s, i) for s, st in status.items() for i in range(st["tasks_created"])
+        }
+        assert all(st["tasks_created"] == 10 for st in status.values()), status
+        for record in results:
+            check_result(record, SOURCES[record["source_id"]], POLICY_META)
+        for source, st in status.items():
+            assert st["plan_failures"] >= 1 and st["plan_error"], (source, st)
+            assert st["plan"]["meta"]["resolution"] == POLICY_META["resolution"], (source, st["plan"])
     finally:
         rt.stop(timeout=10)
     assert not any(r.alive() for r in rt.records())
 
 
 def test_stopping_a_processor_mid_run_reroutes_or_drops_never_loses(tmp_path: Path) -> None:
-    """Edge-only placement with the services also on the cloud; edge1's face detector is stopped mid-run."""
+    """No scheduler: the startup plan (edge-only placement) stays in force. The services also run on the
+    cloud; edge1's face detector is stopped mid-run."""
     rt = start(tmp_path, "edge-only", frames=60, extra_workloads=processor_workloads("cloud"))
     try:
         wait_until(lambda: generator_status(rt)["s1"]["tasks_submitted"] >= 3, timeout=30, what="a few tasks of s1")
@@ -208,6 +284,12 @@ def test_stopping_a_processor_mid_run_reroutes_or_drops_never_loses(tmp_path: Pa
         for record in s1:
             if record["kind"] == "drop":
                 assert record["reason"] and record.get("message"), record
+        for source, st in status.items():
+            assert st["plans_received"] == 0 and st["deployment_version"] == 0, (source, st)
+            assert st["plan"]["meta"]["resolution"] == STARTUP_META["resolution"], (source, st["plan"])
+        for record in records:
+            if record["kind"] == "result":
+                assert record["task"]["meta"]["resolution"] == STARTUP_META["resolution"], record["task"]["meta"]
         rerouted = [r for r in s1 if r["kind"] == "result" and r["task"]["dag"]["face"]["node"] == "cloud"]
         dropped = [r for r in s1 if r["kind"] == "drop"]
         assert rerouted or dropped, "the stopped processor changed nothing"

@@ -3,16 +3,21 @@
 Retries happen only where repeating is safe: idempotent calls (GET, PUT, DELETE, or ``idempotent=True``)
 on timeouts, connection errors and 502/503/504; any call when the connection could not be made at
 all (nothing was sent). Unit tests swap the transport for ``httpx.MockTransport``.
+
+The default transport is :class:`PooledTransport`: httpx builds and reads the requests, aiohttp's pool
+moves the bytes. httpcore's own pool checks every pooled connection's socket on each request, which
+costs milliseconds per call once a busy controller keeps dozens of connections open.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import aiohttp
 import httpx
 
 from common.errors import InvalidInput, TransportError, UpstreamTimeout
@@ -20,8 +25,98 @@ from common.shaping import TrafficShaper
 from common.task import Task
 from common.wire import multipart_parts
 
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host"})
+KEEPALIVE_S = 4.0
+"""Idle pooled connections are closed before uvicorn's own 5 s keep-alive ends them under a request."""
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    """The body of an aiohttp response, read as httpx asks for it; closing it frees the connection."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_chunked(64 * 1024):
+                yield chunk
+        except TimeoutError:
+            raise httpx.ReadTimeout("timed out reading the response body") from None
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+            raise httpx.ReadError(f"response body broken off: {exc}") from None
+
+    async def aclose(self) -> None:
+        self._response.release()
+
+
+class PooledTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over one aiohttp connection pool (created on first use, inside the loop)."""
+
+    def __init__(self, *, max_connections: int = 64) -> None:
+        self.max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self.max_connections, limit_per_host=0, keepalive_timeout=KEEPALIVE_S, use_dns_cache=True
+            )
+            # httpx decodes content-encoding and sets its own default headers: aiohttp must add nothing.
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent", "Accept-Encoding")
+            )
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"unsupported scheme {request.url.scheme!r}", request=request)
+        limits = request.extensions.get("timeout", {})
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=_seconds(limits.get("pool"), limits.get("connect")),
+            sock_connect=limits.get("connect"),
+            sock_read=limits.get("read"),
+        )
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        headers = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
+        body = await request.aread()
+        try:
+            response = await self._open().request(
+                request.method,
+                str(request.url),
+                data=body if body else None,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+            )
+        except aiohttp.ConnectionTimeoutError:
+            raise httpx.ConnectTimeout("timed out connecting", request=request) from None
+        except aiohttp.ClientConnectorError as exc:
+            raise httpx.ConnectError(str(exc), request=request) from None
+        except TimeoutError:  # aiohttp's read timeouts are TimeoutErrors too: checked before connection errors
+            raise httpx.ReadTimeout("timed out waiting for the response", request=request) from None
+        except aiohttp.ServerDisconnectedError as exc:
+            raise httpx.RemoteProtocolError(f"server disconnected: {exc}", request=request) from None
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
+            raise httpx.ReadError(str(exc), request=request) from None
+        return httpx.Response(
+            response.status,
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
+            stream=_ResponseStream(response),
+            request=request,
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _seconds(*parts: float | None) -> float | None:
+    known = [p for p in parts if p is not None]
+    return sum(known) if known else None
 
 
 class ServiceClient:
@@ -52,7 +147,7 @@ class ServiceClient:
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             headers=headers,
-            transport=transport,
+            transport=transport or PooledTransport(max_connections=max_connections),
             trust_env=False,
         )
 

@@ -22,6 +22,7 @@ from backend.planner import (
     Planner,
     ResolvedSource,
     complete_deployment,
+    reading_from,
     resolve_dag,
     services_of,
 )
@@ -200,6 +201,8 @@ class Installer:
             return ""  # files and cameras are read directly by the generator
         if not self.datasource_url:
             raise Unavailable(f"source {entry.id!r} needs the datasource service, but its URL is not configured")
+        if entry.mode == "rtsp":
+            return ""  # the datasource reports the RTSP URL when it opens the stream (set_open)
         return f"{self.datasource_url.rstrip('/')}/streams/{entry.id}"
 
     async def _placement(self, scheduler: str, sources: list[ResolvedSource]) -> dict[str, str]:
@@ -234,13 +237,18 @@ class Installer:
             running = {w["name"] for w in state.get("workloads", [])}
             if opened:
                 for sid in sources:
-                    await self._datasource(config, sid, "open")
+                    answer = await self._datasource(config, sid, "open")
+                    entry = config.source(sid)
+                    if sid in generators and entry.mode == "rtsp" and answer is not None:
+                        generators[sid] = reading_from(generators[sid], entry, self._rtsp_url(sid, answer))
                 todo = [w for w in generators.values() if w.name not in running]
                 if todo:
                     await self.deployer.apply(todo)
                     await self.deployer.wait_ready([w.name for w in todo], self.template.base.install.stage_timeout_s)
                     workloads = [*state.get("workloads", []), *(w.model_dump(mode="json") for w in todo)]
-                    self._save(workloads=workloads)
+                    rendered = {w.name: w.model_dump(mode="json") for w in todo}
+                    generators_now = [rendered.get(w["name"], w) for w in state.get("generators", [])]
+                    self._save(workloads=workloads, generators=generators_now)
             else:
                 names = {w.name for w in generators.values()}
                 if names & running and not keep_generators:
@@ -249,20 +257,34 @@ class Installer:
                 for sid in sources:
                     await self._datasource(config, sid, "close")
 
-    async def _datasource(self, config: DatasourceConfig, source_id: str, action: str) -> None:
+    async def _datasource(self, config: DatasourceConfig, source_id: str, action: str) -> dict[str, Any] | None:
+        """Open or close a simulated camera; the datasource's answer (``GET /streams/{id}``), None when it
+        was not asked."""
         entry = config.source(source_id)
         if entry.dataset is None or entry.url is not None or entry.mode not in ("http", "rtsp"):
-            return  # a real stream or a file: nothing to switch
+            return None  # a real stream or a file: nothing to switch
         if not self.datasource_url:
             raise Unavailable(f"source {source_id!r} needs the datasource service, but its URL is not configured")
         url = f"{self.datasource_url.rstrip('/')}/streams/{source_id}/{action}"
         body = {"dataset": entry.dataset, "mode": entry.mode} if action == "open" else {}
         try:
-            await self.client.post_json(url, body, idempotent=True)
+            answer = await self.client.post_json(url, body, idempotent=True)
         except DayuError as exc:
             if action == "open":
                 raise
             log.warning("closing %s at the datasource failed: %s", source_id, exc.message)
+            return None
+        return answer if isinstance(answer, dict) else {}
+
+    @staticmethod
+    def _rtsp_url(source_id: str, answer: dict[str, Any]) -> str:
+        url = answer.get("rtsp_url")
+        if not isinstance(url, str) or not url.startswith(("rtsp://", "rtsps://")):
+            raise Unavailable(
+                f"the datasource opened {source_id!r} but reported no RTSP URL (rtsp_url: {url!r})",
+                detail={"source": source_id},
+            )
+        return url
 
     # -- uninstall ------------------------------------------------------------------------------
     async def uninstall(self, timeout: float = 120.0) -> dict[str, Any]:

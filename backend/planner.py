@@ -116,12 +116,23 @@ class Planner:
             **extra,
         )
 
+    def scheduler_config(self, policy: PolicySpec) -> dict[str, Any]:
+        """The scheduler's config; its startup plan defaults to the generators' startup knobs, which are
+        also what its agents answer with unless they set their own: a plan must not raise the load the
+        template chose (the scheduler's built-in default is 720p at 30 fps)."""
+        config = dict(self.template.component(policy.scheduler).config)
+        knobs = self.template.component(policy.generator).config.get("startup_plan")
+        if "startup" not in config and knobs is not None:
+            config["startup"] = {"meta": knobs}
+        return config
+
     def stage1(self, policy: PolicySpec) -> list[Workload]:
         cloud = self.cloud()
         out = []
         for component in ("scheduler", "distributor"):
             comp = self.template.component(getattr(policy, component))
-            out.append(self._workload(component, comp, cloud, 1, dict(comp.config)))
+            config = self.scheduler_config(policy) if component == "scheduler" else dict(comp.config)
+            out.append(self._workload(component, comp, cloud, 1, config))
         monitor = self.template.component(policy.monitor)
         for node in self._positions(monitor):
             out.append(self._workload(dns_name("monitor", node), monitor, node, 1, dict(monitor.config)))
@@ -156,12 +167,9 @@ class Planner:
     def generator_config(
         self, src: ResolvedSource, deployment: Mapping[str, list[str]], stream_url: str
     ) -> dict[str, Any]:
+        """``stream_url`` is where an http/rtsp source is read; empty while it is not known yet (see
+        :func:`reading_from`)."""
         entry = src.entry
-        params: dict[str, Any] = dict(entry.params)
-        if entry.mode == "file":
-            params.setdefault("path", entry.path)
-        elif entry.mode in ("http", "rtsp"):
-            params.setdefault("url", stream_url)
         candidates = {}
         for name, stage in src.dag.items():
             if name in SENTINELS:
@@ -171,7 +179,7 @@ class Planner:
             candidates[name] = sorted(allowed)
         return {
             "source_id": entry.id,
-            "source": {"alias": entry.mode, "params": params},
+            "source": source_choice(entry, stream_url),
             "dag": src.spec,
             "services": {
                 stage.service: {"input": svc.input, "output": svc.output}
@@ -180,6 +188,23 @@ class Planner:
             },
             "candidates": candidates,
         }
+
+
+def source_choice(entry: SourceEntry, stream_url: str) -> dict[str, Any]:
+    """The generator's `source` hook for ``entry``: its mode as the alias, the file or stream to read."""
+    params: dict[str, Any] = dict(entry.params)
+    if entry.mode == "file":
+        params.setdefault("path", entry.path)
+    elif entry.mode in ("http", "rtsp") and stream_url:
+        params.setdefault("url", stream_url)
+    return {"alias": entry.mode, "params": params}
+
+
+def reading_from(generator: Workload, entry: SourceEntry, stream_url: str) -> Workload:
+    """``generator`` reading ``stream_url``: a simulated RTSP camera's URL is only known once the datasource
+    serves it (``rtsp_url`` of ``POST /streams/{id}/open``), after the install rendered the generator."""
+    config = {**generator.config, "source": source_choice(entry, stream_url)}
+    return generator.model_copy(update={"config": config})
 
 
 def resolve_dag(template: Template, spec: dict[str, Any]) -> dict[str, Stage]:

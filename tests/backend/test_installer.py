@@ -22,6 +22,7 @@ from backend.installer import Installer
 from backend.planner import InstallRequest
 from backend.store import Store
 from backend.templates import load_template
+from common.errors import Unavailable
 from common.topology import Endpoint, NodeSpec, StaticTopology, Topology, TopologyModel
 from common.transport import ServiceClient
 from common.workload import Workload
@@ -145,4 +146,66 @@ async def test_a_failing_stage_is_reported_and_cleaned_up(tmp_path: Path) -> Non
         {"name": "monitor-edge1", "node": "edge1", "phase": "exited", "message": "boom"}
     ]
     assert deployer.running == {} and deployer.log[-1] == "remove_all"
+    await installer.client.aclose()
+
+
+async def test_opening_an_rtsp_camera_starts_its_generator_on_the_reported_rtsp_url(tmp_path: Path) -> None:
+    """The datasource answers through httpx.MockTransport as datasource/app.py does (``rtsp_url`` in the
+    answer of ``POST /streams/{id}/open``); the live RTSP path itself is tested in tests/datasource."""
+    opened: list[dict[str, Any]] = []
+    schedule = scheduler([{"face-detection": ["cloud"]}])
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.host != "ds":
+            return schedule.handle_request(request)
+        opened.append({"path": request.url.path, "body": json.loads(request.content)})
+        sid = request.url.path.split("/")[2]
+        port = 8554 + len(opened)  # a fresh server, on a fresh port, at every open
+        rtsp = f"rtsp://127.0.0.1:{port}/{sid}" if request.url.path.endswith("/open") else None
+        return httpx.Response(200, json={"id": sid, "mode": "rtsp", "rtsp_url": rtsp})
+
+    deployer = MemoryDeployer()
+    installer = make(tmp_path, deployer, [{"face-detection": ["cloud"]}])
+    await installer.client.aclose()
+    installer.client = ServiceClient(transport=httpx.MockTransport(handle), retries=0)
+    text = "name: cams\nsources:\n  - {id: cam0, mode: rtsp, dataset: synthetic}\n"
+    config = {"name": "cams", "sources": [{"id": "cam0", "mode": "rtsp", "dataset": "synthetic"}]}
+    installer.store.add_datasource("cams", "cams.yaml", text, config)
+    installer.start_install(InstallRequest(datasource="cams", dag="face-detection"))
+    assert (await settle(installer))["phase"] == "installed"
+
+    await installer.set_open(True, ["cam0"])
+    assert opened == [{"path": "/streams/cam0/open", "body": {"dataset": "synthetic", "mode": "rtsp"}}]
+    source = deployer.running["generator-cam0"].config["source"]
+    assert source == {"alias": "rtsp", "params": {"url": "rtsp://127.0.0.1:8555/cam0"}}
+    (stored,) = installer.state()["generators"]
+    assert stored["config"]["source"] == source
+
+    # Closed and opened again: the stream gets a new server and the generator follows it.
+    await installer.set_open(False, ["cam0"])
+    assert "generator-cam0" not in deployer.running
+    await installer.set_open(True, ["cam0"])
+    assert deployer.running["generator-cam0"].config["source"]["params"]["url"] == "rtsp://127.0.0.1:8557/cam0"
+    await installer.client.aclose()
+
+
+async def test_an_rtsp_camera_without_a_reported_url_is_not_started(tmp_path: Path) -> None:
+    schedule = scheduler([{"face-detection": ["cloud"]}])
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.host != "ds":
+            return schedule.handle_request(request)
+        return httpx.Response(200, json={"id": "cam0", "mode": "rtsp", "rtsp_url": None})
+
+    deployer = MemoryDeployer()
+    installer = make(tmp_path, deployer, [{"face-detection": ["cloud"]}])
+    await installer.client.aclose()
+    installer.client = ServiceClient(transport=httpx.MockTransport(handle), retries=0)
+    config = {"name": "cams", "sources": [{"id": "cam0", "mode": "rtsp", "dataset": "synthetic"}]}
+    installer.store.add_datasource("cams", "cams.yaml", "", config)
+    installer.start_install(InstallRequest(datasource="cams", dag="face-detection"))
+    assert (await settle(installer))["phase"] == "installed"
+    with pytest.raises(Unavailable, match="no RTSP URL"):
+        await installer.set_open(True, ["cam0"])
+    assert "generator-cam0" not in deployer.running
     await installer.client.aclose()

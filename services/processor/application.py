@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.registry import REGISTRY, Hook, HookConfig
+from services.processor.decode import SegmentProbe
 
 FAMILY = "application"
 
@@ -52,6 +53,9 @@ class Application(Hook):
 
     input_type: ClassVar[str] = "frame"
     output_type: ClassVar[str] = "bbox"
+    needs_frames: ClassVar[bool] = True
+    """False: the application needs only the segment's frame count and size (:meth:`describe`), so the
+    processor reads them from the container instead of decoding every frame."""
 
     def load(self) -> None:
         """Load the model (called once, off the event loop, before the first segment)."""
@@ -60,6 +64,10 @@ class Application(Hook):
         """Run the model on dummy input of a new shape so the first real call is not slow."""
 
     def process(self, frames: list[np.ndarray], upstream: SegmentResult | None) -> list[FrameResult]:
+        raise NotImplementedError
+
+    def describe(self, probe: SegmentProbe, upstream: SegmentResult | None) -> list[FrameResult]:
+        """The results of an application that does not need frames (``needs_frames = False``)."""
         raise NotImplementedError
 
     def info(self) -> dict[str, Any]:

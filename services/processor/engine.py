@@ -20,7 +20,7 @@ from common.task import SENTINELS, Task
 from services.processor.application import FAMILY as APPLICATION
 from services.processor.application import Application, SegmentResult
 from services.processor.config import ProcessorConfig
-from services.processor.decode import decode_segment
+from services.processor.decode import decode_segment, probe_segment
 from services.processor.queue import FAMILY as QUEUE
 from services.processor.queue import Job, JobQueue
 from services.processor.scenario import FAMILY as SCENARIO
@@ -134,10 +134,18 @@ class Engine:
         task = job.task
         stage = task.stage
         name = task.payload.file_name or ""
-        frames = decode_segment(self.work_dir / name, max_frames=self.config.max_frames)
-        decoded = time.perf_counter()
+        path = self.work_dir / name
         upstream = upstream_result(task)
-        results = self.application.process(frames, upstream)
+        if self.application.needs_frames:
+            frames = decode_segment(path, max_frames=self.config.max_frames)
+            decoded = time.perf_counter()
+            results = self.application.process(frames, upstream)
+            count = len(frames)
+        else:
+            probe = probe_segment(path, max_frames=self.config.max_frames)
+            decoded = time.perf_counter()
+            results = self.application.describe(probe, upstream)
+            count = probe.frames
         finished = time.perf_counter()
         indices = task.payload.frame_indices
         for i, frame in enumerate(results):
@@ -149,7 +157,7 @@ class Engine:
         stage.result = SegmentResult(
             application=self.application.alias,
             frames=results,
-            extra={"decode_s": round(decoded - started, 6), "frames": len(frames)},
+            extra={"decode_s": round(decoded - started, 6), "frames": count},
         ).model_dump()
         stage.scenario = scenario
         stage.timings.queue = max(0.0, started - job.enqueued_at)

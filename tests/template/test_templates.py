@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from common.topology import NodeSpec
 
 pytestmark = pytest.mark.unit
 REPO = Path(__file__).resolve().parents[2]
+VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 
 
 @pytest.fixture
@@ -94,10 +96,10 @@ def test_image_variant_follows_node_labels() -> None:
     plain = NodeSpec(role="edge", arch="arm64")
     jetson = NodeSpec(role="edge", arch="arm64", labels={"dayu.io/jetson": "5"})
     gpu = NodeSpec(role="cloud", labels={"nvidia.com/gpu.present": "true"})
-    assert image_for(t, proc, plain) == "docker.io/dayuhub/processor:v1.0"
-    assert image_for(t, proc, jetson) == "docker.io/dayuhub/processor-jetson5:v1.0"
-    assert image_for(t, proc, gpu) == "docker.io/dayuhub/processor-gpu:v1.0"
-    assert image_for(t, sched, jetson) == "docker.io/dayuhub/scheduler:v1.0"
+    assert image_for(t, proc, plain) == f"docker.io/dayuhub/processor:{VERSION}"
+    assert image_for(t, proc, jetson) == f"docker.io/dayuhub/processor-jetson5:{VERSION}"
+    assert image_for(t, proc, gpu) == f"docker.io/dayuhub/processor-gpu:{VERSION}"
+    assert image_for(t, sched, jetson) == f"docker.io/dayuhub/scheduler:{VERSION}"
 
 
 def test_stage_one_workloads() -> None:
@@ -113,3 +115,8 @@ def test_stage_one_workloads() -> None:
     ]
     assert all(w.stage == 1 and w.env["DAYU_TOKEN"] == "tok" for w in workloads)
     assert next(w for w in workloads if w.name == "scheduler").config["agent"]["alias"] == "fixed"
+
+
+def test_default_image_tag_is_the_version_the_image_builds_default_to() -> None:
+    """hack/build.sh tags images with the version in pyproject.toml unless TAG says otherwise."""
+    assert load_template(REPO / "template").base.image.tag == VERSION

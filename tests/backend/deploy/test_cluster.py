@@ -4,6 +4,7 @@ API (tests/backend/deploy/test_kubernetes.FakeApi), since no API server can run 
 from __future__ import annotations
 
 import shutil
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from tests.backend.deploy.test_kubernetes import FakeApi
 
 pytestmark = pytest.mark.unit
 REPO = Path(__file__).resolve().parents[3]
+VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 
 
 class ReadyApi(FakeApi):
@@ -47,7 +49,7 @@ def test_manifests_pass_the_official_schemas() -> None:
         kubernetes_validate.validate(obj, "1.37.0", strict=True)
     backend = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "backend")
     container = backend["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == "docker.io/dayuhub/backend:v1.0"
+    assert container["image"] == f"docker.io/dayuhub/backend:{VERSION}"
     assert {"name": "DAYU_DEPLOYER", "value": "kubernetes"} in container["env"]
 
 

@@ -8,6 +8,7 @@ against a fake in-memory API (FakeApi below) that stands in for the cluster.
 from __future__ import annotations
 
 import copy
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from common.topology import NodeSpec
 
 pytestmark = pytest.mark.unit
 REPO = Path(__file__).resolve().parents[3]
+VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 CRD = Path(REPO / "backend/deploy/crds/jointmultiedgeservice.yaml")
 K8S = "1.37.0"
 
@@ -137,10 +139,10 @@ def test_nodes_roles_and_image_variants() -> None:
     nodes = KubernetesDeployer(FakeApi(), "dayu", "native").nodes()
     assert {n: s.role for n, s in nodes.items()} == {"master": "cloud", "jetson-a": "edge", "edge-b": "edge"}
     images = {w.name: w.image for w in workloads()}
-    assert images["processor-text-detection-jetson-a"] == "docker.io/dayuhub/processor-jetson5:v1.0"
-    assert images["processor-text-detection-master"] == "docker.io/dayuhub/processor:v1.0"
-    assert images["monitor-jetson-a"] == "docker.io/dayuhub/monitor-jetson5:v1.0"
-    assert images["controller-jetson-a"] == "docker.io/dayuhub/controller:v1.0"
+    assert images["processor-text-detection-jetson-a"] == f"docker.io/dayuhub/processor-jetson5:{VERSION}"
+    assert images["processor-text-detection-master"] == f"docker.io/dayuhub/processor:{VERSION}"
+    assert images["monitor-jetson-a"] == f"docker.io/dayuhub/monitor-jetson5:{VERSION}"
+    assert images["controller-jetson-a"] == f"docker.io/dayuhub/controller:{VERSION}"
 
 
 def test_native_manifests_pass_the_official_schemas() -> None:

@@ -124,7 +124,7 @@ class Generator:
     # -- reading (worker thread) --------------------------------------------------------------
     def _next_kept(self, meta: Meta) -> Frame | None:
         """Read until a frame passes the filter; resize it. Runs in the reader thread."""
-        source_fps = self.raw_meta.fps or 30.0
+        source_fps = self.source.delivered_fps(self.raw_meta.fps or 30.0)
         while True:
             frame = self.source.read()
             if frame is None:

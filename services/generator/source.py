@@ -43,6 +43,10 @@ class FrameSource(Hook):
     def set_rate_hint(self, fps: float) -> None:
         """The planned fps; sources that can skip frames remotely (http) use it to save bandwidth."""
 
+    def delivered_fps(self, native_fps: float) -> float:
+        """Frames per second this source hands over; below ``native_fps`` when it skips frames remotely."""
+        return native_fps
+
     @property
     def paced(self) -> bool:
         """True when the source already delivers frames in real time (live cameras, the datasource)."""

@@ -79,6 +79,10 @@ class HttpSource(FrameSource):
     def set_rate_hint(self, fps: float) -> None:
         self.rate = fps if fps > 0 else None
 
+    def delivered_fps(self, native_fps: float) -> float:
+        # The datasource already dropped frames down to the rate hint: filtering again would compound it.
+        return min(native_fps, self.rate) if self.rate else native_fps
+
     @property
     def paced(self) -> bool:
         return True

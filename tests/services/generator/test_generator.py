@@ -114,3 +114,37 @@ def test_a_slow_scheduler_leaves_the_startup_plan_in_force_and_tasks_flow(tmp_pa
         assert t.meta.resolution == "360p" and t.meta.buffer_size == 4 and t.dag["face"].node == "cloud"
         assert t.deployment_version == 0
     assert status["plans_received"] == 0 and status["plan_failures"] >= 1 and status["plan_error"]
+
+
+def test_frames_the_datasource_skipped_are_not_filtered_again(tmp_path: Path) -> None:
+    """The real datasource serves a 30 fps dataset at the planned 15 fps; the generator keeps all it gets."""
+    from tests.datasource.server import TOKEN, make_dataset, open_source, running_datasource
+
+    store: dict[str, list[Any]] = {"tasks": [], "drops": [], "plans": []}
+    port = free_port()
+    make_dataset(tmp_path / "datasets")  # 2 clips x 6 frames at 30 fps
+    topology = {
+        "nodes": {
+            "cloud": {"role": "cloud", "components": {"distributor": {"port": port}}},
+            "edge1": {"role": "edge", "components": {"controller": {"port": port}}},
+        }
+    }
+    with running_datasource(tmp_path / "datasets") as datasource, serve(recorder(store), port):
+        open_source(datasource, "cam", dataset="tiny", play="once")
+        config = GeneratorConfig.model_validate(
+            {
+                "source_id": "cam",
+                "source": {"alias": "http", "params": {"url": f"{datasource}/streams/cam", "token": TOKEN}},
+                "startup_plan": {"resolution": "360p", "fps": 15, "buffer_size": 2},
+            }
+        )
+        settings = GeneratorSettings(node="edge1", topology=json.dumps(topology), work_dir=tmp_path / "work")
+        with TestClient(create_app(settings, config)) as client:
+            status = wait_until(
+                lambda: (lambda s: s if s["finished"] else None)(client.get("/status").json()),
+                timeout=30,
+                what="the end of the stream",
+            )
+    assert status["frames_read"] == status["frames_kept"] == 6, status
+    indices = [i for t in store["tasks"] for i in Task.from_dict(t).payload.frame_indices]
+    assert indices == [0, 2, 4, 6, 8, 10]

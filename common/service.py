@@ -141,6 +141,10 @@ def create_service(
 ) -> FastAPI:
     """Build a component app. ``lifespan`` runs inside the base one, after the client exists."""
     configure_logging(name, settings.log_level, json_lines=settings.log_json)
+    # httpx logs every request at INFO: on a busy data path that line costs more than the request.
+    # Failures still reach the log through ServiceClient's errors; /metrics counts the requests.
+    debugging = logging.getLogger().level <= logging.DEBUG
+    logging.getLogger("httpx").setLevel(logging.DEBUG if debugging else logging.WARNING)
 
     @asynccontextmanager
     async def base_lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -23,7 +23,7 @@ from common.records import DropReason, DropRecord
 from common.task import END, START, Task
 from common.topology import Topology
 from common.transport import ServiceClient
-from common.wire import safe_path
+from common.wire import framed_task, safe_path
 from services.controller.config import ControllerConfig
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,11 @@ class Dispatcher:
         return done
 
     async def _forward(self, task: Task, target: str) -> None:
-        """Upload the segment to ``target``'s controller (timed: the stage's transmit), then the task."""
+        """Hand the task with its segment to ``target``'s controller in one call (a framed body).
+
+        The receiver sets the stage's ``transmit``: the time this side held the transfer back for the
+        shaped link, plus the time the body took to arrive there.
+        """
         assert self.topology is not None
         name = task.payload.file_name
         try:
@@ -234,28 +238,22 @@ class Dispatcher:
                 data = await asyncio.to_thread(path.read_bytes)
             start = time.perf_counter()
             if data is not None:
-                await self.client.request(
-                    "PUT",
-                    f"{base}/files/{name}",
-                    content=data,
-                    headers={"content-type": "application/octet-stream"},
-                    node=target,
-                    nbytes=len(data),
-                    timeout=self.config.forward_timeout_s,
-                    retries=self.config.forward_retries,
-                )
-            transmit = time.perf_counter() - start
-            task.stage.timings.transmit = transmit
-            self._transmit.observe(transmit)
+                shaper = self.client.shaper
+                link_wait = await shaper.wait(target, len(data)) if shaper is not None else 0.0
+                body, headers = framed_task(task, data, link_wait=link_wait)
+            else:
+                task.stage.timings.transmit = 0.0
+                body, headers = task.to_json().encode(), {"content-type": "application/json"}
             await self.client.request(
                 "POST",
                 f"{base}/tasks",
-                content=task.to_json(),
-                headers={"content-type": "application/json"},
-                idempotent=True,
+                content=body,
+                headers=headers,
+                idempotent=True,  # the receiver ignores a repeated (task, stage)
                 timeout=self.config.forward_timeout_s,
                 retries=self.config.forward_retries,
             )
+            self._transmit.observe(time.perf_counter() - start)
         except FileNotFoundError:
             await self.drop(task, DropReason.INVALID, f"segment {name!r} is no longer on {self.node!r}")
             return

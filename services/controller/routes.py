@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from common.dag import topological_order
 from common.errors import InvalidInput, NotFound, PayloadTooLarge
 from common.task import END, Task
-from common.wire import read_task_form, safe_path, save_upload
+from common.wire import FRAMED_CONTENT_TYPE, read_framed_task, read_task_form, safe_path, save_upload
 from services.controller.dispatcher import Dispatcher
 
 router = APIRouter()
@@ -34,7 +34,7 @@ def check_routable(task: Task, work_dir: Path) -> None:
         raise InvalidInput("the task names no segment file (payload.file_name)")
     if not safe_path(work_dir, name).is_file():
         raise NotFound(
-            f"segment {name!r} is not in this node's work dir: upload it (multipart payload or PUT /files/{name})",
+            f"segment {name!r} is not in this node's work dir: upload it with the task or by PUT /files/{name}",
             detail={"file": name},
         )
 
@@ -43,6 +43,13 @@ def check_routable(task: Task, work_dir: Path) -> None:
 async def submit(request: Request) -> JSONResponse:
     dispatcher = _dispatcher(request)
     limit = dispatcher.config.max_payload_bytes
+    if request.headers.get("content-type", "").startswith(FRAMED_CONTENT_TYPE):
+        # From another node's controller: the task with its segment; the transfer is the stage's transmit.
+        task, transmit = await read_framed_task(request, dispatcher.work_dir, max_payload=limit)
+        task.stage.timings.transmit = transmit
+        check_routable(task, dispatcher.work_dir)
+        outcome = dispatcher.accept(task)
+        return JSONResponse({"accepted": task.task_uuid, "outcome": outcome}, status_code=202)
     task, upload = await read_task_form(request, max_payload=limit)
     if upload is not None:
         if not task.payload.file_name:

@@ -54,6 +54,7 @@ def fake_processor(rec: Recorder, work_dirs: dict[int, Path]) -> FastAPI:
         if service == "slow":
             await asyncio.sleep(1.0)
         task.stage.result = {"by": service, "upstream": task.came_from}
+        await asyncio.sleep(0.003)  # really spends the queue + service time it reports below
         task.stage.timings.queue, task.stage.timings.service = 0.001, 0.002
         task.stage.done = True
         return JSONResponse(json.loads(task.to_json()))

@@ -1,0 +1,110 @@
+"""The framed task + segment body (one call between controllers) through a real server: round trip,
+transfer time, and bad bodies refused with a 4xx that leave no file behind."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from fastapi import FastAPI, Request
+
+from common.service import install_error_handlers
+from common.task import Payload, Task
+from common.transport import ServiceClient
+from common.wire import FRAMED_CONTENT_TYPE, LINK_WAIT_HEADER, TASK_BYTES_HEADER, framed_task, read_framed_task
+from tests.common.dagkit import dag_of
+
+pytestmark = pytest.mark.integration
+
+LIMIT = 4 * 1024 * 1024
+
+
+def make_app(store: Path) -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/tasks")
+    async def receive(request: Request) -> dict[str, object]:
+        task, transfer = await read_framed_task(request, store, max_payload=LIMIT)
+        data = (store / (task.payload.file_name or "")).read_bytes()
+        return {"task_uuid": task.task_uuid, "transfer": transfer, "sha256": hashlib.sha256(data).hexdigest()}
+
+    return app
+
+
+def segment_task(name: str = "seg-1.mp4") -> Task:
+    dag = dag_of([("a", "b")])
+    return Task(source_id="cam-1", task_id=1, source_node="edge1", dag=dag, payload=Payload(file_name=name))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    return tmp_path / "work"
+
+
+async def test_task_and_segment_arrive_in_one_call(serve, store: Path) -> None:
+    url = serve(make_app(store))
+    data = np.random.default_rng(5).bytes(3 * 1024 * 1024 + 17)
+    task = segment_task()
+    body, headers = framed_task(task, data, link_wait=0.25)
+    async with ServiceClient() as client:
+        answer = (await client.request("POST", f"{url}/tasks", content=body, headers=headers)).json()
+    assert answer["task_uuid"] == task.task_uuid
+    assert answer["sha256"] == hashlib.sha256(data).hexdigest()
+    assert 0.25 <= answer["transfer"] < 5  # the sender's link wait plus the arrival here
+    assert sorted(p.name for p in store.iterdir()) == ["seg-1.mp4"]  # no temporary file left
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    return httpx.post(f"{url}/tasks", content=body, headers=headers, timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "message"),
+    [
+        ({TASK_BYTES_HEADER: None}, 400, TASK_BYTES_HEADER),
+        ({TASK_BYTES_HEADER: "ten"}, 400, "must be a number"),
+        ({TASK_BYTES_HEADER: "-3"}, 400, "between 0"),
+        ({LINK_WAIT_HEADER: "nan"}, 400, "between 0"),
+        ({TASK_BYTES_HEADER: "999999"}, 400, "ends inside the task JSON"),
+        ({TASK_BYTES_HEADER: "20"}, 400, "malformed task"),
+    ],
+)
+def test_bad_headers_are_refused_and_store_nothing(serve, store: Path, change, status, message) -> None:
+    url = serve(make_app(store))
+    body, headers = framed_task(segment_task(), b"\x00" * 1000)
+    for key, value in change.items():
+        if value is None:
+            headers.pop(key)
+        else:
+            headers[key] = value
+    answer = post(url, body, headers)
+    assert answer.status_code == status, answer.text
+    assert message in answer.json()["error"]["message"]
+    assert not store.exists() or not list(store.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("payload", "name", "status", "message"),
+    [
+        (b"", "seg.mp4", 400, "is empty"),
+        (b"x" * 10, "../escape.mp4", 400, "file name"),
+        (b"x" * (LIMIT + 1), "seg.mp4", 413, "exceeds the limit"),
+    ],
+)
+def test_bad_segments_are_refused_and_store_nothing(serve, store: Path, payload, name, status, message) -> None:
+    url = serve(make_app(store))
+    task = segment_task()
+    head = task.model_dump(mode="json")
+    head["payload"]["file_name"] = name  # the model refuses such a name, so it is written by hand
+    text = json.dumps(head).encode()
+    headers = {"content-type": FRAMED_CONTENT_TYPE, TASK_BYTES_HEADER: str(len(text)), LINK_WAIT_HEADER: "0"}
+    answer = post(url, text + payload, headers)
+    assert answer.status_code == status, answer.text
+    assert message in answer.json()["error"]["message"]
+    assert not store.exists() or not list(store.iterdir())
+    assert not (store.parent / "escape.mp4").exists()

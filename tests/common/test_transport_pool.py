@@ -1,0 +1,93 @@
+"""The default transport (httpx requests over aiohttp's pool) against real servers on loopback:
+streamed bodies, gzip decoded exactly once, and pooled connections the server has closed."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import Response, StreamingResponse
+
+from common.transport import PooledTransport, ServiceClient
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+CHUNK = b"0123456789abcdef" * 4096  # 64 KiB
+
+
+def make_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/stream")
+    async def stream(n: int) -> StreamingResponse:
+        async def chunks():
+            for _ in range(n):
+                yield CHUNK
+                await asyncio.sleep(0)
+
+        return StreamingResponse(chunks(), media_type="application/octet-stream")
+
+    @app.get("/gzip")
+    async def gzipped() -> Response:
+        return Response(gzip.compress(b"hello " * 1000), headers={"content-encoding": "gzip"})
+
+    @app.post("/echo")
+    async def echo(request: Request) -> Response:
+        return Response(await request.body(), media_type="application/octet-stream")
+
+    return app
+
+
+@pytest.fixture
+def short_keepalive_url() -> Iterator[str]:
+    """A server that closes idle connections after 0.2 s, as any server may between two calls."""
+    port = free_port()
+    config = uvicorn.Config(make_app(), host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=0.2)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+async def test_the_default_transport_is_the_pooled_one() -> None:
+    async with ServiceClient() as client:
+        assert isinstance(client._client._transport, PooledTransport)
+
+
+async def test_a_streamed_body_arrives_whole_in_chunks(short_keepalive_url: str) -> None:
+    async with ServiceClient() as client, client.stream("GET", f"{short_keepalive_url}/stream?n=48") as response:
+        assert response.status_code == 200
+        parts = [part async for part in response.aiter_bytes()]
+    assert b"".join(parts) == CHUNK * 48 and len(parts) > 1
+
+
+async def test_gzip_is_decoded_once_and_bodies_round_trip(short_keepalive_url: str) -> None:
+    payload = bytes(range(256)) * 8192  # 2 MiB
+    async with ServiceClient() as client:
+        assert (await client.request("GET", f"{short_keepalive_url}/gzip")).text == "hello " * 1000
+        echoed = await client.request("POST", f"{short_keepalive_url}/echo", content=payload)
+    assert echoed.content == payload
+
+
+async def test_connections_closed_by_the_server_are_not_reused(short_keepalive_url: str) -> None:
+    """POST is not retried, so a stale pooled connection would surface here as an error."""
+    async with ServiceClient(retries=0) as client:
+        for _ in range(3):
+            answer = await client.request("POST", f"{short_keepalive_url}/echo", content=b"ping")
+            assert answer.content == b"ping"
+            await asyncio.sleep(0.4)  # past the server's keep-alive: it closes the connection

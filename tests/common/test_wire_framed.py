@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ from common.wire import FRAMED_CONTENT_TYPE, LINK_WAIT_HEADER, TASK_BYTES_HEADER
 from tests.common.dagkit import dag_of
 
 pytestmark = pytest.mark.integration
+Serve = Callable[[FastAPI], str]
 
 LIMIT = 4 * 1024 * 1024
 
@@ -46,7 +48,7 @@ def store(tmp_path: Path) -> Path:
     return tmp_path / "work"
 
 
-async def test_task_and_segment_arrive_in_one_call(serve, store: Path) -> None:
+async def test_task_and_segment_arrive_in_one_call(serve: Serve, store: Path) -> None:
     url = serve(make_app(store))
     data = np.random.default_rng(5).bytes(3 * 1024 * 1024 + 17)
     task = segment_task()
@@ -74,7 +76,9 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
         ({TASK_BYTES_HEADER: "20"}, 400, "malformed task"),
     ],
 )
-def test_bad_headers_are_refused_and_store_nothing(serve, store: Path, change, status, message) -> None:
+def test_bad_headers_are_refused_and_store_nothing(
+    serve: Serve, store: Path, change: dict[str, str | None], status: int, message: str
+) -> None:
     url = serve(make_app(store))
     body, headers = framed_task(segment_task(), b"\x00" * 1000)
     for key, value in change.items():
@@ -96,7 +100,9 @@ def test_bad_headers_are_refused_and_store_nothing(serve, store: Path, change, s
         (b"x" * (LIMIT + 1), "seg.mp4", 413, "exceeds the limit"),
     ],
 )
-def test_bad_segments_are_refused_and_store_nothing(serve, store: Path, payload, name, status, message) -> None:
+def test_bad_segments_are_refused_and_store_nothing(
+    serve: Serve, store: Path, payload: bytes, name: str, status: int, message: str
+) -> None:
     url = serve(make_app(store))
     task = segment_task()
     head = task.model_dump(mode="json")

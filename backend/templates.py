@@ -5,6 +5,7 @@ Every error names the file and, where it can be known, the line (``file:line: fi
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -24,10 +25,21 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def project_version() -> str:
+    """The installed project's version: images are tagged with it unless base.yaml says otherwise."""
+    try:
+        return version("dayu")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        import tomllib
+
+        pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+        return str(tomllib.loads(pyproject.read_text())["project"]["version"])
+
+
 class ImageSettings(_Model):
     registry: str = Field("docker.io", description="Image registry host.")
     repository: str = Field("dayuhub", description="Repository (namespace) under the registry.")
-    tag: str = Field("v1.0", description="Image tag.")
+    tag: str = Field(default_factory=project_version, description="Image tag (default: the project version).")
 
     def reference(self, component: str) -> str:
         return f"{self.registry}/{self.repository}/{component}:{self.tag}"

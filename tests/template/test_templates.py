@@ -120,3 +120,10 @@ def test_stage_one_workloads() -> None:
 def test_default_image_tag_is_the_version_the_image_builds_default_to() -> None:
     """hack/build.sh tags images with the version in pyproject.toml unless TAG says otherwise."""
     assert load_template(REPO / "template").base.image.tag == VERSION
+
+
+def test_a_template_without_an_image_tag_uses_the_project_version(tpl: Path) -> None:
+    base = tpl / "base.yaml"
+    lines = [line for line in base.read_text().splitlines() if not line.strip().startswith("tag:")]
+    base.write_text("\n".join(lines) + "\n")
+    assert load_template(tpl).base.image.tag == VERSION

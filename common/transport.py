@@ -82,15 +82,20 @@ class PooledTransport(httpx.AsyncBaseTransport):
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         headers = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
         body = await request.aread()
+        # aiohttp bounds connecting and each read, not a peer that stops reading the upload: bound the
+        # whole send-until-headers phase too (reading the body stays bounded per read, for long streams).
+        phases = [limits.get("connect"), limits.get("write"), limits.get("read")]
+        deadline = None if any(p is None for p in phases) else sum(p for p in phases if p is not None)
         try:
-            response = await self._open().request(
-                request.method,
-                str(request.url),
-                data=body if body else None,
-                headers=headers,
-                timeout=timeout,
-                allow_redirects=False,
-            )
+            async with asyncio.timeout(deadline):
+                response = await self._open().request(
+                    request.method,
+                    str(request.url),
+                    data=body if body else None,
+                    headers=headers,
+                    timeout=timeout,
+                    allow_redirects=False,
+                )
         except aiohttp.ConnectionTimeoutError:
             raise httpx.ConnectTimeout("timed out connecting", request=request) from None
         except aiohttp.ClientConnectorError as exc:

@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 
+from common.errors import UpstreamTimeout
 from common.transport import PooledTransport, ServiceClient
 from tests.conftest import free_port
 
@@ -91,3 +92,25 @@ async def test_connections_closed_by_the_server_are_not_reused(short_keepalive_u
             answer = await client.request("POST", f"{short_keepalive_url}/echo", content=b"ping")
             assert answer.content == b"ping"
             await asyncio.sleep(1.3)  # past the server's keep-alive: it closes the connection
+
+
+async def test_a_peer_that_stops_reading_an_upload_times_out() -> None:
+    """Accepts the connection and never reads: the upload stalls once the socket buffers are full."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with ServiceClient(timeout=0.3, retries=0) as client:
+            started = time.monotonic()
+            with pytest.raises(UpstreamTimeout):
+                await client.request("POST", f"http://127.0.0.1:{port}/x", content=b"\0" * (32 * 1024 * 1024))
+            assert time.monotonic() - started < 5
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()

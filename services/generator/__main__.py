@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uvicorn
-
+from common.service import serve
 from services.generator.app import create_app
 from services.generator.config import GeneratorSettings
 
 
 def main() -> None:
     settings = GeneratorSettings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    serve(create_app(settings), settings)
 
 
 if __name__ == "__main__":

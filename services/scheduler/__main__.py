@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uvicorn
-
+from common.service import serve
 from services.scheduler.app import create_app
 from services.scheduler.settings import SchedulerSettings
 
 
 def main() -> None:
     settings = SchedulerSettings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    serve(create_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import psutil
 import pytest
 import yaml
 
-from tests.conftest import free_port
+from tests.servers import free_port
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[1]

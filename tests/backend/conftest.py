@@ -14,7 +14,7 @@ import uvicorn
 
 from backend.app import create_app
 from backend.settings import BackendSettings
-from tests.conftest import free_port
+from tests.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-123"

@@ -23,7 +23,7 @@ import psutil
 import pytest
 import yaml
 
-from tests.conftest import free_port
+from tests.servers import free_port
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from common.errors import Conflict, Overloaded
 from common.service import create_service
 from common.topology import StaticTopology, TopologyModel
 from common.transport import ServiceClient
-from tests.common.conftest import running
+from tests.servers import serve as running
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse
 from common.errors import InvalidInput, NotFound, TransportError, UpstreamTimeout
 from common.service import install_error_handlers
 from common.transport import ServiceClient
-from tests.common.conftest import running
-from tests.conftest import free_port
+from tests.servers import free_port
+from tests.servers import serve as running
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from common.errors import UpstreamTimeout
 from common.transport import PooledTransport, ServiceClient
-from tests.conftest import free_port
+from tests.servers import free_port
 
 pytestmark = pytest.mark.integration
 

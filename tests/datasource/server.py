@@ -14,7 +14,7 @@ import uvicorn
 from datasource.app import create_app
 from datasource.config import DatasourceSettings
 from datasource.synthetic import SyntheticSpec, generate_dataset
-from tests.conftest import free_port
+from tests.servers import free_port
 
 TOKEN = "test-token"
 TINY = SyntheticSpec(seed=5, width=320, height=192, fps=30, clips=2, frames_per_clip=6)

@@ -16,8 +16,8 @@ import uvicorn
 
 from common.config import ServiceSettings
 from common.service import create_service
-from tests.conftest import free_port
 from tests.hack.images import ROOT
+from tests.servers import free_port
 
 pytestmark = pytest.mark.integration
 

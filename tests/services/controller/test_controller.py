@@ -24,7 +24,7 @@ from services.controller.app import create_app
 from services.controller.cleanup import remove_old_files
 from services.controller.config import ControllerConfig, ControllerSettings
 from tests.e2e.cluster import wait_until
-from tests.e2e.servers import free_port, serve
+from tests.servers import free_port, serve
 
 pytestmark = pytest.mark.integration
 

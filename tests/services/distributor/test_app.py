@@ -21,8 +21,7 @@ from services.distributor.settings import DistributorSettings
 from services.scheduler.app import create_app as create_scheduler
 from services.scheduler.config import SchedulerConfig
 from services.scheduler.settings import SchedulerSettings
-from tests.conftest import free_port
-from tests.services.processor.live import serve
+from tests.servers import free_port, serve
 from tests.services.processor.segments import CATALOG, plain_segment
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ from common.task import Task
 from services.generator.app import create_app
 from services.generator.config import GeneratorConfig, GeneratorSettings
 from tests.e2e.cluster import wait_until, write_video
-from tests.e2e.servers import free_port, serve
+from tests.servers import free_port, serve
 
 pytestmark = pytest.mark.integration
 

@@ -23,8 +23,7 @@ from services.processor.settings import ProcessorSettings
 from services.scheduler.app import create_app as create_scheduler
 from services.scheduler.config import SchedulerConfig
 from services.scheduler.settings import SchedulerSettings
-from tests.conftest import free_port
-from tests.services.processor.live import serve
+from tests.servers import free_port, serve
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from services.processor.app import create_app
 from services.processor.application import FAMILY, Application, ApplicationConfig, FrameResult, SegmentResult
 from services.processor.config import ProcessorConfig
 from services.processor.settings import ProcessorSettings
-from tests.services.processor.live import serve
+from tests.servers import serve
 from tests.services.processor.segments import FACE_AT, face_segment, plain_segment, stage_task
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ from common.topology import StaticTopology, TopologyModel
 from services.scheduler.app import create_app
 from services.scheduler.config import SchedulerConfig
 from services.scheduler.settings import SchedulerSettings
-from tests.services.processor.live import serve
+from tests.servers import serve
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.services.processor.live import spawn
+from tests.servers import spawn
 from tests.services.scheduler.test_app import plan_request
 
 pytestmark = pytest.mark.e2e

@@ -1,9 +1,13 @@
-"""Run a real app on loopback with uvicorn in a thread, for integration tests of the runtime services."""
+"""Real servers for tests: an app under uvicorn in a background thread, or a component as its own process.
+
+Both listen on a loopback port picked free by the OS; starting and stopping are bounded in time.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -13,35 +17,42 @@ from contextlib import contextmanager
 
 import httpx
 import uvicorn
-from fastapi import FastAPI
-
-from tests.conftest import free_port
+from starlette.types import ASGIApp
 
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 15.0
 
 
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @contextmanager
-def serve(app: FastAPI, port: int | None = None) -> Iterator[str]:
-    """Serve ``app`` until the block ends; yields its base URL. Startup and shutdown are bounded."""
+def serve(app: ASGIApp, port: int | None = None, *, timeout: float = START_TIMEOUT_S) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 (on ``port``, or a free one) until the block ends; yields its base URL."""
     port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
-    deadline = time.monotonic() + START_TIMEOUT_S
+    deadline = time.monotonic() + timeout
     while not server.started:
         if not thread.is_alive():
-            raise RuntimeError(f"server on port {port} exited during startup")
+            raise RuntimeError(f"the server on port {port} stopped while starting")
         if time.monotonic() > deadline:
             server.should_exit = True
-            raise TimeoutError(f"server on port {port} did not start within {START_TIMEOUT_S}s")
-        time.sleep(0.02)
+            raise TimeoutError(f"the server on port {port} did not start within {timeout}s")
+        time.sleep(0.01)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(STOP_TIMEOUT_S)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(STOP_TIMEOUT_S)
 
 
 @contextmanager

@@ -36,7 +36,9 @@ class StageTimings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    transmit: float | None = Field(None, ge=0, description="Sender's clock: the upload call to this stage's node.")
+    transmit: float | None = Field(
+        None, ge=0, description="Getting the segment to this stage's node (see docs/common.md, Timings)."
+    )
     queue: float | None = Field(None, ge=0, description="Processor's clock: wait in the queue before the model.")
     service: float | None = Field(None, ge=0, description="Processor's clock: the model call.")
     execute: float | None = Field(

@@ -1,4 +1,5 @@
-"""The generator app: runs one source's loop in the lifespan and reports it on ``GET /status``."""
+"""The generator app: opens and closes its source on request (``/source/open``, ``/source/close``), or at once
+when ``autostart`` is set, and reports it on ``GET /status``."""
 
 from __future__ import annotations
 
@@ -9,20 +10,59 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from common.config import load_component_config
+from common.errors import DayuError
 from common.service import create_service
 from services.generator.config import GeneratorConfig, GeneratorSettings
 from services.generator.pipeline import Generator
 
 log = logging.getLogger(__name__)
 router = APIRouter()
+SHUTDOWN_TIMEOUT_S = 5.0
+"""How long stopping the app waits for the reader and the segments in flight."""
+
+
+class SourceOpen(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Source hook parameters over the configured ones, for this opening only (e.g. the `url` "
+        "of an RTSP camera the datasource reported when it opened the stream).",
+    )
+
+
+def _generator(request: Request) -> Generator:
+    generator: Generator = request.app.state.generator
+    return generator
 
 
 @router.get("/status")
 async def status(request: Request) -> dict[str, Any]:
-    generator: Generator = request.app.state.generator
-    return generator.status()
+    return _generator(request).status()
+
+
+@router.post("/source/open", summary="Open the source and start reading (harmless when already open)")
+async def open_source(request: Request, body: SourceOpen | None = None) -> dict[str, Any]:
+    generator = _generator(request)
+    opened = await generator.open(body.params if body else None)
+    return {"changed": opened, **generator.status()}
+
+
+@router.post("/source/close", summary="Stop reading; the segments already made still become tasks")
+async def close_source(request: Request) -> dict[str, Any]:
+    generator = _generator(request)
+    closed = await generator.close()
+    return {"changed": closed, **generator.status()}
+
+
+async def _autostart(generator: Generator) -> None:
+    try:
+        await generator.open()
+    except DayuError as exc:  # reported by GET /status (state "failed"), like a source failing later
+        log.error("could not start reading: %s", exc.message)
 
 
 def create_app(settings: GeneratorSettings | None = None, config: GeneratorConfig | None = None) -> FastAPI:
@@ -39,17 +79,21 @@ def create_app(settings: GeneratorSettings | None = None, config: GeneratorConfi
             client=app.state.client,
             topology=app.state.topology,
         )
+        if config.autostart:
+            generator.make_source()  # a bad source config stops the start here, not silently later
         app.state.generator = generator
-        runner = asyncio.create_task(generator.run(), name="generator")
+        generator.start()
+        starter = asyncio.create_task(_autostart(generator)) if config.autostart else None
         try:
             yield
         finally:
-            runner.cancel()
-            await asyncio.gather(runner, return_exceptions=True)
-            await asyncio.to_thread(generator.close)
+            if starter is not None:
+                starter.cancel()
+                await asyncio.gather(starter, return_exceptions=True)
+            await generator.shutdown(SHUTDOWN_TIMEOUT_S)
 
     def health(app: FastAPI) -> dict[str, Any]:
         generator: Generator | None = getattr(app.state, "generator", None)
-        return {} if generator is None else {"state": generator.stats.state}
+        return {} if generator is None else {"state": generator.stats.state, "open": generator.reading}
 
     return create_service("generator", settings, routers=[router], lifespan=lifespan, health=health)

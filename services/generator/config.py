@@ -58,4 +58,12 @@ class GeneratorConfig(BaseModel):
     max_pending_segments: int = Field(
         4, ge=1, le=256, description="Segments waiting for the encoder; reading pauses beyond this."
     )
-    max_tasks: int | None = Field(None, ge=1, description="Stop after this many tasks (none: until the source ends).")
+    max_tasks: int | None = Field(
+        None, ge=1, description="Stop after this many tasks in all, across openings (none: until the source ends)."
+    )
+    autostart: bool = Field(
+        True, description="Open the source at start; false: read nothing until POST /source/open (installs)."
+    )
+    close_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="How long closing waits for the reader to stop and queued segments to be sent."
+    )

@@ -3,15 +3,21 @@
 Reading (with filtering and resizing) runs in one worker thread and encoding in another, so a slow
 encoder never stalls the reader beyond the bounded segment queue. Every task created is either
 accepted by the node's controller or recorded as a drop at the distributor.
+
+Reading runs between :meth:`Generator.open` and :meth:`Generator.close` (or the end of the source); the
+submission loop runs for the generator's whole life, so closing lets the segments already made become
+tasks, and task ids keep increasing across openings.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from common.errors import DayuError
+from common.errors import DayuError, Unavailable
 from common.plan import Plan
 from common.records import DropReason, DropRecord
 from common.registry import REGISTRY
@@ -61,7 +67,8 @@ class GeneratorStats:
     tasks_submitted: int = 0
     tasks_dropped: int = 0
     drops_unrecorded: int = 0
-    state: str = "starting"
+    opens: int = 0
+    state: str = "closed"
     error: str | None = None
     submit_ms: list[float] = field(default_factory=list)
 
@@ -87,8 +94,7 @@ class Generator:
         self.topology = topology
         self.stats = GeneratorStats()
         self.raw_meta = RawMeta()
-        self.next_task_id = 0
-        self.source: FrameSource = REGISTRY.create("source", config.source.alias, config.source.params)
+        self.next_task_id = 0  # never reset: ids keep increasing across close and open
         self.filter: FrameFilter = REGISTRY.create(
             "frame_filter", config.frame_filter.alias, config.frame_filter.params
         )
@@ -110,7 +116,12 @@ class Generator:
         )
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="gen-read")
         self._encoder_pool = ThreadPoolExecutor(1, thread_name_prefix="gen-encode")
-        self._segments: asyncio.Queue[Segment | None] = asyncio.Queue(maxsize=config.max_pending_segments)
+        self._segments: asyncio.Queue[Segment] = asyncio.Queue(maxsize=config.max_pending_segments)
+        self._segments_made = 0
+        self._stop = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._reader_task: asyncio.Task[None] | None = None
+        self._submitter: asyncio.Task[None] | None = None
 
     # -- hooks --------------------------------------------------------------------------------
     def encoder_for(self, meta: Meta) -> Encoder:
@@ -122,11 +133,11 @@ class Generator:
         return self._encoders[alias]
 
     # -- reading (worker thread) --------------------------------------------------------------
-    def _next_kept(self, meta: Meta) -> Frame | None:
+    def _next_kept(self, source: FrameSource, meta: Meta) -> Frame | None:
         """Read until a frame passes the filter; resize it. Runs in the reader thread."""
-        source_fps = self.source.delivered_fps(self.raw_meta.fps or 30.0)
+        source_fps = source.delivered_fps(self.raw_meta.fps or 30.0)
         while True:
-            frame = self.source.read()
+            frame = source.read()
             if frame is None:
                 return None
             self.stats.frames_read += 1
@@ -134,39 +145,66 @@ class Generator:
                 frame.image = self.process.apply(frame.image, meta.resolution)
                 return frame
 
-    async def _read_loop(self) -> None:
+    def _under_limit(self) -> bool:
+        return self.config.max_tasks is None or self._segments_made < self.config.max_tasks
+
+    async def _read_loop(self, source: FrameSource) -> None:
+        """Read until the source ends, fails or is closed; then wait until every segment made is a task that
+        was submitted or recorded as dropped, and report how reading ended."""
         loop = asyncio.get_running_loop()
-        self.raw_meta = await loop.run_in_executor(self._reader, self.source.open)
-        await self.planner.first_plan(self.raw_meta)
-        self.source.set_rate_hint(self.planner.plan.meta.fps)
-        paced = self.source.paced or not self.config.realtime
-        origin: tuple[float, float] | None = None
-        batch: list[Frame] = []
-        meta = self.planner.plan.meta
-        created = 0
-        while self.config.max_tasks is None or created < self.config.max_tasks:
-            if not batch:
-                meta = self.planner.plan.meta  # a segment is made under one plan
-                self.source.set_rate_hint(meta.fps)
-            frame = await loop.run_in_executor(self._reader, self._next_kept, meta)
-            if frame is None:
-                break
-            if not paced:
-                # Replayed sources are released at the pace they were recorded at.
-                if origin is None:
-                    origin = (time.monotonic(), frame.timestamp)
-                delay = origin[0] + (frame.timestamp - origin[1]) - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            self.stats.frames_kept += 1
-            batch.append(frame)
-            if len(batch) >= meta.buffer_size:
-                await self._segments.put(self._segment(batch, meta))
-                created += 1
-                batch = []
-                self.planner.maybe_refresh(frame.timestamp, self.raw_meta)
-        if batch and (self.config.max_tasks is None or created < self.config.max_tasks):
-            await self._segments.put(self._segment(batch, meta))
+        try:
+            await self.planner.first_plan(self.raw_meta)
+            source.set_rate_hint(self.planner.plan.meta.fps)
+            paced = source.paced or not self.config.realtime
+            origin: tuple[float, float] | None = None
+            batch: list[Frame] = []
+            meta = self.planner.plan.meta
+            ended = False
+            while self._under_limit() and not self._stop.is_set():
+                if not batch:
+                    meta = self.planner.plan.meta  # a segment is made under one plan
+                    source.set_rate_hint(meta.fps)
+                frame = await loop.run_in_executor(self._reader, self._next_kept, source, meta)
+                if frame is None:
+                    ended = True
+                    break
+                if self._stop.is_set():
+                    break  # read while closing: kept out of any task
+                if not paced:
+                    # Replayed sources are released at the pace they were recorded at.
+                    if origin is None:
+                        origin = (time.monotonic(), frame.timestamp)
+                    delay = origin[0] + (frame.timestamp - origin[1]) - time.monotonic()
+                    if delay > 0:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._stop.wait(), delay)
+                        if self._stop.is_set():
+                            break
+                self.stats.frames_kept += 1
+                batch.append(frame)
+                if len(batch) >= meta.buffer_size:
+                    await self._put(self._segment(batch, meta))
+                    batch = []
+                    self.planner.maybe_refresh(frame.timestamp, self.raw_meta)
+            if ended and batch and self._under_limit():
+                await self._put(self._segment(batch, meta))
+            await self._segments.join()
+            if not self._stop.is_set():
+                self.stats.state = "finished"
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the source failed: report it in /status, finish the tasks already made
+            log.error("generator stopped reading: %s", exc)
+            await self._segments.join()
+            self.stats.state, self.stats.error = "failed", str(exc)
+        finally:
+            with contextlib.suppress(Exception):
+                # In the reader thread, so it never races a read still running there.
+                await asyncio.shield(loop.run_in_executor(self._reader, source.close))
+
+    async def _put(self, segment: Segment) -> None:
+        self._segments_made += 1
+        await self._segments.put(segment)
 
     def _segment(self, batch: list[Frame], meta: Meta) -> Segment:
         return Segment(
@@ -179,11 +217,15 @@ class Generator:
 
     # -- encoding and submission ----------------------------------------------------------------
     async def _submit_loop(self) -> None:
+        """Turns every queued segment into a task, for as long as the generator runs (across openings)."""
         while True:
             segment = await self._segments.get()
-            if segment is None:
-                return
-            await self._make_task(segment)
+            try:
+                await self._make_task(segment)
+            except Exception:  # a bug here must not stall the queue that closing waits on
+                log.exception("making a task failed")
+            finally:
+                self._segments.task_done()
 
     async def _make_task(self, segment: Segment) -> None:
         task_id = self.next_task_id
@@ -251,30 +293,86 @@ class Generator:
             log.error("could not record the drop of %s/%d: %s", task.source_id, task.task_id, exc)
 
     # -- lifecycle ----------------------------------------------------------------------------
-    async def run(self) -> None:
-        self.stats.state = "running"
-        submitter = asyncio.create_task(self._submit_loop())
-        try:
-            await self._read_loop()
-            await self._segments.put(None)
-            await submitter
-            self.stats.state = "finished"
-        except asyncio.CancelledError:
-            self.stats.state = "stopped"
-            raise
-        except Exception as exc:  # the source failed: report it in /status, finish the tasks already made
-            self.stats.state, self.stats.error = "failed", str(exc)
-            log.error("generator stopped: %s", exc)
-            await self._segments.put(None)
-            await submitter
-        finally:
-            if not submitter.done():
-                submitter.cancel()
-                await asyncio.gather(submitter, return_exceptions=True)
-            await self.planner.aclose()
+    def make_source(self, params: Mapping[str, Any] | None = None) -> FrameSource:
+        """The configured source hook with ``params`` over its configured parameters; a HookError (4xx) names
+        what is wrong with them."""
+        merged = {**self.config.source.params, **(params or {})}
+        source: FrameSource = REGISTRY.create("source", self.config.source.alias, merged)
+        return source
 
-    def close(self) -> None:
-        self.source.close()
+    @property
+    def reading(self) -> bool:
+        return self._reader_task is not None and not self._reader_task.done()
+
+    def start(self) -> None:
+        """Start the submission loop; reading starts with :meth:`open`."""
+        if self._submitter is None:
+            self._submitter = asyncio.create_task(self._submit_loop(), name="generator-submit")
+
+    async def open(self, params: Mapping[str, Any] | None = None) -> bool:
+        """Open the source and start reading; False when it was already open (nothing changes then).
+
+        Bad ``params`` raise before anything changes; a source that cannot be opened leaves the state
+        ``failed`` with the reason, and the error is raised.
+        """
+        async with self._lock:
+            if self.reading:
+                return False
+            source = self.make_source(params)
+            loop = asyncio.get_running_loop()
+            self.stats.state = "opening"
+            try:
+                raw_meta = await loop.run_in_executor(self._reader, source.open)
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    await loop.run_in_executor(self._reader, source.close)
+                self.stats.state, self.stats.error = "failed", f"could not open the source: {exc}"
+                log.error("%s", self.stats.error)
+                if isinstance(exc, DayuError):
+                    raise
+                raise Unavailable(self.stats.error) from exc
+            self.raw_meta = raw_meta
+            self._stop.clear()
+            self.stats.state, self.stats.error = "running", None
+            self.stats.opens += 1
+            self._reader_task = asyncio.create_task(self._read_loop(source), name="generator-read")
+            return True
+
+    async def close(self, timeout: float | None = None) -> bool:
+        """Stop reading, then wait until the segments already made are submitted or dropped; False when the
+        source was not being read (nothing changes then). Bounded by ``timeout`` (default: the config's)."""
+        timeout = self.config.close_timeout_s if timeout is None else timeout
+        async with self._lock:
+            task = self._reader_task
+            if task is None:
+                return False
+            self._reader_task = None
+            was_reading = not task.done()
+            self._stop.set()
+            self.stats.state = "closing"
+            done, _ = await asyncio.wait({task}, timeout=timeout)
+            if not done:
+                log.warning("the reader did not stop within %gs; cancelled", timeout)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            try:
+                await asyncio.wait_for(self._segments.join(), timeout)
+            except TimeoutError:
+                log.warning("segments still being sent after %gs; they go on in the background", timeout)
+            self.stats.state = "closed"
+            return was_reading
+
+    async def shutdown(self, timeout: float) -> None:
+        """Close, stop the submission loop and release the workers (the app is stopping)."""
+        with contextlib.suppress(Exception):
+            await self.close(timeout)
+        if self._submitter is not None:
+            self._submitter.cancel()
+            await asyncio.gather(self._submitter, return_exceptions=True)
+        await self.planner.aclose()
+        await asyncio.to_thread(self._release)
+
+    def _release(self) -> None:
         self._reader.shutdown(wait=False, cancel_futures=True)
         self._encoder_pool.shutdown(wait=True, cancel_futures=True)
 
@@ -285,6 +383,9 @@ class Generator:
             "source_id": self.config.source_id,
             "node": self.node,
             "state": s.state,
+            "open": self.reading,
+            "opens": s.opens,
+            "next_task_id": self.next_task_id,
             "error": s.error,
             "source": self.config.source.alias,
             "raw_meta": self.raw_meta.model_dump(),

@@ -3,7 +3,8 @@
 Install runs in the background (the API answers at once; the state says how far it got):
 stage 1 (scheduler, distributor, monitors) -> healthy -> ask the scheduler where sources go and which
 services run where -> stage 2 (controllers, processors, generators) -> healthy. Any failure removes
-what was deployed and leaves a failure report in the state. Uninstall and redeployment take the same
+what was deployed and leaves a failure report in the state. The generators are installed closed: opening
+the datasource starts their reading and closing stops it. Uninstall and redeployment take the same
 lock, so an uninstall waits for a redeployment in progress (and vice versa).
 """
 
@@ -22,7 +23,7 @@ from backend.planner import (
     Planner,
     ResolvedSource,
     complete_deployment,
-    reading_from,
+    dns_name,
     resolve_dag,
     services_of,
 )
@@ -34,6 +35,8 @@ from common.workload import Workload
 
 log = logging.getLogger(__name__)
 STATE_KEY = "install"
+GENERATOR_TIMEOUT_S = 30.0
+"""Bound of one call to a generator's ``/source/open`` or ``/source/close``."""
 
 
 class Installer:
@@ -156,10 +159,8 @@ class Installer:
                 placement = await self._placement(scheduler, sources)
                 deployment = await self._deployment(scheduler, sources, planner.cloud())
                 urls = {s.entry.id: self._stream_url(s) for s in sources}
+                # Generators come up closed (autostart off): they read nothing until the datasource is opened.
                 stage2 = planner.stage2(policy, sources, placement, deployment, urls)
-                # Generators start when the datasource is opened: a stream must be served before it is read.
-                generators = [w for w in stage2 if w.component == "generator"]
-                stage2 = [w for w in stage2 if w.component != "generator"]
                 self._progress("stage2", f"deploying {', '.join(w.name for w in stage2)}")
                 await self.deployer.apply(stage2)
                 await self._wait(stage2, timeout, "stage2")
@@ -169,7 +170,6 @@ class Installer:
                     placement=placement,
                     deployment=deployment,
                     workloads=[w.model_dump(mode="json") for w in [*stage1, *stage2]],
-                    generators=[w.model_dump(mode="json") for w in generators],
                     installed_at=time.time(),
                 )
                 self._progress("done", "installed")
@@ -202,7 +202,7 @@ class Installer:
         if not self.datasource_url:
             raise Unavailable(f"source {entry.id!r} needs the datasource service, but its URL is not configured")
         if entry.mode == "rtsp":
-            return ""  # the datasource reports the RTSP URL when it opens the stream (set_open)
+            return ""  # the datasource reports the RTSP URL when it opens the stream; set_open passes it on
         return f"{self.datasource_url.rstrip('/')}/streams/{entry.id}"
 
     async def _placement(self, scheduler: str, sources: list[ResolvedSource]) -> dict[str, str]:
@@ -224,38 +224,58 @@ class Installer:
         return complete_deployment(cleaned, sources, cloud)
 
     # -- open / close ---------------------------------------------------------------------------
-    async def set_open(self, opened: bool, sources: list[str], *, keep_generators: bool = False) -> None:
-        """Open: serve the simulated streams, then start their generators. Close: the reverse."""
+    async def set_open(self, opened: bool, sources: list[str]) -> None:
+        """Open: the datasource serves each simulated stream, then its generator starts reading it (an RTSP
+        camera's generator is given the URL the datasource reported). A failure closes what this call opened.
+        Close: each generator stops reading (its tasks in flight still end as results or drops), then its
+        stream is closed; a component that does not answer is logged and the others are still closed."""
         async with self.lock:
             state = self.state()
             config = DatasourceConfig.model_validate(self.store.get_datasource(state["datasource"])["config"])
-            generators = {
-                w["source_id"]: Workload.model_validate(w)
-                for w in state.get("generators", [])
-                if w["source_id"] in sources
-            }
-            running = {w["name"] for w in state.get("workloads", [])}
-            if opened:
+            placement: dict[str, str] = state.get("placement", {})
+            if not opened:
+                for sid in sources:
+                    await self._close_source(config, placement, sid)
+                return
+            done: list[str] = []
+            try:
                 for sid in sources:
                     answer = await self._datasource(config, sid, "open")
-                    entry = config.source(sid)
-                    if sid in generators and entry.mode == "rtsp" and answer is not None:
-                        generators[sid] = reading_from(generators[sid], entry, self._rtsp_url(sid, answer))
-                todo = [w for w in generators.values() if w.name not in running]
-                if todo:
-                    await self.deployer.apply(todo)
-                    await self.deployer.wait_ready([w.name for w in todo], self.template.base.install.stage_timeout_s)
-                    workloads = [*state.get("workloads", []), *(w.model_dump(mode="json") for w in todo)]
-                    rendered = {w.name: w.model_dump(mode="json") for w in todo}
-                    generators_now = [rendered.get(w["name"], w) for w in state.get("generators", [])]
-                    self._save(workloads=workloads, generators=generators_now)
-            else:
-                names = {w.name for w in generators.values()}
-                if names & running and not keep_generators:
-                    await self.deployer.remove(sorted(names & running))
-                    self._save(workloads=[w for w in state.get("workloads", []) if w["name"] not in names])
-                for sid in sources:
-                    await self._datasource(config, sid, "close")
+                    done.append(sid)
+                    params: dict[str, Any] = {}
+                    if config.source(sid).mode == "rtsp" and answer is not None:
+                        params["url"] = self._rtsp_url(sid, answer)
+                    await self._generator(placement, sid, "open", {"params": params})
+            except DayuError:
+                for sid in reversed(done):
+                    await self._close_source(config, placement, sid)
+                raise
+
+    async def _close_source(self, config: DatasourceConfig, placement: dict[str, str], source_id: str) -> None:
+        try:
+            await self._generator(placement, source_id, "close", {})
+        except DayuError as exc:
+            log.warning("closing the generator of %s failed: %s", source_id, exc.message)
+        await self._datasource(config, source_id, "close")
+
+    def _generator_url(self, placement: dict[str, str], source_id: str) -> str:
+        topology = self.deployer.topology()
+        node = placement.get(source_id)
+        if topology is None or node is None:
+            raise Unavailable(f"the generator of {source_id!r} is not deployed", detail={"source": source_id})
+        components = topology.node(node).components
+        # The local runtime keys generators by source id, a cluster by the (DNS-safe) workload name.
+        for key in (f"generator/{source_id}", f"generator/{dns_name(source_id)}"):
+            if key in components:
+                return components[key].url
+        raise Unavailable(
+            f"node {node!r} runs no generator for {source_id!r}", detail={"source": source_id, "node": node}
+        )
+
+    async def _generator(self, placement: dict[str, str], source_id: str, action: str, body: dict[str, Any]) -> None:
+        url = f"{self._generator_url(placement, source_id)}/source/{action}"
+        # Opening may connect to a camera, closing waits for the segments in flight: both take a while.
+        await self.client.post_json(url, body, idempotent=True, timeout=GENERATOR_TIMEOUT_S)
 
     async def _datasource(self, config: DatasourceConfig, source_id: str, action: str) -> dict[str, Any] | None:
         """Open or close a simulated camera; the datasource's answer (``GET /streams/{id}``), None when it

@@ -167,8 +167,9 @@ class Planner:
     def generator_config(
         self, src: ResolvedSource, deployment: Mapping[str, list[str]], stream_url: str
     ) -> dict[str, Any]:
-        """``stream_url`` is where an http/rtsp source is read; empty while it is not known yet (see
-        :func:`reading_from`)."""
+        """``stream_url`` is where an http/rtsp source is read; empty while it is not known yet (a simulated
+        RTSP camera's URL is given to the generator when the datasource opens it). Installed generators start
+        closed: they read once the datasource is opened (``POST /source/open``)."""
         entry = src.entry
         candidates = {}
         for name, stage in src.dag.items():
@@ -187,6 +188,7 @@ class Planner:
                 if name not in SENTINELS and (svc := self.template.services[stage.service])
             },
             "candidates": candidates,
+            "autostart": False,
         }
 
 
@@ -198,13 +200,6 @@ def source_choice(entry: SourceEntry, stream_url: str) -> dict[str, Any]:
     elif entry.mode in ("http", "rtsp") and stream_url:
         params.setdefault("url", stream_url)
     return {"alias": entry.mode, "params": params}
-
-
-def reading_from(generator: Workload, entry: SourceEntry, stream_url: str) -> Workload:
-    """``generator`` reading ``stream_url``: a simulated RTSP camera's URL is only known once the datasource
-    serves it (``rtsp_url`` of ``POST /streams/{id}/open``), after the install rendered the generator."""
-    config = {**generator.config, "source": source_choice(entry, stream_url)}
-    return generator.model_copy(update={"config": config})
 
 
 def resolve_dag(template: Template, spec: dict[str, Any]) -> dict[str, Stage]:

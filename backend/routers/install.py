@@ -48,4 +48,4 @@ async def instances(plane: Plane) -> list[dict[str, Any]]:
 async def close_query(plane: ControlPlane) -> None:
     query = plane.store.get_state("query") or {}
     if query.get("open"):
-        await set_open(plane, False, list(query.get("sources", [])), keep_generators=True)
+        await set_open(plane, False, list(query.get("sources", [])))

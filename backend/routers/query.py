@@ -26,11 +26,9 @@ def installed_sources(plane: ControlPlane) -> list[str]:
     return [s["source_id"] for s in plane.installer.state().get("sources", [])]
 
 
-async def set_open(
-    plane: ControlPlane, opened: bool, sources: list[str], *, keep_generators: bool = False
-) -> dict[str, Any]:
-    """Open: the datasource serves the sources and their generators start. Close: the reverse."""
-    await plane.installer.set_open(opened, sources, keep_generators=keep_generators)
+async def set_open(plane: ControlPlane, opened: bool, sources: list[str]) -> dict[str, Any]:
+    """Open: the datasource serves the sources and their generators start reading. Close: the reverse."""
+    await plane.installer.set_open(opened, sources)
     query = {"open": opened, "sources": sources, "since": time.time()}
     plane.store.set_state("query", query)
     return query

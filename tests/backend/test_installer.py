@@ -1,8 +1,8 @@
 """Installer logic: two stages, failure reports, redeployment diff, and the lock uninstall waits for.
 
 The runtime is an in-memory deployer (a test double that records what it is asked to run) and the
-scheduler answers through httpx.MockTransport: the point here is the installer's sequencing, which the
-whole-flow test (test_flow.py) exercises with real processes.
+scheduler, the datasource and the generators answer through httpx.MockTransport: the point here is the
+installer's sequencing, which the whole-flow test (test_flow.py) exercises with real processes.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from backend.installer import Installer
 from backend.planner import InstallRequest
 from backend.store import Store
 from backend.templates import load_template
-from common.errors import Unavailable
+from common.errors import DayuError, Unavailable
 from common.topology import Endpoint, NodeSpec, StaticTopology, Topology, TopologyModel
 from common.transport import ServiceClient
 from common.workload import Workload
@@ -67,8 +67,13 @@ class MemoryDeployer(Deployer):
         ]  # fmt: skip
 
     def topology(self) -> Topology | None:
-        cloud = NodeSpec(role="cloud", components={"scheduler": Endpoint(host="sched", port=1)})
-        return StaticTopology(TopologyModel(nodes={"cloud": cloud, "edge1": NodeSpec(role="edge")}))
+        """The scheduler at host ``sched``; each running generator at its workload name as the host."""
+        nodes = {n: NodeSpec(role=spec.role) for n, spec in self.nodes().items()}
+        nodes["cloud"].components["scheduler"] = Endpoint(host="sched", port=1)
+        for w in self.running.values():
+            if w.component == "generator":
+                nodes[w.node].components[w.topology_key()] = Endpoint(host=w.name, port=1)
+        return StaticTopology(TopologyModel(nodes=nodes))
 
 
 def scheduler(deployments: list[dict[str, list[str]]]) -> httpx.MockTransport:
@@ -108,8 +113,10 @@ async def test_two_stages_then_redeploy_diff(tmp_path: Path) -> None:
     assert all(deployer.log.index(f"+{n}") < first_stage2 for n in ("scheduler", "distributor", "monitor-edge2"))
     assert state["placement"] == {"cam0": "edge2", "cam1": "edge2"}
     assert "processor-face-detection-edge1" in deployer.running
-    assert not any(n.startswith("generator") for n in deployer.running)  # they start when opened
-    assert {g["name"] for g in state["generators"]} == {"generator-cam0", "generator-cam1"}
+    generators = [deployer.running[n] for n in ("generator-cam0", "generator-cam1")]  # stage 2 too
+    assert all(deployer.log.index(f"+{w.name}") > first_stage2 and w.node == "edge2" for w in generators)
+    assert all(w.config["autostart"] is False for w in generators)  # they read once the datasource is open
+    assert {w["name"] for w in state["workloads"]} >= {"generator-cam0", "generator-cam1"}
 
     result = await installer.redeploy_once()
     assert result["added"] == ["processor-face-detection-cloud"]
@@ -149,63 +156,121 @@ async def test_a_failing_stage_is_reported_and_cleaned_up(tmp_path: Path) -> Non
     await installer.client.aclose()
 
 
-async def test_opening_an_rtsp_camera_starts_its_generator_on_the_reported_rtsp_url(tmp_path: Path) -> None:
-    """The datasource answers through httpx.MockTransport as datasource/app.py does (``rtsp_url`` in the
-    answer of ``POST /streams/{id}/open``); the live RTSP path itself is tested in tests/datasource."""
-    opened: list[dict[str, Any]] = []
-    schedule = scheduler([{"face-detection": ["cloud"]}])
+class Peers:
+    """The datasource (host ``ds``) and the generators (host = workload name) as httpx.MockTransport handlers
+    answering as datasource/app.py and services/generator/app.py do; every call is logged in order."""
 
-    def handle(request: httpx.Request) -> httpx.Response:
-        if request.url.host != "ds":
-            return schedule.handle_request(request)
-        opened.append({"path": request.url.path, "body": json.loads(request.content)})
-        sid = request.url.path.split("/")[2]
-        port = 8554 + len(opened)  # a fresh server, on a fresh port, at every open
-        rtsp = f"rtsp://127.0.0.1:{port}/{sid}" if request.url.path.endswith("/open") else None
-        return httpx.Response(200, json={"id": sid, "mode": "rtsp", "rtsp_url": rtsp})
+    def __init__(self, *, rtsp: bool = True, rtsp_url: bool = True, failing: frozenset[str] = frozenset()) -> None:
+        self.calls: list[tuple[str, str, Any]] = []
+        self.rtsp = rtsp
+        self.rtsp_url = rtsp_url
+        self.failing = failing
+        self.schedule = scheduler([{"face-detection": ["cloud"]}])
 
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        if host == "sched":
+            return self.schedule.handle_request(request)
+        body = json.loads(request.content) if request.content else None
+        self.calls.append((host, request.url.path, body))
+        if host in self.failing:
+            return httpx.Response(503, json={"error": {"code": "unavailable", "message": "camera unreachable"}})
+        if host == "ds":
+            sid = request.url.path.split("/")[2]
+            opens = sum(1 for h, path, _ in self.calls if h == "ds" and path.endswith("/open"))
+            # A fresh RTSP server, on a fresh port, at every open.
+            url = f"rtsp://127.0.0.1:{8554 + opens}/{sid}" if self.rtsp_url and path_is_open(request) else None
+            return httpx.Response(200, json={"id": sid, "mode": "rtsp" if self.rtsp else "http", "rtsp_url": url})
+        return httpx.Response(200, json={"changed": True})
+
+    def of(self, host: str) -> list[tuple[str, Any]]:
+        return [(path, body) for h, path, body in self.calls if h == host]
+
+
+def path_is_open(request: httpx.Request) -> bool:
+    return request.url.path.endswith("/open")
+
+
+async def installed_with(
+    tmp_path: Path, peers: Peers, config: dict[str, Any] | None
+) -> tuple[Installer, MemoryDeployer]:
     deployer = MemoryDeployer()
     installer = make(tmp_path, deployer, [{"face-detection": ["cloud"]}])
     await installer.client.aclose()
-    installer.client = ServiceClient(transport=httpx.MockTransport(handle), retries=0)
-    text = "name: cams\nsources:\n  - {id: cam0, mode: rtsp, dataset: synthetic}\n"
-    config = {"name": "cams", "sources": [{"id": "cam0", "mode": "rtsp", "dataset": "synthetic"}]}
-    installer.store.add_datasource("cams", "cams.yaml", text, config)
-    installer.start_install(InstallRequest(datasource="cams", dag="face-detection"))
+    installer.client = ServiceClient(transport=httpx.MockTransport(peers.handle), retries=0)
+    name = "synthetic"
+    if config is not None:
+        name = config["name"]
+        installer.store.add_datasource(name, f"{name}.yaml", "", config)
+    installer.start_install(InstallRequest(datasource=name, dag="face-detection"))
     assert (await settle(installer))["phase"] == "installed"
+    assert peers.calls == []  # installing opens nothing
+    return installer, deployer
+
+
+RTSP_CAMS = {"name": "cams", "sources": [{"id": "cam0", "mode": "rtsp", "dataset": "synthetic"}]}
+
+
+async def test_opening_an_rtsp_camera_gives_its_generator_the_reported_rtsp_url(tmp_path: Path) -> None:
+    peers = Peers()
+    installer, deployer = await installed_with(tmp_path, peers, RTSP_CAMS)
+    generator = deployer.running["generator-cam0"]
+    assert generator.config["source"] == {"alias": "rtsp", "params": {}} and generator.config["autostart"] is False
 
     await installer.set_open(True, ["cam0"])
-    assert opened == [{"path": "/streams/cam0/open", "body": {"dataset": "synthetic", "mode": "rtsp"}}]
-    source = deployer.running["generator-cam0"].config["source"]
-    assert source == {"alias": "rtsp", "params": {"url": "rtsp://127.0.0.1:8555/cam0"}}
-    (stored,) = installer.state()["generators"]
-    assert stored["config"]["source"] == source
-
-    # Closed and opened again: the stream gets a new server and the generator follows it.
+    assert peers.calls == [
+        ("ds", "/streams/cam0/open", {"dataset": "synthetic", "mode": "rtsp"}),
+        ("generator-cam0", "/source/open", {"params": {"url": "rtsp://127.0.0.1:8555/cam0"}}),
+    ]
+    # Closed: the generator stops reading before its stream goes away; nothing is redeployed.
     await installer.set_open(False, ["cam0"])
-    assert "generator-cam0" not in deployer.running
+    assert peers.calls[2:] == [("generator-cam0", "/source/close", {}), ("ds", "/streams/cam0/close", {})]
+    assert deployer.running["generator-cam0"] is generator
+    # Opened again: the stream gets a new server and the generator reads from it.
     await installer.set_open(True, ["cam0"])
-    assert deployer.running["generator-cam0"].config["source"]["params"]["url"] == "rtsp://127.0.0.1:8557/cam0"
+    assert peers.of("generator-cam0")[-1] == ("/source/open", {"params": {"url": "rtsp://127.0.0.1:8556/cam0"}})
     await installer.client.aclose()
 
 
-async def test_an_rtsp_camera_without_a_reported_url_is_not_started(tmp_path: Path) -> None:
-    schedule = scheduler([{"face-detection": ["cloud"]}])
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        if request.url.host != "ds":
-            return schedule.handle_request(request)
-        return httpx.Response(200, json={"id": "cam0", "mode": "rtsp", "rtsp_url": None})
-
-    deployer = MemoryDeployer()
-    installer = make(tmp_path, deployer, [{"face-detection": ["cloud"]}])
-    await installer.client.aclose()
-    installer.client = ServiceClient(transport=httpx.MockTransport(handle), retries=0)
-    config = {"name": "cams", "sources": [{"id": "cam0", "mode": "rtsp", "dataset": "synthetic"}]}
-    installer.store.add_datasource("cams", "cams.yaml", "", config)
-    installer.start_install(InstallRequest(datasource="cams", dag="face-detection"))
-    assert (await settle(installer))["phase"] == "installed"
+async def test_an_rtsp_camera_without_a_reported_url_is_not_read_and_its_stream_is_closed(tmp_path: Path) -> None:
+    peers = Peers(rtsp_url=False)
+    installer, _ = await installed_with(tmp_path, peers, RTSP_CAMS)
     with pytest.raises(Unavailable, match="no RTSP URL"):
         await installer.set_open(True, ["cam0"])
-    assert "generator-cam0" not in deployer.running
+    assert ("/source/open", {"params": {}}) not in peers.of("generator-cam0")
+    assert [path for path, _ in peers.of("ds")] == ["/streams/cam0/open", "/streams/cam0/close"]
+    await installer.client.aclose()
+
+
+async def test_a_generator_that_cannot_open_closes_what_this_open_opened(tmp_path: Path) -> None:
+    """http cameras of the default datasource: their URL is in the generator's config, open sends none."""
+    peers = Peers(rtsp=False, failing=frozenset({"generator-cam1"}))
+    installer, _ = await installed_with(tmp_path, peers, None)
+    with pytest.raises(DayuError, match="camera unreachable"):
+        await installer.set_open(True, ["cam0", "cam1"])
+    assert peers.calls == [
+        ("ds", "/streams/cam0/open", {"dataset": "synthetic", "mode": "http"}),
+        ("generator-cam0", "/source/open", {"params": {}}),
+        ("ds", "/streams/cam1/open", {"dataset": "synthetic", "mode": "http"}),
+        ("generator-cam1", "/source/open", {"params": {}}),
+        ("generator-cam1", "/source/close", {}),
+        ("ds", "/streams/cam1/close", {}),
+        ("generator-cam0", "/source/close", {}),
+        ("ds", "/streams/cam0/close", {}),
+    ]
+    await installer.client.aclose()
+
+
+async def test_closing_goes_on_past_a_generator_that_does_not_answer(tmp_path: Path) -> None:
+    peers = Peers(rtsp=False)
+    installer, _ = await installed_with(tmp_path, peers, None)
+    await installer.set_open(True, ["cam0", "cam1"])
+    peers.failing = frozenset({"generator-cam0"})
+    await installer.set_open(False, ["cam0", "cam1"])
+    assert peers.calls[4:] == [
+        ("generator-cam0", "/source/close", {}),
+        ("ds", "/streams/cam0/close", {}),
+        ("generator-cam1", "/source/close", {}),
+        ("ds", "/streams/cam1/close", {}),
+    ]
     await installer.client.aclose()

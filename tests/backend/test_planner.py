@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from backend.datasource_config import SourceEntry
-from backend.planner import Planner, ResolvedSource, reading_from, resolve_dag
+from backend.planner import Planner, ResolvedSource, resolve_dag
 from backend.templates import load_template
+from common.errors import HookError
 from common.registry import REGISTRY
 from common.topology import NodeSpec
 from common.workload import Workload
@@ -51,26 +52,25 @@ def generator(src: ResolvedSource, stream_url: str) -> Workload:
     return found
 
 
-def check_source_hook(workload: Workload) -> dict[str, Any]:
-    """The rendered config is one the generator accepts, and its source hook takes its params."""
+def check_source_hook(workload: Workload, at_open: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The rendered config is one the generator accepts, and its source hook takes its params (with the
+    ones given at ``POST /source/open`` over them)."""
     config = GeneratorConfig.model_validate(workload.config)
     assert FAMILIES  # importing the pipeline declares the generator's hook modules
-    REGISTRY.make_config("source", config.source.alias, config.source.params)
+    REGISTRY.make_config("source", config.source.alias, {**config.source.params, **(at_open or {})})
     source: dict[str, Any] = workload.config["source"]
     return source
 
 
 def test_an_rtsp_camera_reads_the_rtsp_url_the_datasource_reports() -> None:
     src = resolved({"id": "cam0", "mode": "rtsp", "dataset": "synthetic", "node_candidates": ["edge1"]})
-    # At install the URL is not known yet (the datasource picks a port when it opens the stream).
+    # At install the URL is not known yet (the datasource picks a port when it opens the stream): the
+    # generator starts closed and is given the URL when the datasource is opened.
     pending = generator(src, "")
-    assert pending.config["source"] == {"alias": "rtsp", "params": {}}
-    opened = reading_from(pending, src.entry, RTSP_URL)
-    assert check_source_hook(opened) == {"alias": "rtsp", "params": {"url": RTSP_URL}}
-    assert opened.name == pending.name and opened.node == "edge1"
-    assert {k: v for k, v in opened.config.items() if k != "source"} == {
-        k: v for k, v in pending.config.items() if k != "source"
-    }
+    assert pending.config["source"] == {"alias": "rtsp", "params": {}} and pending.config["autostart"] is False
+    with pytest.raises(HookError, match="url"):
+        check_source_hook(pending)
+    assert check_source_hook(pending, {"url": RTSP_URL}) == {"alias": "rtsp", "params": {}}
 
 
 def test_a_real_rtsp_camera_keeps_its_own_url_and_params() -> None:
@@ -90,9 +90,8 @@ def test_http_and_file_sources() -> None:
 def test_the_rtsp_hook_refuses_the_http_stream_url() -> None:
     """Why the datasource's HTTP URL must not stand in for a simulated RTSP camera's stream."""
     src = resolved({"id": "cam0", "mode": "rtsp", "dataset": "synthetic"})
-    bad = reading_from(generator(src, ""), src.entry, "http://127.0.0.1:8901/streams/cam0")
-    with pytest.raises(Exception, match="rtsp"):
-        check_source_hook(bad)
+    with pytest.raises(HookError, match="rtsp"):
+        check_source_hook(generator(src, ""), {"url": "http://127.0.0.1:8901/streams/cam0"})
 
 
 @pytest.mark.parametrize("policy", ["fixed", "cloud-only", "edge-only"])

@@ -55,7 +55,7 @@ class Recorder:
                 return {"status": "duplicate", "key": task.key()}
             outcome = self.joins.add(task)
             for entry, reason in outcome.dropped:
-                await self._drop_join(entry, DropReason.JOIN_TIMEOUT, reason)
+                await self._drop_join(entry, entry.drop_reason or DropReason.OVERLOADED, reason)
             if outcome.merged is None:
                 return {"status": "waiting", "join": {"arrived": task.came_from, "expected": task.stage.prev}}
             self._joined[key] = None

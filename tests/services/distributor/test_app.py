@@ -179,6 +179,16 @@ def test_join_timeout_becomes_a_drop_record(tmp_path: Path) -> None:
     assert "missing ['b']" in records[0]["drop"]["message"]
 
 
+def test_a_join_evicted_from_a_full_store_is_recorded_as_overloaded(tmp_path: Path) -> None:
+    first, _ = branch_copies(0)
+    second, _ = branch_copies(1)
+    with start(tmp_path, join_capacity=1) as url:
+        assert post_result(url, first).json()["status"] == "waiting"
+        assert post_result(url, second).json()["status"] == "waiting"  # evicts the first join
+        records = httpx.get(f"{url}/results").json()["records"]
+    assert [(r["kind"], r["task_id"], r["reason"]) for r in records] == [("drop", 0, "overloaded")]
+
+
 def test_dead_scheduler_loses_no_record(tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     config = {"feedback": True, "scheduler_url": dead, "feedback_retries": 1, "feedback_timeout": 0.5}

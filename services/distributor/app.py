@@ -81,6 +81,7 @@ def create_app(settings: DistributorSettings | None = None, config: DistributorC
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await recorder.abandon_joins(f"distributor on {settings.node!r} stopped before the join completed")
             await feedback.stop()
             store.close()
 

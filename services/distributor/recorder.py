@@ -103,6 +103,13 @@ class Recorder:
         record = DropRecord.of(first, reason, message, node=self.node)
         await self.accept_drop(record)
 
+    async def abandon_joins(self, message: str) -> int:
+        """Record every join still waiting as dropped (at shutdown: they could never complete)."""
+        entries = [e for root in {p.key.root_uuid for p in self.joins.pending()} for e in self.joins.abandon(root)]
+        for entry in entries:
+            await self._drop_join(entry, DropReason.SHUTDOWN, message)
+        return len(entries)
+
     async def expire_joins(self) -> int:
         expired = self.joins.expire()
         for entry, message in expired:

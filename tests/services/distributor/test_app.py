@@ -189,6 +189,15 @@ def test_a_join_evicted_from_a_full_store_is_recorded_as_overloaded(tmp_path: Pa
     assert [(r["kind"], r["task_id"], r["reason"]) for r in records] == [("drop", 0, "overloaded")]
 
 
+def test_joins_waiting_at_shutdown_are_recorded_as_dropped(tmp_path: Path) -> None:
+    a, _ = branch_copies(7)
+    with start(tmp_path) as url:
+        assert post_result(url, a).json()["status"] == "waiting"
+    with start(tmp_path) as url:  # the same database, after a restart
+        records = httpx.get(f"{url}/results").json()["records"]
+    assert [(r["kind"], r["task_id"], r["reason"]) for r in records] == [("drop", 7, "shutdown")]
+
+
 def test_dead_scheduler_loses_no_record(tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     config = {"feedback": True, "scheduler_url": dead, "feedback_retries": 1, "feedback_timeout": 0.5}

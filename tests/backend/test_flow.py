@@ -1,8 +1,10 @@
 """The whole flow with real processes, through dayu.sh, dayuctl and the API.
 
-start -> datasource upload -> DAG -> install -> open -> results with visualization data -> export ->
-uninstall -> stop, then nothing is left running. The source is a video file written here (a real face
-from scikit-image pasted into moving frames) read by the generator's file source.
+start -> datasource upload -> DAG -> install (the generator runs, healthy, reading nothing) -> open ->
+results with visualization data -> backend restart -> close (no new task; every task made ends as a result
+or a drop) -> open again (task ids go on) -> export -> uninstall -> stop, then nothing is left running.
+The source is a video file written here (a real face from scikit-image pasted into moving frames) read by
+the generator's file source.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import httpx
@@ -23,6 +26,8 @@ import psutil
 import pytest
 import yaml
 
+from common.topology import StaticTopology
+from tests.e2e.cluster import wait_until
 from tests.servers import free_port
 
 pytestmark = pytest.mark.e2e
@@ -55,6 +60,17 @@ def ctl(home: Path, *args: str, timeout: float = 240) -> subprocess.CompletedPro
     )
 
 
+def all_records(url: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    cursor = 0
+    while True:
+        page = httpx.get(f"{url}/api/results/cam-a", params={"after": cursor, "limit": 1000}, headers=headers).json()
+        records += page["records"]
+        if not page["records"] or page["cursor"] == cursor:
+            return records
+        cursor = page["cursor"]
+
+
 def test_whole_flow(tmp_path: Path) -> None:
     template = tmp_path / "template"
     shutil.copytree(REPO / "template", template)
@@ -62,6 +78,11 @@ def test_whole_flow(tmp_path: Path) -> None:
     base["backend"]["port"], base["datasource"]["port"] = free_port(), free_port()
     base["install"]["stage_timeout_s"] = 60
     (template / "base.yaml").write_text(yaml.safe_dump(base))
+    # Twice the default task rate, at the video's own 360p: results come sooner and the load stays light.
+    generator_template = template / "generator" / "default.yaml"
+    spec = yaml.safe_load(generator_template.read_text())
+    spec["config"]["startup_plan"].update(resolution="360p", fps=10)
+    generator_template.write_text(yaml.safe_dump(spec))
     home = tmp_path / "home"
     video = tmp_path / "street.mp4"
     write_video(video)
@@ -87,10 +108,23 @@ def test_whole_flow(tmp_path: Path) -> None:
         assert "stage2" in r.stderr  # progress was shown while waiting
         r = ctl(home, "--json", "status")
         assert json.loads(r.stdout)["phase"] == "installed"
-        assert ctl(home, "open").returncode == 0
         token = (home / ".dayu" / "token").read_text().strip()
         url = (home / ".dayu" / "run" / "backend.url").read_text().strip()
         headers = {"Authorization": f"Bearer {token}"}
+
+        # Installed with the rest of stage 2: the generator runs and is healthy, but reads nothing yet.
+        instances = httpx.get(f"{url}/api/instances", headers=headers, timeout=10).json()
+        assert [i["ready"] for i in instances if i["component"] == "generator"] == [True]
+        topology = StaticTopology.from_file(next((home / ".dayu" / "run").rglob("topology.json")))
+        generator_url = topology.component_url("generator/cam-a", "edge1")
+
+        def generator() -> dict[str, Any]:
+            answer: dict[str, Any] = httpx.get(f"{generator_url}/status", headers=headers, timeout=10).json()
+            return answer
+
+        idle = generator()  # the install waited for all of stage 2, the CLI then took a second or more
+        assert idle["open"] is False and idle["frames_read"] == idle["tasks_created"] == 0, idle
+        assert ctl(home, "open").returncode == 0
 
         r = ctl(home, "--json", "results", "cam-a", "--follow", "--count", "6", "--duration", "60")
         assert r.returncode == 0, r.stderr
@@ -136,6 +170,28 @@ def test_whole_flow(tmp_path: Path) -> None:
         again = ctl(home, "--json", "results", "cam-a", "--after", str(results[-1]["seq"]), "--follow", "--count", "1",
                     "--duration", "30")  # fmt: skip
         assert again.returncode == 0 and again.stdout.strip(), again.stderr
+
+        # Closed: reading stops, and every task made ends at the distributor as a result or a drop.
+        assert ctl(home, "close").returncode == 0
+        closed = generator()
+        made = closed["tasks_created"]
+        assert closed["open"] is False and made > 0, closed
+        wait_until(
+            lambda: {r["task_id"] for r in all_records(url, headers)} >= set(range(made)),
+            timeout=30,
+            what="a result or a drop for every task made before closing",
+        )
+        time.sleep(0.8)  # two task periods
+        assert generator()["tasks_created"] == made  # nothing read, no task made while closed
+        # Opened again: task ids go on from where they stopped.
+        assert ctl(home, "open").returncode == 0
+        wait_until(
+            lambda: [r for r in all_records(url, headers) if r["task_id"] >= made],
+            timeout=30,
+            what="a task of the second opening",
+        )
+        reopened = generator()
+        assert reopened["open"] is True and reopened["opens"] == 2 and reopened["next_task_id"] > made
 
         out = tmp_path / "export.jsonl.gz"
         r = ctl(home, "export", "--source", "cam-a", "-o", str(out))

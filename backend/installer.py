@@ -234,8 +234,8 @@ class Installer:
             config = DatasourceConfig.model_validate(self.store.get_datasource(state["datasource"])["config"])
             placement: dict[str, str] = state.get("placement", {})
             if not opened:
-                for sid in sources:
-                    await self._close_source(config, placement, sid)
+                # Side by side: each generator may wait for its segments in flight.
+                await asyncio.gather(*(self._close_source(config, placement, sid) for sid in sources))
                 return
             done: list[str] = []
             try:

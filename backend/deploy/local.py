@@ -1,6 +1,6 @@
 """The local deployer: every virtual node's workloads as processes of the local runtime (services.local).
 
-Each change (the second install stage, opening a datasource, a redeployment) is applied incrementally:
+Each change (the second install stage, a redeployment) is applied incrementally:
 only the workloads that were added, removed or changed start or stop; the others keep running and
 follow the rewritten topology file.
 """

@@ -95,6 +95,8 @@ class Generator:
         self.stats = GeneratorStats()
         self.raw_meta = RawMeta()
         self.next_task_id = 0  # never reset: ids keep increasing across close and open
+        self.source: FrameSource | None = None
+        """The source of the current (or last) opening."""
         self.filter: FrameFilter = REGISTRY.create(
             "frame_filter", config.frame_filter.alias, config.frame_filter.params
         )
@@ -332,6 +334,7 @@ class Generator:
                     raise
                 raise Unavailable(self.stats.error) from exc
             self.raw_meta = raw_meta
+            self.source = source
             self._stop.clear()
             self.stats.state, self.stats.error = "running", None
             self.stats.opens += 1
@@ -349,7 +352,10 @@ class Generator:
             self._reader_task = None
             was_reading = not task.done()
             self._stop.set()
-            self.stats.state = "closing"
+            if self.source is not None:
+                self.source.interrupt()
+            if was_reading:
+                self.stats.state = "closing"
             done, _ = await asyncio.wait({task}, timeout=timeout)
             if not done:
                 log.warning("the reader did not stop within %gs; cancelled", timeout)
@@ -359,7 +365,8 @@ class Generator:
                 await asyncio.wait_for(self._segments.join(), timeout)
             except TimeoutError:
                 log.warning("segments still being sent after %gs; they go on in the background", timeout)
-            self.stats.state = "closed"
+            if was_reading:
+                self.stats.state = "closed"
             return was_reading
 
     async def shutdown(self, timeout: float) -> None:

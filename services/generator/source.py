@@ -52,6 +52,10 @@ class FrameSource(Hook):
         """True when the source already delivers frames in real time (live cameras, the datasource)."""
         return False
 
+    def interrupt(self) -> None:
+        """Called from another thread when reading is to stop: a read that waits (reconnecting, backing off)
+        returns soon. :meth:`close` still follows, in the reading thread."""
+
     def close(self) -> None:
         """Release the source."""
 

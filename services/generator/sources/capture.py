@@ -112,6 +112,9 @@ class LiveCapture(FrameSource):
     def paced(self) -> bool:
         return True
 
+    def interrupt(self) -> None:
+        self._closed.set()
+
     def close(self) -> None:
         self._closed.set()
         if self._cap is not None:

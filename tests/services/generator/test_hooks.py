@@ -125,3 +125,21 @@ def test_rtsp_source_gives_up_after_bounded_reconnects() -> None:
     with pytest.raises(Unavailable, match="after 3 reconnects"):
         src.open()
     assert waits == [0.01, 0.02, 0.02]
+
+
+def test_interrupting_a_reconnecting_rtsp_source_ends_its_read_early() -> None:
+    """Closing a generator interrupts a read that is backing off between reconnects (nothing listens)."""
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 2:
+            src.interrupt()
+
+    src = RtspSource(
+        RtspSourceConfig(url="rtsp://127.0.0.1:9/none", reconnect_attempts=50, backoff_s=0.01, open_timeout_s=1),
+        sleep=sleep,
+    )
+    assert src.read() is None  # the stream was never up: read reconnects until interrupted
+    assert len(waits) == 2  # not 50
+    src.close()

@@ -195,8 +195,8 @@ class StaticTopology(Topology):
 class WatchedTopology(StaticTopology):
     """A topology file that is read again when it changes.
 
-    The local runtime rewrites the file when it adds or removes components (a generator when a
-    datasource opens, a processor on redeployment); running components then see the new endpoints
+    The local runtime rewrites the file when it adds or removes components (the second install stage,
+    a processor on redeployment); running components then see the new endpoints
     without a restart. The file's mtime is checked at most every ``check_every`` seconds; a file
     that cannot be read or parsed keeps the last good topology in force.
     """

@@ -176,12 +176,18 @@ def cmd_quickstart(api: Api, args: argparse.Namespace) -> None:
 
 
 def cmd_results(api: Api, args: argparse.Namespace) -> None:
-    cursor = args.after
+    # Without --after, start from the latest records (what a person looking at a live run wants).
+    latest = args.after is None
+    cursor = args.after or 0
     deadline = time.monotonic() + args.duration if args.duration else None
     columns = ["seq", "kind", "task_id", "delay", "object_count", "offloading", "texts"]
     shown = 0
     while True:
-        batch = api.call("GET", f"/api/results/{args.source}", params={"after": cursor, "limit": args.limit})
+        params = {"after": cursor, "limit": args.limit}
+        if latest:
+            params["tail"] = args.limit
+            latest = False
+        batch = api.call("GET", f"/api/results/{args.source}", params=params)
         for record in batch["records"]:
             if args.json:
                 print(json.dumps(record), flush=True)
@@ -302,8 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     results = sub.add_parser("results", help="results of a source")
     results.add_argument("source")
-    results.add_argument("--after", type=int, default=0)
-    results.add_argument("--limit", type=int, default=100)
+    results.add_argument("--after", type=int, default=None, help="records after this seq (default: the latest)")
+    results.add_argument("--limit", type=int, default=20, help="records per request (default 20)")
     results.add_argument("--follow", "-f", action="store_true", help="keep polling for new results")
     results.add_argument("--count", type=int, default=0, help="with --follow: stop after this many records")
     results.add_argument("--duration", type=float, default=0, help="with --follow: stop after this many seconds")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from typing import Any
 
@@ -151,7 +152,9 @@ class Installer:
         async with self.lock:
             try:
                 planner = self.planner()
-                stage1 = planner.stage1(policy)
+                run_id = f"run-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+                self._save(run_id=run_id)
+                stage1 = planner.stage1(policy, run_id=run_id)
                 self._progress("stage1", f"deploying {', '.join(w.name for w in stage1)}")
                 await self.deployer.apply(stage1)
                 await self._wait(stage1, timeout, "stage1")

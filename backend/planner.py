@@ -126,12 +126,15 @@ class Planner:
             config["startup"] = {"meta": knobs}
         return config
 
-    def stage1(self, policy: PolicySpec) -> list[Workload]:
+    def stage1(self, policy: PolicySpec, *, run_id: str | None = None) -> list[Workload]:
+        """``run_id`` names the install: the distributor keeps its results apart from earlier runs'."""
         cloud = self.cloud()
         out = []
         for component in ("scheduler", "distributor"):
             comp = self.template.component(getattr(policy, component))
             config = self.scheduler_config(policy) if component == "scheduler" else dict(comp.config)
+            if component == "distributor" and run_id is not None:
+                config.setdefault("run_id", run_id)
             out.append(self._workload(component, comp, cloud, 1, config))
         monitor = self.template.component(policy.monitor)
         for node in self._positions(monitor):

@@ -23,9 +23,13 @@ SOURCE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 MAX_STREAM_S = 3600.0
 
 
-async def fetch(plane: ControlPlane, source_id: str, after: int, limit: int) -> dict[str, Any]:
+async def fetch(
+    plane: ControlPlane, source_id: str, after: int, limit: int, *, tail: int | None = None
+) -> dict[str, Any]:
     distributor = plane.component_url("distributor")
     params = {"after": str(after), "limit": str(limit), "source_id": source_id}
+    if tail is not None:
+        params["tail"] = str(tail)
     answer = await plane.client.get_json(f"{distributor}/results", params=params, timeout=10.0)
     deployment = plane.installer.state().get("deployment", {})
     views = []
@@ -44,9 +48,12 @@ async def results(
     plane: Plane,
     after: int = Query(0, ge=0, description="Return records after this sequence number."),
     limit: int = Query(100, ge=1, le=1000, description="At most this many records."),
+    tail: int | None = Query(
+        None, ge=1, le=1000, description="Instead of paging after `after`: the latest this many records."
+    ),
 ) -> dict[str, Any]:
     _check_source(plane, source_id)
-    return await fetch(plane, source_id, after, limit)
+    return await fetch(plane, source_id, after, limit, tail=tail)
 
 
 @router.get("/{source_id}/stream", summary="Server-Sent Events: one `result` event per record as it arrives")

@@ -57,7 +57,8 @@ def create_app(settings: DistributorSettings | None = None, config: DistributorC
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         work_dir = Path(settings.work_dir)
-        database = Path(config.database) if config.database else work_dir / "results.sqlite3"
+        default_name = f"results-{config.run_id}.sqlite3" if config.run_id else "results.sqlite3"
+        database = Path(config.database) if config.database else work_dir / default_name
         store = ResultStore(database, max_records=config.max_records)
         feedback = FeedbackSender(
             app.state.client,

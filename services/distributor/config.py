@@ -8,7 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field
 class DistributorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    database: str | None = Field(None, description="SQLite file; default: <work_dir>/results.sqlite3.")
+    database: str | None = Field(
+        None, description="SQLite file; default: <work_dir>/results.sqlite3, or results-<run_id>.sqlite3."
+    )
+    run_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="One install's name: its results go to a database of their own, apart from earlier runs.",
+    )
     max_records: int = Field(100_000, ge=10, description="Records kept (results and drops); the oldest go first.")
     max_segments: int = Field(200, ge=1, description="Segment files kept for display; the oldest go first.")
     max_payload_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest segment accepted.")

@@ -69,8 +69,14 @@ async def get_results(
     after: Annotated[int, Query(ge=0, description="Return records with seq greater than this.")] = 0,
     limit: Annotated[int, Query(ge=1, description="Records at most (capped by the config).")] = 100,
     source_id: Annotated[str | None, Query(max_length=128)] = None,
+    tail: Annotated[
+        int | None, Query(ge=1, description="Instead of paging after a cursor: the latest this many records.")
+    ] = None,
 ) -> dict[str, Any]:
     store: ResultStore = request.app.state.store
+    if tail is not None:
+        records = await asyncio.to_thread(store.tail, min(tail, _config(request).page_limit), source_id)
+        return {"records": records, "cursor": records[-1]["seq"] if records else after}
     records = await asyncio.to_thread(store.page, after, min(limit, _config(request).page_limit), source_id)
     return {"records": records, "cursor": records[-1]["seq"] if records else after}
 

@@ -133,6 +133,19 @@ class ResultStore:
             rows = self._db.execute(query, args).fetchall()
         return [_row_to_record(row) for row in rows]
 
+    def tail(self, limit: int, source_id: str | None = None) -> list[dict[str, Any]]:
+        """The latest ``limit`` records, oldest first."""
+        query = f"SELECT {COLUMNS} FROM records"
+        args: list[Any] = []
+        if source_id is not None:
+            query += " WHERE source_id = ?"
+            args.append(source_id)
+        query += " ORDER BY seq DESC LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(query, args).fetchall()
+        return [_row_to_record(row) for row in reversed(rows)]
+
     def pages(self, source_id: str | None, page_size: int) -> Iterator[list[dict[str, Any]]]:
         """Every record in pages, so an export never holds more than one page."""
         after = 0

@@ -15,6 +15,7 @@ from common.errors import HookError
 from common.registry import REGISTRY
 from common.topology import NodeSpec
 from common.workload import Workload
+from services.distributor.config import DistributorConfig
 from services.generator.config import GeneratorConfig
 from services.generator.pipeline import FAMILIES
 from services.scheduler.config import SchedulerConfig
@@ -105,3 +106,12 @@ def test_the_scheduler_plans_with_the_generators_startup_knobs(policy: str) -> N
     assert config.startup.meta == GeneratorConfig.model_validate({"startup_plan": knobs}).startup_plan
     assert config.startup.meta.fps == knobs["fps"] and config.startup.meta.resolution == knobs["resolution"]
     assert config.agent.alias == policy
+
+
+def test_each_install_gets_a_result_database_of_its_own() -> None:
+    p = planner()
+    spec = p.template.policies["fixed"]
+    (first,) = [w for w in p.stage1(spec, run_id="run-a") if w.component == "distributor"]
+    (second,) = [w for w in p.stage1(spec, run_id="run-b") if w.component == "distributor"]
+    assert DistributorConfig.model_validate(first.config).run_id == "run-a"
+    assert DistributorConfig.model_validate(second.config).run_id == "run-b"

@@ -274,3 +274,24 @@ def test_segment_sent_by_reference_is_kept_for_display(tmp_path: Path) -> None:
     assert served.status_code == 200 and served.content == segment
     assert missing.status_code < 300, missing.text
     assert absent.status_code == 404
+
+
+def test_tail_gives_the_latest_records_and_each_run_id_its_own_database(tmp_path: Path) -> None:
+    with start(tmp_path, run_id="run-1") as url:
+        for i in range(5):
+            post_result(url, finished_task(i))
+        post_result(url, finished_task(0, source_id="other"))
+        latest = httpx.get(f"{url}/results", params={"tail": 2, "source_id": "cam1"}).json()
+        bad = httpx.get(f"{url}/results", params={"tail": 0})
+    assert [r["task_id"] for r in latest["records"]] == [3, 4]  # the latest two, oldest first
+    assert latest["cursor"] == latest["records"][-1]["seq"]
+    assert bad.status_code == 422
+    with start(tmp_path, run_id="run-2") as url:
+        fresh = httpx.get(f"{url}/results").json()["records"]
+    with start(tmp_path, run_id="run-1") as url:
+        kept = httpx.get(f"{url}/results").json()["records"]
+    assert fresh == []  # a new run starts with no records of earlier runs
+    assert len(kept) == 6  # and the earlier run's records are still there under its own name
+    assert (tmp_path / "work" / "results-run-1.sqlite3").is_file()
+    with pytest.raises(ValueError):
+        DistributorConfig.model_validate({"run_id": "../escape"})

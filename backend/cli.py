@@ -229,6 +229,32 @@ def cmd_simple(method: str, path: str, columns: Sequence[str] | None = None) -> 
     return run
 
 
+def describe_edges(dag: dict[str, Any]) -> str:
+    """``detect(text-detection) -> recognize(text-recognition)``: a DAG's edges, sentinels left out."""
+
+    def label(name: str) -> str:
+        return f"{name}({dag[name].get('service')})"
+
+    edges = [
+        f"{label(name)} -> {label(succ)}"
+        for name, stage in dag.items()
+        if name not in ("_start", "_end")
+        for succ in stage.get("next", [])
+        if succ != "_end"
+    ]
+    alone = [label(n) for n, s in dag.items() if n not in ("_start", "_end") and s.get("next") == ["_end"]]
+    linked = {part for edge in edges for part in edge.split(" -> ")}
+    return ", ".join(edges + [a for a in alone if a not in linked]) or "-"
+
+
+def cmd_dag_list(api: Api, args: argparse.Namespace) -> None:
+    dags = api.call("GET", "/api/dags")
+    if args.json:
+        emit(args, dags)
+        return
+    emit(args, [{"name": d["name"], "stages": describe_edges(d.get("dag", {}))} for d in dags], ["name", "stages"])
+
+
 def cmd_dag_create(api: Api, args: argparse.Namespace) -> None:
     text = Path(args.file).read_text() if args.file else None
     if text is None:
@@ -273,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     dag = sub.add_parser("dag", help="DAGs").add_subparsers(dest="dag_command", required=True)
-    dag.add_parser("list").set_defaults(run=cmd_simple("GET", "/api/dags", ["name", "dag"]))
+    dag.add_parser("list").set_defaults(run=cmd_dag_list)
     create = dag.add_parser("create", help="from a YAML file (stages/edges) or a chain of services")
     create.add_argument("name")
     create.add_argument("chain", nargs="*", help="services in order, e.g. text-detection text-recognition")

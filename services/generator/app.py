@@ -78,6 +78,7 @@ def create_app(settings: GeneratorSettings | None = None, config: GeneratorConfi
             work_dir=settings.work_dir,
             client=app.state.client,
             topology=app.state.topology,
+            metrics=app.state.metrics,
         )
         if config.autostart:
             generator.make_source()  # a bad source config stops the start here, not silently later

@@ -56,7 +56,11 @@ class GeneratorConfig(BaseModel):
     submit_timeout_s: float = Field(10.0, gt=0, le=300, description="Timeout of one submission to the controller.")
     submit_retries: int = Field(3, ge=0, le=20, description="Retries of a failed submission before a drop record.")
     max_pending_segments: int = Field(
-        4, ge=1, le=256, description="Segments waiting for the encoder; reading pauses beyond this."
+        4,
+        ge=1,
+        le=256,
+        description="Size of the encoder queue (segments waiting to be encoded and submitted). When it is full a "
+        "replayed source waits; a live source skips frames (counted as frames_skipped_backpressure).",
     )
     max_tasks: int | None = Field(
         None, ge=1, description="Stop after this many tasks in all, across openings (none: until the source ends)."

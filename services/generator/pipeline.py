@@ -1,8 +1,10 @@
 """The generator's loop: read -> filter -> resize -> batch -> encode (worker thread) -> submit.
 
-Reading (with filtering and resizing) runs in one worker thread and encoding in another, so a slow
-encoder never stalls the reader beyond the bounded segment queue. Every task created is either
-accepted by the node's controller or recorded as a drop at the distributor.
+Reading (with filtering and resizing) runs in one worker thread and encoding in another, with a bounded
+queue of segments between them. When that queue is full, a replayed source waits (replays stay identical),
+while a live (paced) source skips the frames it cannot hand over and counts them, so a slow encoder never
+stalls a camera. Every task created is either accepted by the node's controller or recorded as a drop at
+the distributor.
 
 Reading runs between :meth:`Generator.open` and :meth:`Generator.close` (or the end of the source); the
 submission loop runs for the generator's whole life, so closing lets the segments already made become
@@ -26,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from common.errors import DayuError, Unavailable
+from common.metrics import ServiceMetrics
 from common.plan import Plan
 from common.records import DropReason, DropRecord
 from common.registry import REGISTRY
@@ -63,6 +66,8 @@ class Segment:
 class GeneratorStats:
     frames_read: int = 0
     frames_kept: int = 0
+    frames_skipped_backpressure: int = 0
+    """Frames of a live source left out of every segment because the encoder queue was full."""
     tasks_created: int = 0
     tasks_submitted: int = 0
     tasks_dropped: int = 0
@@ -86,6 +91,7 @@ class Generator:
         work_dir: Path,
         client: ServiceClient,
         topology: Topology | None,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.config = config
         self.node = node
@@ -120,6 +126,11 @@ class Generator:
         self._encoder_pool = ThreadPoolExecutor(1, thread_name_prefix="gen-encode")
         self._segments: asyncio.Queue[Segment] = asyncio.Queue(maxsize=config.max_pending_segments)
         self._segments_made = 0
+        metrics = metrics or ServiceMetrics("generator")
+        self._skipped_metric = metrics.counter(
+            "generator_frames_skipped_backpressure_total",
+            "Frames of a live source skipped because the encoder queue was full",
+        )
         self._stop = asyncio.Event()
         self._lock = asyncio.Lock()
         self._reader_task: asyncio.Task[None] | None = None
@@ -135,8 +146,9 @@ class Generator:
         return self._encoders[alias]
 
     # -- reading (worker thread) --------------------------------------------------------------
-    def _next_kept(self, source: FrameSource, meta: Meta) -> Frame | None:
-        """Read until a frame passes the filter; resize it. Runs in the reader thread."""
+    def _next_kept(self, source: FrameSource, meta: Meta, resize: bool = True) -> Frame | None:
+        """Read until a frame passes the filter; resize it unless told not to (it is to be skipped). Runs in the
+        reader thread."""
         source_fps = source.delivered_fps(self.raw_meta.fps or 30.0)
         while True:
             frame = source.read()
@@ -144,7 +156,8 @@ class Generator:
                 return None
             self.stats.frames_read += 1
             if self.filter.keep(frame, source_fps, meta.fps):
-                frame.image = self.process.apply(frame.image, meta.resolution)
+                if resize:
+                    frame.image = self.process.apply(frame.image, meta.resolution)
                 return frame
 
     def _under_limit(self) -> bool:
@@ -157,7 +170,8 @@ class Generator:
         try:
             await self.planner.first_plan(self.raw_meta)
             source.set_rate_hint(self.planner.plan.meta.fps)
-            paced = source.paced or not self.config.realtime
+            live = source.paced
+            paced = live or not self.config.realtime
             origin: tuple[float, float] | None = None
             batch: list[Frame] = []
             meta = self.planner.plan.meta
@@ -166,12 +180,19 @@ class Generator:
                 if not batch:
                     meta = self.planner.plan.meta  # a segment is made under one plan
                     source.set_rate_hint(meta.fps)
-                frame = await loop.run_in_executor(self._reader, self._next_kept, source, meta)
+                # Only this loop fills the queue, so room seen when a segment starts is still there when it is
+                # complete: a live source never waits on the encoder, and a segment holds consecutive kept frames.
+                skip = live and not batch and self._segments.full()
+                frame = await loop.run_in_executor(self._reader, self._next_kept, source, meta, not skip)
                 if frame is None:
                     ended = True
                     break
                 if self._stop.is_set():
                     break  # read while closing: kept out of any task
+                if skip:
+                    self.stats.frames_skipped_backpressure += 1
+                    self._skipped_metric.inc()
+                    continue
                 if not paced:
                     # Replayed sources are released at the pace they were recorded at.
                     if origin is None:
@@ -398,6 +419,7 @@ class Generator:
             "raw_meta": self.raw_meta.model_dump(),
             "frames_read": s.frames_read,
             "frames_kept": s.frames_kept,
+            "frames_skipped_backpressure": s.frames_skipped_backpressure,
             "tasks_created": s.tasks_created,
             "tasks_submitted": s.tasks_submitted,
             "tasks_dropped": s.tasks_dropped,

@@ -11,7 +11,10 @@ from typing import Any
 from fastapi import FastAPI
 
 from common.config import load_component_config
+from common.errors import DayuError
+from common.outbox import SPOOL_DIR, Outbox
 from common.service import create_service
+from common.topology import Topology
 from services.controller.cleanup import remove_old_files
 from services.controller.config import ControllerConfig, ControllerSettings
 from services.controller.dispatcher import Dispatcher
@@ -36,6 +39,21 @@ def create_app(settings: ControllerSettings | None = None, config: ControllerCon
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.work_dir.mkdir(parents=True, exist_ok=True)
+        topology: Topology | None = app.state.topology
+
+        def distributor_url() -> str:
+            if topology is None:
+                raise DayuError("no topology: cannot find the distributor")
+            return topology.component_url("distributor")
+
+        outbox = Outbox(
+            settings.work_dir / SPOOL_DIR / "controller.jsonl",
+            client=app.state.client,
+            distributor_url=distributor_url,
+            config=config.outbox,
+            metrics=app.state.metrics,
+        )
+        outbox.open()
         dispatcher = Dispatcher(
             config,
             node=settings.node,
@@ -43,6 +61,7 @@ def create_app(settings: ControllerSettings | None = None, config: ControllerCon
             client=app.state.client,
             topology=app.state.topology,
             metrics=app.state.metrics,
+            outbox=outbox,
         )
         app.state.dispatcher = dispatcher
         sweep = min(1.0, config.join_timeout_s / 4)
@@ -64,6 +83,7 @@ def create_app(settings: ControllerSettings | None = None, config: ControllerCon
             await asyncio.gather(*loops, return_exceptions=True)
             await dispatcher.drain(timeout=5.0)
             await dispatcher.abandon_joins()
+            await outbox.close()  # after the last drop records: what the distributor did not take stays spooled
 
     def health(app: FastAPI) -> dict[str, Any]:
         dispatcher: Dispatcher | None = getattr(app.state, "dispatcher", None)

@@ -19,6 +19,7 @@ from common.dag import advance, needs_join
 from common.errors import DayuError, TransportError, UpstreamTimeout
 from common.join import JoinStore, PendingJoin
 from common.metrics import ServiceMetrics
+from common.outbox import Outbox
 from common.records import DropReason, DropRecord
 from common.task import END, START, Task
 from common.topology import Topology
@@ -48,8 +49,10 @@ class Dispatcher:
         client: ServiceClient,
         topology: Topology | None,
         metrics: ServiceMetrics,
+        outbox: Outbox,
     ) -> None:
         self.config = config
+        self.outbox = outbox
         self.node = node
         self.work_dir = work_dir
         self.client = client
@@ -263,24 +266,15 @@ class Dispatcher:
         self.counts["forwarded"] += 1
 
     async def _finish(self, task: Task) -> None:
-        """Give a task at ``_end`` to the distributor (on this, the cloud, node: by reference)."""
+        """Give a task at ``_end`` to the distributor (on this, the cloud, node: by reference).
+
+        An unreachable distributor does not lose the result: it waits in the outbox until delivered.
+        """
         assert task.cursor == END
         task.finished_at = time.time()
-        try:
-            if self.topology is None:
-                raise DayuError("no topology: cannot find the distributor")
-            url = self.topology.component_url("distributor") + "/results"
-            await self.client.request(
-                "POST",
-                url,
-                content=task.to_json(),
-                headers={"content-type": "application/json"},
-                idempotent=True,
-                retries=self.config.drop_retries,
-            )
-        except DayuError as exc:
-            self.counts["unrecorded"] += 1
-            log.error("distributor refused result %s/%d: %s", task.source_id, task.task_id, exc)
+        outcome = await self.outbox.deliver("results", task.to_json(), retries=self.config.drop_retries)
+        if outcome in ("rejected", "discarded"):
+            log.error("result %s/%d could not be recorded (%s)", task.source_id, task.task_id, outcome)
             return
         self.counts["finished"] += 1
         self._routed.labels("finished").inc()
@@ -309,19 +303,8 @@ class Dispatcher:
         return len(expired)
 
     async def _send_drops(self, records: list[DropRecord]) -> None:
-        if not records:
-            return
-        try:
-            if self.topology is None:
-                raise DayuError("no topology: cannot find the distributor")
-            url = self.topology.component_url("distributor") + "/drops"
-            for record in records:
-                await self.client.post_json(
-                    url, record.model_dump(mode="json"), idempotent=True, retries=self.config.drop_retries
-                )
-        except DayuError as exc:
-            self.counts["unrecorded"] += len(records)
-            log.error("could not record %d drop(s) at the distributor: %s", len(records), exc)
+        for record in records:
+            await self.outbox.deliver("drops", record.model_dump_json(), retries=self.config.drop_retries)
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def drain(self, timeout: float) -> None:
@@ -346,6 +329,8 @@ class Dispatcher:
             "in_flight": len(self._inflight),
             "max_in_flight": self.config.max_in_flight,
             "joins_pending": len(self.joins),
-            "counts": dict(self.counts),
+            # Only records that will never reach the distributor; those waiting in the outbox are not lost.
+            "counts": {**self.counts, "unrecorded": self.outbox.lost},
             "drops": dict(self.drops),
+            "outbox": self.outbox.status(),
         }

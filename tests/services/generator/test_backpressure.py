@@ -1,0 +1,196 @@
+"""A slow encoder against a live source and against a replayed one.
+
+The generator runs its real app (TestClient drives its lifespan, its reader and encoder threads are real and
+segments are really encoded) against a small real FastAPI app on loopback standing in for its controller and
+distributor. Two hooks are registered here for the tests only: ``test-live-camera``, a paced source standing in
+for a live camera, and ``test-slow-opencv``, the real OpenCV encoder slowed down on purpose so that encoding
+falls behind the camera.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import Field
+
+from common.registry import HookConfig, hook
+from common.task import Meta, RawMeta, Task
+from services.generator.app import create_app
+from services.generator.config import GeneratorConfig, GeneratorSettings
+from services.generator.encoders.opencv import OpenCVEncoder, OpenCVEncoderConfig
+from services.generator.source import Frame, FrameSource
+from tests.e2e.cluster import wait_until, write_video
+from tests.servers import free_port, serve
+from tests.services.generator.test_generator import recorder
+
+pytestmark = pytest.mark.integration
+
+CAMERA_FPS = 40.0
+CAMERA_FRAMES = 80
+ENCODE_DELAY_S = 0.12
+"""Per segment: with 2-frame segments the encoder manages ~16 frames/s of the camera's 40."""
+
+
+class LiveCameraConfig(HookConfig):
+    fps: float = Field(CAMERA_FPS, gt=0, description="Frames the camera captures per second.")
+    frames: int = Field(CAMERA_FRAMES, ge=1, description="Frames captured before the stream ends.")
+    buffer: int = Field(2, ge=1, description="Frames the camera holds before it overwrites the oldest.")
+
+
+@hook("source", "test-live-camera")
+class LiveCamera(FrameSource):
+    """Stands in for a live camera: it captures frames on its own clock whether or not anyone reads them, and
+    holds only ``buffer`` of them; a reader that falls behind loses the oldest ones (counted in ``overrun``)."""
+
+    Config = LiveCameraConfig
+    config: LiveCameraConfig
+
+    def __init__(self, config: LiveCameraConfig) -> None:
+        super().__init__(config)
+        self.next_index = 0
+        self.overrun = 0
+        self._started = 0.0
+        self._stop = threading.Event()
+
+    def open(self) -> RawMeta:
+        self._started = time.monotonic()
+        return RawMeta(width=160, height=120, fps=self.config.fps)
+
+    def _captured(self) -> int:
+        elapsed = time.monotonic() - self._started
+        return min(self.config.frames, math.floor(elapsed * self.config.fps) + 1)
+
+    def read(self) -> Frame | None:
+        captured = self._captured()
+        oldest_held = captured - self.config.buffer
+        if self.next_index < oldest_held:
+            self.overrun += oldest_held - self.next_index
+            self.next_index = oldest_held
+        if self.next_index >= self.config.frames:
+            return None
+        due = self._started + self.next_index / self.config.fps
+        wait = due - time.monotonic()
+        if wait > 0 and self._stop.wait(wait):
+            return None
+        index = self.next_index
+        self.next_index += 1
+        image = np.full((120, 160, 3), index % 256, np.uint8)
+        cv2.putText(image, str(index), (10, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.4, (255, 255, 255), 3)
+        return Frame(image=image, index=index, timestamp=index / self.config.fps)
+
+    @property
+    def paced(self) -> bool:
+        return True
+
+    def interrupt(self) -> None:
+        self._stop.set()
+
+
+class SlowEncoderConfig(OpenCVEncoderConfig):
+    delay_s: float = Field(ENCODE_DELAY_S, ge=0, description="Extra seconds spent on every segment.")
+
+
+@hook("encoder", "test-slow-opencv")
+class SlowOpenCVEncoder(OpenCVEncoder):
+    """The real OpenCV encoder, slowed down on purpose by ``delay_s`` per segment so it falls behind."""
+
+    Config = SlowEncoderConfig
+    config: SlowEncoderConfig
+
+    def write(self, frames: list[np.ndarray], fps: float, meta: Meta, path: Path) -> None:
+        time.sleep(self.config.delay_s)
+        super().write(frames, fps, meta, path)
+
+
+def run(tmp_path: Path, source: dict[str, Any], **config: Any) -> tuple[dict[str, Any], dict[str, list[Any]], Any]:
+    """Run the generator until its finite source ends; its final status, what the controller got, and the
+    source hook it read."""
+    store: dict[str, list[Any]] = {"tasks": [], "drops": [], "plans": []}
+    port = free_port()
+    topology = {
+        "nodes": {
+            "cloud": {"role": "cloud", "components": {"distributor": {"port": port}}},
+            "edge1": {"role": "edge", "components": {"controller": {"port": port}}},
+        }
+    }
+    generator_config = GeneratorConfig.model_validate(
+        {
+            "source_id": "cam",
+            "source": source,
+            "encoder": {"alias": "test-slow-opencv"},
+            "startup_plan": {"resolution": "360p", "fps": 60, "encoding": "mp4v", "buffer_size": 2},
+            "schedule_interval": 3600,
+            "plan_timeout_s": 0.3,
+            "submit_retries": 0,
+            "max_pending_segments": 2,
+            **config,
+        }
+    )
+    settings = GeneratorSettings(node="edge1", topology=json.dumps(topology), work_dir=tmp_path / "work")
+    with serve(recorder(store), port), TestClient(create_app(settings, generator_config)) as client:
+        status = wait_until(
+            lambda: (lambda s: s if s["finished"] else None)(client.get("/status").json()),
+            timeout=30,
+            what="the end of the stream",
+        )
+        metrics = client.get("/metrics").text
+        source_hook = client.app.state.generator.source  # type: ignore[attr-defined]
+    status["metrics"] = metrics
+    return status, store, source_hook
+
+
+def skipped_metric(metrics: str) -> float:
+    for line in metrics.splitlines():
+        if line.startswith("dayu_generator_frames_skipped_backpressure_total "):
+            return float(line.split()[1])
+    raise AssertionError("the skipped-frames counter is missing from /metrics")
+
+
+def accounted(status: dict[str, Any], store: dict[str, list[Any]]) -> None:
+    ids = [t["task_id"] for t in store["tasks"]] + [d["task_id"] for d in store["drops"]]
+    assert sorted(ids) == list(range(status["tasks_created"])), (status, ids)
+    assert status["tasks_submitted"] + status["tasks_dropped"] == status["tasks_created"] > 0
+
+
+def test_a_live_camera_keeps_its_pace_and_frames_the_encoder_cannot_take_are_skipped_and_counted(
+    tmp_path: Path,
+) -> None:
+    status, store, camera = run(tmp_path, {"alias": "test-live-camera"})
+    assert status["state"] == "finished", status
+    # The reader kept up with the camera: nearly every captured frame was read, few were lost in its buffer.
+    # Waiting on the encoder instead would lose well over half of them there (it takes ~16 of 40 frames/s).
+    assert status["frames_read"] + camera.overrun == CAMERA_FRAMES, (status, camera.overrun)
+    assert camera.overrun <= CAMERA_FRAMES // 5, (status, camera.overrun)
+    # The encoder fell behind: frames were skipped, counted in /status and in Prometheus alike.
+    skipped = status["frames_skipped_backpressure"]
+    assert skipped > 0 and skipped == status["frames_read"] - status["frames_kept"], status
+    assert skipped_metric(status["metrics"]) == skipped
+    accounted(status, store)
+    tasks = sorted((Task.from_dict(t) for t in store["tasks"]), key=lambda t: t.task_id)
+    indices = [i for t in tasks for i in t.payload.frame_indices]
+    assert len(indices) == status["frames_kept"] and indices == sorted(set(indices)), indices
+    for task in tasks:
+        frames = task.payload.frame_indices
+        assert frames == sorted(set(frames)) and len(frames) == task.meta.buffer_size, task.payload
+        assert (tmp_path / "work" / (task.payload.file_name or "")).stat().st_size == task.payload.size_bytes
+
+
+def test_a_replayed_file_waits_for_the_slow_encoder_and_loses_no_frame(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "v.mp4", frames=24, fps=40, size=(160, 120))
+    status, store, _ = run(tmp_path, {"alias": "file", "params": {"path": str(video)}}, realtime=False)
+    assert status["state"] == "finished", status
+    assert status["frames_read"] == status["frames_kept"] == 24, status
+    assert status["frames_skipped_backpressure"] == 0 and skipped_metric(status["metrics"]) == 0
+    accounted(status, store)
+    assert status["tasks_dropped"] == 0
+    indices = [i for t in sorted(store["tasks"], key=lambda t: t["task_id"]) for i in t["payload"]["frame_indices"]]
+    assert indices == list(range(24))

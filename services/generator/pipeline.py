@@ -29,6 +29,7 @@ import numpy as np
 
 from common.errors import DayuError, Unavailable
 from common.metrics import ServiceMetrics
+from common.outbox import SPOOL_DIR, Outbox
 from common.plan import Plan
 from common.records import DropReason, DropRecord
 from common.registry import REGISTRY
@@ -71,7 +72,6 @@ class GeneratorStats:
     tasks_created: int = 0
     tasks_submitted: int = 0
     tasks_dropped: int = 0
-    drops_unrecorded: int = 0
     opens: int = 0
     state: str = "closed"
     error: str | None = None
@@ -135,6 +135,13 @@ class Generator:
         self._lock = asyncio.Lock()
         self._reader_task: asyncio.Task[None] | None = None
         self._submitter: asyncio.Task[None] | None = None
+        # Drop records the distributor cannot take now wait on disk; one spool per source on a shared work dir.
+        self.outbox = Outbox(
+            work_dir / SPOOL_DIR / f"generator-{_safe_name(config.source_id)}.jsonl",
+            client=client,
+            distributor_url=self._distributor_url,
+            metrics=metrics,
+        )
 
     # -- hooks --------------------------------------------------------------------------------
     def encoder_for(self, meta: Meta) -> Encoder:
@@ -306,14 +313,14 @@ class Generator:
         self.stats.tasks_dropped += 1
         log.warning("task %s/%d dropped: %s", task.source_id, task.task_id, message)
         record = DropRecord.of(task, reason, message, node=self.node)
-        try:
-            if self.topology is None:
-                raise DayuError("no topology: the generator does not know the distributor")
-            url = self.topology.component_url("distributor") + "/drops"
-            await self.client.post_json(url, record.model_dump(mode="json"), idempotent=True, retries=3)
-        except DayuError as exc:
-            self.stats.drops_unrecorded += 1
-            log.error("could not record the drop of %s/%d: %s", task.source_id, task.task_id, exc)
+        outcome = await self.outbox.deliver("drops", record.model_dump_json(), retries=3)
+        if outcome in ("rejected", "discarded"):
+            log.error("could not record the drop of %s/%d (%s)", task.source_id, task.task_id, outcome)
+
+    def _distributor_url(self) -> str:
+        if self.topology is None:
+            raise DayuError("no topology: the generator does not know the distributor")
+        return self.topology.component_url("distributor")
 
     # -- lifecycle ----------------------------------------------------------------------------
     def make_source(self, params: Mapping[str, Any] | None = None) -> FrameSource:
@@ -330,6 +337,7 @@ class Generator:
     def start(self) -> None:
         """Start the submission loop; reading starts with :meth:`open`."""
         if self._submitter is None:
+            self.outbox.open()
             self._submitter = asyncio.create_task(self._submit_loop(), name="generator-submit")
 
     async def open(self, params: Mapping[str, Any] | None = None) -> bool:
@@ -398,6 +406,7 @@ class Generator:
             self._submitter.cancel()
             await asyncio.gather(self._submitter, return_exceptions=True)
         await self.planner.aclose()
+        await self.outbox.close()
         await asyncio.to_thread(self._release)
 
     def _release(self) -> None:
@@ -423,7 +432,8 @@ class Generator:
             "tasks_created": s.tasks_created,
             "tasks_submitted": s.tasks_submitted,
             "tasks_dropped": s.tasks_dropped,
-            "drops_unrecorded": s.drops_unrecorded,
+            "drops_unrecorded": self.outbox.lost,
+            "outbox": self.outbox.status(),
             "finished": s.state in ("finished", "failed"),
             "plan": self.planner.plan.model_dump(),
             "plan_age_s": round(self.planner.age(), 3),

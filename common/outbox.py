@@ -139,10 +139,13 @@ class Outbox:
         self._bytes += entry.size
         self.counts["spooled"] += 1
         evicted = self._enforce_bounds()
-        if evicted:
-            self._rewrite()
-        else:
-            self._append(entry)
+        try:
+            if evicted:
+                self._rewrite()
+            else:
+                self._append(entry)
+        except OSError as exc:  # e.g. a full disk: the record still waits in memory while this process runs
+            log.error("outbox %s: cannot write the spool, the record is kept in memory only: %s", self.path, exc)
         self._gauge()
         self._wake.set()
         return "spooled"

@@ -144,3 +144,12 @@ async def test_a_record_the_distributor_refuses_is_counted_not_retried(tmp_path:
             assert outbox.pending == 0 and outbox.status()["rejected"] == 1 and outbox.lost == 1
         finally:
             await outbox.client.aclose()
+
+
+async def test_a_spool_that_cannot_be_written_keeps_the_record_in_memory(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the spool's directory should be")
+    outbox = make_outbox(blocker / "spool.jsonl", f"http://127.0.0.1:{free_port()}")
+    assert outbox.put("drops", json.dumps({"n": 1})) == "spooled"
+    assert outbox.pending == 1 and outbox.lost == 0
+    await outbox.client.aclose()

@@ -35,6 +35,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def describe(
+    nodes: Mapping[str, VirtualNode | Mapping[str, Any]],
+    links: Sequence[LinkModel | Mapping[str, Any]],
+    workloads: Sequence[Workload | Mapping[str, Any]],
+    token: str | None,
+) -> RuntimeSpec:
+    """Validate a deployment description; a bad one is :class:`InvalidInput` saying what is wrong."""
+    try:
+        return RuntimeSpec.model_validate(
+            {"nodes": dict(nodes), "links": list(links), "workloads": list(workloads), "token": token}
+        )
+    except ValueError as exc:
+        raise InvalidInput(f"invalid local runtime description: {exc}") from None
+
+
 class LocalRuntime:
     def __init__(self, run_dir: str | Path, *, host: str = "127.0.0.1", python: str | None = None) -> None:
         self.run_dir = Path(run_dir).resolve()
@@ -83,12 +98,7 @@ class LocalRuntime:
         On any failure everything started is stopped again and :class:`Unavailable` says which component
         failed, with the end of its log.
         """
-        try:
-            spec = RuntimeSpec.model_validate(
-                {"nodes": dict(nodes), "links": list(links), "workloads": list(workloads), "token": token}
-            )
-        except ValueError as exc:
-            raise InvalidInput(f"invalid local runtime description: {exc}") from None
+        spec = describe(nodes, links, workloads, token)
         running = [r.name for r in self.records() if r.alive()]
         if running:
             raise Conflict(f"the local runtime in {self.run_dir} is already running: {', '.join(running)}")
@@ -124,12 +134,7 @@ class LocalRuntime:
         file is rewritten first, and running components follow it (``WatchedTopology``). When nothing
         runs, or the nodes, links or token differ, this is a full :meth:`start`.
         """
-        try:
-            spec = RuntimeSpec.model_validate(
-                {"nodes": dict(nodes), "links": list(links), "workloads": list(workloads), "token": token}
-            )
-        except ValueError as exc:
-            raise InvalidInput(f"invalid local runtime description: {exc}") from None
+        spec = describe(nodes, links, workloads, token)
         current = self._current_spec()
         alive = {r.name: r for r in self.records() if r.alive()}
         if (

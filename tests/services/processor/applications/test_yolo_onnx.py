@@ -10,15 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 from common.errors import ConfigError, DecodeError
 from common.registry import REGISTRY
 from services.processor.applications.support import nms
 from services.processor.applications.yolo_onnx import decode
-
-onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

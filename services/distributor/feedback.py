@@ -1,7 +1,8 @@
 """Feedback to the scheduler, sent after the record is stored: a bounded queue, bounded retries.
 
-A slow or dead scheduler never loses a record (it is already in SQLite) and never blocks storage:
-when the queue is full the feedback is skipped and counted.
+What travels is :mod:`common.feedback` (delays, per-stage timings and nodes, knobs used, bytes, content,
+accuracy), not the task with its results. A slow or dead scheduler never loses a record (it is already
+in SQLite) and never blocks storage: when the queue is full the feedback is skipped and counted.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from common.errors import DayuError
+from common.feedback import DropFeedback, TaskFeedback
 from common.metrics import ServiceMetrics
 from common.transport import ServiceClient
 
@@ -33,7 +34,7 @@ class FeedbackSender:
         self.url = url
         self.retries = retries
         self.timeout = timeout
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=capacity)
+        self._queue: asyncio.Queue[TaskFeedback | DropFeedback] = asyncio.Queue(maxsize=capacity)
         self._task: asyncio.Task[None] | None = None
         self._outcomes = metrics.counter("distributor_feedback_total", "Feedback sends by outcome", ["outcome"])
 
@@ -50,21 +51,26 @@ class FeedbackSender:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def offer(self, body: dict[str, Any]) -> None:
+    def offer(self, feedback: TaskFeedback | DropFeedback) -> None:
         if self.url is None:
             return
         try:
-            self._queue.put_nowait(body)
+            self._queue.put_nowait(feedback)
         except asyncio.QueueFull:
             self._outcomes.labels("skipped").inc()
 
     async def _run(self) -> None:
         assert self.url is not None
         while True:
-            body = await self._queue.get()
+            feedback = await self._queue.get()
             try:
                 await self.client.request(
-                    "POST", self.url, json=body, idempotent=True, retries=self.retries, timeout=self.timeout
+                    "POST",
+                    self.url,
+                    json=feedback.model_dump(mode="json"),
+                    idempotent=True,
+                    retries=self.retries,
+                    timeout=self.timeout,
                 )
             except DayuError as exc:
                 self._outcomes.labels("failed").inc()

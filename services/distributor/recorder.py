@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common.dag import JoinKey, critical_path, join_key, needs_join
+from common.feedback import drop_feedback, task_feedback
 from common.join import JoinStore, PendingJoin
 from common.metrics import ServiceMetrics
 from common.records import DropReason, DropRecord
@@ -84,7 +85,7 @@ class Recorder:
             return {"status": "duplicate", "key": task.key()}
         self._stored.labels("result").inc()
         self._latency.observe(latency)
-        self.feedback.offer(task.model_dump(mode="json"))
+        self.feedback.offer(task_feedback(task, latency))
         return {"status": "stored", "seq": seq, "key": task.key(), "latency": latency}
 
     async def accept_drop(self, record: DropRecord) -> dict[str, Any]:
@@ -95,7 +96,7 @@ class Recorder:
             self._duplicates.inc()
             return {"status": "duplicate"}
         self._stored.labels("drop").inc()
-        self.feedback.offer(record.model_dump(mode="json"))
+        self.feedback.offer(drop_feedback(record))
         return {"status": "stored", "seq": seq}
 
     async def _drop_join(self, entry: PendingJoin, reason: DropReason, message: str) -> None:

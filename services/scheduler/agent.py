@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import Field
 
+from common.feedback import DropFeedback, TaskFeedback
 from common.plan import Plan, PlanRequest, ResourceReport
-from common.records import DropRecord
 from common.registry import REGISTRY, Hook, HookConfig
-from common.task import SENTINELS, Meta, Task
+from common.task import SENTINELS, Meta
 from common.topology import Topology
+from services.scheduler.history import SourceHistory
 
 FAMILY = "agent"
 
@@ -29,6 +31,7 @@ class AgentContext:
     startup: Plan
     topology: Topology | None = None
     resources: Mapping[str, ResourceReport] = field(default_factory=dict)
+    history: SourceHistory = field(default_factory=SourceHistory)
 
 
 class AgentConfig(HookConfig):
@@ -47,11 +50,12 @@ class Agent(Hook):
     def decide(self, request: PlanRequest) -> Plan:
         raise NotImplementedError
 
-    def on_task(self, task: Task) -> None:
-        """A finished task of this agent's source."""
+    def on_feedback(self, feedback: TaskFeedback | DropFeedback) -> None:
+        """A finished or dropped task of this agent's source (already in ``context.history``)."""
 
-    def on_drop(self, record: DropRecord) -> None:
-        """A dropped task of this agent's source."""
+    def info(self) -> dict[str, Any]:
+        """What the agent wants shown in the scheduler's stats (its internal state, costs)."""
+        return {}
 
     def knobs(self) -> Meta:
         meta = getattr(self.config, "meta", None)
@@ -87,5 +91,39 @@ REGISTRY.declare_modules(
         "services.scheduler.agents.fixed",
         "services.scheduler.agents.cloud_only",
         "services.scheduler.agents.edge_only",
+        "services.scheduler.agents.fc",
+        "services.scheduler.agents.dynamic",
+        "services.scheduler.agents.hei_nf",
+        "services.scheduler.agents.chameleon",
+        "services.scheduler.agents.offline_profiling",
+        "services.scheduler.agents.online_profiling",
     ],
 )
+
+
+def startup_offload(agent: Agent, request: PlanRequest) -> dict[str, str]:
+    """The startup plan's placement (stages it does not name stay on the source's node)."""
+    startup = agent.context.startup.offload
+    return {
+        stage: place(request, stage, [startup.get(stage) or request.source_node]) for stage in service_stages(request)
+    }
+
+
+def edge_choices(agent: Agent, request: PlanRequest, stage: str) -> list[str]:
+    """Edge nodes (the source's first) the stage may run on and that run its service."""
+    service = request.dag[stage].service
+    allowed = allowed_nodes(request, stage)
+    nodes = [request.source_node, *[n for n in request.edge_nodes if n != request.source_node]]
+    return [
+        n
+        for n in nodes
+        if n != agent.context.cloud
+        and (not allowed or n in allowed)
+        and runs_service(agent.context.topology, service, n)
+    ]
+
+
+def link_mbps(agent: Agent, node: str) -> float | None:
+    """The bandwidth from ``node`` to the cloud its monitor last measured."""
+    report = agent.context.resources.get(node)
+    return None if report is None else report.bandwidth_mbps

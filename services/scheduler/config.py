@@ -23,4 +23,5 @@ class SchedulerConfig(BaseModel):
     )
     cloud_node: str | None = Field(None, description="Name of the cloud node; default: the topology's cloud.")
     max_sources: int = Field(10_000, ge=1, description="Sources (agents) served at most.")
+    history: int = Field(256, ge=8, le=100_000, description="Feedback records kept per source for the agent.")
     decision_window: int = Field(10_000, ge=10, description="Recent decisions kept for the percentiles.")

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from common.errors import InvalidInput, Overloaded
+from common.feedback import FEEDBACK, DropFeedback, TaskFeedback, drop_feedback, task_feedback
 from common.metrics import ServiceMetrics
 from common.plan import PlanRequest, PlanResponse, ResourceReport
 from common.records import DropRecord
@@ -18,6 +19,7 @@ from services.scheduler.agent import FAMILY as AGENT
 from services.scheduler.agent import Agent, AgentContext
 from services.scheduler.config import SchedulerConfig
 from services.scheduler.decisions import DecisionTimes
+from services.scheduler.history import SourceHistory
 from services.scheduler.policies import DEPLOYMENT, SOURCE_SELECTION, Deployment, SourceCandidates, SourceSelection
 
 
@@ -43,7 +45,7 @@ class Scheduler:
         self.deployer: Deployment = REGISTRY.create(DEPLOYMENT, config.deployment.alias, config.deployment.params)
         self.deployment: dict[str, list[str]] = {}
         self.deployment_version = 0
-        self.feedback_counts = {"tasks": 0, "drops": 0, "unknown_source": 0}
+        self.feedback_counts = {"tasks": 0, "drops": 0, "agents_rebuilt": 0}
         self._plans = metrics.counter("scheduler_plans_total", "Plans served")
 
     def agent_for(self, source_id: str) -> Agent:
@@ -57,6 +59,7 @@ class Scheduler:
                 startup=self.config.startup,
                 topology=self.topology,
                 resources=self.resources,
+                history=SourceHistory(self.config.history),
             )
             agent = REGISTRY.create(AGENT, self.config.agent.alias, self.config.agent.params, context=context)
             self.agents[source_id] = agent
@@ -86,26 +89,20 @@ class Scheduler:
             self.deployment_version += 1
 
     def feedback(self, body: Any) -> dict[str, Any]:
-        """A finished task or a drop record, told apart by the drop record's ``reason``."""
-        if not isinstance(body, dict):
-            raise InvalidInput("feedback must be a JSON object: a task or a drop record")
-        try:
-            item: Task | DropRecord = DropRecord.model_validate(body) if "reason" in body else Task.model_validate(body)
-        except ValidationError as exc:
-            kind = "drop record" if "reason" in body else "task"
-            raise InvalidInput(f"malformed {kind}: {describe_validation_error(exc)}") from None
+        """One task's feedback (:mod:`common.feedback`), or, as older senders post, a task or drop record.
+
+        Feedback of a source without an agent (the scheduler restarted while it ran) creates the agent,
+        so the policy picks up where the source is instead of ignoring it.
+        """
+        item = parse_feedback(body)
         agent = self.agents.get(item.source_id)
-        if isinstance(item, DropRecord):
-            self.feedback_counts["drops"] += 1
-            if agent is not None:
-                agent.on_drop(item)
-        else:
-            self.feedback_counts["tasks"] += 1
-            if agent is not None:
-                agent.on_task(item)
         if agent is None:
-            self.feedback_counts["unknown_source"] += 1
-        return {"accepted": item.source_id, "kind": "drop" if isinstance(item, DropRecord) else "task"}
+            agent = self.agent_for(item.source_id)
+            self.feedback_counts["agents_rebuilt"] += 1
+        agent.context.history.add(item)
+        self.feedback_counts["tasks" if isinstance(item, TaskFeedback) else "drops"] += 1
+        agent.on_feedback(item)
+        return {"accepted": item.source_id, "kind": item.kind}
 
     def report(self, report: ResourceReport) -> None:
         self.resources[report.node] = report
@@ -118,7 +115,26 @@ class Scheduler:
             "decision_ms": self.decisions.summary(),
             "plans_served": self.decisions.count,
             "agents": {source: agent.alias for source, agent in sorted(self.agents.items())},
+            "history": {source: agent.context.history.summary() for source, agent in sorted(self.agents.items())},
+            "agent_info": {source: agent.info() for source, agent in sorted(self.agents.items()) if agent.info()},
             "feedback": dict(self.feedback_counts),
             "nodes_reporting": sorted(self.resources),
             "deployment_version": self.deployment_version,
         }
+
+
+def parse_feedback(body: Any) -> TaskFeedback | DropFeedback:
+    if not isinstance(body, dict):
+        raise InvalidInput("feedback must be a JSON object: task feedback, a task or a drop record")
+    if "kind" in body:
+        try:
+            return FEEDBACK.validate_python(body)
+        except ValidationError as exc:
+            raise InvalidInput(f"malformed feedback: {describe_validation_error(exc)}") from None
+    kind = "drop record" if "reason" in body else "task"
+    try:
+        if "reason" in body:
+            return drop_feedback(DropRecord.model_validate(body))
+        return task_feedback(Task.model_validate(body))
+    except ValidationError as exc:
+        raise InvalidInput(f"malformed {kind}: {describe_validation_error(exc)}") from None

@@ -247,7 +247,10 @@ def test_feedback_reaches_a_real_scheduler(tmp_path: Path) -> None:
             if stats["feedback"]["tasks"] + stats["feedback"]["drops"] == 2:
                 break
             time.sleep(0.1)
-    assert stats["feedback"] == {"tasks": 1, "drops": 1, "unknown_source": 2}
+    # No plan was asked: the scheduler builds the source's agent from its first feedback (once).
+    assert stats["feedback"] == {"tasks": 1, "drops": 1, "agents_rebuilt": 1}
+    assert stats["agents"] == {finished_task(0).source_id: "fixed"}
+    assert stats["history"][finished_task(0).source_id]["tasks"] == 1
 
 
 def test_segment_sent_by_reference_is_kept_for_display(tmp_path: Path) -> None:

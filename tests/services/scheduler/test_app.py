@@ -143,7 +143,7 @@ def test_feedback_resources_selection_and_deployment() -> None:
     assert set(placement) == {f"cam{i}" for i in range(6)} and set(placement.values()) <= {"edge1", "edge2"}
     assert deployed.json()["deployment"] == {"detect": ["edge1"], "classify": ["cloud", "edge1"]}
     assert deployed.json()["deployment_version"] >= 1
-    assert stats["feedback"] == {"tasks": 1, "drops": 1, "unknown_source": 0}
+    assert stats["feedback"] == {"tasks": 1, "drops": 1, "agents_rebuilt": 0}
     assert stats["nodes_reporting"] == ["edge1"]
 
 

@@ -1,0 +1,65 @@
+"""``chameleon``: knob-at-a-time profiling against golden, independence, top-k, cheapest above target."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.task import Meta
+from tests.services.scheduler.agents.synthetic import feed, make_agent, request, task
+
+pytestmark = pytest.mark.unit
+LADDERS = {"resolution": ["360p", "540p", "1080p"], "fps": [5, 10, 30]}
+RES_ACC = {"360p": 0.5, "540p": 0.95, "1080p": 1.0}
+FPS_ACC = {5.0: 0.6, 10.0: 0.9, 30.0: 1.0}
+RES_BYTES = {"360p": 10_000, "540p": 25_000, "1080p": 90_000}
+
+
+def world(meta: Meta, *, truth: bool = True) -> tuple[float | None, int, float]:
+    """(accuracy, segment bytes, objects per frame) a synthetic scene gives at ``meta``."""
+    accuracy = RES_ACC[meta.resolution] * FPS_ACC[float(meta.fps)]
+    return (accuracy if truth else None), RES_BYTES[meta.resolution], 10 * accuracy
+
+
+def run(agent_params: dict[str, object], decisions: int, *, truth: bool = True) -> tuple[list[Meta], object]:
+    agent = make_agent("chameleon", {"ladders": LADDERS, **agent_params}, startup=Meta(resolution="540p", fps=10))
+    served = []
+    for _ in range(decisions):
+        plan = agent.decide(request())
+        served.append(plan.meta)
+        accuracy, size, objects = world(plan.meta, truth=truth)
+        feed(agent, [task(plan.meta, 0.5, accuracy=accuracy, size=size, obj_num=objects)])
+    return served, agent
+
+
+def test_profiling_runs_golden_first_then_one_knob_at_a_time_on_the_cloud() -> None:
+    agent = make_agent("chameleon", {"ladders": LADDERS})
+    first = agent.decide(request())
+    assert (first.meta.resolution, first.meta.fps) == ("1080p", 30.0)
+    assert set(first.offload.values()) == {"cloud"}
+    probes = [(m.resolution, m.fps) for m in agent.queue]  # type: ignore[attr-defined]
+    assert probes == [("360p", 30.0), ("540p", 30.0), ("1080p", 5.0), ("1080p", 10.0)]
+
+
+def test_after_profiling_it_serves_the_cheapest_configuration_above_target() -> None:
+    served, agent = run({"target": 0.8, "profile_window_s": 3600}, 10)
+    # 540p x 10 fps: 0.95 * 0.9 = 0.855 >= 0.8 and costs 25000*10/4; 540p x 30 costs more; 360p fails.
+    assert (served[-1].resolution, served[-1].fps) == ("540p", 10.0)
+    info = agent.info()  # type: ignore[attr-defined]
+    assert info["rounds"] == 1 and info["profiling_tasks"] == 5 and info["profiling_bytes"] > 0
+    assert len(info["shortlist"]) <= 3
+
+
+def test_a_higher_target_buys_a_richer_configuration() -> None:
+    served, _ = run({"target": 0.94, "profile_window_s": 3600}, 10)
+    assert (served[-1].resolution, served[-1].fps) in {("540p", 30.0), ("1080p", 30.0)}
+    assert RES_ACC[served[-1].resolution] * FPS_ACC[served[-1].fps] >= 0.94
+
+
+def test_without_ground_truth_objects_found_relative_to_golden_score_configurations() -> None:
+    served, _ = run({"target": 0.8, "profile_window_s": 3600}, 10, truth=False)
+    assert (served[-1].resolution, served[-1].fps) == ("540p", 10.0)
+
+
+def test_profiling_repeats_every_window() -> None:
+    _, agent = run({"target": 0.8, "profile_window_s": 0.001}, 14)
+    assert agent.info()["rounds"] >= 2  # type: ignore[attr-defined]

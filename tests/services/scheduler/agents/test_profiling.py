@@ -1,0 +1,103 @@
+"""``offline-profiling`` and ``online-profiling``: placement by the latency table, resolution by the SLO."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from common.errors import ConfigError
+from common.feedback import StageFeedback
+from common.plan import ResourceReport
+from common.task import Meta
+from services.scheduler.profile_table import ProfileRow, ProfileTable, save_table
+from tests.services.scheduler.agents.synthetic import feed, make_agent, request, task
+
+pytestmark = pytest.mark.unit
+
+
+def table(tmp_path: Path, edge_ms: float, cloud_ms: float) -> str:
+    rows = []
+    for res, scale in (("360p", 0.3), ("480p", 0.5), ("540p", 0.6), ("720p", 1.0), ("1080p", 2.2)):
+        for service in ("detect", "classify"):
+            rows += [
+                ProfileRow(service=service, node="edge1", resolution=res, ms_per_frame=edge_ms * scale),
+                ProfileRow(service=service, node="edge2", resolution=res, ms_per_frame=edge_ms * scale),
+                ProfileRow(service=service, node="cloud", resolution=res, ms_per_frame=cloud_ms * scale),
+            ]
+    return str(save_table(ProfileTable(rows=rows), tmp_path / "profile.json"))
+
+
+def link(mbps: float, queue: int = 0) -> dict[str, ResourceReport]:
+    return {"edge1": ResourceReport(node="edge1", at=time.time(), bandwidth_mbps=mbps, queue_lengths={"detect": queue})}
+
+
+def test_a_fast_link_puts_every_stage_on_the_cloud(tmp_path: Path) -> None:
+    agent = make_agent(
+        "offline-profiling", {"table": table(tmp_path, 50, 10), "bandwidth_mbps": 20}, resources=link(100)
+    )
+    assert set(agent.decide(request()).offload.values()) == {"cloud"}
+
+
+def test_a_slow_link_samples_nodes_favouring_the_faster_ones(tmp_path: Path) -> None:
+    agent = make_agent(
+        "offline-profiling", {"table": table(tmp_path, 10, 100), "bandwidth_mbps": 20, "seed": 2}, resources=link(5)
+    )
+    counts = Counter(agent.placement(request(), "720p")["d"] for _ in range(600))
+    # weight / latency: edges 1/10 each, cloud 1/100 -> the cloud about 1 draw in 21
+    assert counts["cloud"] < counts["edge1"] / 5 and counts["cloud"] < counts["edge2"] / 5
+
+
+def test_a_long_queue_halves_a_nodes_chance(tmp_path: Path) -> None:
+    path = table(tmp_path, 10, 10)
+    calm = make_agent("offline-profiling", {"table": path, "seed": 5}, resources=link(5, queue=0))
+    busy = make_agent("offline-profiling", {"table": path, "seed": 5}, resources=link(5, queue=9))
+    calm_n = Counter(calm.placement(request(), "720p")["d"] for _ in range(900))["edge1"]
+    busy_n = Counter(busy.placement(request(), "720p")["d"] for _ in range(900))["edge1"]
+    assert busy_n < calm_n * 0.75
+
+
+def test_resolution_is_the_richest_whose_estimate_meets_the_slo(tmp_path: Path) -> None:
+    # edge 100 ms/frame at 720p, two stages, 4 frames: 720p takes 0.8 s, 540p 0.48 s, 1080p 1.76 s
+    path = table(tmp_path, 100, 100)
+    loose = make_agent(
+        "offline-profiling", {"table": path, "slo_s": 2.0}, startup=Meta(buffer_size=4), resources=link(5)
+    )
+    tight = make_agent(
+        "offline-profiling", {"table": path, "slo_s": 0.6}, startup=Meta(buffer_size=4), resources=link(5)
+    )
+    impossible = make_agent("offline-profiling", {"table": path, "slo_s": 0.01}, resources=link(5))
+    assert loose.decide(request()).meta.resolution == "1080p"
+    assert tight.decide(request()).meta.resolution == "540p"
+    assert impossible.decide(request()).meta.resolution == "360p"  # nothing meets it: the cheapest
+
+
+def test_a_missing_or_broken_table_is_a_config_error_naming_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="dayuctl profile"):
+        make_agent("offline-profiling", {"table": str(tmp_path / "none.json")})
+    (tmp_path / "bad.json").write_text('{"rows": [{"service": "x"}]}')
+    with pytest.raises(ConfigError, match=r"bad\.json"):
+        make_agent("offline-profiling", {"table": str(tmp_path / "bad.json")})
+
+
+def test_online_profiling_learns_slow_nodes_from_feedback_and_moves_away() -> None:
+    agent = make_agent("online-profiling", {"seed": 4, "default_ms": 20, "alpha": 1.0}, resources=link(5))
+    meta = Meta(resolution="720p", buffer_size=4)
+    slow = task(meta, 1.0, nodes={"d": "edge1"}, service_s=2.0)  # 500 ms per frame measured on edge1
+    slow.stages = [StageFeedback(stage="d", service="detect", node="edge1", service_time=2.0)]
+    feed(agent, [slow])
+    assert agent.latency_ms("detect", "edge1", "720p") == pytest.approx(500.0)
+    counts = Counter(agent.placement(request(), "720p")["d"] for _ in range(600))
+    assert counts["edge1"] < counts["edge2"] / 5
+
+
+def test_online_profiling_keeps_per_object_services_per_object() -> None:
+    agent = make_agent("online-profiling", {"per_object": ["classify"], "alpha": 1.0})
+    fb = task(Meta(resolution="720p", buffer_size=2), 0.5, obj_num=5.0)
+    fb.stages = [StageFeedback(stage="c", service="classify", node="cloud", service_time=0.1)]
+    feed(agent, [fb])
+    # 50 ms per frame for 5 objects: 10 ms per object, estimated for the current 5 objects again
+    assert agent.learnt[("classify", "cloud", "720p")] == pytest.approx(10.0)
+    assert agent.latency_ms("classify", "cloud", "720p") == pytest.approx(50.0)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from backend.datasource_config import parse_datasource
 from backend.deploy.factory import make_deployer
 from backend.plane import ControlPlane
-from backend.routers import catalog, dags, datasources, install, query, results, system, visualizations
+from backend.routers import bench, catalog, dags, datasources, install, query, results, system, visualizations
 from backend.settings import BackendSettings
 from backend.store import Store
 from backend.templates import Template, load_template
@@ -23,6 +24,7 @@ from common.service import create_service
 
 log = logging.getLogger(__name__)
 ROUTERS = (
+    bench.router,
     catalog.router,
     dags.router,
     datasources.router,
@@ -88,6 +90,20 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
     app = create_service("backend", settings, routers=ROUTERS, lifespan=lifespan)
     app.title = "Dayu control plane"
     static = Path(settings.static_dir)
-    if static.is_dir():
+    if (static / "index.html").is_file():
         app.mount("/", StaticFiles(directory=static, html=True), name="dashboard")
+    else:
+        app.add_api_route("/", _not_built(static), methods=["GET"], include_in_schema=False)
     return app
+
+
+def _not_built(static: Path) -> Callable[[], Awaitable[HTMLResponse]]:
+    async def page() -> HTMLResponse:
+        body = (
+            "<h1>Dayu</h1><p>The web dashboard was not built (no <code>"
+            f"{static}/index.html</code>). Install Node.js 20.19 or newer and run <code>bash hack/setup.sh</code>."
+            ' The API works: see <a href="/docs">/docs</a> or use <code>dayuctl</code>.</p>'
+        )
+        return HTMLResponse(body, status_code=503)
+
+    return page

@@ -9,6 +9,8 @@ from pydantic import Field
 
 from common.config import ServiceSettings
 
+DASHBOARD_DIR = Path(__file__).resolve().parents[1] / "frontend" / "dist"
+
 
 class BackendSettings(ServiceSettings):
     """The backend's own settings on top of the shared ones (host, port, token, ...)."""
@@ -21,6 +23,6 @@ class BackendSettings(ServiceSettings):
         "template", description="Runtime to deploy on; `template`: the template's `runtime`."
     )
     datasource_url: str | None = Field(None, description="Base URL of the datasource service.")
-    static_dir: Path = Field(Path("frontend/dist"), description="Dashboard files served at /.")
+    static_dir: Path = Field(DASHBOARD_DIR, description="Dashboard files served at / (`npm run build` in frontend/).")
     system_interval_s: float = Field(2.0, gt=0, description="How often system figures are sampled while installed.")
     max_upload_bytes: int = Field(1024 * 1024, ge=1024, description="Largest accepted YAML upload per file.")

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Create (or refresh) the project's virtual environment in .venv and install Dayu into it.
-# Idempotent: when pyproject.toml has not changed since the last install it returns at once.
+# Create (or refresh) the project's virtual environment in .venv and install Dayu into it, then build the
+# web dashboard (frontend/dist) when Node.js is present.
+# Idempotent: when pyproject.toml has not changed since the last install, and the dashboard's sources and
+# lockfile not since its last build, it returns at once.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -10,8 +12,9 @@ python="${PYTHON:-python3}"
 stamp="$venv/.dayu-installed"
 want="$(cat pyproject.toml hack/setup.sh | sha256sum | cut -d' ' -f1) extras=$extras"
 
+setup_venv() {
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-  exit 0
+  return 0
 fi
 if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
   echo "dayu: Python >= 3.11 is required ($python is $("$python" --version 2>&1))" >&2
@@ -36,3 +39,40 @@ if ! install >"$log" 2>&1; then
   exit 1
 fi
 echo "$want" >"$stamp"
+}
+setup_venv
+
+# -- the web dashboard ----------------------------------------------------------------------------------
+# Built when Node.js >= 20.19 is present and its sources or lockfile changed since the last build (stamp:
+# their hash, kept in frontend/dist). Without Node.js the backend still serves its API and its / page says
+# that the dashboard was not built. DAYU_DASHBOARD=skip skips the build.
+dashboard_hash() {
+  (cd frontend && find . -path ./node_modules -prune -o -path ./dist -prune -o -path ./e2e/out -prune \
+    -o -type f -print | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -d' ' -f1
+}
+build_dashboard() {
+  [ "${DAYU_DASHBOARD:-}" = "skip" ] && return 0
+  [ -f frontend/package-lock.json ] || return 0
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "dayu: Node.js not found: the web dashboard is not built (the API and dayuctl work without it)" >&2
+    return 0
+  fi
+  if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+    echo "dayu: Node.js $(node --version) is older than 20.19: the web dashboard is not built" >&2
+    return 0
+  fi
+  local dash_stamp="frontend/dist/.dayu-build" dash_want
+  dash_want="$(dashboard_hash)"
+  if [ -f "$dash_stamp" ] && [ "$(cat "$dash_stamp")" = "$dash_want" ]; then
+    return 0
+  fi
+  echo "dayu: building the web dashboard (frontend/dist)" >&2
+  local dash_log="$venv/dashboard-build.log"
+  if ! (cd frontend && npm ci --no-audit --no-fund && DAYU_PYTHON="$venv/bin/python" npm run build) >"$dash_log" 2>&1; then
+    tail -n 40 "$dash_log" >&2
+    echo "dayu: the web dashboard failed to build (full log: $dash_log; DAYU_DASHBOARD=skip to go on without it)" >&2
+    exit 1
+  fi
+  dashboard_hash >"$dash_stamp" # after the build: it regenerates the API client from the backend
+}
+build_dashboard

@@ -1,0 +1,70 @@
+"""The policy benchmark's latest results (`<dayu dir>/bench/policies/`), read-only, for the dashboard."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.plane import ControlPlane, Plane
+from common.errors import InvalidInput, NotFound
+
+router = APIRouter(prefix="/api/bench", tags=["bench"])
+FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\.(png|json|md)$")
+MAX_TEXT_BYTES = 2 * 1024 * 1024
+MEDIA = {"png": "image/png", "json": "application/json", "md": "text/markdown; charset=utf-8"}
+
+
+class PolicyBench(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    available: bool = Field(description="Whether a policy benchmark has written results.")
+    results: Any = Field(None, description="`results.json` as written by the benchmark, when present.")
+    table: str | None = Field(None, description="`table.md`, when present.")
+    plots: list[str] = Field(default_factory=list, description="PNG file names, served by `/files/{name}`.")
+    error: str | None = Field(None, description="Why a present file could not be read.")
+
+
+def bench_dir(plane: ControlPlane) -> Path:
+    # The state dir is `<dayu dir>/backend`; benchmarks write under `<dayu dir>/bench`.
+    return plane.settings.state_dir.parent / "bench" / "policies"
+
+
+def _read_text(path: Path) -> str:
+    if path.stat().st_size > MAX_TEXT_BYTES:
+        raise InvalidInput(f"{path.name} is larger than {MAX_TEXT_BYTES} bytes")
+    return path.read_text(encoding="utf-8")
+
+
+@router.get("/policies", response_model=PolicyBench, summary="The policy benchmark's table, figures and plots")
+async def policies(plane: Plane) -> PolicyBench:
+    folder = bench_dir(plane)
+    if not folder.is_dir():
+        return PolicyBench(available=False)
+    plots = sorted(p.name for p in folder.glob("*.png") if p.is_file() and FILE_NAME.match(p.name))
+    summary = PolicyBench(available=False, plots=plots)
+    try:
+        if (folder / "results.json").is_file():
+            summary.results = json.loads(_read_text(folder / "results.json"))
+        if (folder / "table.md").is_file():
+            summary.table = _read_text(folder / "table.md")
+    except (ValueError, OSError, InvalidInput) as exc:
+        summary.error = str(exc)
+    summary.available = bool(summary.results is not None or summary.table or plots)
+    return summary
+
+
+@router.get("/policies/files/{name}", summary="One file of the policy benchmark (PNG, JSON or Markdown)")
+async def policy_file(name: str, plane: Plane) -> FileResponse:
+    match = FILE_NAME.match(name)
+    if match is None:
+        raise InvalidInput(f"file name {name!r} is not a plain .png, .json or .md name", detail={"name": name})
+    path = bench_dir(plane) / name
+    if not path.is_file():
+        raise NotFound(f"the policy benchmark has no file {name!r}", detail={"name": name})
+    return FileResponse(path, media_type=MEDIA[match.group(1)])

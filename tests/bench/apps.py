@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.bench import guard
+
 APPS = ["text-detection", "text-recognition", "pedestrian-detection", "plate-detection", "face-detection"]
 HEIGHTS = [360, 720, 1080]
 SOURCE = (1920, 1080)
@@ -123,14 +125,7 @@ def run(results: dict[str, Any]) -> None:
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         for alias in APPS:
             try:
-                done = subprocess.run(
-                    [sys.executable, "-m", "tests.bench.apps", alias, str(dataset)],
-                    capture_output=True,
-                    text=True,
-                    timeout=600,
-                    check=False,
-                    env=env,
-                )
+                done = guard.run([sys.executable, "-m", "tests.bench.apps", alias, str(dataset)], timeout=600, env=env)
             except subprocess.TimeoutExpired:
                 figures[alias] = {"error": "timed out after 600 s"}
                 continue

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,9 @@ from common.task import END, Payload, Task
 from common.transport import ServiceClient
 from common.wire import framed_task
 from common.workload import Workload
-from services.local.runtime import LocalRuntime
+from services.local.runtime import REPO_ROOT, LocalRuntime, free_port
+from tests.bench import floor, guard
+from tests.bench.measure import load_window, percentile
 from tests.e2e.cluster import face_image
 
 CATALOG = {
@@ -44,14 +50,6 @@ def face_thread_counts() -> list[int]:
 
 for _t in face_thread_counts():
     CATALOG[face_service(_t)] = ServiceType(input="frame", output="bbox")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
-    return ordered[k]
 
 
 def workloads() -> list[Workload]:
@@ -116,15 +114,25 @@ def make_task(spec: dict[str, Any], task_id: int, file_name: str, source: str = 
     )
 
 
-async def hop_overhead(url: str, sizes_mb: list[float], rounds: int) -> dict[str, dict[str, float]]:
+async def hop_overhead(
+    url: str, sizes_mb: list[float], rounds: int, floor_url: str | None = None
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """One node-to-node hop as a controller makes it: the task and its segment in one framed ``POST
-    /tasks`` (:func:`common.wire.framed_task`, as ``Dispatcher._forward`` sends it), until the ``202``."""
-    out: dict[str, dict[str, float]] = {}
+    /tasks`` (:func:`common.wire.framed_task`, as ``Dispatcher._forward`` sends it), until the ``202``.
+
+    With ``floor_url``, every Dayu hop is followed by one bare hop (:mod:`tests.bench.floor`) of the same
+    bytes, so both see the same moment of the machine's load. Returns milliseconds per call by size,
+    Dayu's and the floor's (5 warm-up calls of each discarded)."""
+    import aiohttp
+
+    dayu: dict[str, list[float]] = {}
+    bare: dict[str, list[float]] = {}
     spec = {"stages": [{"name": "p", "service": "passthrough"}]}
-    async with ServiceClient() as client:
+    async with ServiceClient() as client, aiohttp.ClientSession(connector=floor.connector()) as session:
         for size_mb in sizes_mb:
             data = np.random.default_rng(0).integers(0, 255, int(size_mb * 1024 * 1024), np.uint8).tobytes()
-            samples = []
+            key = f"{size_mb:g}MB"
+            dayu[key], bare[key] = [], []
             for i in range(rounds + 5):
                 name = f"hop-{size_mb}-{i}.bin"
                 task = make_task(spec, i, name, source=f"hop-{size_mb}").with_cursor("p").with_cursor(END)
@@ -132,13 +140,26 @@ async def hop_overhead(url: str, sizes_mb: list[float], rounds: int) -> dict[str
                 body, headers = framed_task(task, data)
                 await client.request("POST", f"{url}/tasks", content=body, headers=headers, idempotent=True)
                 if i >= 5:  # the first calls open connections and warm caches
-                    samples.append((time.perf_counter() - start) * 1000)
-            out[f"{size_mb:g}MB"] = {
-                "p50": round(percentile(samples, 50), 3),
-                "p95": round(percentile(samples, 95), 3),
-                "n": len(samples),
-            }
-    return out
+                    dayu[key].append((time.perf_counter() - start) * 1000)
+                if floor_url is None:
+                    continue
+                start = time.perf_counter()
+                async with session.post(
+                    f"{floor_url}/hop", data=data, headers={"content-type": "application/octet-stream"}
+                ) as answer:
+                    await answer.read()
+                    if answer.status != 202:
+                        raise RuntimeError(f"the bare hop answered {answer.status}")
+                if i >= 5:
+                    bare[key].append((time.perf_counter() - start) * 1000)
+    return dayu, bare
+
+
+def summarise(samples: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    return {
+        k: {"p50": round(percentile(v, 50), 3), "p95": round(percentile(v, 95), 3), "n": len(v)}
+        for k, v in samples.items()
+    }
 
 
 @dataclass
@@ -338,62 +359,175 @@ def face_throughput(
     results.setdefault("throughput_ratio_vs_inprocess", {})[key] = round(pipeline_fps / inproc_fps, 3)
 
 
-def run(results: dict[str, Any], run_dir: Path, *, quick: bool = False) -> None:
+PASS_COMPONENTS = ("controller-cloud", "proc-passthrough", "distributor")
+"""Components whose CPU per task the passthrough run reports (the status polls of the bench included)."""
+SECTIONS = ("hop", "passthrough", "face", "schedule")
+
+
+def start_floor(role: str, args: list[str], log_dir: Path) -> str:
+    """One bare server of :mod:`tests.bench.floor` in its own process group; its URL once healthy."""
+    port = free_port()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / f"floor-{role}.log", "ab") as log:
+        proc = guard.popen(
+            [sys.executable, "-m", "tests.bench.floor", role, str(port), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"bare {role} server exited with {proc.returncode}: see {log_dir}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                return url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"bare {role} server not healthy after 60 s")
+
+
+def section(results: dict[str, Any], name: str) -> Any:
+    """Run one section; an error is recorded (``results["errors"]``) and shown as a missed figure, the
+    other sections still run. Interrupts and exits are not caught."""
+
+    @contextlib.contextmanager
+    def guarded() -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            results.setdefault("errors", {})[name] = f"{type(exc).__name__}: {exc}"
+            print(f"bench: section {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    return guarded()
+
+
+def run_hops(results: dict[str, Any], ctrl: str, floor_dir: Path, log_dir: Path, quick: bool) -> None:
+    floor_dir.mkdir(parents=True, exist_ok=True)
+    floor = start_floor("hop", [str(floor_dir)], log_dir)
+    with load_window(results, "hop"):
+        dayu, bare = asyncio.run(hop_overhead(ctrl, [0.1, 1.0, 5.0], rounds=30 if quick else 200, floor_url=floor))
+    hops, floors = summarise(dayu), summarise(bare)
+    results["hop_overhead_ms_p50"] = {k: v["p50"] for k, v in hops.items()}
+    results["hop_overhead_ms_p95"] = {k: v["p95"] for k, v in hops.items()}
+    results["hop_floor_ms_p50"] = {k: v["p50"] for k, v in floors.items()}
+    results["hop_floor_ms_p95"] = {k: v["p95"] for k, v in floors.items()}
+    results["hop_ratio_vs_floor"] = {k: round(hops[k]["p50"] / floors[k]["p50"], 3) for k in hops}
+    shutil.rmtree(floor_dir, ignore_errors=True)
+
+
+def cpu_seconds(rt: LocalRuntime, name: str) -> float:
+    """CPU time (user + system) used so far by workload ``name`` and its children."""
+    for record in rt.records():
+        proc = record.process() if record.name == name else None
+        if proc is not None:
+            total = 0.0
+            for p in [proc, *proc.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    times = p.cpu_times()
+                    total += times.user + times.system
+            return total
+    raise LookupError(f"no running workload {name!r}")
+
+
+def run_passthrough(results: dict[str, Any], rt: LocalRuntime, tag: str, quick: bool) -> None:
+    ctrl, dist, work, log_dir = rt.url("controller-cloud"), rt.url("distributor"), rt.work_dir("cloud"), rt.log_dir
+    small = face_frames(4, (426, 240))
+    n_pass = 100 if quick else 600
+    seg_pass = []
+    for i in range(n_pass):
+        path = work / f"pass-{tag}-{i}.mp4"
+        write_segment(path, small)
+        seg_pass.append(path)
+    two_stage = {
+        "stages": [
+            {"name": "p1", "service": "passthrough", "next": ["p2"]},
+            {"name": "p2", "service": "passthrough"},
+        ]
+    }
+    worker = start_floor("worker", [str(work)], log_dir)
+    sink = start_floor("sink", [], log_dir)
+    entry = start_floor("entry", [worker, sink], log_dir)
+
+    failures: list[int] = []
+
+    def floor_rate(run: str) -> float:
+        source = f"chain-{tag}-{run}"  # the same task bodies as Dayu's run, under a source of their own
+        bodies = [make_task(two_stage, i, seg.name, source=source).to_json().encode() for i, seg in enumerate(seg_pass)]
+        elapsed, done, failed = asyncio.run(
+            floor.chain_floor(entry, sink, bodies, source, window=PASS_WINDOW, poll_s=PASS_POLL_S)
+        )
+        failures.append(failed)
+        return done / elapsed
+
+    # The bare chain runs right before and right after Dayu's: the mean is the floor, so load drifting
+    # during the run weighs on both sides alike.
+    with load_window(results, "passthrough"):
+        before = floor_rate("a")
+        cpu = {name: cpu_seconds(rt, name) for name in PASS_COMPONENTS}
+        passed = asyncio.run(
+            closed_loop(ctrl, dist, two_stage, f"pass-{tag}", seg_pass, window=PASS_WINDOW, poll_s=PASS_POLL_S)
+        )
+        cpu = {name: cpu_seconds(rt, name) - cpu[name] for name in PASS_COMPONENTS}
+        after = floor_rate("b")
+    results["passthrough_tasks_per_s"] = throughput(passed)
+    results["passthrough_results"] = passed.results
+    results["passthrough_drops"] = passed.drops
+    results["passthrough_window"] = PASS_WINDOW
+    results["passthrough_latency_ms_mean"] = round((passed.mean_latency_s or float("nan")) * 1000, 2)
+    tasks = max(1, passed.results + passed.dropped)
+    results["passthrough_cpu_ms_per_task"] = {name: round(cpu[name] * 1000 / tasks, 2) for name in PASS_COMPONENTS}
+    results["chain_floor_tasks_per_s"] = round((before + after) / 2, 1)
+    results["chain_floor_before_after"] = [round(before, 1), round(after, 1)]
+    results["chain_floor_failures"] = sum(failures)  # lost in the bare chain (connection errors): not counted
+    results["passthrough_ratio_vs_floor"] = round(results["passthrough_tasks_per_s"] / ((before + after) / 2), 3)
+
+
+def run(results: dict[str, Any], run_dir: Path, *, quick: bool = False, sections: Iterable[str] = SECTIONS) -> None:
+    wanted = set(sections)
+    if not wanted & set(SECTIONS):
+        return
     tag = uuid.uuid4().hex[:6]  # this run's sources: records of earlier runs can never be counted
     rt = LocalRuntime(run_dir)
     rt.stop(timeout=5)
     shutil.rmtree(run_dir / "nodes", ignore_errors=True)  # earlier runs' segments and result database
     results["machine"]["load_avg_before"] = [round(x, 2) for x in os.getloadavg()]
     rt.start({"cloud": {"role": "cloud"}}, [], workloads(), timeout=90)
-    try:
+    with guard.runtime(rt):
         ctrl, dist = rt.url("controller-cloud"), rt.url("distributor")
         work = rt.work_dir("cloud")
-        hops = asyncio.run(hop_overhead(ctrl, [0.1, 1.0, 5.0], rounds=30 if quick else 200))
-        results["hop_overhead_ms_p50"] = {k: v["p50"] for k, v in hops.items()}
-        results["hop_overhead_ms_p95"] = {k: v["p95"] for k, v in hops.items()}
-
-        small = face_frames(4, (426, 240))
-        n_pass = 100 if quick else 600
-        seg_pass = []
-        for i in range(n_pass):
-            path = work / f"pass-{tag}-{i}.mp4"
-            write_segment(path, small)
-            seg_pass.append(path)
-        two_stage = {
-            "stages": [
-                {"name": "p1", "service": "passthrough", "next": ["p2"]},
-                {"name": "p2", "service": "passthrough"},
-            ]
-        }
-        passed = asyncio.run(
-            closed_loop(ctrl, dist, two_stage, f"pass-{tag}", seg_pass, window=PASS_WINDOW, poll_s=PASS_POLL_S)
-        )
-        results["passthrough_tasks_per_s"] = throughput(passed)
-        results["passthrough_results"] = passed.results
-        results["passthrough_drops"] = passed.drops
-        results["passthrough_window"] = PASS_WINDOW
-        results["passthrough_latency_ms_mean"] = round((passed.mean_latency_s or float("nan")) * 1000, 2)
-
-        n_face = 20 if quick else 60
-        seg_face = []
-        frames = face_frames(4)
-        for i in range(n_face):
-            path = work / f"face-{tag}-{i}.mp4"
-            write_segment(path, frames)
-            seg_face.append(path)
-        for t in face_thread_counts():
-            face_throughput(results, ctrl, dist, f"face-{t}t-{tag}", seg_face, t)
-
-        sched = asyncio.run(schedule_latency(rt.url("scheduler"), rounds=200 if quick else 1000))
-        results["schedule_ms_p50"] = sched["rtt_p50"]
-        results["schedule_ms_p99"] = sched["rtt_p99"]
-        results["schedule_decision_ms_p50"] = sched["decision_p50"]
-        results["schedule_decision_ms_p99"] = sched["decision_p99"]
+        if "hop" in wanted:
+            with section(results, "hop"):
+                run_hops(results, ctrl, run_dir / "floor-hop", rt.log_dir, quick)
+        if "passthrough" in wanted:
+            with section(results, "passthrough"):
+                run_passthrough(results, rt, tag, quick)
+        if "face" in wanted:
+            with section(results, "face"):
+                n_face = 20 if quick else 60
+                seg_face = []
+                frames = face_frames(4)
+                for i in range(n_face):
+                    path = work / f"face-{tag}-{i}.mp4"
+                    write_segment(path, frames)
+                    seg_face.append(path)
+                for t in face_thread_counts():
+                    with load_window(results, f"face_{t}t"):
+                        face_throughput(results, ctrl, dist, f"face-{t}t-{tag}", seg_face, t)
+        if "schedule" in wanted:
+            with section(results, "schedule"), load_window(results, "schedule"):
+                sched = asyncio.run(schedule_latency(rt.url("scheduler"), rounds=200 if quick else 1000))
+                results["schedule_ms_p50"] = sched["rtt_p50"]
+                results["schedule_ms_p99"] = sched["rtt_p99"]
+                results["schedule_decision_ms_p50"] = sched["decision_p50"]
+                results["schedule_decision_ms_p99"] = sched["decision_p99"]
         results["rss_mb"] = rss_mb(rt)
         results["controller_status"] = httpx.get(ctrl + "/status").json()
         results["machine"]["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
-    finally:
-        rt.stop(timeout=10)
 
 
 def dump(results: dict[str, Any], path: Path) -> None:

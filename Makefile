@@ -36,6 +36,7 @@ format: setup
 
 schema: setup
 	$(PY) -m common.schema
+	$(PY) hack/openapi.py
 
 # BENCH_REPEAT=3 prints the spread of every figure; BENCH_SECTIONS and BENCH_SCALE narrow a run.
 # exec: the bench is make's own child, so the SIGTERM make forwards reaches it and its clean-up.

@@ -20,10 +20,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.contracts.ops import OutboxStatus
 from common.errors import DayuError, TransportError
 from common.metrics import ServiceMetrics
 from common.transport import ServiceClient
@@ -292,14 +293,14 @@ class Outbox:
         """Records that will never reach the distributor: discarded from a full spool or refused by it."""
         return self.counts["discarded"] + self.counts["rejected"]
 
-    def status(self) -> dict[str, Any]:
-        return {
-            "pending": len(self._entries),
-            "pending_bytes": self._bytes,
-            "max_records": self.config.max_records,
-            "max_bytes": self.config.max_bytes,
+    def status(self) -> OutboxStatus:
+        return OutboxStatus(
+            pending=len(self._entries),
+            pending_bytes=self._bytes,
+            max_records=self.config.max_records,
+            max_bytes=self.config.max_bytes,
             **self.counts,
-        }
+        )
 
 
 def _line(kind: str, body: str) -> str:

@@ -1,4 +1,10 @@
-"""The plan contract between generators and the scheduler (DESIGN.md section 4)."""
+"""The plan contract between generators and the scheduler, and the monitors' resource reports.
+
+A generator sends a :class:`PlanRequest` (``POST /plan``) before its first task and then every schedule
+interval of source time; the scheduler's policy answers a :class:`PlanResponse`: the knobs of the next
+tasks and, per stage, the node it runs on, plus the current deployment. A generator that gets no answer
+in time keeps its last plan. Each node's monitor posts a :class:`ResourceReport` on its own clock.
+"""
 
 from __future__ import annotations
 

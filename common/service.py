@@ -22,6 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.config import ServiceSettings
+from common.contracts.openapi import include_declared_bodies, media
+from common.contracts.ops import Health
 from common.errors import DayuError, Unauthorized
 from common.log import configure_logging
 from common.metrics import RequestMetricsMiddleware, ServiceMetrics
@@ -175,7 +177,7 @@ def create_service(
     install_error_handlers(app)
 
     @app.get("/health", tags=["ops"])
-    async def _health(request: Request) -> dict[str, Any]:
+    async def _health(request: Request) -> Health:
         body: dict[str, Any] = {
             "status": "ok",
             "service": name,
@@ -184,15 +186,16 @@ def create_service(
         }
         if health is not None:
             body.update(health(request.app))
-        return body
+        return Health.model_validate(body)
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get("/metrics", tags=["ops"], response_class=Response, responses=media("text/plain", "Prometheus text format"))
     async def _metrics(request: Request) -> Response:
         payload, content_type = request.app.state.metrics.render()
         return Response(payload, media_type=content_type)
 
     for router in routers:
         app.include_router(router, dependencies=[Depends(require_token)])
+    include_declared_bodies(app)
     return app
 
 

@@ -1,7 +1,11 @@
-"""The Task: one segment of one stream travelling through its service DAG (DESIGN.md section 3).
+"""The Task: one segment of one stream travelling through its service DAG.
 
-A task is plain data. Services move it between nodes as JSON (plus the segment bytes when it crosses
-nodes); :mod:`common.wire` holds the multipart helpers and :mod:`common.dag` the graph operations.
+A task is plain data: its source and number, the knobs it was made with (``meta``), the DAG it follows
+(every stage between the ``_start`` and ``_end`` sentinels, with the node it runs on, its result and its
+timings), the stage it is at (``cursor``) and the segment file it carries (``payload``). Services move it
+between nodes as JSON (plus the segment bytes when it crosses nodes); :mod:`common.wire` holds the
+multipart and framed helpers and :mod:`common.dag` the graph operations. ``docs/task.schema.json`` is its
+exported JSON Schema.
 """
 
 from __future__ import annotations

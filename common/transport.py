@@ -15,10 +15,11 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from common.errors import InvalidInput, TransportError, UpstreamTimeout
 from common.shaping import TrafficShaper
@@ -30,6 +31,8 @@ KEEPALIVE_S = 4.0
 """Idle pooled connections are closed before uvicorn's own 5 s keep-alive ends them under a request."""
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({502, 503, 504})
+M = TypeVar("M", bound=BaseModel)
+JSON_HEADERS = {"content-type": "application/json"}
 
 
 class _ResponseStream(httpx.AsyncByteStream):
@@ -235,6 +238,17 @@ class ServiceClient:
         response = await self.request("POST", url, json=body, **kwargs)
         return response.json() if response.content else None
 
+    async def get_model(self, url: str, model: type[M], **kwargs: Any) -> M:
+        """``GET url`` and the reply parsed into ``model`` (the contract the server declares)."""
+        return parse_reply(await self.request("GET", url, **kwargs), model)
+
+    async def post_model(self, url: str, body: BaseModel | None, model: type[M], **kwargs: Any) -> M:
+        """``POST`` ``body`` (a contract model, or nothing) and the reply parsed into ``model``."""
+        content = body.model_dump_json().encode() if body is not None else b""
+        headers = {**JSON_HEADERS, **kwargs.pop("headers", {})} if content else kwargs.pop("headers", None)
+        response = await self.request("POST", url, content=content, headers=headers, **kwargs)
+        return parse_reply(response, model)
+
     async def post_task(
         self,
         url: str,
@@ -249,6 +263,21 @@ class ServiceClient:
         parts = multipart_parts(task, payload)
         size = len(payload) if payload is not None else 0
         return await self.request("POST", url, node=node, nbytes=size, params=params, **parts, **kwargs)
+
+
+def parse_reply(response: httpx.Response, model: type[M]) -> M:
+    """A success reply as ``model``; a reply outside the contract is the server's fault (502), said plainly."""
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "the body"
+        request = response.request
+        raise TransportError(
+            f"{request.method} {request.url} answered outside the {model.__name__} contract: {where}: {first['msg']}",
+            url=str(request.url),
+            status=response.status_code,
+        ) from None
 
 
 def _error_from(method: str, url: str, response: httpx.Response) -> TransportError:

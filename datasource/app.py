@@ -2,7 +2,8 @@
 
 Routes (token required, see docs/datasource.md): ``GET /streams``, ``POST /streams/{id}/open``,
 ``POST /streams/{id}/close``, ``GET /streams/{id}``, ``GET /streams/{id}/segment``,
-``POST /streams/{id}/reset``, ``GET /datasets``.
+``POST /streams/{id}/reset``, ``GET /datasets``. Their bodies and replies are the models of
+:mod:`common.contracts.datasource`; the segment body is :mod:`common.segment_wire`.
 """
 
 from __future__ import annotations
@@ -16,32 +17,28 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from common.config import load_component_config
+from common.contracts.datasource import (
+    ClientReset,
+    DatasetList,
+    StreamClosed,
+    StreamInfo,
+    StreamList,
+    StreamOpen,
+)
+from common.contracts.openapi import media
 from common.errors import Conflict, InvalidInput, NotFound, Unavailable
+from common.segment_wire import MEDIA_TYPE, SegmentHeader, WireFrame, encode_segment
 from common.service import create_service
 from common.task import describe_validation_error
 from datasource.config import DatasourceConfig, DatasourceSettings, SourceSpec
 from datasource.player import Stream
 from datasource.rtsp import RtspProcess, rtsp_support
-from datasource.wire import MEDIA_TYPE, encode_segment
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-
-
-class OpenBody(BaseModel):
-    """How to play a source (the SourceSpec fields but its id, which is in the path)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    dataset: str | None = None
-    url: str | None = None
-    mode: str = Field("http", description="http or rtsp.")
-    play: str = Field("cycle", description="cycle or once.")
-    resolution: str | None = None
-    fps: float | None = None
 
 
 class Streams:
@@ -97,11 +94,9 @@ class Streams:
             raise NotFound(f"source {source_id!r} is not open; open it with POST /streams/{source_id}/open")
         return stream
 
-    def info(self, stream: Stream) -> dict[str, Any]:
-        body = stream.info()
+    def info(self, stream: Stream) -> StreamInfo:
         process = self.rtsp.get(stream.spec.id)
-        body["rtsp_url"] = process.url if process is not None else None
-        return body
+        return StreamInfo(**stream.info(), rtsp_url=process.url if process is not None else None)
 
     def close_all(self) -> None:
         for source_id in list(self.streams):
@@ -114,13 +109,13 @@ def streams_of(request: Request) -> Streams:
 
 
 @router.get("/streams", summary="Sources being served")
-async def list_streams(request: Request) -> list[dict[str, Any]]:
+async def list_streams(request: Request) -> StreamList:
     streams = streams_of(request)
-    return [streams.info(s) for s in streams.streams.values()]
+    return StreamList([streams.info(s) for s in streams.streams.values()])
 
 
 @router.post("/streams/{source_id}/open", summary="Start serving a source (idempotent)")
-async def open_stream(source_id: str, body: OpenBody, request: Request) -> dict[str, Any]:
+async def open_stream(source_id: str, body: StreamOpen, request: Request) -> StreamInfo:
     try:
         spec = SourceSpec.model_validate({"id": source_id, **body.model_dump(exclude_none=True)})
     except ValidationError as exc:
@@ -130,25 +125,28 @@ async def open_stream(source_id: str, body: OpenBody, request: Request) -> dict[
 
 
 @router.post("/streams/{source_id}/close", summary="Stop serving a source")
-async def close_stream(source_id: str, request: Request) -> dict[str, Any]:
-    return {"id": source_id, "closed": await streams_of(request).close(source_id)}
+async def close_stream(source_id: str, request: Request) -> StreamClosed:
+    return StreamClosed(id=source_id, closed=await streams_of(request).close(source_id))
 
 
 @router.get("/streams/{source_id}", summary="A source's native properties and clients")
-async def stream_info(source_id: str, request: Request) -> dict[str, Any]:
+async def stream_info(source_id: str, request: Request) -> StreamInfo:
     streams = streams_of(request)
     return streams.info(streams.get(source_id))
 
 
 @router.post("/streams/{source_id}/reset", summary="Restart a client's playback from the first frame")
-async def reset_client(
-    source_id: str, request: Request, client: str = Query("default", max_length=128)
-) -> dict[str, Any]:
+async def reset_client(source_id: str, request: Request, client: str = Query("default", max_length=128)) -> ClientReset:
     streams_of(request).get(source_id).reset(client)
-    return {"id": source_id, "client": client, "reset": True}
+    return ClientReset(id=source_id, client=client, reset=True)
 
 
-@router.get("/streams/{source_id}/segment", summary="The client's next frames, paced at the source fps")
+@router.get(
+    "/streams/{source_id}/segment",
+    summary="The client's next frames, paced at the source fps",
+    response_class=Response,
+    responses=media(MEDIA_TYPE, "One JSON header line (SegmentHeader), then the frames' images back to back."),
+)
 async def segment(
     source_id: str,
     request: Request,
@@ -161,7 +159,7 @@ async def segment(
     streams = streams_of(request)
     stream = streams.get(source_id)
     if stream.spec.mode != "http":
-        raise Conflict(f"source {source_id!r} is served over RTSP at {streams.info(stream)['rtsp_url']}")
+        raise Conflict(f"source {source_id!r} is served over RTSP at {streams.info(stream).rtsp_url}")
     reader = stream.client(client)
     if not reader.lock.acquire(blocking=False):
         raise Conflict(f"client {client!r} already has a segment request in flight on {source_id!r}")
@@ -176,25 +174,28 @@ async def segment(
         if wait > 0:
             await asyncio.sleep(wait)  # pacing: the frames exist only once the camera has "seen" them
         seg = await asyncio.to_thread(stream.read_segment, reader, positions)
-        header = {
-            "source": source_id,
-            "client": client,
-            "finished": seg.finished,
-            "width": stream.size[0],
-            "height": stream.size[1],
-            "fps": stream.fps,
-            "frames": [{"index": f.index, "timestamp": round(f.timestamp, 6), "truth": f.truth} for f in seg.frames],
-        }
-        body = await asyncio.to_thread(encode_segment, header, [f.image for f in seg.frames], format, quality)
+        header = SegmentHeader(
+            source=source_id,
+            client=client,
+            finished=seg.finished,
+            width=stream.size[0],
+            height=stream.size[1],
+            fps=stream.fps,
+            format="png" if format == "png" else "jpeg",
+            frames=[WireFrame(index=f.index, timestamp=round(f.timestamp, 6), truth=f.truth) for f in seg.frames],
+        )
+        body = await asyncio.to_thread(encode_segment, header, [f.image for f in seg.frames], quality)
     finally:
         reader.lock.release()
     return Response(body, media_type=MEDIA_TYPE, headers={"X-Dayu-Finished": "1" if seg.finished else "0"})
 
 
 @router.get("/datasets", summary="Datasets under the root")
-async def datasets(request: Request) -> list[str]:
+async def datasets(request: Request) -> DatasetList:
     root = streams_of(request).settings.root
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
+    if not root.is_dir():
+        return DatasetList([])
+    return DatasetList(sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")))
 
 
 def create_app(settings: DatasourceSettings | None = None) -> FastAPI:

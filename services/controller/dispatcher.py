@@ -15,6 +15,7 @@ from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import Any
 
+from common.contracts.controller import ControllerStatus, Outcome
 from common.dag import advance, needs_join
 from common.errors import DayuError, TransportError, UpstreamTimeout
 from common.join import JoinStore, PendingJoin
@@ -87,7 +88,7 @@ class Dispatcher:
             self._recent.popitem(last=False)
         return False
 
-    def accept(self, task: Task) -> str:
+    def accept(self, task: Task) -> Outcome:
         """Start routing ``task`` in the background. Returns ``accepted``, ``duplicate`` or ``overloaded``."""
         if self._seen(task):
             self.counts["duplicate"] += 1
@@ -323,14 +324,14 @@ class Dispatcher:
                 entry.drop_reason = DropReason.SHUTDOWN
                 await self._send_drops(entry.drop_records(f"controller on {self.node!r} stopped", node=self.node))
 
-    def status(self) -> dict[str, Any]:
-        return {
-            "node": self.node,
-            "in_flight": len(self._inflight),
-            "max_in_flight": self.config.max_in_flight,
-            "joins_pending": len(self.joins),
+    def status(self) -> ControllerStatus:
+        return ControllerStatus(
+            node=self.node,
+            in_flight=len(self._inflight),
+            max_in_flight=self.config.max_in_flight,
+            joins_pending=len(self.joins),
             # Only records that will never reach the distributor; those waiting in the outbox are not lost.
-            "counts": {**self.counts, "unrecorded": self.outbox.lost},
-            "drops": dict(self.drops),
-            "outbox": self.outbox.status(),
-        }
+            counts={**self.counts, "unrecorded": self.outbox.lost},
+            drops=dict(self.drops),
+            outbox=self.outbox.status(),
+        )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request, Response
 
+from common.contracts.controller import ControllerStatus, FileStored, TaskAccepted, TaskForm
+from common.contracts.openapi import body, reply
 from common.dag import topological_order
 from common.errors import InvalidInput, NotFound, PayloadTooLarge
 from common.task import END, Task
@@ -39,8 +39,13 @@ def check_routable(task: Task, work_dir: Path) -> None:
         )
 
 
-@router.post("/tasks", status_code=202)
-async def submit(request: Request) -> JSONResponse:
+TASK_BODY = body(Task, media_types={"multipart/form-data": TaskForm, FRAMED_CONTENT_TYPE: None})
+"""A task from a generator (JSON, or multipart: task JSON and maybe its segment), or from another node's controller
+(framed: the task and its segment in one body, ``common.wire``)."""
+
+
+@router.post("/tasks", status_code=202, response_model=TaskAccepted, openapi_extra=TASK_BODY)
+async def submit(request: Request) -> Response:
     dispatcher = _dispatcher(request)
     limit = dispatcher.config.max_payload_bytes
     if request.headers.get("content-type", "").startswith(FRAMED_CONTENT_TYPE):
@@ -48,8 +53,7 @@ async def submit(request: Request) -> JSONResponse:
         task, transmit = await read_framed_task(request, dispatcher.work_dir, max_payload=limit)
         task.stage.timings.transmit = transmit
         check_routable(task, dispatcher.work_dir)
-        outcome = dispatcher.accept(task)
-        return JSONResponse({"accepted": task.task_uuid, "outcome": outcome}, status_code=202)
+        return reply(TaskAccepted(accepted=task.task_uuid, outcome=dispatcher.accept(task)), 202)
     task, upload = await read_task_form(request, max_payload=limit)
     if upload is not None:
         if not task.payload.file_name:
@@ -58,12 +62,11 @@ async def submit(request: Request) -> JSONResponse:
             raise InvalidInput(f"the payload of segment {task.payload.file_name!r} is empty")
         await save_upload(upload, dispatcher.work_dir, task.payload.file_name, max_bytes=limit)
     check_routable(task, dispatcher.work_dir)
-    outcome = dispatcher.accept(task)
-    return JSONResponse({"accepted": task.task_uuid, "outcome": outcome}, status_code=202)
+    return reply(TaskAccepted(accepted=task.task_uuid, outcome=dispatcher.accept(task)), 202)
 
 
-@router.put("/files/{name}")
-async def put_file(name: str, request: Request) -> dict[str, Any]:
+@router.put("/files/{name}", openapi_extra=body(media_types={"application/octet-stream": None}))
+async def put_file(name: str, request: Request) -> FileStored:
     """Store one segment sent by another node's controller (raw body), atomically."""
     dispatcher = _dispatcher(request)
     target = safe_path(dispatcher.work_dir, name)
@@ -87,9 +90,9 @@ async def put_file(name: str, request: Request) -> dict[str, Any]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return {"stored": name, "size": size}
+    return FileStored(stored=name, size=size)
 
 
 @router.get("/status")
-async def status(request: Request) -> dict[str, Any]:
+async def status(request: Request) -> ControllerStatus:
     return _dispatcher(request).status()

@@ -8,8 +8,8 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
+from common.contracts.distributor import DropAccepted, JoinWait, ResultAccepted
 from common.dag import JoinKey, critical_path, join_key, needs_join
 from common.feedback import drop_feedback, task_feedback
 from common.join import JoinStore, PendingJoin
@@ -48,17 +48,19 @@ class Recorder:
         self._duplicates = metrics.counter("distributor_duplicates_total", "Deliveries already stored")
         self._latency = metrics.histogram("distributor_latency_seconds", "End-to-end latency (critical path)")
 
-    async def accept_result(self, task: Task) -> dict[str, Any]:
+    async def accept_result(self, task: Task) -> ResultAccepted:
         if needs_join(task):
             key = join_key(task)
             if key in self._joined:  # a retried branch of a join already stored: it must not wait again
                 self._duplicates.inc()
-                return {"status": "duplicate", "key": task.key()}
+                return ResultAccepted(status="duplicate", key=task.key())
             outcome = self.joins.add(task)
             for entry, reason in outcome.dropped:
                 await self._drop_join(entry, entry.drop_reason or DropReason.OVERLOADED, reason)
             if outcome.merged is None:
-                return {"status": "waiting", "join": {"arrived": task.came_from, "expected": task.stage.prev}}
+                return ResultAccepted(
+                    status="waiting", join=JoinWait(arrived=task.came_from, expected=list(task.stage.prev))
+                )
             self._joined[key] = None
             while len(self._joined) > JOINED_MEMORY:
                 self._joined.popitem(last=False)
@@ -77,27 +79,27 @@ class Recorder:
                 log.exception("accuracy scoring failed for %s", task.key())
         return latency, task.finished_at - task.created_at
 
-    async def _store_result(self, task: Task) -> dict[str, Any]:
+    async def _store_result(self, task: Task) -> ResultAccepted:
         latency, wall = self.finish(task)
         seq = await asyncio.to_thread(self.store.add_result, task, latency, wall)
         if seq is None:
             self._duplicates.inc()
-            return {"status": "duplicate", "key": task.key()}
+            return ResultAccepted(status="duplicate", key=task.key())
         self._stored.labels("result").inc()
         self._latency.observe(latency)
         self.feedback.offer(task_feedback(task, latency))
-        return {"status": "stored", "seq": seq, "key": task.key(), "latency": latency}
+        return ResultAccepted(status="stored", seq=seq, key=task.key(), latency=latency)
 
-    async def accept_drop(self, record: DropRecord) -> dict[str, Any]:
+    async def accept_drop(self, record: DropRecord) -> DropAccepted:
         seq = await asyncio.to_thread(self.store.add_drop, record)
         for entry in self.joins.abandon(record.root_uuid):
             await self._drop_join(entry, DropReason.BRANCH_DROPPED, f"another branch was dropped: {record.reason}")
         if seq is None:
             self._duplicates.inc()
-            return {"status": "duplicate"}
+            return DropAccepted(status="duplicate")
         self._stored.labels("drop").inc()
         self.feedback.offer(drop_feedback(record))
-        return {"status": "stored", "seq": seq}
+        return DropAccepted(status="stored", seq=seq)
 
     async def _drop_join(self, entry: PendingJoin, reason: DropReason, message: str) -> None:
         first = entry.arrived[sorted(entry.arrived)[0]]

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import ValidationError
 
+from common.contracts.controller import TaskForm
+from common.contracts.distributor import DistributorStats, DropAccepted, ResultAccepted, ResultPage
+from common.contracts.openapi import body, media, reply
 from common.errors import InvalidInput, NotFound, PayloadTooLarge
 from common.records import DropRecord
-from common.task import END, describe_validation_error
+from common.task import END, Task, describe_validation_error
 from common.wire import read_task_form, safe_path
 from services.distributor.config import DistributorConfig
 from services.distributor.recorder import Recorder
@@ -23,6 +25,8 @@ from services.distributor.segments import SegmentFiles
 from services.distributor.store import ResultStore
 
 router = APIRouter()
+SEGMENT = "A stored segment file, in its encoding's container (e.g. MP4)."
+EXPORT = "Every stored record (ResultRecord) as one JSON line, gzip-compressed."
 
 
 def _config(request: Request) -> DistributorConfig:
@@ -30,8 +34,11 @@ def _config(request: Request) -> DistributorConfig:
     return config
 
 
-@router.post("/results")
-async def post_result(request: Request) -> dict[str, Any]:
+@router.post(
+    "/results", response_model=ResultAccepted, openapi_extra=body(Task, media_types={"multipart/form-data": TaskForm})
+)
+async def post_result(request: Request) -> Response:
+    """A finished task (at ``_end``), with its segment or by reference to this node's work dir."""
     config = _config(request)
     task, upload = await read_task_form(request, max_payload=config.max_payload_bytes)
     if task.cursor != END:
@@ -46,11 +53,11 @@ async def post_result(request: Request) -> dict[str, Any]:
         local = safe_path(Path(request.app.state.settings.work_dir), task.payload.file_name)
         await asyncio.to_thread(request.app.state.segments.adopt, local, task.payload.file_name)
     recorder: Recorder = request.app.state.recorder
-    return await recorder.accept_result(task)
+    return reply(await recorder.accept_result(task))
 
 
-@router.post("/drops")
-async def post_drop(request: Request) -> dict[str, Any]:
+@router.post("/drops", response_model=DropAccepted, openapi_extra=body(DropRecord))
+async def post_drop(request: Request) -> Response:
     limit = _config(request).max_body_bytes
     body = await request.body()
     if len(body) > limit:
@@ -60,10 +67,10 @@ async def post_drop(request: Request) -> dict[str, Any]:
     except ValidationError as exc:
         raise InvalidInput(f"malformed drop record: {describe_validation_error(exc)}") from None
     recorder: Recorder = request.app.state.recorder
-    return await recorder.accept_drop(record)
+    return reply(await recorder.accept_drop(record))
 
 
-@router.get("/results")
+@router.get("/results", response_model=ResultPage)
 async def get_results(
     request: Request,
     after: Annotated[int, Query(ge=0, description="Return records with seq greater than this.")] = 0,
@@ -72,16 +79,17 @@ async def get_results(
     tail: Annotated[
         int | None, Query(ge=1, description="Instead of paging after a cursor: the latest this many records.")
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     store: ResultStore = request.app.state.store
     if tail is not None:
         records = await asyncio.to_thread(store.tail, min(tail, _config(request).page_limit), source_id)
-        return {"records": records, "cursor": records[-1]["seq"] if records else after}
-    records = await asyncio.to_thread(store.page, after, min(limit, _config(request).page_limit), source_id)
-    return {"records": records, "cursor": records[-1]["seq"] if records else after}
+    else:
+        records = await asyncio.to_thread(store.page, after, min(limit, _config(request).page_limit), source_id)
+    # Pages hold whole tasks: written by pydantic once, not dumped and re-validated by FastAPI.
+    return reply(ResultPage(records=records, cursor=records[-1].seq if records else after))
 
 
-@router.get("/export")
+@router.get("/export", response_class=StreamingResponse, responses=media("application/gzip", EXPORT))
 async def export(request: Request, source_id: Annotated[str | None, Query(max_length=128)] = None) -> StreamingResponse:
     store: ResultStore = request.app.state.store
     page_size = _config(request).export_page
@@ -93,7 +101,7 @@ async def export(request: Request, source_id: Annotated[str | None, Query(max_le
             page = await asyncio.to_thread(next, pages, None)
             if page is None:
                 break
-            text = "".join(json.dumps(record, separators=(",", ":")) + "\n" for record in page)
+            text = "".join(record.model_dump_json() + "\n" for record in page)
             chunk = compressor.compress(text.encode())
             if chunk:
                 yield chunk
@@ -107,7 +115,7 @@ async def export(request: Request, source_id: Annotated[str | None, Query(max_le
     )
 
 
-@router.get("/files/{name}")
+@router.get("/files/{name}", response_class=FileResponse, responses=media("application/octet-stream", SEGMENT))
 async def get_file(request: Request, name: str) -> FileResponse:
     segments: SegmentFiles = request.app.state.segments
     path = segments.path(name)
@@ -116,9 +124,12 @@ async def get_file(request: Request, name: str) -> FileResponse:
     return FileResponse(path)
 
 
-@router.get("/stats")
-async def stats(request: Request) -> dict[str, Any]:
+@router.get("/stats", response_model=DistributorStats)
+async def stats(request: Request) -> Response:
     store: ResultStore = request.app.state.store
     recorder: Recorder = request.app.state.recorder
-    body = await asyncio.to_thread(store.stats)
-    return {**body, "pending_joins": len(recorder.joins), "feedback_queue": len(recorder.feedback)}
+    sources = await asyncio.to_thread(store.stats)
+    # Polled often while a run is watched: written once by pydantic.
+    return reply(
+        DistributorStats(sources=sources, pending_joins=len(recorder.joins), feedback_queue=len(recorder.feedback))
+    )

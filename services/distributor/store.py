@@ -6,7 +6,6 @@ behind a lock; callers run these blocking methods in a worker thread.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -14,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from common.contracts.distributor import ResultRecord, SourceStats
 from common.records import DropRecord
 from common.task import Task
 
@@ -37,25 +37,23 @@ CREATE INDEX IF NOT EXISTS records_source ON records (source_id, seq);
 COLUMNS = "seq, kind, source_id, task_id, task_uuid, root_uuid, reason, latency, wall_latency, stored_at, body"
 
 
-def _row_to_record(row: tuple[Any, ...]) -> dict[str, Any]:
+def _row_to_record(row: tuple[Any, ...]) -> ResultRecord:
     seq, kind, source_id, task_id, task_uuid, root_uuid, reason, latency, wall, stored_at, body = row
-    record: dict[str, Any] = {
-        "seq": seq,
-        "kind": kind,
-        "source_id": source_id,
-        "task_id": task_id,
-        "task_uuid": task_uuid,
-        "root_uuid": root_uuid,
-        "latency": latency,
-        "wall_latency": wall,
-        "stored_at": stored_at,
-    }
-    if kind == "drop":
-        record["reason"] = reason
-        record["drop"] = json.loads(body)
-    else:
-        record["task"] = json.loads(body)
-    return record
+    drop = DropRecord.model_validate_json(body) if kind == "drop" else None
+    return ResultRecord(
+        seq=seq,
+        kind=kind,
+        source_id=source_id,
+        task_id=task_id,
+        task_uuid=task_uuid,
+        root_uuid=root_uuid,
+        latency=latency,
+        wall_latency=wall,
+        stored_at=stored_at,
+        reason=reason if drop is not None else None,
+        drop=drop,
+        task=Task.model_validate_json(body) if drop is None else None,
+    )
 
 
 class ResultStore:
@@ -121,7 +119,7 @@ class ResultStore:
             )
         )
 
-    def page(self, after: int, limit: int, source_id: str | None = None) -> list[dict[str, Any]]:
+    def page(self, after: int, limit: int, source_id: str | None = None) -> list[ResultRecord]:
         query = f"SELECT {COLUMNS} FROM records WHERE seq > ?"
         args: list[Any] = [after]
         if source_id is not None:
@@ -133,7 +131,7 @@ class ResultStore:
             rows = self._db.execute(query, args).fetchall()
         return [_row_to_record(row) for row in rows]
 
-    def tail(self, limit: int, source_id: str | None = None) -> list[dict[str, Any]]:
+    def tail(self, limit: int, source_id: str | None = None) -> list[ResultRecord]:
         """The latest ``limit`` records, oldest first."""
         query = f"SELECT {COLUMNS} FROM records"
         args: list[Any] = []
@@ -146,7 +144,7 @@ class ResultStore:
             rows = self._db.execute(query, args).fetchall()
         return [_row_to_record(row) for row in reversed(rows)]
 
-    def pages(self, source_id: str | None, page_size: int) -> Iterator[list[dict[str, Any]]]:
+    def pages(self, source_id: str | None, page_size: int) -> Iterator[list[ResultRecord]]:
         """Every record in pages, so an export never holds more than one page."""
         after = 0
         while True:
@@ -154,19 +152,20 @@ class ResultStore:
             if not page:
                 return
             yield page
-            after = page[-1]["seq"]
+            after = page[-1].seq
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> dict[str, SourceStats]:
+        """Records per source."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT source_id, kind, reason, COUNT(*), AVG(latency) FROM records GROUP BY source_id, kind, reason"
             ).fetchall()
-        sources: dict[str, dict[str, Any]] = {}
+        sources: dict[str, SourceStats] = {}
         for source_id, kind, reason, count, mean_latency in rows:
-            entry = sources.setdefault(source_id, {"results": 0, "drops": {}, "mean_latency": None})
+            entry = sources.setdefault(source_id, SourceStats(results=0, drops={}, mean_latency=None))
             if kind == "result":
-                entry["results"] = count
-                entry["mean_latency"] = mean_latency
+                entry.results = count
+                entry.mean_latency = mean_latency
             else:
-                entry["drops"][reason] = count
-        return {"sources": sources}
+                entry.drops[reason] = count
+        return sources

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from pydantic import BaseModel, ConfigDict, Field
 
 from common.config import load_component_config
+from common.contracts.generator import GeneratorStatus, SourceChanged, SourceOpen
 from common.errors import DayuError
 from common.service import create_service
 from services.generator.config import GeneratorConfig, GeneratorSettings
@@ -24,38 +24,28 @@ SHUTDOWN_TIMEOUT_S = 5.0
 """How long stopping the app waits for the reader and the segments in flight."""
 
 
-class SourceOpen(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    params: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Source hook parameters over the configured ones, for this opening only (e.g. the `url` "
-        "of an RTSP camera the datasource reported when it opened the stream).",
-    )
-
-
 def _generator(request: Request) -> Generator:
     generator: Generator = request.app.state.generator
     return generator
 
 
 @router.get("/status")
-async def status(request: Request) -> dict[str, Any]:
+async def status(request: Request) -> GeneratorStatus:
     return _generator(request).status()
 
 
 @router.post("/source/open", summary="Open the source and start reading (harmless when already open)")
-async def open_source(request: Request, body: SourceOpen | None = None) -> dict[str, Any]:
+async def open_source(request: Request, body: SourceOpen | None = None) -> SourceChanged:
     generator = _generator(request)
     opened = await generator.open(body.params if body else None)
-    return {"changed": opened, **generator.status()}
+    return SourceChanged(changed=opened, **dict(generator.status()))
 
 
 @router.post("/source/close", summary="Stop reading; the segments already made still become tasks")
-async def close_source(request: Request) -> dict[str, Any]:
+async def close_source(request: Request) -> SourceChanged:
     generator = _generator(request)
     closed = await generator.close()
-    return {"changed": closed, **generator.status()}
+    return SourceChanged(changed=closed, **dict(generator.status()))
 
 
 async def _autostart(generator: Generator) -> None:

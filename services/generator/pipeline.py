@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from common.contracts.generator import GeneratorStatus
 from common.errors import DayuError, Unavailable
 from common.metrics import ServiceMetrics
 from common.outbox import SPOOL_DIR, Outbox
@@ -413,33 +414,33 @@ class Generator:
         self._reader.shutdown(wait=False, cancel_futures=True)
         self._encoder_pool.shutdown(wait=True, cancel_futures=True)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> GeneratorStatus:
         s = self.stats
         submit = sorted(s.submit_ms)
-        return {
-            "source_id": self.config.source_id,
-            "node": self.node,
-            "state": s.state,
-            "open": self.reading,
-            "opens": s.opens,
-            "next_task_id": self.next_task_id,
-            "error": s.error,
-            "source": self.config.source.alias,
-            "raw_meta": self.raw_meta.model_dump(),
-            "frames_read": s.frames_read,
-            "frames_kept": s.frames_kept,
-            "frames_skipped_backpressure": s.frames_skipped_backpressure,
-            "tasks_created": s.tasks_created,
-            "tasks_submitted": s.tasks_submitted,
-            "tasks_dropped": s.tasks_dropped,
-            "drops_unrecorded": self.outbox.lost,
-            "outbox": self.outbox.status(),
-            "finished": s.state in ("finished", "failed"),
-            "plan": self.planner.plan.model_dump(),
-            "plan_age_s": round(self.planner.age(), 3),
-            "plans_received": self.planner.received,
-            "plan_failures": self.planner.failures,
-            "plan_error": self.planner.last_error,
-            "deployment_version": self.planner.deployment_version,
-            "submit_ms_p50": submit[len(submit) // 2] if submit else None,
-        }
+        return GeneratorStatus(
+            source_id=self.config.source_id,
+            node=self.node,
+            state=s.state,
+            open=self.reading,
+            opens=s.opens,
+            next_task_id=self.next_task_id,
+            error=s.error,
+            source=self.config.source.alias,
+            raw_meta=self.raw_meta,
+            frames_read=s.frames_read,
+            frames_kept=s.frames_kept,
+            frames_skipped_backpressure=s.frames_skipped_backpressure,
+            tasks_created=s.tasks_created,
+            tasks_submitted=s.tasks_submitted,
+            tasks_dropped=s.tasks_dropped,
+            drops_unrecorded=self.outbox.lost,
+            outbox=self.outbox.status(),
+            finished=s.state in ("finished", "failed"),
+            plan=self.planner.plan,
+            plan_age_s=round(self.planner.age(), 3),
+            plans_received=self.planner.received,
+            plan_failures=self.planner.failures,
+            plan_error=self.planner.last_error,
+            deployment_version=self.planner.deployment_version,
+            submit_ms_p50=submit[len(submit) // 2] if submit else None,
+        )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
 from common.dag import DagSpec, ServiceType, build_dag
 from common.errors import DayuError
@@ -117,11 +116,10 @@ class Planner:
         )
         try:
             url = self._topology.component_url("scheduler") + "/plan"
-            body: Any = await self._client.post_json(
-                url, request.model_dump(mode="json"), timeout=self.timeout, retries=0, idempotent=True
+            response = await self._client.post_model(
+                url, request, PlanResponse, timeout=self.timeout, retries=0, idempotent=True
             )
-            response = PlanResponse.model_validate(body)
-        except (DayuError, ValueError) as exc:
+        except DayuError as exc:
             self.failures += 1
             self.last_error = str(exc)[:300]
             log.info("keeping the last plan: %s", self.last_error)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 from fastapi import APIRouter, Request
 
+from common.contracts.monitor import ProbeReceipt
+from common.contracts.openapi import body
 from common.errors import Overloaded, PayloadTooLarge
+from common.plan import ResourceReport
 from services.monitor.config import MonitorConfig
 from services.monitor.reporter import Reporter
 
@@ -16,14 +18,13 @@ router = APIRouter()
 
 
 @router.get("/resources")
-async def resources(request: Request) -> dict[str, Any]:
+async def resources(request: Request) -> ResourceReport:
     reporter: Reporter = request.app.state.reporter
-    report = reporter.latest or await reporter.sample()
-    return report.model_dump(mode="json")
+    return reporter.latest or await reporter.sample()
 
 
-@router.post("/bandwidth/probe")
-async def bandwidth_probe(request: Request) -> dict[str, Any]:
+@router.post("/bandwidth/probe", openapi_extra=body(media_types={"application/octet-stream": None}))
+async def bandwidth_probe(request: Request) -> ProbeReceipt:
     """Receive one probe upload. One edge at a time, so probes do not share (and halve) the link."""
     config: MonitorConfig = request.app.state.config
     declared = request.headers.get("content-length")
@@ -42,6 +43,6 @@ async def bandwidth_probe(request: Request) -> dict[str, Any]:
             received += len(chunk)
             if received > config.max_probe_bytes:
                 raise PayloadTooLarge(f"probe exceeds the limit of {config.max_probe_bytes} bytes")
-        return {"bytes": received, "waited_s": waited, "seconds": time.perf_counter() - arrived - waited}
+        return ProbeReceipt(bytes=received, waited_s=waited, seconds=time.perf_counter() - arrived - waited)
     finally:
         lock.release()

@@ -11,8 +11,8 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
+from common.contracts.processor import ModelInfo
 from common.errors import DayuError, Overloaded
 from common.metrics import ServiceMetrics
 from common.registry import REGISTRY
@@ -167,11 +167,14 @@ class Engine:
         self._service_hist.observe(stage.timings.service)
         return task
 
-    def info(self) -> dict[str, Any]:
-        return {
-            **self.application.info(),
-            "threads": self.threads,
-            "queue": self.queue.info(),
-            "scenarios": [s.alias for s in self.scenarios],
-            "processed": self.processed,
-        }
+    def info(self, service: str | None) -> ModelInfo:
+        return ModelInfo.model_validate(
+            {
+                **self.application.info(),
+                "service": service,
+                "threads": self.threads,
+                "queue": self.queue.info(),
+                "scenarios": [s.alias for s in self.scenarios],
+                "processed": self.processed,
+            }
+        )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from common.contracts.openapi import body
+from common.contracts.processor import ModelInfo, QueueCleared, QueueLength
 from common.errors import InvalidInput, NotFound, PayloadTooLarge, UpstreamTimeout
 from common.task import SENTINELS, Task
 from common.wire import safe_path
@@ -48,8 +49,10 @@ def check_task(task: Task, service: str | None) -> None:
         raise InvalidInput("the task names no segment file (payload.file_name)")
 
 
-@router.post("/process", response_class=Response)
+@router.post("/process", response_model=Task, openapi_extra=body(Task))
 async def process(request: Request) -> Response:
+    """Run the task's current stage on its segment (in the node's work dir); the reply is the task with the
+    stage's result and timings."""
     engine = _engine(request)
     body = await read_limited_body(request, engine.config.max_body_bytes)
     task = Task.from_json(body)
@@ -86,16 +89,16 @@ async def process(request: Request) -> Response:
 
 
 @router.get("/queue")
-async def queue_length(request: Request) -> dict[str, int]:
+async def queue_length(request: Request) -> QueueLength:
     engine = _engine(request)
-    return {"length": len(engine.queue), "capacity": engine.queue.capacity}
+    return QueueLength(length=len(engine.queue), capacity=engine.queue.capacity)
 
 
 @router.post("/queue/clear")
-async def queue_clear(request: Request) -> dict[str, int]:
-    return {"cleared": _engine(request).clear()}
+async def queue_clear(request: Request) -> QueueCleared:
+    return QueueCleared(cleared=_engine(request).clear())
 
 
 @router.get("/model")
-async def model_info(request: Request) -> dict[str, Any]:
-    return {**_engine(request).info(), "service": request.app.state.service}
+async def model_info(request: Request) -> ModelInfo:
+    return _engine(request).info(request.app.state.service)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from common.contracts.scheduler import DecisionSummary, FeedbackAccepted, HistorySummary, SchedulerStats
 from common.errors import InvalidInput, Overloaded
 from common.feedback import FEEDBACK, DropFeedback, TaskFeedback, drop_feedback, task_feedback
 from common.metrics import ServiceMetrics
@@ -88,7 +89,7 @@ class Scheduler:
             self.deployment = deployment
             self.deployment_version += 1
 
-    def feedback(self, body: Any) -> dict[str, Any]:
+    def feedback(self, body: Any) -> FeedbackAccepted:
         """One task's feedback (:mod:`common.feedback`), or, as older senders post, a task or drop record.
 
         Feedback of a source without an agent (the scheduler restarted while it ran) creates the agent,
@@ -102,7 +103,7 @@ class Scheduler:
         agent.context.history.add(item)
         self.feedback_counts["tasks" if isinstance(item, TaskFeedback) else "drops"] += 1
         agent.on_feedback(item)
-        return {"accepted": item.source_id, "kind": item.kind}
+        return FeedbackAccepted(accepted=item.source_id, kind=item.kind)
 
     def report(self, report: ResourceReport) -> None:
         self.resources[report.node] = report
@@ -110,17 +111,20 @@ class Scheduler:
     def select_sources(self, sources: list[SourceCandidates]) -> dict[str, str]:
         return self.selection.select(sources)
 
-    def stats(self) -> dict[str, Any]:
-        return {
-            "decision_ms": self.decisions.summary(),
-            "plans_served": self.decisions.count,
-            "agents": {source: agent.alias for source, agent in sorted(self.agents.items())},
-            "history": {source: agent.context.history.summary() for source, agent in sorted(self.agents.items())},
-            "agent_info": {source: agent.info() for source, agent in sorted(self.agents.items()) if agent.info()},
-            "feedback": dict(self.feedback_counts),
-            "nodes_reporting": sorted(self.resources),
-            "deployment_version": self.deployment_version,
-        }
+    def stats(self) -> SchedulerStats:
+        agents = sorted(self.agents.items())
+        return SchedulerStats(
+            decision_ms=DecisionSummary.model_validate(self.decisions.summary()),
+            plans_served=self.decisions.count,
+            agents={source: agent.alias for source, agent in agents},
+            history={
+                source: HistorySummary.model_validate(agent.context.history.summary()) for source, agent in agents
+            },
+            agent_info={source: info for source, agent in agents if (info := agent.info())},
+            feedback=dict(self.feedback_counts),
+            nodes_reporting=sorted(self.resources),
+            deployment_version=self.deployment_version,
+        )
 
 
 def parse_feedback(body: Any) -> TaskFeedback | DropFeedback:

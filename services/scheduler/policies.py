@@ -7,32 +7,13 @@ decides which nodes run a processor for each service. Each policy is one file un
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from common.contracts.scheduler import SourceCandidates
 from common.registry import REGISTRY, Hook
+
+__all__ = ["DEPLOYMENT", "SOURCE_SELECTION", "Deployment", "SourceCandidates", "SourceSelection"]
 
 SOURCE_SELECTION = "source_selection"
 DEPLOYMENT = "deployment"
-
-
-class SourceCandidates(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    source_id: str = Field(min_length=1, max_length=128)
-    candidates: list[str] = Field(min_length=1, description="Nodes the source may be placed on.")
-
-
-class SourceSelectionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    sources: list[SourceCandidates] = Field(max_length=10_000)
-
-
-class DeploymentRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    services: list[str] = Field(max_length=1000, description="Service ids to deploy.")
-    nodes: list[str] = Field(min_length=1, max_length=10_000, description="Nodes available.")
 
 
 class SourceSelection(Hook):

@@ -5,14 +5,25 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ValidationError
 
+from common.contracts.openapi import body, reply
+from common.contracts.scheduler import (
+    DeploymentAnswer,
+    DeploymentRequest,
+    FeedbackAccepted,
+    FeedbackBody,
+    ReportAccepted,
+    ResourceSnapshot,
+    SchedulerStats,
+    SourcePlacement,
+    SourceSelectionRequest,
+)
 from common.errors import InvalidInput, PayloadTooLarge
 from common.plan import PlanRequest, PlanResponse, ResourceReport
 from common.task import describe_validation_error
 from services.scheduler.core import Scheduler
-from services.scheduler.policies import DeploymentRequest, SourceSelectionRequest
 
 router = APIRouter()
 MAX_BODY = 8 * 1024 * 1024
@@ -43,9 +54,10 @@ async def _model(request: Request, model: type[M]) -> M:
         raise InvalidInput(f"malformed {model.__name__}: {describe_validation_error(exc)}") from None
 
 
-@router.post("/plan")
-async def plan(request: Request) -> PlanResponse:
-    return _scheduler(request).plan(await _model(request, PlanRequest))
+@router.post("/plan", response_model=PlanResponse, openapi_extra=body(PlanRequest))
+async def plan(request: Request) -> Response:
+    # Asked by every generator every schedule interval: the reply is written once, by pydantic.
+    return reply(_scheduler(request).plan(await _model(request, PlanRequest)))
 
 
 @router.get("/plan/startup")
@@ -58,37 +70,38 @@ async def startup_plan(request: Request) -> PlanResponse:
     )
 
 
-@router.post("/feedback")
-async def feedback(request: Request) -> dict[str, Any]:
-    return _scheduler(request).feedback(await _json(request))
+@router.post("/feedback", response_model=FeedbackAccepted, openapi_extra=body(FeedbackBody))
+async def feedback(request: Request) -> Response:
+    """Sent by the distributor for every result and drop record."""
+    return reply(_scheduler(request).feedback(await _json(request)))
 
 
-@router.post("/resources")
-async def post_resources(request: Request) -> dict[str, str]:
+@router.post("/resources", openapi_extra=body(ResourceReport))
+async def post_resources(request: Request) -> ReportAccepted:
     report = await _model(request, ResourceReport)
     _scheduler(request).report(report)
-    return {"accepted": report.node}
+    return ReportAccepted(accepted=report.node)
 
 
 @router.get("/resources")
-async def get_resources(request: Request) -> dict[str, Any]:
-    return {node: r.model_dump(mode="json") for node, r in sorted(_scheduler(request).resources.items())}
+async def get_resources(request: Request) -> ResourceSnapshot:
+    return ResourceSnapshot(dict(sorted(_scheduler(request).resources.items())))
 
 
 @router.get("/stats")
-async def stats(request: Request) -> dict[str, Any]:
+async def stats(request: Request) -> SchedulerStats:
     return _scheduler(request).stats()
 
 
-@router.post("/source-selection")
-async def source_selection(request: Request) -> dict[str, Any]:
-    body = await _model(request, SourceSelectionRequest)
-    return {"placement": _scheduler(request).select_sources(body.sources)}
+@router.post("/source-selection", openapi_extra=body(SourceSelectionRequest))
+async def source_selection(request: Request) -> SourcePlacement:
+    selection = await _model(request, SourceSelectionRequest)
+    return SourcePlacement(placement=_scheduler(request).select_sources(selection.sources))
 
 
-@router.post("/deployment")
-async def deployment(request: Request) -> dict[str, Any]:
-    body = await _model(request, DeploymentRequest)
+@router.post("/deployment", openapi_extra=body(DeploymentRequest))
+async def deployment(request: Request) -> DeploymentAnswer:
+    wanted = await _model(request, DeploymentRequest)
     scheduler = _scheduler(request)
-    scheduler.set_deployment(scheduler.deployer.deploy(body.services, body.nodes))
-    return {"deployment": scheduler.deployment, "deployment_version": scheduler.deployment_version}
+    scheduler.set_deployment(scheduler.deployer.deploy(wanted.services, wanted.nodes))
+    return DeploymentAnswer(deployment=scheduler.deployment, deployment_version=scheduler.deployment_version)

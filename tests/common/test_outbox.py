@@ -68,10 +68,10 @@ async def test_records_spooled_while_the_distributor_is_down_arrive_once_it_answ
             dist.answer = 200
             await wait_for(lambda: outbox.pending == 0)
             assert dist.received == [("drops", {"n": 1}), ("results", {"n": 2})]
-            assert outbox.status()["delivered_later"] == 2 and outbox.lost == 0
+            assert outbox.status().delivered_later == 2 and outbox.lost == 0
             assert not (tmp_path / "spool.jsonl").exists()
             assert await outbox.deliver("drops", json.dumps({"n": 3}), retries=0) == "sent"
-            assert outbox.status()["delivered_later"] == 2
+            assert outbox.status().delivered_later == 2
         finally:
             await outbox.close()
             await outbox.client.aclose()
@@ -96,7 +96,7 @@ async def test_a_restart_reads_the_spool_again_and_skips_bad_lines(tmp_path: Pat
         second = make_outbox(spool, url)
         second.open()
         try:
-            assert second.status()["skipped_lines"] == 3
+            assert second.status().skipped_lines == 3
             assert sum("line" in r.getMessage() and "skipped" in r.getMessage() for r in caplog.records) == 3
             await wait_for(lambda: second.pending == 0)
             assert dist.received == [("drops", {"n": 1}), ("results", {"n": 2})]
@@ -113,7 +113,7 @@ async def test_a_full_spool_discards_the_oldest_and_says_so(tmp_path: Path) -> N
         assert outbox.put("drops", json.dumps({"n": n})) == "spooled"
     assert outbox.pending == 3 and outbox.lost == 2
     status = outbox.status()
-    assert status["discarded"] == 2 and status["spooled"] == 5
+    assert status.discarded == 2 and status.spooled == 5
     kept = [json.loads(json.loads(line)["body"])["n"] for line in (tmp_path / "spool.jsonl").read_text().splitlines()]
     assert kept == [2, 3, 4]
     text = metrics.render()[0].decode()
@@ -127,10 +127,10 @@ async def test_the_byte_bound_discards_too_and_an_oversized_record_is_refused(tm
     big = json.dumps({"pad": "x" * 400})
     for _ in range(3):
         outbox.put("drops", big)
-    assert outbox.pending == 2 and outbox.status()["discarded"] == 1
+    assert outbox.pending == 2 and outbox.status().discarded == 1
     assert (tmp_path / "spool.jsonl").stat().st_size <= 1024
     assert outbox.put("drops", json.dumps({"pad": "x" * 2000})) == "discarded"
-    assert outbox.pending == 2 and outbox.status()["discarded"] == 2
+    assert outbox.pending == 2 and outbox.status().discarded == 2
     await outbox.client.aclose()
 
 
@@ -141,7 +141,7 @@ async def test_a_record_the_distributor_refuses_is_counted_not_retried(tmp_path:
         outbox = make_outbox(tmp_path / "spool.jsonl", url)
         try:
             assert await outbox.deliver("drops", json.dumps({"n": 1}), retries=2) == "rejected"
-            assert outbox.pending == 0 and outbox.status()["rejected"] == 1 and outbox.lost == 1
+            assert outbox.pending == 0 and outbox.status().rejected == 1 and outbox.lost == 1
         finally:
             await outbox.client.aclose()
 

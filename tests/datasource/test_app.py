@@ -13,7 +13,7 @@ import pytest
 import services.generator.source  # noqa: F401  (declares the source family)
 from common.errors import TransportError
 from common.registry import REGISTRY
-from datasource.wire import decode_segment
+from common.segment_wire import decode_segment
 from tests.datasource.server import TOKEN, auth, make_dataset, open_source, running_datasource
 
 pytestmark = pytest.mark.integration
@@ -30,7 +30,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def segment(url: str, source: str, **params: object) -> tuple[dict, list]:
     response = httpx.get(f"{url}/streams/{source}/segment", params=params, headers=auth(), timeout=30)
     assert response.status_code == 200, response.text
-    return decode_segment(response.content)
+    header, images = decode_segment(response.content)
+    return header.model_dump(), images
 
 
 def test_open_info_and_segments_paced_at_source_fps(served: str) -> None:

@@ -15,14 +15,17 @@ import asyncio
 import collections
 import os
 import uuid
+from typing import Any, TypeVar
 
-from pydantic import Field
+import httpx
+from pydantic import BaseModel, Field
 
-from common.errors import DecodeError, InvalidInput
+from common.contracts.datasource import ClientReset, StreamInfo
+from common.errors import InvalidInput
 from common.registry import HookConfig, hook
+from common.segment_wire import decode_segment
 from common.task import RawMeta
-from common.transport import ServiceClient
-from datasource.wire import decode_segment
+from common.transport import ServiceClient, parse_reply
 from services.generator.source import FAMILY, Frame, FrameSource
 
 
@@ -36,6 +39,9 @@ class HttpSourceConfig(HookConfig):
     timeout_s: float = Field(40.0, gt=0, le=600, description="Per request (the datasource may pace for a while).")
     retries: int = Field(3, ge=0, le=20, description="Retries of a failed request.")
     restart: bool = Field(True, description="Start this client's playback from the first frame on open.")
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @hook(FAMILY, "http")
@@ -55,24 +61,26 @@ class HttpSource(FrameSource):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.http: ServiceClient | None = None
 
-    def _call(self, method: str, path: str, **kwargs: object) -> object:
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if self.loop is None or self.http is None:
             raise InvalidInput("the http source is not open")
-        response = self.loop.run_until_complete(self.http.request(method, self.base + path, **kwargs))  # type: ignore[arg-type]
-        return response
+        return self.loop.run_until_complete(self.http.request(method, self.base + path, **kwargs))
+
+    def _model(self, method: str, path: str, model: type[M], **kwargs: Any) -> M:
+        return parse_reply(self._call(method, path, **kwargs), model)
 
     def open(self) -> RawMeta:
         self.loop = asyncio.new_event_loop()
         token = self.config.token or os.environ.get("DAYU_TOKEN") or None
         self.http = ServiceClient(timeout=self.config.timeout_s, retries=self.config.retries, token=token)
         if self.config.restart:
-            self._call("POST", "/reset", params={"client": self.client_id}, idempotent=True)
-        info = self._call("GET", "").json()  # type: ignore[attr-defined]
+            self._model("POST", "/reset", ClientReset, params={"client": self.client_id}, idempotent=True)
+        info = self._model("GET", "", StreamInfo)
         return RawMeta(
-            resolution=info.get("resolution"),
-            width=info.get("width"),
-            height=info.get("height"),
-            fps=info.get("fps"),
+            resolution=info.resolution,
+            width=info.width,
+            height=info.height,
+            fps=info.fps,
             encoding=self.config.format,
         )
 
@@ -98,20 +106,10 @@ class HttpSource(FrameSource):
             params["fps"] = f"{self.rate:g}"
         # Each GET advances this client's cursor, so it is not retried blindly after the server got it.
         response = self._call("GET", "/segment", params=params, idempotent=False)
-        header, images = decode_segment(response.content)  # type: ignore[attr-defined]
-        entries = header.get("frames", [])
-        if len(entries) != len(images):
-            raise DecodeError("segment header and images disagree")
-        for entry, image in zip(entries, images, strict=True):
-            self.buffer.append(
-                Frame(
-                    image=image,
-                    index=int(entry["index"]),
-                    timestamp=float(entry["timestamp"]),
-                    truth=entry.get("truth"),
-                )
-            )
-        self.finished = bool(header.get("finished"))
+        header, images = decode_segment(response.content)
+        for entry, image in zip(header.frames, images, strict=True):  # decode_segment checked the counts
+            self.buffer.append(Frame(image=image, index=entry.index, timestamp=entry.timestamp, truth=entry.truth))
+        self.finished = header.finished
 
     def read(self) -> Frame | None:
         while not self.buffer:

@@ -12,8 +12,10 @@ from typing import Any
 
 from pydantic import Field
 
+from common.contracts.monitor import ProbeReceipt
 from common.errors import DayuError
 from common.registry import HookConfig, hook
+from common.transport import parse_reply
 from services.monitor.probe import FAMILY, Probe, ProbeContext
 
 PROBE_PATH = "/bandwidth/probe"
@@ -54,6 +56,9 @@ class BandwidthProbe(Probe):
         except DayuError as exc:
             return {"bandwidth_mbps": None, "extra": {"bandwidth_error": exc.message}}
         elapsed = time.perf_counter() - started
-        body = response.json()
-        transfer = max(1e-6, elapsed - float(body.get("waited_s", 0.0)))
-        return {"bandwidth_mbps": int(body["bytes"]) * 8 / transfer / 1e6}
+        try:
+            receipt = parse_reply(response, ProbeReceipt)
+        except DayuError as exc:
+            return {"bandwidth_mbps": None, "extra": {"bandwidth_error": exc.message}}
+        transfer = max(1e-6, elapsed - receipt.waited_s)
+        return {"bandwidth_mbps": receipt.bytes * 8 / transfer / 1e6}

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
+from common.contracts.processor import QueueLength
 from common.errors import DayuError
 from common.registry import HookConfig, hook
 from services.monitor.probe import FAMILY, Probe, ProbeContext
@@ -31,9 +32,10 @@ class QueueLengthProbe(Probe):
 
         async def ask(service: str) -> tuple[str, int | None]:
             try:
-                body = await context.client.get_json(processors[service].url + "/queue", timeout=timeout, retries=0)
-                return service, int(body["length"])
-            except (DayuError, KeyError, ValueError, TypeError):
+                url = processors[service].url + "/queue"
+                queue = await context.client.get_model(url, QueueLength, timeout=timeout, retries=0)
+                return service, queue.length
+            except DayuError:
                 return service, None
 
         answers = await asyncio.gather(*(ask(s) for s in sorted(processors)))

@@ -1,0 +1,60 @@
+"""The datasource's contracts: opening, inspecting and closing simulated cameras.
+
+The segment body itself (``GET /streams/{id}/segment``) is :mod:`common.segment_wire`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, RootModel
+
+from common.contracts.base import Contract
+
+
+class StreamOpen(Contract):
+    """``POST /streams/{id}/open``: how to play a source (a source config's fields but its id, in the path)."""
+
+    dataset: str | None = None
+    url: str | None = None
+    mode: Literal["http", "rtsp"] = Field("http", description="Served as HTTP segments or as an RTSP stream.")
+    play: Literal["cycle", "once"] = Field("cycle", description="Loop the dataset, or play it once and say so.")
+    resolution: str | None = None
+    fps: float | None = None
+
+
+class StreamInfo(Contract):
+    """A source being served: its native properties and its readers."""
+
+    id: str
+    mode: Literal["http", "rtsp"]
+    play: Literal["cycle", "once"]
+    dataset: str | None
+    url: str | None
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    resolution: str
+    fps: float = Field(gt=0)
+    frames: int | None = Field(description="Frames in the dataset; None for a relayed stream.")
+    ground_truth: bool
+    clients: list[str] = Field(description="Readers, each with its own playback position.")
+    rtsp_url: str | None = Field(description="Where an RTSP source is served; None over HTTP.")
+
+
+class StreamList(RootModel[list[StreamInfo]]):
+    """``GET /streams``."""
+
+
+class StreamClosed(Contract):
+    id: str
+    closed: bool = Field(description="False when the source was not open.")
+
+
+class ClientReset(Contract):
+    id: str
+    client: str
+    reset: bool
+
+
+class DatasetList(RootModel[list[str]]):
+    """``GET /datasets``: dataset directories under the root."""

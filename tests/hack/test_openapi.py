@@ -23,6 +23,7 @@ RUNTIME = ["controller", "datasource", "distributor", "generator", "monitor", "p
 JSON_TYPES = ("application/json", "multipart/form-data", "application/x-www-form-urlencoded")
 BACKEND_UNTYPED = {
     "DELETE /api/dags/{name}",
+    "GET /api/bench/policies/files/{name}",
     "DELETE /api/datasources/{ident}",
     "DELETE /api/visualizations/{source_id}",
     "GET /api/dags",

@@ -113,7 +113,11 @@ class Installer:
             edges = [n for n in nodes if nodes[n].role == "edge"]
             attach = [n for n in (entry.node_candidates or edges) if n in nodes and nodes[n].role == "edge"]
             if not attach:
-                raise InvalidInput(f"source {entry.id!r}: none of its node candidates is an edge node here")
+                raise InvalidInput(
+                    f"source {entry.id!r}: none of its node candidates {entry.node_candidates} is an edge node here; "
+                    f"edge nodes found: {sorted(edges)}",
+                    detail={"source": entry.id, "node_candidates": entry.node_candidates, "edge_nodes": sorted(edges)},
+                )
             resolved.append(
                 ResolvedSource(entry=entry, dag_name=dag_name, dag=dag, spec=spec, nodes=chosen, attach=attach)
             )

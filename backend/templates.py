@@ -49,6 +49,11 @@ class KubernetesSettings(_Model):
     mode: Literal["sedna", "native"] = Field("native", description="Custom resources or plain Deployments.")
     kubeconfig: str | None = Field(None, description="Kubeconfig file; null: in-cluster, then ~/.kube/config.")
     ready_timeout_s: float = Field(300, gt=0, description="How long to wait for workloads to become ready.")
+    network: Literal["service", "host"] = Field(
+        "service",
+        description="service: components reach each other by Service names (edge pods need EdgeMesh on KubeEdge); "
+        "host: host networking, components reach each other at node address and port.",
+    )
 
 
 class EndpointSettings(_Model):

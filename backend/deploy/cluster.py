@@ -1,9 +1,14 @@
 """``dayu.sh`` with ``runtime: kubernetes``: the control plane (backend + datasource) on the cluster.
 
 Start: namespace, service account and RBAC (the backend deploys the components), the token Secret, the
-backend and datasource Deployments with NodePort Services on the cloud node; waits until ready and
-prints the URL. Stop: uninstall through the backend, then delete the namespace. System namespaces
-are refused.
+user's template as a ConfigMap (the backend reads it, so namespace, mode, images and catalogs take
+effect), the backend and datasource Deployments with NodePort Services on the cloud node, their state on
+host directories of that node (kept across pod restarts); in sedna mode the CRD first, and a check that
+the dayu-sedna controller runs. Waits until ready and prints the URL. Stop: uninstall through the
+backend, then delete the namespace and this namespace's cluster roles. System namespaces are refused.
+
+Every object carries ``dayu.io/plane: control`` and ``dayu.io/install: <namespace>``: the backend's
+removal of workloads (``dayu.io/plane: runtime``) never selects them.
 """
 
 from __future__ import annotations
@@ -11,42 +16,123 @@ from __future__ import annotations
 import secrets
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from backend.deploy import sedna
 from backend.deploy.kube_api import KubeApi
+from backend.deploy.kube_render import (
+    INSTALL_LABEL,
+    PLANE_LABEL,
+    REQUESTS,
+    TOKEN_KEY,
+    TOKEN_SECRET,
+    WORKLOAD_LABEL,
+    base_labels,
+    container_security,
+    prepare_dirs,
+    token_env,
+)
 from backend.deploy.kube_topology import node_specs
-from backend.deploy.kubernetes import check_namespace
+from backend.deploy.kubernetes import check_namespace, ensure_crd
 from backend.templates import Template
-from common.errors import Unavailable
+from common.errors import ConfigError, Unavailable
 
-PART_OF = {"app.kubernetes.io/part-of": "dayu", "dayu.io/plane": "control"}
-TOKEN_SECRET = "dayu-token"
+TEMPLATE_CONFIGMAP = "dayu-template"
+TEMPLATE_MOUNT = "/etc/dayu/template"
+STATE_MOUNT = "/data"
+TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json")
+MAX_CONFIGMAP_BYTES = 900 * 1024
+"""Below the API server's 1 MiB limit on one object."""
 
 
-def _meta(name: str, namespace: str | None = None, **labels: str) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "labels": {**PART_OF, **labels}}
+def control_selector(namespace: str) -> str:
+    return f"{PLANE_LABEL}=control,{INSTALL_LABEL}={namespace}"
+
+
+def _meta(name: str, namespace: str | None, install: str, **labels: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": {**base_labels(install, "control"), **labels}}
     if namespace:
         meta["namespace"] = namespace
     return meta
 
 
-def _app(name: str, namespace: str, image: str, node: str, port: int, env: dict[str, str]) -> list[dict[str, Any]]:
-    labels = {"dayu.io/workload": name}
+def state_dir(namespace: str, name: str) -> str:
+    return f"/var/lib/dayu/{namespace}/{name}"
+
+
+def template_configmap(template: Template, namespace: str) -> dict[str, Any]:
+    """Every YAML/JSON file of the template directory; keys cannot hold ``/``, so files in subdirectories
+    are stored as ``<dir>__<file>`` and mounted back at their paths (``items`` of the volume)."""
+    root = Path(template.root)
+    data: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.suffix not in TEMPLATE_SUFFIXES:
+            continue
+        rel = path.relative_to(root).as_posix()
+        text = path.read_text()
+        if rel == "base.yaml":
+            base = yaml.safe_load(text)
+            # In the cluster the backend reaches the API server with its service account.
+            base.setdefault("kubernetes", {})["kubeconfig"] = None
+            base["runtime"] = "kubernetes"
+            text = yaml.safe_dump(base, sort_keys=False)
+        data[rel.replace("/", "__")] = text
+    size = sum(len(k) + len(v.encode()) for k, v in data.items())
+    if size > MAX_CONFIGMAP_BYTES:
+        raise ConfigError(f"the template directory {root} holds {size} bytes of YAML; a ConfigMap takes at most 1 MiB")
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta(TEMPLATE_CONFIGMAP, namespace, namespace),
+        "data": data,
+    }
+
+
+def template_items(configmap: dict[str, Any]) -> list[dict[str, str]]:
+    return [{"key": key, "path": key.replace("__", "/")} for key in sorted(configmap["data"])]
+
+
+def _app(
+    name: str,
+    namespace: str,
+    image: str,
+    node: str,
+    port: int,
+    env: dict[str, str],
+    *,
+    state: str,
+    extra_volumes: list[dict[str, Any]] | None = None,
+    extra_mounts: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Deployment + NodePort Service; ``state`` is a host directory of ``node`` mounted at /data."""
+    labels = {INSTALL_LABEL: namespace, WORKLOAD_LABEL: name}
     env_list: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(env.items())]
-    env_list.append({"name": "DAYU_TOKEN", "valueFrom": {"secretKeyRef": {"name": TOKEN_SECRET, "key": "token"}}})
+    env_list.append(token_env())
     pod = {
-        "metadata": {"labels": {**PART_OF, **labels}},
+        "metadata": {"labels": {**base_labels(namespace, "control"), **labels}},
         "spec": {
             "serviceAccountName": "dayu",
             "nodeName": node,
+            "initContainers": [prepare_dirs(image, {"state": STATE_MOUNT})],
             "containers": [
                 {
                     "name": name,
                     "image": image,
+                    "imagePullPolicy": "IfNotPresent",
                     "env": env_list,
                     "ports": [{"name": "http", "containerPort": port}],
                     "readinessProbe": {"httpGet": {"path": "/health", "port": port}, "periodSeconds": 3},
+                    "resources": {"requests": dict(REQUESTS[name])},
+                    "securityContext": container_security(),
+                    "volumeMounts": [{"name": "state", "mountPath": STATE_MOUNT}, *(extra_mounts or [])],
                 }
+            ],
+            "volumes": [
+                {"name": "state", "hostPath": {"path": state, "type": "DirectoryOrCreate"}},
+                *(extra_volumes or []),
             ],
         },
     }
@@ -54,13 +140,18 @@ def _app(name: str, namespace: str, image: str, node: str, port: int, env: dict[
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": _meta(name, namespace, **labels),
-            "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": pod},
+            "metadata": _meta(name, namespace, namespace, **labels),
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "strategy": {"type": "Recreate"},
+                "template": pod,
+            },
         },
         {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": _meta(name, namespace, **labels),
+            "metadata": _meta(name, namespace, namespace, **labels),
             "spec": {
                 "type": "NodePort",
                 "selector": labels,
@@ -70,17 +161,14 @@ def _app(name: str, namespace: str, image: str, node: str, port: int, env: dict[
     ]
 
 
-def control_plane_manifests(template: Template, cloud: str, token: str) -> list[dict[str, Any]]:
-    ns = check_namespace(template.base.namespace)
-    image = template.base.image
-    be, ds = template.base.backend, template.base.datasource
+def rbac(namespace: str) -> list[dict[str, Any]]:
+    ns, cluster_name = namespace, f"dayu-{namespace}-nodes"
     return [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(ns)},
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta("dayu", ns)},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta("dayu", ns, ns)},
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
-            "metadata": _meta("dayu-deployer", ns),
+            "metadata": _meta("dayu-deployer", ns, ns),
             "rules": [
                 {"apiGroups": ["", "apps", "sedna.io"], "resources": ["*"], "verbs": ["*"]},
             ],
@@ -88,31 +176,64 @@ def control_plane_manifests(template: Template, cloud: str, token: str) -> list[
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "RoleBinding",
-            "metadata": _meta("dayu-deployer", ns),
+            "metadata": _meta("dayu-deployer", ns, ns),
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "dayu-deployer"},
             "subjects": [{"kind": "ServiceAccount", "name": "dayu", "namespace": ns}],
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
-            "metadata": _meta(f"dayu-{ns}-nodes"),
-            "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}],
+            "metadata": _meta(cluster_name, None, ns),
+            "rules": [
+                {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+                {
+                    "apiGroups": ["apiextensions.k8s.io"],
+                    "resources": ["customresourcedefinitions"],
+                    "verbs": ["get", "list"],
+                },
+            ],
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRoleBinding",
-            "metadata": _meta(f"dayu-{ns}-nodes"),
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": f"dayu-{ns}-nodes"},
+            "metadata": _meta(cluster_name, None, ns),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_name},
             "subjects": [{"kind": "ServiceAccount", "name": "dayu", "namespace": ns}],
         },
-        {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(TOKEN_SECRET, ns), "stringData": {"token": token}},
+    ]
+
+
+def token_secret(namespace: str, token: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(TOKEN_SECRET, namespace, namespace),
+        "stringData": {TOKEN_KEY: token},
+    }
+
+
+def control_plane_manifests(template: Template, cloud: str, token: str) -> list[dict[str, Any]]:
+    ns = check_namespace(template.base.namespace)
+    image = template.base.image
+    be, ds = template.base.backend, template.base.datasource
+    config = template_configmap(template, ns)
+    template_volume = {
+        "name": "template",
+        "configMap": {"name": TEMPLATE_CONFIGMAP, "items": template_items(config)},
+    }
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(ns, None, ns)},
+        *rbac(ns),
+        token_secret(ns, token),
+        config,
         *_app(
             "datasource",
             ns,
             image.reference("datasource"),
             cloud,
             ds.port,
-            {"DAYU_HOST": "0.0.0.0", "DAYU_PORT": str(ds.port)},
+            {"DAYU_HOST": "0.0.0.0", "DAYU_PORT": str(ds.port), "DAYU_ROOT": f"{STATE_MOUNT}/datasets"},
+            state=state_dir(ns, "datasource"),
         ),
         *_app(
             "backend",
@@ -124,22 +245,39 @@ def control_plane_manifests(template: Template, cloud: str, token: str) -> list[
                 "DAYU_HOST": "0.0.0.0",
                 "DAYU_PORT": str(be.port),
                 "DAYU_DEPLOYER": "kubernetes",
+                "DAYU_TEMPLATE": TEMPLATE_MOUNT,
+                "DAYU_STATE_DIR": f"{STATE_MOUNT}/backend",
                 "DAYU_DATASOURCE_URL": f"http://datasource.{ns}.svc:{ds.port}",
             },
+            state=state_dir(ns, "backend"),
+            extra_volumes=[template_volume],
+            extra_mounts=[{"name": "template", "mountPath": TEMPLATE_MOUNT, "readOnly": True}],
         ),
     ]
 
 
+def check_sedna_controller(api: KubeApi) -> None:
+    if api.get("apps/v1", "Deployment", sedna.CONTROLLER_NAMESPACE, sedna.CONTROLLER_DEPLOYMENT) is None:
+        raise Unavailable(
+            f"kubernetes.mode is sedna but the cluster runs no dayu-sedna controller (no Deployment "
+            f"{sedna.CONTROLLER_DEPLOYMENT!r} in namespace {sedna.CONTROLLER_NAMESPACE!r}); install it "
+            "(docs/control-plane.md) or set kubernetes.mode: native"
+        )
+
+
 def start(api: KubeApi, template: Template, token: str | None = None, timeout: float = 300.0) -> str:
+    ns = check_namespace(template.base.namespace)
     nodes = node_specs(api.nodes())
     cloud = next((n for n, s in nodes.items() if s.role == "cloud"), None)
     if cloud is None:
         raise Unavailable("the cluster has no control-plane node to run the control plane on")
-    ns = template.base.namespace
+    if template.base.kubernetes.mode == "sedna":
+        check_sedna_controller(api)
+        ensure_crd(api)
     for obj in control_plane_manifests(template, cloud, token or secrets.token_urlsafe(24)):
         api.apply(obj)
     deadline = time.monotonic() + timeout
-    selector = "app.kubernetes.io/part-of=dayu,dayu.io/plane=control"
+    selector = control_selector(ns)
     while True:
         pods = api.pods(ns, selector)
         ready = [p for p in pods if any(c.get("type") == "Ready" and c.get("status") == "True"
@@ -156,8 +294,11 @@ def start(api: KubeApi, template: Template, token: str | None = None, timeout: f
 
 
 def stop(api: KubeApi, template: Template) -> None:
+    """The namespace (and all in it) and the cluster roles made for this namespace, nothing else."""
     ns = check_namespace(template.base.namespace)
-    api.delete("v1", "Namespace", "", f"app.kubernetes.io/part-of=dayu,kubernetes.io/metadata.name={ns}")
-    api.delete("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", "app.kubernetes.io/part-of=dayu")
-    api.delete("rbac.authorization.k8s.io/v1", "ClusterRole", "", "app.kubernetes.io/part-of=dayu")
+    mine = control_selector(ns)
+    if api.delete("v1", "Namespace", "", f"{mine},kubernetes.io/metadata.name={ns}") == 0:
+        print(f"dayu: namespace {ns!r} was not made by dayu.sh; left alone", file=sys.stderr)
+    api.delete("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", mine)
+    api.delete("rbac.authorization.k8s.io/v1", "ClusterRole", "", mine)
     print(f"dayu: namespace {ns!r} and its cluster roles deleted", file=sys.stderr)

@@ -1,67 +1,166 @@
 """Kubernetes manifests from workloads: `native` (Deployment + NodePort Service per workload) or `sedna`
 (one JointMultiEdgeService per workload) plus the topology ConfigMap every component reads.
 
-Every object carries the labels removal selects by; pods are pinned to their node by ``nodeName`` and
-report ready through ``/health``.
+Every object carries the labels of its install (``dayu.io/install``, the namespace) and plane
+(``dayu.io/plane: runtime``): removal selects by both, so it never touches the control plane (plane
+``control``) nor another install. Pods are pinned to their node by ``nodeName``, report ready through
+``/health``, read the token from the install's Secret, and prepare their node's work directory for the
+component user before it starts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
+from backend.deploy import sedna
 from common.topology import Endpoint, LinkModel, NodeSpec, TopologyModel
 from common.workload import Workload
 
 PART_OF = "app.kubernetes.io/part-of"
+INSTALL_LABEL = "dayu.io/install"
+PLANE_LABEL = "dayu.io/plane"
 WORKLOAD_LABEL = "dayu.io/workload"
 COMPONENT_LABEL = "dayu.io/component"
 NODE_LABEL = "dayu.io/node"
 SERVICE_LABEL = "dayu.io/service"
-SELECTOR = f"{PART_OF}=dayu"
+SOURCE_LABEL = "dayu.io/source"
+PORT_ANNOTATION = "dayu.io/port"
+SPEC_HASH_ANNOTATION = "dayu.io/spec-hash"
 TOPOLOGY_CONFIGMAP = "dayu-topology"
 TOPOLOGY_MOUNT = "/etc/dayu"
+TOKEN_SECRET = "dayu-token"
+TOKEN_KEY = "token"
+WORK_MOUNT = "/var/lib/dayu/work"
 CONTAINER_PORT = 8000
+COMPONENT_UID = 10001
+"""The uid/gid the images run as (hack/docker/Dockerfile)."""
+
+Network = Literal["service", "host"]
+"""``service``: components reach each other by Service DNS names (edge pods need EdgeMesh on KubeEdge);
+``host``: pods use their node's network and components reach each other at node address and port."""
+
+REQUESTS: dict[str, dict[str, str]] = {
+    "generator": {"cpu": "250m", "memory": "256Mi"},
+    "controller": {"cpu": "100m", "memory": "128Mi"},
+    "processor": {"cpu": "500m", "memory": "512Mi"},
+    "distributor": {"cpu": "100m", "memory": "256Mi"},
+    "scheduler": {"cpu": "100m", "memory": "256Mi"},
+    "monitor": {"cpu": "50m", "memory": "96Mi"},
+    "backend": {"cpu": "100m", "memory": "256Mi"},
+    "datasource": {"cpu": "250m", "memory": "256Mi"},
+}
+"""Resource requests per component, so the scheduler and the kubelet account for every pod."""
+JETSON_RUNTIME_CLASS = "nvidia"
+GPU_RESOURCE = "nvidia.com/gpu"
 
 
-def labels(w: Workload) -> dict[str, str]:
-    out = {PART_OF: "dayu", WORKLOAD_LABEL: w.name, COMPONENT_LABEL: w.component, NODE_LABEL: w.node}
+def runtime_selector(install: str) -> str:
+    """Every runtime object of one install, and nothing else."""
+    return f"{PLANE_LABEL}=runtime,{INSTALL_LABEL}={install}"
+
+
+def workload_selector(install: str, name: str) -> str:
+    return f"{runtime_selector(install)},{WORKLOAD_LABEL}={name}"
+
+
+def base_labels(install: str, plane: str) -> dict[str, str]:
+    return {PART_OF: "dayu", INSTALL_LABEL: install, PLANE_LABEL: plane}
+
+
+def labels(w: Workload, install: str) -> dict[str, str]:
+    out = {**base_labels(install, "runtime"), WORKLOAD_LABEL: w.name, COMPONENT_LABEL: w.component, NODE_LABEL: w.node}
     if w.service:
         out[SERVICE_LABEL] = w.service
+    if w.source_id:
+        out[SOURCE_LABEL] = sedna.label_value(w.source_id)
     return out
 
 
-def _env(w: Workload) -> list[dict[str, Any]]:
-    env = {
-        **w.env,
-        "DAYU_HOST": "0.0.0.0",
-        "DAYU_PORT": str(w.port or CONTAINER_PORT),
-        "DAYU_NODE": w.node,
-        "DAYU_TOPOLOGY": f"{TOPOLOGY_MOUNT}/topology.json",
-        "DAYU_CONFIG": json.dumps(w.config, separators=(",", ":")),
-        "DAYU_WORK_DIR": "/var/lib/dayu/work",
-    }
+def image_variant(image: str) -> str:
+    """``gpu``, ``jetson`` or ``cpu``, from the image name the planner chose for the node."""
+    name = image.rsplit("/", 1)[-1].split("@", 1)[0].split(":", 1)[0]
+    if name.endswith("-gpu"):
+        return "gpu"
+    if name.endswith(("-jetson5", "-jetson6")):
+        return "jetson"
+    return "cpu"
+
+
+def token_env() -> dict[str, Any]:
+    return {"name": "DAYU_TOKEN", "valueFrom": {"secretKeyRef": {"name": TOKEN_SECRET, "key": TOKEN_KEY}}}
+
+
+def _env(w: Workload, port: int) -> list[dict[str, Any]]:
+    env = {k: v for k, v in w.env.items() if k != "DAYU_TOKEN"}  # the token comes from the Secret
+    env.update(
+        {
+            "DAYU_HOST": "0.0.0.0",
+            "DAYU_PORT": str(port),
+            "DAYU_NODE": w.node,
+            "DAYU_TOPOLOGY": f"{TOPOLOGY_MOUNT}/topology.json",
+            "DAYU_CONFIG": json.dumps(w.config, separators=(",", ":"), sort_keys=True),
+            "DAYU_WORK_DIR": WORK_MOUNT,
+        }
+    )
     if w.service:
         env["DAYU_SERVICE"] = w.service
     if w.source_id:
         env["DAYU_SOURCE_ID"] = w.source_id
-    return [{"name": k, "value": v} for k, v in sorted(env.items())]
+    return [{"name": k, "value": v} for k, v in sorted(env.items())] + [token_env()]
 
 
-def pod_template(w: Workload) -> dict[str, Any]:
+def container_security() -> dict[str, Any]:
+    return {
+        "runAsUser": COMPONENT_UID,
+        "runAsGroup": COMPONENT_UID,
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+    }
+
+
+def prepare_dirs(image: str, volumes: Mapping[str, str]) -> dict[str, Any]:
+    """An init container that makes host directories (hostPath volumes, created root-owned 0755 by the
+    kubelet) writable for the component user before the component starts."""
+    paths = " ".join(sorted(volumes.values()))
+    return {
+        "name": "prepare-dirs",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["sh", "-c", f"chown {COMPONENT_UID}:{COMPONENT_UID} {paths} && chmod 0770 {paths}"],
+        "securityContext": {"runAsUser": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False},
+        "volumeMounts": [{"name": name, "mountPath": path} for name, path in sorted(volumes.items())],
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+    }
+
+
+def work_dir(namespace: str) -> str:
+    """The node's work directory on the host: one per install, shared by the install's pods on that node."""
+    return f"/var/lib/dayu/{namespace}/work"
+
+
+def pod_template(w: Workload, install: str, namespace: str, network: Network = "service") -> dict[str, Any]:
     port = w.port or CONTAINER_PORT
+    image = w.image or f"dayu/{w.component}:latest"
+    variant = image_variant(image)
+    resources: dict[str, Any] = {"requests": dict(REQUESTS[w.component])}
+    if variant == "gpu" and w.component == "processor":
+        resources["limits"] = {GPU_RESOURCE: "1"}
     container: dict[str, Any] = {
         "name": w.component,
-        "image": w.image or f"dayu/{w.component}:latest",
+        "image": image,
         "imagePullPolicy": "IfNotPresent",
-        "env": _env(w),
+        "env": _env(w, port),
         "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
         "readinessProbe": {"httpGet": {"path": "/health", "port": port}, "periodSeconds": 3, "failureThreshold": 3},
         "livenessProbe": {"httpGet": {"path": "/health", "port": port}, "periodSeconds": 10, "failureThreshold": 6},
+        "resources": resources,
+        "securityContext": container_security(),
         "volumeMounts": [
             {"name": "topology", "mountPath": TOPOLOGY_MOUNT, "readOnly": True},
-            {"name": "work", "mountPath": "/var/lib/dayu/work"},
+            {"name": "work", "mountPath": WORK_MOUNT},
         ]
         + [
             {"name": f"mount-{i}", "mountPath": m.container_path, "readOnly": m.read_only}
@@ -72,87 +171,153 @@ def pod_template(w: Workload) -> dict[str, Any]:
         container["command"] = list(w.command)
     volumes: list[dict[str, Any]] = [
         {"name": "topology", "configMap": {"name": TOPOLOGY_CONFIGMAP}},
-        {"name": "work", "hostPath": {"path": "/var/lib/dayu/work", "type": "DirectoryOrCreate"}},
+        {"name": "work", "hostPath": {"path": work_dir(namespace), "type": "DirectoryOrCreate"}},
     ]
     volumes += [{"name": f"mount-{i}", "hostPath": {"path": m.host_path}} for i, m in enumerate(w.mounts)]
+    spec: dict[str, Any] = {
+        "nodeName": w.node,
+        "initContainers": [prepare_dirs(image, {"work": WORK_MOUNT})],
+        "containers": [container],
+        "volumes": volumes,
+        "restartPolicy": "Always",
+    }
+    if variant == "jetson" and w.component in ("processor", "monitor"):
+        spec["runtimeClassName"] = JETSON_RUNTIME_CLASS  # JetPack's GPU is reached through NVIDIA's runtime
+    if network == "host":
+        spec["hostNetwork"] = True
+        spec["dnsPolicy"] = "ClusterFirstWithHostNet"
+    return {"metadata": {"labels": labels(w, install)}, "spec": spec}
+
+
+def spec_hash(obj: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(obj["spec"], sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _meta(w: Workload, install: str, namespace: str, name: str | None = None) -> dict[str, Any]:
     return {
-        "metadata": {"labels": labels(w)},
-        "spec": {"nodeName": w.node, "containers": [container], "volumes": volumes, "restartPolicy": "Always"},
+        "name": name or w.name,
+        "namespace": namespace,
+        "labels": labels(w, install),
+        "annotations": {PORT_ANNOTATION: str(w.port or CONTAINER_PORT)},
     }
 
 
-def render_native(w: Workload, namespace: str) -> list[dict[str, Any]]:
-    meta = {"name": w.name, "namespace": namespace, "labels": labels(w)}
+def render_native(w: Workload, install: str, namespace: str, network: Network = "service") -> list[dict[str, Any]]:
+    port = w.port or CONTAINER_PORT
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": meta,
+        "metadata": _meta(w, install, namespace),
         "spec": {
             "replicas": 1,
-            "selector": {"matchLabels": {WORKLOAD_LABEL: w.name}},
+            "selector": {"matchLabels": {INSTALL_LABEL: install, WORKLOAD_LABEL: w.name}},
             "strategy": {"type": "Recreate"},
-            "template": pod_template(w),
+            "template": pod_template(w, install, namespace, network),
         },
     }
     service = {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": meta,
+        "metadata": _meta(w, install, namespace),
         "spec": {
             "type": "NodePort",
-            "selector": {WORKLOAD_LABEL: w.name},
-            "ports": [{"name": "http", "port": w.port or CONTAINER_PORT, "targetPort": w.port or CONTAINER_PORT}],
+            "selector": {INSTALL_LABEL: install, WORKLOAD_LABEL: w.name},
+            "ports": [{"name": "http", "port": port, "targetPort": port}],
         },
     }
     return [deployment, service]
 
 
-def render_sedna(w: Workload, namespace: str, role: str) -> list[dict[str, Any]]:
+def render_sedna(
+    w: Workload, install: str, namespace: str, role: str, network: Network = "service"
+) -> list[dict[str, Any]]:
     port = w.port or CONTAINER_PORT
-    worker = {"logLevel": {"level": "info"}, "template": pod_template(w)}
+    worker = {"logLevel": {"level": "info"}, "template": pod_template(w, install, namespace, network)}
     spec: dict[str, Any] = {"serviceConfig": {"pos": role, "port": port, "targetPort": port}}
     if role == "cloud":
         spec["cloudWorker"] = worker
     else:
         spec["edgeWorker"] = [worker]
-    return [
-        {
-            "apiVersion": "sedna.io/v1alpha1",
-            "kind": "JointMultiEdgeService",
-            "metadata": {"name": w.name, "namespace": namespace, "labels": labels(w)},
-            "spec": spec,
-        }
-    ]
+    meta = _meta(w, install, namespace, sedna.resource_name(w.name))
+    obj = {"apiVersion": sedna.API_VERSION, "kind": sedna.KIND, "metadata": meta, "spec": spec}
+    meta["annotations"][SPEC_HASH_ANNOTATION] = spec_hash(obj)
+    return [obj]
+
+
+def endpoint_host(
+    w: Workload,
+    nodes: Mapping[str, NodeSpec],
+    namespace: str,
+    mode: str,
+    network: Network,
+    addresses: Mapping[str, str],
+) -> str:
+    if network == "host":
+        return addresses.get(w.node, w.node)
+    if mode == "sedna":
+        return f"{sedna.service_name(sedna.resource_name(w.name), nodes[w.node].role)}.{namespace}.svc"
+    return f"{w.name}.{namespace}.svc"
 
 
 def topology_for(
-    workloads: Sequence[Workload], nodes: dict[str, NodeSpec], links: Sequence[LinkModel], namespace: str
+    workloads: Sequence[Workload],
+    nodes: Mapping[str, NodeSpec],
+    links: Sequence[LinkModel],
+    namespace: str,
+    *,
+    mode: str = "native",
+    network: Network = "service",
+    addresses: Mapping[str, str] | None = None,
 ) -> TopologyModel:
-    """Where every component is reached inside the cluster: its Service's DNS name."""
+    """Where every component is reached inside the cluster: its Service's DNS name (in sedna mode the
+    Service the controller creates, ``<cr-name>-<worker-type>``), or its node's address with host networking."""
     specs = {name: NodeSpec(role=n.role, arch=n.arch, labels=n.labels) for name, n in nodes.items()}
     for w in workloads:
-        endpoint = Endpoint(host=f"{w.name}.{namespace}.svc", port=w.port or CONTAINER_PORT)
+        host = endpoint_host(w, nodes, namespace, mode, network, addresses or {})
+        endpoint = Endpoint(host=host, port=w.port or CONTAINER_PORT)
         target = specs[w.node].processors if w.component == "processor" else specs[w.node].components
         target[w.topology_key()] = endpoint
     return TopologyModel(nodes=specs, links=list(links))
 
 
-def topology_configmap(model: TopologyModel, namespace: str) -> dict[str, Any]:
+def topology_configmap(model: TopologyModel, install: str, namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": TOPOLOGY_CONFIGMAP, "namespace": namespace, "labels": {PART_OF: "dayu"}},
+        "metadata": {"name": TOPOLOGY_CONFIGMAP, "namespace": namespace, "labels": base_labels(install, "runtime")},
         "data": {"topology.json": model.model_dump_json(indent=2)},
     }
 
 
+def assign_host_ports(workloads: Sequence[Workload], used: Mapping[str, set[int]]) -> list[Workload]:
+    """With host networking, every workload of a node needs a port of its own: the template's port, or the
+    next free one above it. ``used``: ports already taken per node (by workloads deployed before)."""
+    taken = {node: set(ports) for node, ports in used.items()}
+    out = []
+    for w in workloads:
+        port = w.port or CONTAINER_PORT
+        node_ports = taken.setdefault(w.node, set())
+        while port in node_ports:
+            port += 1
+        node_ports.add(port)
+        out.append(w.model_copy(update={"port": port}))
+    return out
+
+
 def render(
-    workloads: Sequence[Workload], nodes: dict[str, NodeSpec], mode: str, namespace: str
+    workloads: Sequence[Workload],
+    nodes: Mapping[str, NodeSpec],
+    mode: str,
+    namespace: str,
+    *,
+    install: str | None = None,
+    network: Network = "service",
 ) -> list[dict[str, Any]]:
+    install = install or namespace
     out: list[dict[str, Any]] = []
     for w in workloads:
         if mode == "sedna":
-            out += render_sedna(w, namespace, nodes[w.node].role)
+            out += render_sedna(w, install, namespace, nodes[w.node].role, network)
         else:
-            out += render_native(w, namespace)
+            out += render_native(w, install, namespace, network)
     return out

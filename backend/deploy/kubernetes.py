@@ -1,31 +1,50 @@
-"""The Kubernetes deployer: workloads rendered (native or sedna) and server-side applied; readiness from pods."""
+"""The Kubernetes deployer: workloads rendered (native or sedna) and server-side applied; readiness from pods.
+
+Everything it creates carries the install's labels (``dayu.io/install`` = the namespace, ``dayu.io/plane:
+runtime``); removal selects by them, so the control plane and other installs are never touched. In sedna
+mode it follows the dayu-sedna controller (``backend/deploy/sedna.py``): pods and Services are found by the
+controller's labels, removed by them (no owner reference takes them along), and a changed workload is
+replaced rather than patched.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from backend.deploy import sedna
 from backend.deploy.base import Deployer, InstanceStatus
-from backend.deploy.kube_api import KINDS, KubeApi
+from backend.deploy.kube_api import KubeApi
 from backend.deploy.kube_render import (
     COMPONENT_LABEL,
     NODE_LABEL,
-    SELECTOR,
+    PORT_ANNOTATION,
     SERVICE_LABEL,
+    SPEC_HASH_ANNOTATION,
+    TOPOLOGY_CONFIGMAP,
     WORKLOAD_LABEL,
+    Network,
+    assign_host_ports,
     render,
+    runtime_selector,
     topology_configmap,
     topology_for,
+    workload_selector,
 )
-from backend.deploy.kube_topology import KubernetesTopology, node_specs
+from backend.deploy.kube_topology import KubernetesTopology, node_addresses, node_specs
 from backend.templates import Template
-from common.errors import ConfigError
+from common.errors import ConfigError, Unavailable
 from common.topology import NodeSpec, Topology
 from common.workload import Workload
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default", "kubeedge", "sedna"})
+NATIVE_KINDS = (("apps/v1", "Deployment"), ("v1", "Service"))
+CRD_TIMEOUT_S = 30.0
+NO_POD_GRACE_S = 20.0
+"""A resource without any pod after this long is reported as not handled by the controller."""
 
 
 def check_namespace(namespace: str) -> str:
@@ -34,86 +53,202 @@ def check_namespace(namespace: str) -> str:
     return namespace
 
 
+def ensure_crd(api: KubeApi, timeout: float = CRD_TIMEOUT_S) -> None:
+    """Apply the JointMultiEdgeService CRD when the cluster lacks it, and wait until it is established."""
+    if sedna.established(api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", sedna.CRD_NAME)):
+        return
+    try:
+        api.apply(sedna.crd())
+    except Unavailable as exc:
+        raise Unavailable(
+            f"the {sedna.KIND} CRD is not installed and cannot be installed ({exc.message}); install the "
+            "dayu-sedna controller, or apply backend/deploy/crds/jointmultiedgeservice.yaml, or use "
+            "kubernetes.mode: native"
+        ) from None
+    deadline = time.monotonic() + timeout
+    while not sedna.established(api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", sedna.CRD_NAME)):
+        if time.monotonic() > deadline:
+            raise Unavailable(f"the {sedna.KIND} CRD is not established after {timeout:.0f}s")
+        time.sleep(0.5)
+
+
 class KubernetesDeployer(Deployer):
     kind = "kubernetes"
 
-    def __init__(self, api: KubeApi, namespace: str, mode: str) -> None:
+    def __init__(self, api: KubeApi, namespace: str, mode: str, network: Network = "service") -> None:
         self.api = api
         self.namespace = check_namespace(namespace)
+        self.install = self.namespace
         self.mode = mode
+        self.network: Network = network
         self._workloads: dict[str, Workload] = {}
+        self._crd_ready = False
 
     @classmethod
     def from_template(cls, template: Template) -> KubernetesDeployer:
         from backend.deploy.kube_api import ClusterApi
 
         k8s = template.base.kubernetes
-        return cls(ClusterApi(k8s.kubeconfig), template.base.namespace, k8s.mode)
+        return cls(ClusterApi(k8s.kubeconfig), template.base.namespace, k8s.mode, k8s.network)
 
     def nodes(self) -> dict[str, NodeSpec]:
         return node_specs(self.api.nodes())
 
-    def _apply_all(self, workloads: Sequence[Workload]) -> None:
+    # -- apply ---------------------------------------------------------------------------------
+    def _used_ports(self, skip: set[str]) -> dict[str, set[int]]:
+        """Ports taken per node by this install's workloads already deployed (host networking)."""
+        used: dict[str, set[int]] = {}
+        kind = (sedna.API_VERSION, sedna.KIND) if self.mode == "sedna" else NATIVE_KINDS[0]
+        for obj in self.api.list_objects(*kind, self.namespace, runtime_selector(self.install)):
+            meta = obj["metadata"]
+            obj_labels = meta.get("labels") or {}
+            port = (meta.get("annotations") or {}).get(PORT_ANNOTATION)
+            if obj_labels.get(WORKLOAD_LABEL) in skip or not port:
+                continue
+            used.setdefault(obj_labels.get(NODE_LABEL, ""), set()).add(int(port))
+        return used
+
+    def _apply_all(self, workloads: Sequence[Workload]) -> list[Workload]:
         nodes = self.nodes()
         unknown = sorted({w.node for w in workloads if w.node not in nodes})
         if unknown:
             raise ConfigError(f"workloads placed on nodes the cluster does not have: {unknown}")
-        everything = list(self._workloads.values())
-        # The topology lists every workload, so it is applied first; pods mount it at start.
-        self.api.apply(topology_configmap(topology_for(everything, nodes, [], self.namespace), self.namespace))
-        for obj in render(workloads, nodes, self.mode, self.namespace):
-            self.api.apply(obj)
-
-    async def apply(self, workloads: Sequence[Workload]) -> None:
+        if self.network == "host":
+            workloads = assign_host_ports(workloads, self._used_ports({w.name for w in workloads}))
+        if self.mode == "sedna" and not self._crd_ready:
+            ensure_crd(self.api)
+            self._crd_ready = True
         for w in workloads:
             self._workloads[w.name] = w
+        everything = list(self._workloads.values())
+        addresses = node_addresses(self.api.nodes()) if self.network == "host" else {}
+        model = topology_for(
+            everything, nodes, [], self.namespace, mode=self.mode, network=self.network, addresses=addresses
+        )
+        # The topology lists every workload, so it is applied first; pods mount it at start.
+        self.api.apply(topology_configmap(model, self.install, self.namespace))
+        for obj in render(workloads, nodes, self.mode, self.namespace, install=self.install, network=self.network):
+            if self.mode == "sedna":
+                self._apply_sedna(obj)
+            else:
+                self.api.apply(obj)
+        return list(workloads)
+
+    def _apply_sedna(self, obj: dict[str, Any]) -> None:
+        name = obj["metadata"]["name"]
+        current = self.api.get(sedna.API_VERSION, sedna.KIND, self.namespace, name)
+        if current is not None:
+            wanted = obj["metadata"]["annotations"][SPEC_HASH_ANNOTATION]
+            if (current["metadata"].get("annotations") or {}).get(SPEC_HASH_ANNOTATION) == wanted:
+                return  # unchanged: its pods run what it says
+            self._delete_resource(name)  # the controller never updates running pods: replace
+        self.api.apply(obj)
+
+    async def apply(self, workloads: Sequence[Workload]) -> None:
         await asyncio.to_thread(self._apply_all, list(workloads))
 
+    # -- removal -------------------------------------------------------------------------------
+    def _delete_resource(self, name: str) -> None:
+        """A JointMultiEdgeService and what the controller made for it (found by its labels only)."""
+        self.api.delete_named(sedna.API_VERSION, sedna.KIND, self.namespace, name)
+        for kind in ("Pod", "Service"):
+            self.api.delete("v1", kind, self.namespace, f"{sedna.NAME_LABEL}={name}")
+
     def _delete(self, selector: str) -> None:
-        for api_version, kind in KINDS:
-            if kind == "ConfigMap" and selector != SELECTOR:
-                continue  # the topology is shared; it goes with everything else
+        if self.mode == "sedna":
+            for obj in self.api.list_objects(sedna.API_VERSION, sedna.KIND, self.namespace, selector):
+                self._delete_resource(obj["metadata"]["name"])
+        for api_version, kind in NATIVE_KINDS:
             self.api.delete(api_version, kind, self.namespace, selector)
 
     async def remove(self, names: Sequence[str]) -> None:
         for name in names:
             self._workloads.pop(name, None)
-            await asyncio.to_thread(self._delete, f"{SELECTOR},{WORKLOAD_LABEL}={name}")
+            await asyncio.to_thread(self._delete, workload_selector(self.install, name))
 
     async def remove_all(self) -> None:
         self._workloads.clear()
-        await asyncio.to_thread(self._delete, SELECTOR)
+        await asyncio.to_thread(self._delete, runtime_selector(self.install))
+        await asyncio.to_thread(self.api.delete_named, "v1", "ConfigMap", self.namespace, TOPOLOGY_CONFIGMAP)
+
+    # -- status --------------------------------------------------------------------------------
+    def _status(self) -> list[InstanceStatus]:
+        if self.mode != "sedna":
+            return [
+                instance(p, p["metadata"].get("labels") or {})
+                for p in self.api.pods(self.namespace, runtime_selector(self.install))
+            ]
+        resources = {
+            o["metadata"]["name"]: o
+            for o in self.api.list_objects(
+                sedna.API_VERSION, sedna.KIND, self.namespace, runtime_selector(self.install)
+            )
+        }
+        out, seen = [], set()
+        for pod in self.api.pods(self.namespace, sedna.NAME_LABEL):
+            resource = resources.get((pod["metadata"].get("labels") or {}).get(sedna.NAME_LABEL, ""))
+            if resource is not None:
+                seen.add(resource["metadata"]["name"])
+                out.append(instance(pod, resource["metadata"].get("labels") or {}))
+        for name, resource in resources.items():
+            if name not in seen:
+                out.append(no_pod(resource))
+        return out
 
     async def status(self) -> list[InstanceStatus]:
-        pods = await asyncio.to_thread(self.api.pods, self.namespace, SELECTOR)
-        return [instance(p) for p in pods]
+        return await asyncio.to_thread(self._status)
 
     def topology(self) -> Topology | None:
-        return KubernetesTopology(self.api, self.namespace)
+        return KubernetesTopology(self.api, self.namespace, self.mode, self.network)
 
 
-def instance(pod: dict[str, Any]) -> InstanceStatus:
-    meta, status = pod["metadata"], pod.get("status") or {}
-    pod_labels = meta.get("labels") or {}
+def _time(value: Any) -> float | None:
+    if isinstance(value, str):
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return None
+
+
+def no_pod(resource: dict[str, Any]) -> InstanceStatus:
+    meta = resource["metadata"]
+    obj_labels = meta.get("labels") or {}
+    created = _time(meta.get("creation_timestamp") or meta.get("creationTimestamp"))
+    late = created is not None and time.time() - created > NO_POD_GRACE_S
+    message = (
+        f"no pod created for {sedna.KIND} {meta['name']!r}: is the dayu-sedna controller running "
+        f"(Deployment {sedna.CONTROLLER_DEPLOYMENT} in namespace {sedna.CONTROLLER_NAMESPACE})?"
+        if late
+        else "waiting for the controller to create its pod"
+    )
+    return InstanceStatus(
+        name=obj_labels.get(WORKLOAD_LABEL, meta["name"]),
+        component=obj_labels.get(COMPONENT_LABEL, "unknown"),
+        node=obj_labels.get(NODE_LABEL, "unknown"),
+        service=obj_labels.get(SERVICE_LABEL),
+        phase="pending",
+        message=message,
+    )
+
+
+def instance(pod: dict[str, Any], owner_labels: dict[str, str]) -> InstanceStatus:
+    """A pod's status under the labels of the workload it runs (the pod's own in native mode, the
+    resource's in sedna mode, whose pods carry only the controller's labels)."""
+    status = pod.get("status") or {}
     conditions = {c["type"]: c["status"] for c in status.get("conditions") or []}
     waiting = [
         f"{c['state']['waiting'].get('reason', '')}: {c['state']['waiting'].get('message', '')}".strip(": ")
         for c in status.get("container_statuses") or status.get("containerStatuses") or []
         if (c.get("state") or {}).get("waiting")
     ]
-    started = status.get("start_time") or status.get("startTime")
-    if isinstance(started, str):
-        started = datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp()
-    elif isinstance(started, datetime):
-        started = started.timestamp()
     phase = str(status.get("phase", "Unknown")).lower()
     return InstanceStatus(
-        name=pod_labels.get(WORKLOAD_LABEL, meta["name"]),
-        component=pod_labels.get(COMPONENT_LABEL, "unknown"),
-        node=pod_labels.get(NODE_LABEL, "unknown"),
-        service=pod_labels.get(SERVICE_LABEL),
+        name=owner_labels.get(WORKLOAD_LABEL, pod["metadata"]["name"]),
+        component=owner_labels.get(COMPONENT_LABEL, "unknown"),
+        node=owner_labels.get(NODE_LABEL, "unknown"),
+        service=owner_labels.get(SERVICE_LABEL),
         ready=conditions.get("Ready") == "True",
         phase="failed" if phase == "failed" else phase,
-        started_at=started if isinstance(started, float) else None,
+        started_at=_time(status.get("start_time") or status.get("startTime")),
         message="; ".join(waiting),
     )

@@ -1,5 +1,6 @@
-"""dayu.sh on a cluster: control-plane manifests against the official schemas; start and stop against a fake
-API (tests/backend/deploy/test_kubernetes.FakeApi), since no API server can run here."""
+"""dayu.sh on a cluster: control-plane manifests against the official schemas; start and stop against the
+in-memory stand-in for the API server (tests/backend/deploy/fake_cluster.py), since no API server can run
+here."""
 
 from __future__ import annotations
 
@@ -13,63 +14,170 @@ import pytest
 import yaml
 
 from backend.deploy import cluster
-from backend.templates import load_template
-from common.errors import ConfigError
-from tests.backend.deploy.test_kubernetes import FakeApi
+from backend.deploy.kubernetes import KubernetesDeployer
+from backend.templates import Template, load_template
+from common.errors import ConfigError, Unavailable
+from tests.backend.deploy.fake_cluster import FakeCluster
 
 pytestmark = pytest.mark.unit
 REPO = Path(__file__).resolve().parents[3]
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+K8S_VERSIONS = ("1.36.0", "1.37.0")
 
 
-class ReadyApi(FakeApi):
-    """Fake API whose NodePort Services get a node port assigned, like the API server does."""
+def edited_template(tmp_path: Path, **changes: Any) -> Template:
+    shutil.copytree(REPO / "template", tmp_path / "t")
+    base = yaml.safe_load((tmp_path / "t" / "base.yaml").read_text())
+    for key, value in changes.items():
+        target = base
+        *parents, leaf = key.split(".")
+        for part in parents:
+            target = target[part]
+        target[leaf] = value
+    (tmp_path / "t" / "base.yaml").write_text(yaml.safe_dump(base))
+    return load_template(tmp_path / "t")
 
-    def apply(self, obj: dict[str, Any]) -> None:
-        if obj["kind"] == "Service":
-            obj = {**obj, "spec": {**obj["spec"], "ports": [{**obj["spec"]["ports"][0], "nodePort": 30080}]}}
-        super().apply(obj)
 
-    def delete(self, api_version: str, kind: str, namespace: str, selector: str) -> int:
-        gone = [k for k in self.objects if k[0] == kind]
-        if kind == "Namespace":
-            ns = selector.split("kubernetes.io/metadata.name=")[-1]
-            gone += [k for k in self.objects if k[1] == ns]  # the namespace takes its objects with it
-        for key in set(gone):
-            del self.objects[key]
-        return len(gone)
+def deployment(objs: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == name)
 
 
 def test_manifests_pass_the_official_schemas() -> None:
     template = load_template(REPO / "template")
     objs = cluster.control_plane_manifests(template, "master", "tok")
     kinds = [o["kind"] for o in objs]
-    assert kinds[0] == "Namespace" and {"ServiceAccount", "Role", "RoleBinding", "Secret"} <= set(kinds)
-    for obj in objs:
-        kubernetes_validate.validate(obj, "1.37.0", strict=True)
-    backend = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "backend")
-    container = backend["spec"]["template"]["spec"]["containers"][0]
+    assert kinds[0] == "Namespace" and {"ServiceAccount", "Role", "RoleBinding", "Secret", "ConfigMap"} <= set(kinds)
+    for version in K8S_VERSIONS:
+        for obj in objs:
+            kubernetes_validate.validate(obj, version, strict=True)
+    container = deployment(objs, "backend")["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == f"docker.io/dayuhub/backend:{VERSION}"
     assert {"name": "DAYU_DEPLOYER", "value": "kubernetes"} in container["env"]
 
 
 def test_start_waits_prints_url_and_stop_removes_everything() -> None:
-    api = ReadyApi()
+    api = FakeCluster()
     template = load_template(REPO / "template")
     url = cluster.start(api, template, "tok", timeout=5)
-    assert url == "http://master:30080"
+    assert url == "http://master:30000"
     assert ("Namespace", "", "dayu") in api.objects
     cluster.stop(api, template)
-    assert api.objects == {}
+    assert [k for k in api.objects if k[0] != "Node"] == []
 
 
 def test_system_namespaces_are_refused(tmp_path: Path) -> None:
-    shutil.copytree(REPO / "template", tmp_path / "t")
-    base = yaml.safe_load((tmp_path / "t" / "base.yaml").read_text())
-    base["namespace"] = "kube-system"
-    (tmp_path / "t" / "base.yaml").write_text(yaml.safe_dump(base))
-    template = load_template(tmp_path / "t")
-    api = ReadyApi()
+    template = edited_template(tmp_path, namespace="kube-system")
+    api = FakeCluster()
     with pytest.raises(ConfigError, match="system namespace"):
         cluster.start(api, template, "tok", timeout=1)
-    assert api.objects == {}
+    assert [k for k in api.objects if k[0] != "Node"] == []
+
+
+def test_the_cluster_backend_reads_the_users_template_and_keeps_its_state(tmp_path: Path) -> None:
+    """The backend in the cluster must run with the user's template (namespace, mode, registry, catalogs),
+    mounted from a ConfigMap, and keep its state on a volume that outlives the pod."""
+    template = edited_template(
+        tmp_path,
+        namespace="lab",
+        **{"kubernetes.mode": "sedna", "image.registry": "reg.example:5000", "image.repository": "mine"},
+    )
+    objs = cluster.control_plane_manifests(template, "master", "tok")
+    backend = deployment(objs, "backend")["spec"]["template"]["spec"]
+    container = backend["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert container["image"] == f"reg.example:5000/mine/backend:{VERSION}"
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in backend["volumes"]}
+    # the template: a ConfigMap volume mounted where DAYU_TEMPLATE points, holding every catalog file
+    template_volume = volumes[mounts[env["DAYU_TEMPLATE"]]]
+    config = next(o for o in objs if o["kind"] == "ConfigMap")
+    assert template_volume["configMap"]["name"] == config["metadata"]["name"]
+    mounted = tmp_path / "mounted"
+    for item in template_volume["configMap"]["items"]:
+        (mounted / item["path"]).parent.mkdir(parents=True, exist_ok=True)
+        (mounted / item["path"]).write_text(config["data"][item["key"]])
+    seen = load_template(mounted)
+    assert seen.base.namespace == "lab" and seen.base.kubernetes.mode == "sedna"
+    assert seen.base.image.reference("processor") == f"reg.example:5000/mine/processor:{VERSION}"
+    assert seen.base.runtime == "kubernetes" and seen.base.kubernetes.kubeconfig is None
+    assert set(seen.services) == set(template.services) and set(seen.policies) == set(template.policies)
+    # the state: a host directory of the (pinned) node, not the container's filesystem
+    state_mount = next(p for p in mounts if env["DAYU_STATE_DIR"].startswith(p + "/"))
+    state_volume = volumes[mounts[state_mount]]
+    assert "hostPath" in state_volume and state_volume["hostPath"]["path"].startswith("/var/lib/dayu/lab/")
+    assert backend["nodeName"] == "master"
+    init = backend["initContainers"][0]
+    assert {m["name"] for m in init["volumeMounts"]} == {mounts[state_mount]}
+
+
+def test_uninstall_and_a_failed_install_leave_the_control_plane_and_other_installs(tmp_path: Path) -> None:
+    """Removal by the backend selects its own install's runtime objects only; stop deletes only the cluster
+    roles of its own namespace."""
+    import asyncio
+
+    from tests.backend.deploy.test_kubernetes import workloads
+
+    api = FakeCluster()
+    mine = load_template(REPO / "template")
+    theirs = edited_template(tmp_path, namespace="lab")
+    cluster.start(api, mine, "tok", timeout=5)
+    cluster.start(api, theirs, "tok", timeout=5)
+    control = {k for k in api.objects if k[0] != "Node"}
+    ours = KubernetesDeployer(api, "dayu", "native")
+    other = KubernetesDeployer(api, "lab", "native")
+    ws = workloads()
+    asyncio.run(ours.apply(ws))
+    asyncio.run(other.apply(ws))
+    lab_runtime = {k for k in api.objects if k[1] == "lab"} - control
+    asyncio.run(ours.remove_all())
+    assert {k for k in api.objects if k[0] != "Node"} == control | lab_runtime
+    cluster.stop(api, mine)
+    left = {k for k in api.objects if k[0] != "Node"}
+    assert ("ClusterRole", "", "dayu-lab-nodes") in left and ("ClusterRoleBinding", "", "dayu-lab-nodes") in left
+    assert ("ClusterRole", "", "dayu-dayu-nodes") not in left
+    assert {k for k in control | lab_runtime if k[1] == "lab" or k[2] in ("lab", "dayu-lab-nodes")} <= left
+    assert not any(k[1] == "dayu" or (k[1] == "" and k[2] in ("dayu", "dayu-dayu-nodes")) for k in left)
+
+
+def test_sedna_mode_needs_the_controller_and_installs_the_crd_first(tmp_path: Path) -> None:
+    template = edited_template(tmp_path, **{"kubernetes.mode": "sedna"})
+    api = FakeCluster()
+    with pytest.raises(Unavailable, match="dayu-sedna controller"):
+        cluster.start(api, template, "tok", timeout=1)
+    assert [k for k in api.objects if k[0] != "Node"] == []
+    gm = {
+        "selector": {"matchLabels": {"sedna": "gm"}},
+        "template": {"metadata": {"labels": {"sedna": "gm"}}, "spec": {}},
+    }
+    api.apply(
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "gm", "namespace": "sedna"}, "spec": gm}
+    )
+    cluster.start(api, template, "tok", timeout=5)
+    assert api.crd_established()
+    assert api.applied.index("CustomResourceDefinition/jointmultiedgeservices.sedna.io") < api.applied.index(
+        "Namespace/dayu"
+    )
+
+
+def test_the_default_datasource_attaches_to_the_clusters_edge_nodes(tmp_path: Path) -> None:
+    """A cluster has no nodes called edge1/edge2: the default sources go to the cluster's edge nodes, and a
+    source whose candidates are not on the cluster is refused with the edge nodes that are."""
+    from backend.app import seed
+    from backend.installer import Installer
+    from backend.planner import InstallRequest
+    from backend.store import Store
+    from common.errors import InvalidInput
+    from common.transport import ServiceClient
+
+    template = load_template(REPO / "template")
+    store = Store(tmp_path / "db.sqlite3")
+    seed(store, template)
+    deployer = KubernetesDeployer(FakeCluster(), "dayu", "native")
+    installer = Installer(template, store, deployer, ServiceClient(retries=0), token="t", datasource_url="http://ds")
+    datasource = store.list_datasources()[0]["id"]
+    _, _, sources = installer.resolve(InstallRequest(datasource=datasource, dag="face-detection"))
+    assert {s.entry.id: s.attach for s in sources} == {"cam0": ["edge-b", "jetson-a"], "cam1": ["edge-b", "jetson-a"]}
+    text = "name: pinned\nsources:\n  - {id: cam9, mode: http, dataset: synthetic, node_candidates: [edge1, edge2]}\n"
+    store.add_datasource("pinned", "pinned.yaml", text, yaml.safe_load(text))
+    with pytest.raises(InvalidInput, match=r"edge nodes found: \['edge-b', 'jetson-a'\]"):
+        installer.resolve(InstallRequest(datasource="pinned", dag="face-detection"))

@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from backend.render_cli import add_render_command
+
 INSTALL_POLL_S = 0.5
 
 
@@ -351,11 +353,15 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--dag")
     quick.add_argument("--timeout", type=float, default=300)
     quick.set_defaults(run=cmd_quickstart)
+    add_render_command(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "offline", None) is not None:  # needs no backend
+        code: int = args.offline(args)
+        return code
     try:
         url, token = resolve_target(args.url, args.token)
         args.run(Api(url, token), args)

@@ -19,8 +19,10 @@ class BackendSettings(ServiceSettings):
     template: Path = Field(Path("template"), description="Template directory (base.yaml and catalogs).")
     state_dir: Path = Field(Path(".dayu/backend"), description="SQLite state and system snapshots.")
     run_dir: Path | None = Field(None, description="Local runtime directory; default: the template's local.run_dir.")
-    deployer: Literal["template", "local", "kubernetes"] = Field(
-        "template", description="Runtime to deploy on; `template`: the template's `runtime`."
+    deployer: Literal["template", "local", "kubernetes", "compose"] = Field(
+        "template",
+        description="Runtime to deploy on; `template`: the template's `runtime`; `compose`: the containers of "
+        "docker-compose.yml, found through the topology ($DAYU_TOPOLOGY).",
     )
     datasource_url: str | None = Field(None, description="Base URL of the datasource service.")
     static_dir: Path = Field(DASHBOARD_DIR, description="Dashboard files served at / (`npm run build` in frontend/).")

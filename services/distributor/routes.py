@@ -59,11 +59,11 @@ async def post_result(request: Request) -> Response:
 @router.post("/drops", response_model=DropAccepted, openapi_extra=body(DropRecord))
 async def post_drop(request: Request) -> Response:
     limit = _config(request).max_body_bytes
-    body = await request.body()
-    if len(body) > limit:
-        raise PayloadTooLarge(f"drop record of {len(body)} bytes exceeds the limit of {limit} bytes")
+    raw = await request.body()
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"drop record of {len(raw)} bytes exceeds the limit of {limit} bytes")
     try:
-        record = DropRecord.model_validate_json(body)
+        record = DropRecord.model_validate_json(raw)
     except ValidationError as exc:
         raise InvalidInput(f"malformed drop record: {describe_validation_error(exc)}") from None
     recorder: Recorder = request.app.state.recorder

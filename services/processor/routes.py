@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, Request, Response
 
-from common.contracts.openapi import body
+from common.contracts.openapi import body as request_body
 from common.contracts.processor import ModelInfo, QueueCleared, QueueLength
 from common.errors import InvalidInput, NotFound, PayloadTooLarge, UpstreamTimeout
 from common.task import SENTINELS, Task
@@ -49,7 +49,7 @@ def check_task(task: Task, service: str | None) -> None:
         raise InvalidInput("the task names no segment file (payload.file_name)")
 
 
-@router.post("/process", response_model=Task, openapi_extra=body(Task))
+@router.post("/process", response_model=Task, openapi_extra=request_body(Task))
 async def process(request: Request) -> Response:
     """Run the task's current stage on its segment (in the node's work dir); the reply is the task with the
     stage's result and timings."""

@@ -36,11 +36,11 @@ def _scheduler(request: Request) -> Scheduler:
 
 
 async def _json(request: Request) -> Any:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise PayloadTooLarge(f"body of {len(body)} bytes exceeds the limit of {MAX_BODY} bytes")
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise PayloadTooLarge(f"body of {len(raw)} bytes exceeds the limit of {MAX_BODY} bytes")
     try:
-        return json.loads(body)
+        return json.loads(raw)
     except ValueError as exc:
         raise InvalidInput(f"malformed JSON: {exc}") from None
 

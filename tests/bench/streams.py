@@ -1,0 +1,382 @@
+"""Live-stream figures: the end-to-end latency budget (``e2e_ratio_vs_bound``) and scaling with the number
+of streams (``scale``), on the local runtime with one cloud and one edge node joined by a shaped link, with
+real generators replaying a 720p video at 5 fps in real time.
+
+Each task's delay is the distributor's wall clock when the result is stored minus the generator's when
+the task was made (right before its segment is encoded; one machine, one clock). Its lower bound is what
+the work itself costs, each part measured alone in the bench process on the same frames in the same run:
+encode + segment bytes / link rate + the link's latency (when the stage runs on the cloud) + decode +
+model time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import httpx
+import numpy as np
+import psutil
+
+from common.workload import Workload
+from services.local.runtime import LocalRuntime
+from tests.bench import guard
+from tests.bench.dataplane import cpu_seconds
+from tests.bench.measure import load_window, percentile
+from tests.e2e.cluster import face_image
+
+SIZE = (1280, 720)
+FPS = 5.0
+BUFFER = 4
+LINK = {"a": "cloud", "b": "edge1", "bandwidth_mbps": 40.0, "latency_ms": 5.0}
+NODES = {"cloud": {"role": "cloud"}, "edge1": {"role": "edge"}}
+CATALOG = {
+    "face-detection": {"input": "frame", "output": "bbox"},
+    "passthrough": {"input": "any", "output": "any"},
+}
+
+
+def write_video(path: Path, frames: int = 40) -> Path:
+    """A 720p MP4 at 5 fps of a face moving across a plain scene (the same scene for every stream)."""
+    width, height = SIZE
+    face = cv2.resize(face_image(), (240, 240))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (width, height))
+    for i in range(frames):
+        scene = np.full((height, width, 3), (90, 120, 60), np.uint8)
+        x, y = (i * 23) % (width - 240), 240
+        scene[y : y + 240, x : x + 240] = face
+        writer.write(scene)
+    writer.release()
+    return path
+
+
+def video_frames(path: Path, n: int = BUFFER) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while len(frames) < n:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    return frames
+
+
+def alone_costs(video: Path, *, threads: int = 1, rounds: int = 10) -> dict[str, float]:
+    """Median milliseconds per segment of ``BUFFER`` 720p frames for encode (the generator's OpenCV
+    encoder), decode (the processor's) and the face model (the processor's application), each alone, with
+    ``threads`` OpenCV threads."""
+    import services.generator.encoder  # (declares the encoder modules)
+    import services.processor.application  # noqa: F401
+    from common.registry import REGISTRY
+    from common.task import Meta
+    from services.processor.decode import decode_segment
+
+    cv2.setNumThreads(threads)
+    frames = video_frames(video)
+    encoder = REGISTRY.create("encoder", "opencv", {})
+    app = REGISTRY.create("application", "face-detection", {"threads": threads})
+    app.load()
+    meta = Meta(resolution="720p", fps=FPS, buffer_size=BUFFER)
+    enc, dec, model = [], [], []
+    with tempfile.TemporaryDirectory(prefix="dayu-bench-alone-") as tmp:
+        target = Path(tmp) / "segment.mp4"
+        for i in range(rounds + 2):
+            t0 = time.perf_counter()
+            size = encoder.encode(frames, FPS, meta, target)
+            t1 = time.perf_counter()
+            decoded = decode_segment(target, max_frames=64)
+            t2 = time.perf_counter()
+            app.process(decoded, None)
+            t3 = time.perf_counter()
+            if i >= 2:  # warm-up
+                enc.append((t1 - t0) * 1000)
+                dec.append((t2 - t1) * 1000)
+                model.append((t3 - t2) * 1000)
+    return {
+        "encode_ms": round(statistics.median(enc), 2),
+        "decode_ms": round(statistics.median(dec), 2),
+        "model_ms": round(statistics.median(model), 2),
+        "segment_bytes": size,
+        "frames": len(frames),
+        "threads": threads,
+    }
+
+
+def _generator(source: str, video: Path, dag: dict[str, Any], offload: dict[str, str], **extra: Any) -> Workload:
+    return Workload(
+        name=f"gen-{source}",
+        component="generator",
+        node="edge1",
+        source_id=source,
+        config={
+            "source_id": source,
+            "source": {"alias": "file", "params": {"path": str(video), "loop": True}},
+            "dag": dag,
+            "services": CATALOG,
+            "startup_plan": {"resolution": "720p", "fps": FPS, "encoding": "mp4v", "buffer_size": BUFFER},
+            "startup_offload": offload,
+            "schedule_interval": 3600.0,
+            "plan_timeout_s": 0.2,
+            **extra,
+        },
+    )
+
+
+def _processor(service: str, application: str, node: str, threads: int) -> Workload:
+    return Workload(
+        name=f"proc-{service}-{node}",
+        component="processor",
+        node=node,
+        service=service,
+        config={"service": service, "application": {"alias": application, "params": {"threads": threads}}},
+    )
+
+
+def _base() -> list[Workload]:
+    return [
+        Workload(name="distributor", component="distributor", node="cloud", stage=1, config={"feedback": False}),
+        Workload(name="controller-cloud", component="controller", node="cloud", config={}),
+        Workload(name="controller-edge1", component="controller", node="edge1", config={}),
+    ]
+
+
+def _records(dist: str, source: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    after = 0
+    with httpx.Client(timeout=60) as client:
+        while True:
+            page = client.get(f"{dist}/results", params={"after": after, "source_id": source, "limit": 1000}).json()
+            out.extend(page["records"])
+            if not page["records"]:
+                return out
+            after = page["cursor"]
+
+
+def _counts(dist: str) -> dict[str, tuple[int, int]]:
+    sources = httpx.get(f"{dist}/stats", timeout=30).json()["sources"]
+    return {s: (int(e.get("results", 0)), sum(e.get("drops", {}).values())) for s, e in sources.items()}
+
+
+def _wait(check: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.25)
+    raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+def run_e2e(results: dict[str, Any], run_dir: Path, *, quick: bool = False) -> None:
+    """Default DAG (one face-detection stage), first on the edge node, then offloaded to the cloud."""
+    tasks = 10 if quick else 30
+    shutil.rmtree(run_dir, ignore_errors=True)
+    rt = LocalRuntime(run_dir)
+    video = write_video(Path(tempfile.mkdtemp(prefix="dayu-bench-video-")) / "v720.mp4")
+    dag = {"stages": [{"name": "face", "service": "face-detection"}]}
+    infra = [*_base(), _processor("face-detection", "face-detection", "edge1", 1)]
+    infra.append(_processor("face-detection", "face-detection", "cloud", 1))
+    out: dict[str, Any] = {"link": LINK, "tasks_per_placement": tasks}
+    with guard.runtime(rt):
+        rt.start(NODES, [LINK], infra, timeout=180)
+        dist = rt.url("distributor")
+        with load_window(results, "e2e_alone"):
+            alone = alone_costs(video)
+        out["alone_ms_per_segment"] = alone
+        ratios: dict[str, Any] = {}
+        for placement in ("edge1", "cloud"):
+            source = f"e2e-{placement}"
+            gen = _generator(source, video, dag, {"face": placement}, max_tasks=tasks + 2)
+            with load_window(results, f"e2e_{placement}"):
+                rt.apply(NODES, [LINK], [*infra, gen], timeout=180)
+                _wait(lambda s=source: sum(_counts(dist).get(s, (0, 0))) >= tasks + 2, 120 + tasks * 3, source)
+            records = _records(dist, source)
+            rt.apply(NODES, [LINK], infra, timeout=60)
+            got = sorted((r for r in records if r["kind"] == "result"), key=lambda r: r["task"]["task_id"])[2:]
+            drops = sum(1 for r in records if r["kind"] != "result")
+            figure: dict[str, Any] = {"results": len(got), "drops": drops}
+            if got:
+                per_task = []
+                for record in got:
+                    task = record["task"]
+                    delay_ms = (task["finished_at"] - task["created_at"]) * 1000
+                    link_ms = 0.0
+                    if placement == "cloud":
+                        size = task["payload"]["size_bytes"] or alone["segment_bytes"]
+                        link_ms = size * 8 / (LINK["bandwidth_mbps"] * 1e6) * 1000 + LINK["latency_ms"]
+                    bound = alone["encode_ms"] + link_ms + alone["decode_ms"] + alone["model_ms"]
+                    per_task.append((delay_ms, bound))
+                ratio = [d / b for d, b in per_task]
+                figure.update(
+                    {
+                        "p50": round(percentile(ratio, 50), 3),
+                        "p95": round(percentile(ratio, 95), 3),
+                        "delay_ms_p50": round(percentile([d for d, _ in per_task], 50), 1),
+                        "delay_ms_p95": round(percentile([d for d, _ in per_task], 95), 1),
+                        "bound_ms_p50": round(percentile([b for _, b in per_task], 50), 1),
+                    }
+                )
+            ratios["edge" if placement == "edge1" else "cloud"] = figure
+    shutil.rmtree(video.parent, ignore_errors=True)
+    results["e2e_ratio_vs_bound"] = ratios
+    results["e2e_budget"] = out
+
+
+def stream_counts(quick: bool) -> list[int]:
+    raw = os.environ.get("BENCH_SCALE")
+    if raw:
+        return sorted({int(x) for x in raw.split(",") if x.strip()})
+    return [1, 2, 4] if quick else [1, 2, 4, 8, 16]
+
+
+COMPONENT_TYPES = {"generator": "gen-", "controller": "controller-", "distributor": "distributor"}
+
+
+def _type_of(name: str) -> str:
+    if name.startswith("proc-"):
+        return "processor"
+    for kind, prefix in COMPONENT_TYPES.items():
+        if name.startswith(prefix):
+            return kind
+    return name
+
+
+def _rss_by_type(rt: LocalRuntime) -> dict[str, float]:
+    """Mean RSS (MB) per component type; processors by application (service)."""
+    groups: dict[str, list[float]] = {}
+    for record in rt.records():
+        proc = record.process()
+        if proc is None:
+            continue
+        try:
+            rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+        except psutil.Error:
+            continue
+        kind = _type_of(record.name)
+        key = record.name.rsplit("-", 1)[0] if kind == "processor" else kind
+        groups.setdefault(key, []).append(rss / 1024 / 1024)
+    return {k: round(max(v), 1) for k, v in sorted(groups.items())}
+
+
+def run_scale(results: dict[str, Any], run_dir: Path, *, quick: bool = False) -> None:
+    """N sources on the edge node at 5 fps 720p; face detection on the edge, passthrough on the cloud."""
+    counts = stream_counts(quick)
+    window_s = 12.0 if quick else 30.0
+    cores = psutil.cpu_count() or 1
+    video = write_video(Path(tempfile.mkdtemp(prefix="dayu-bench-video-")) / "v720.mp4")
+    dag = {
+        "stages": [
+            {"name": "face", "service": "face-detection", "next": ["pass"]},
+            {"name": "pass", "service": "passthrough"},
+        ]
+    }
+    with load_window(results, "scale_alone"):
+        alone = alone_costs(video)
+    per_frame = (alone["encode_ms"] + alone["decode_ms"] + alone["model_ms"]) / alone["frames"]
+    bound = cores * 1000 / per_frame / FPS
+    offered = FPS / BUFFER  # segments per second per stream
+    rows: dict[str, Any] = {}
+    scale: dict[str, Any] = {
+        "streams": rows,
+        "streams_bound": round(bound, 2),
+        "alone_ms_per_segment": alone,
+        "tested": counts,
+    }
+    results["scale"] = scale  # filled as each count finishes: a failure later keeps what was measured
+    for n in counts:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        rt = LocalRuntime(run_dir)
+        sources = [f"scale{n}-{i}" for i in range(n)]
+        workloads = [
+            *_base(),
+            _processor("face-detection", "face-detection", "edge1", cores),
+            _processor("passthrough", "passthrough", "cloud", 1),
+            *(_generator(s, video, dag, {"face": "edge1", "pass": "cloud"}) for s in sources),
+        ]
+        with guard.runtime(rt):
+            rt.start(NODES, [LINK], workloads, timeout=120 + 20 * n)
+            dist = rt.url("distributor")
+
+            # Warm-up: every stream has delivered one result (models loaded, connections open).
+            def warm(dist: str = dist, sources: list[str] = sources) -> bool:
+                return all(_counts(dist).get(s, (0, 0))[0] >= 1 for s in sources)
+
+            _wait(warm, 60 + 10 * n, f"{n} streams")
+            names = [r.name for r in rt.records()]
+            with load_window(results, f"scale_{n}"):
+                cpu0 = {name: cpu_seconds(rt, name) for name in names}
+                c0, t0 = _counts(dist), time.time()
+                time.sleep(window_s)
+                c1, t1 = _counts(dist), time.time()
+                cpu1 = {name: cpu_seconds(rt, name) for name in names}
+            if n == max(counts):
+                scale["rss_mb"] = _rss_by_type(rt)
+            done = sum(c1.get(s, (0, 0))[0] - c0.get(s, (0, 0))[0] for s in sources)
+            dropped = sum(c1.get(s, (0, 0))[1] - c0.get(s, (0, 0))[1] for s in sources)
+            delays = []
+            for s in sources:
+                for record in _records(dist, s):
+                    task = record.get("task") or {}
+                    if record["kind"] == "result" and task.get("finished_at") and t0 <= task["finished_at"] <= t1:
+                        delays.append((task["finished_at"] - task["created_at"]) * 1000)
+            cpu_ms: dict[str, float] = {}
+            for name in names:
+                kind = _type_of(name)
+                cpu_ms[kind] = cpu_ms.get(kind, 0.0) + (cpu1[name] - cpu0[name]) * 1000
+            elapsed = t1 - t0
+            rows[str(n)] = {
+                "results_per_s": round(done / elapsed, 2),
+                "offered_per_s": round(n * offered, 2),
+                "delivered_share": round(done / elapsed / (n * offered), 3),
+                "drops": dropped,
+                "drop_rate": round(dropped / (done + dropped), 3) if done + dropped else 0.0,
+                "e2e_ms_p50": round(percentile(delays, 50), 1),
+                "e2e_ms_p95": round(percentile(delays, 95), 1),
+                "cpu_ms_per_segment": {k: round(v / max(1, done), 1) for k, v in sorted(cpu_ms.items())},
+            }
+            print(f"bench: scale {n}: {rows[str(n)]}", file=sys.stderr, flush=True)
+            # No drops: no drop record, and at least 95 % of the offered segments delivered (a replayed
+            # source that cannot keep up waits instead of dropping, so a shortfall counts as a drop too).
+            fine = [int(k) for k, row in rows.items() if row["drops"] == 0 and row["delivered_share"] >= 0.95]
+            scale["max_streams_no_drops"] = max(fine, default=0)
+            scale["max_streams_ratio_vs_bound"] = round(scale["max_streams_no_drops"] / bound, 3)
+    shutil.rmtree(video.parent, ignore_errors=True)
+    plot(scale, run_dir.parent / "scale.png")
+
+
+def plot(scale: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ns = sorted(int(n) for n in scale["streams"])
+    rows = [scale["streams"][str(n)] for n in ns]
+    fig, left = plt.subplots(figsize=(7, 4))
+    left.plot(ns, [r["e2e_ms_p50"] for r in rows], "o-", label="e2e p50 (ms)")
+    left.plot(ns, [r["e2e_ms_p95"] for r in rows], "s--", label="e2e p95 (ms)")
+    left.set_xlabel("streams (720p, 5 fps)")
+    left.set_ylabel("latency (ms)")
+    left.set_xscale("log", base=2)
+    right = left.twinx()
+    right.plot(ns, [r["drop_rate"] for r in rows], "r^-", label="drop rate")
+    right.plot(ns, [1 - r["delivered_share"] for r in rows], "mv:", label="shortfall (1 - delivered/offered)")
+    right.set_ylabel("share of segments")
+    right.set_ylim(0, 1)
+    left.axvline(scale["streams_bound"], color="grey", lw=0.8)
+    handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    labels = left.get_legend_handles_labels()[1] + right.get_legend_handles_labels()[1]
+    left.legend(handles, labels, loc="upper left", fontsize=8)
+    left.set_title(f"scaling (bound {scale['streams_bound']} streams)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    scale["plot"] = str(path)

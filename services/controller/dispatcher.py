@@ -33,6 +33,16 @@ log = logging.getLogger(__name__)
 _PROCESSOR_FAILURES = {503: DropReason.QUEUE_FULL, 422: DropReason.DECODE_ERROR, 404: DropReason.INVALID}
 
 
+def _move_on(task: Task) -> list[Task]:
+    """:func:`common.dag.advance` without its copy when the stage has one successor: the dispatcher owns the
+    task it just parsed and reads it no more, so the task itself moves on (a copy of a whole task costs
+    more than any other step of a local hop). A fork still makes one copy per branch."""
+    if len(task.stage.next) == 1:
+        task.came_from, task.cursor = task.cursor, task.stage.next[0]
+        return [task]
+    return advance(task)
+
+
 class StageFailed(Exception):
     def __init__(self, reason: DropReason, message: str) -> None:
         super().__init__(message)
@@ -127,7 +137,7 @@ class Dispatcher:
     async def _fan_out(self, task: Task) -> None:
         task.stage.done = True
         task.stage.node = task.stage.node or self.node
-        await asyncio.gather(*(self.route(copy) for copy in advance(task)))
+        await asyncio.gather(*(self.route(copy) for copy in _move_on(task)))
 
     def choose_node(self, task: Task) -> str | None:
         """Where the current stage runs: its planned node, else the cloud, else nowhere (None)."""
@@ -182,7 +192,7 @@ class Dispatcher:
                 return
             await self.drop(task, failure.reason, failure.message)
             return
-        await asyncio.gather(*(self.route(copy) for copy in advance(done)))
+        await asyncio.gather(*(self.route(copy) for copy in _move_on(done)))
 
     def _can_reroute(self, task: Task) -> bool:
         return (

@@ -5,9 +5,11 @@ from __future__ import annotations
 from common.service import serve
 from services.generator.app import create_app
 from services.generator.config import GeneratorSettings
+from services.generator.memory import return_freed_frames
 
 
 def main() -> None:
+    return_freed_frames()
     settings = GeneratorSettings()
     serve(create_app(settings), settings)
 

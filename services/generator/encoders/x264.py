@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 from pydantic import Field
 
 from common.registry import HookConfig, hook
 from common.task import Meta
 from services.generator.encoder import FAMILY, Encoder
+
+# PyAV (and the FFmpeg libraries it maps, ~16 MB resident) is loaded on the first H.264 segment, not when
+# the encoder family is listed: most generators never encode H.264. A missing PyAV still skips this hook.
+if importlib.util.find_spec("av") is None:
+    raise ImportError("the x264 encoder needs PyAV (pip install av)")
 
 
 class X264EncoderConfig(HookConfig):
@@ -38,6 +43,8 @@ class X264Encoder(Encoder):
             options["qp"] = str(meta.qp)
         else:
             options["crf"] = str(self.config.crf)
+        import av
+
         rate = Fraction(max(fps, 1.0)).limit_denominator(1001)
         with av.open(str(path), mode="w", format="mp4") as container:
             stream = container.add_stream("libx264", rate=rate, options=options)

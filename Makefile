@@ -3,10 +3,10 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-unit test-integration test-e2e lint format schema bench bench-quick build all clean help
+.PHONY: setup test test-unit test-integration test-e2e lint format schema traces bench bench-quick build all clean help
 
 help:
-	@echo "make setup | test | test-unit | test-integration | test-e2e | lint | format | schema | bench | bench-quick"
+	@echo "make setup | test | test-unit | test-integration | test-e2e | lint | format | schema | traces | bench | bench-quick"
 	@echo "make build WHAT=a,b | make all   (images; REG, REPO, TAG, DRY_RUN=1)"
 
 setup:
@@ -37,6 +37,9 @@ format: setup
 schema: setup
 	$(PY) -m common.schema
 	$(PY) hack/openapi.py
+
+traces: setup
+	$(PY) -m common.tracegen
 
 # BENCH_REPEAT=3 prints the spread of every figure; BENCH_SECTIONS and BENCH_SCALE narrow a run.
 # exec: the bench is make's own child, so the SIGTERM make forwards reaches it and its clean-up.

@@ -114,6 +114,15 @@ def cmd_status(api: Api, args: argparse.Namespace) -> None:
     if data.get("error"):
         summary["error"] = data["error"].get("message")
     emit(args, data if args.json else summary, None if args.json else list(summary))
+    links = data.get("links")
+    if not args.json and isinstance(links, dict):
+        reason = f" ({links['reason']})" if links.get("reason") else ""
+        print(f"\nlinks: {links.get('mode')} mode{reason}")
+        rows = [
+            {**link, "link": f"{link['a']}-{link['b']}", "trace": link.get("trace") or "-"}
+            for link in links.get("links", [])
+        ]
+        emit(args, rows, ["link", "bandwidth_mbps", "latency_ms", "trace", "trace_mode", "current_mbps"])
     if not args.json and data.get("phase") == "installed":
         print()
         emit(
@@ -156,6 +165,9 @@ def cmd_install(api: Api, args: argparse.Namespace) -> None:
         body["sources"] = sources
     if args.dag:
         body["dag"] = args.dag
+    if args.trace:
+        body["trace"] = args.trace
+        body["trace_mode"] = args.trace_mode
     api.call("POST", "/api/install", json=body)
     state = cmd_wait_install(api, args, args.timeout) if not args.no_wait else api.call("GET", "/api/install")
     emit(args, state if args.json else {"phase": state["phase"], "placement": state.get("placement")}, None)
@@ -327,6 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("--policy")
     install.add_argument("--dag", help="DAG for every source not given by --source")
     install.add_argument("--source", action="append", help="SOURCE:DAG[:node1,node2] (repeatable)")
+    install.add_argument(
+        "--trace", help="bandwidth trace of every link to the cloud: a name in template/traces/ or a CSV"
+    )
+    install.add_argument("--trace-mode", choices=["loop", "hold"], default="loop", help="at the trace's end")
     install.add_argument("--timeout", type=float, default=300)
     install.add_argument("--no-wait", action="store_true")
     install.set_defaults(run=cmd_install)

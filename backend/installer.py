@@ -130,6 +130,7 @@ class Installer:
         if self.lock.locked() or self.state().get("phase") in ("installing", "installed", "uninstalling"):
             raise Conflict(f"cannot install: the state is {self.state().get('phase')!r}; uninstall first")
         policy, datasource, sources = self.resolve(req)
+        self.deployer.use_trace(req.trace, req.trace_mode)
         state = {
             "phase": "installing",
             "step": "validated",

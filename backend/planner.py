@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +39,12 @@ class InstallRequest(BaseModel):
     datasource: str = Field(min_length=1, description="Datasource config id.")
     sources: list[SourceInstall] = Field(default_factory=list, description="Per source: DAG and candidate nodes.")
     dag: str | None = Field(None, description="DAG for every source not listed in `sources`.")
+    trace: str | None = Field(
+        None,
+        description="Bandwidth trace (a name in template/traces/ or a CSV path) every link to the cloud follows "
+        "from install time; none: the links of base.yaml. Local runtime only.",
+    )
+    trace_mode: Literal["loop", "hold"] = Field("loop", description="At the trace's end: start again or hold.")
 
 
 class ResolvedSource(BaseModel):

@@ -75,6 +75,11 @@ class LocalSettings(_Model):
     run_dir: str = Field(".dayu/run", description="pid files, logs, node work directories, topology file.")
     nodes: dict[str, LocalNode] = Field(min_length=1, description="Virtual nodes of the local runtime.")
     links: list[LinkModel] = Field(default_factory=list, description="Shaped links between virtual nodes.")
+    link_mode: Literal["auto", "process", "netns"] = Field(
+        "process",
+        description="netns: each node a network namespace, links shaped by tc (root); process: each sender "
+        "shapes its transfers; auto: netns where possible. netns falls back to process where it cannot run.",
+    )
 
 
 class InstallSettings(_Model):

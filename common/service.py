@@ -27,7 +27,6 @@ from common.contracts.ops import Health
 from common.errors import DayuError, Unauthorized
 from common.log import configure_logging
 from common.metrics import RequestMetricsMiddleware, ServiceMetrics
-from common.shaping import TrafficShaper
 from common.topology import StaticTopology, Topology
 from common.transport import ServiceClient
 
@@ -154,8 +153,7 @@ def create_service(
         app.state.topology = topology if topology is not None else load_topology(settings)
         shaper = None
         if app.state.topology is not None and settings.node in app.state.topology.nodes():
-            links = app.state.topology.links_from(settings.node)
-            shaper = TrafficShaper(links) if links else None
+            shaper = app.state.topology.shaper(settings.node)
         own_client = client is None
         app.state.client = client or ServiceClient(token=settings.token, shaper=shaper)
         try:

@@ -16,11 +16,12 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from common.config import load_yaml_model, parse_model
 from common.errors import ConfigError, NotFound
-from common.shaping import LinkSpec
+from common.shaping import FileLedger, Ledger, LinkSpec, MemoryLedger, TrafficShaper
+from common.trace import TraceMode, load_trace, resolve_trace
 
 TOPOLOGY_ENV = "DAYU_TOPOLOGY"
 
@@ -59,6 +60,33 @@ class LinkModel(BaseModel):
     b: str
     bandwidth_mbps: float | None = Field(None, gt=0, description="Link bandwidth; none = unshaped.")
     latency_ms: float = Field(0.0, ge=0)
+    trace: str | None = Field(
+        None, description="Bandwidth trace the link follows: a name in template/traces/ or a CSV file path."
+    )
+    trace_mode: TraceMode = Field("loop", description="At the trace's end: start again (loop) or keep its last value.")
+    trace_start: float | None = Field(
+        None, description="Wall-clock time (epoch s) its replay started; set by the runtime at install."
+    )
+
+    @field_validator("trace")
+    @classmethod
+    def _trace_exists(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                resolve_trace(value)
+            except ConfigError as exc:  # as a validation error, so the message gets the file and line
+                raise ValueError(exc.message) from None
+        return value
+
+    def spec(self) -> LinkSpec:
+        """The link as the shaper sees it (its trace loaded)."""
+        trace = load_trace(self.trace, mode=self.trace_mode) if self.trace else None
+        return LinkSpec(
+            bandwidth_mbps=self.bandwidth_mbps, latency_ms=self.latency_ms, trace=trace, trace_start=self.trace_start
+        )
+
+
+LinkMode = Literal["process", "netns"]
 
 
 class TopologyModel(BaseModel):
@@ -66,6 +94,14 @@ class TopologyModel(BaseModel):
 
     nodes: dict[str, NodeSpec] = Field(min_length=1)
     links: list[LinkModel] = Field(default_factory=list)
+    link_mode: LinkMode = Field(
+        "process",
+        description="process: senders delay transfers themselves; netns: the kernel shapes the rate (tc), "
+        "senders add only the delay.",
+    )
+    link_state_dir: str | None = Field(
+        None, description="Folder of the link bookings every process shares (process mode); none: per process."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TopologyModel:
@@ -136,7 +172,7 @@ class Topology(ABC):
             return None
         for link in self.links():
             if {link.a, link.b} == {src, dst}:
-                return LinkSpec(bandwidth_mbps=link.bandwidth_mbps, latency_ms=link.latency_ms)
+                return link.spec()
         return None
 
     def links_from(self, src: str) -> dict[str, LinkSpec]:
@@ -148,6 +184,28 @@ class Topology(ABC):
                 out[other] = spec
         return out
 
+    def link_mode(self) -> LinkMode:
+        return "process"
+
+    def link_state_dir(self) -> str | None:
+        return None
+
+    def shaper(self, node: str) -> TrafficShaper | None:
+        """The shaper a process on ``node`` sends through (None when no link of ``node`` needs one).
+
+        In process mode it shapes rate and delay, its bookings shared through the topology's
+        ``link_state_dir``; in netns mode the kernel shapes the rate and the shaper adds only the delay.
+        """
+        links = self.links_from(node)
+        if self.link_mode() == "netns":
+            links = {dst: spec.without_bandwidth() for dst, spec in links.items()}
+        links = {dst: spec for dst, spec in links.items() if spec.shaped or spec.latency_ms or spec.trace is not None}
+        if not links:
+            return None
+        state = self.link_state_dir()
+        ledger: Ledger = FileLedger(state) if state else MemoryLedger()
+        return TrafficShaper(links, source=node, ledger=ledger)
+
 
 class StaticTopology(Topology):
     def __init__(self, model: TopologyModel) -> None:
@@ -158,6 +216,12 @@ class StaticTopology(Topology):
 
     def links(self) -> list[LinkModel]:
         return self.model.links
+
+    def link_mode(self) -> LinkMode:
+        return self.model.link_mode
+
+    def link_state_dir(self) -> str | None:
+        return self.model.link_state_dir
 
     @classmethod
     def from_file(cls, path: str | Path) -> StaticTopology:

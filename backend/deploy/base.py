@@ -6,10 +6,11 @@ import asyncio
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.errors import Unavailable
+from common.errors import InvalidInput, Unavailable
 from common.topology import NodeSpec, Topology
 from common.workload import Workload
 
@@ -63,6 +64,15 @@ class Deployer(ABC):
     @abstractmethod
     def topology(self) -> Topology | None:
         """Where the deployed components listen (None before anything was deployed)."""
+
+    def use_trace(self, trace: str | None, mode: str = "loop") -> None:
+        """Make the links to the cloud follow ``trace`` from the next install (None: as configured)."""
+        if trace is not None:
+            raise InvalidInput(f"link traces need the local runtime; this deployer is {self.kind!r}")
+
+    def link_status(self) -> dict[str, Any] | None:
+        """How links are emulated (mode, trace and rate per link); None where the runtime does not emulate."""
+        return None
 
     async def close(self) -> None:
         """Release clients; deployed workloads keep running."""

@@ -17,7 +17,8 @@ import psutil
 
 from backend.deploy.base import Deployer, InstanceStatus
 from backend.templates import LocalSettings
-from common.topology import NodeSpec, StaticTopology, Topology
+from common.topology import LinkModel, NodeSpec, StaticTopology, Topology
+from common.trace import resolve_trace
 from common.workload import Workload
 
 START_TIMEOUT_S = 90.0
@@ -38,6 +39,7 @@ class LocalDeployer(Deployer):
         self.runtime = LocalRuntime(self.run_dir)
         self._workloads: dict[str, Workload] = self._recover()
         self._procs: dict[int, psutil.Process] = {}  # kept so cpu_percent measures since the previous call
+        self._trace: tuple[str, str] | None = None
 
     def _recover(self) -> dict[str, Workload]:
         """After a backend restart: the workloads of the deployment that is still running."""
@@ -58,8 +60,35 @@ class LocalDeployer(Deployer):
             self.runtime.stop()
             return
         nodes = {n: {"role": s.role, "arch": s.arch, "labels": s.labels} for n, s in self._nodes.items()}
-        links = [link.model_dump() for link in self.local.links]
-        self.runtime.apply(nodes, links, list(self._workloads.values()), timeout=START_TIMEOUT_S, token=self.token)
+        self.runtime.apply(
+            nodes,
+            self._links(),
+            list(self._workloads.values()),
+            timeout=START_TIMEOUT_S,
+            token=self.token,
+            link_mode=self.local.link_mode,
+        )
+
+    def _links(self) -> list[LinkModel]:
+        """The template's links, those to the cloud following the install's trace when it names one."""
+        if self._trace is None:
+            return list(self.local.links)
+        trace, mode = self._trace
+        cloud = next(name for name, spec in self._nodes.items() if spec.role == "cloud")
+        links = []
+        for link in self.local.links:
+            if cloud in (link.a, link.b):
+                link = link.model_copy(update={"trace": trace, "trace_mode": mode})
+            links.append(link)
+        return links
+
+    def use_trace(self, trace: str | None, mode: str = "loop") -> None:
+        if trace is not None:
+            resolve_trace(trace)  # an unknown trace is refused before anything is deployed
+        self._trace = None if trace is None else (trace, mode)
+
+    def link_status(self) -> dict[str, Any] | None:
+        return self.runtime.link_status()
 
     async def apply(self, workloads: Sequence[Workload]) -> None:
         for w in workloads:

@@ -20,7 +20,7 @@ async def install(body: InstallRequest, plane: Plane) -> dict[str, Any]:
 
 @router.get("/install", summary="Install state: phase, step, progress, placement, deployment, error")
 async def install_state(plane: Plane) -> dict[str, Any]:
-    return plane.installer.state()
+    return {**plane.installer.state(), "links": plane.deployer.link_status()}
 
 
 @router.post("/uninstall", summary="Remove every deployed workload (waits for a redeployment in progress)")

@@ -27,6 +27,11 @@ class RuntimeSpec(BaseModel):
     links: list[LinkModel] = Field(default_factory=list, description="Bandwidth/latency between virtual nodes.")
     workloads: list[Workload] = Field(default_factory=list, description="Components to start.")
     token: str | None = Field(None, description="Token every component requires (none: open).")
+    link_mode: Literal["auto", "process", "netns"] = Field(
+        "process",
+        description="netns: nodes in network namespaces, links shaped by tc (needs root); process: senders "
+        "shape their own transfers; auto: netns where possible. netns falls back to process when it cannot run.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RuntimeSpec:

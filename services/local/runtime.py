@@ -23,6 +23,7 @@ import httpx
 from common.errors import Conflict, InvalidInput, Unavailable
 from common.topology import Endpoint, LinkModel, NodeSpec, StaticTopology, TopologyModel
 from common.workload import COMPONENT_MODULES, Workload
+from services.local.links import LinkEmulation, LinkModeChoice
 from services.local.model import RuntimeSpec, VirtualNode
 from services.local.processes import ProcessRecord, log_tail, spawn, stop_all
 
@@ -40,11 +41,18 @@ def describe(
     links: Sequence[LinkModel | Mapping[str, Any]],
     workloads: Sequence[Workload | Mapping[str, Any]],
     token: str | None,
+    link_mode: LinkModeChoice = "process",
 ) -> RuntimeSpec:
     """Validate a deployment description; a bad one is :class:`InvalidInput` saying what is wrong."""
     try:
         return RuntimeSpec.model_validate(
-            {"nodes": dict(nodes), "links": list(links), "workloads": list(workloads), "token": token}
+            {
+                "nodes": dict(nodes),
+                "links": list(links),
+                "workloads": list(workloads),
+                "token": token,
+                "link_mode": link_mode,
+            }
         )
     except ValueError as exc:
         raise InvalidInput(f"invalid local runtime description: {exc}") from None
@@ -56,6 +64,7 @@ class LocalRuntime:
         self.host = host
         self.python = python or sys.executable
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self.links = LinkEmulation(self.run_dir, host=host)
 
     # -- paths --------------------------------------------------------------------------------
     @property
@@ -92,22 +101,24 @@ class LocalRuntime:
         timeout: float = 60.0,
         token: str | None = None,
         env: Mapping[str, str] | None = None,
+        link_mode: LinkModeChoice = "process",
     ) -> StaticTopology:
         """Start every workload (install stage 1, healthy, then stage 2, healthy) and return the topology.
 
         On any failure everything started is stopped again and :class:`Unavailable` says which component
         failed, with the end of its log.
         """
-        spec = describe(nodes, links, workloads, token)
+        spec = describe(nodes, links, workloads, token, link_mode)
         running = [r.name for r in self.records() if r.alive()]
         if running:
             raise Conflict(f"the local runtime in {self.run_dir} is already running: {', '.join(running)}")
         self._reset_state()
         ports = self._assign_ports(spec.workloads)
-        topology = self._topology(spec, ports)
-        topology.dump(self.topology_path)
         (self.run_dir / "runtime.json").write_text(spec.model_dump_json(indent=2))
         try:
+            self.links.setup(list(spec.nodes), spec.links, spec.link_mode)
+            topology = self._topology(spec, ports)
+            topology.dump(self.topology_path)
             for stage in (1, 2):
                 batch = [w for w in spec.workloads if w.stage == stage]
                 for w in batch:
@@ -127,6 +138,7 @@ class LocalRuntime:
         timeout: float = 60.0,
         token: str | None = None,
         env: Mapping[str, str] | None = None,
+        link_mode: LinkModeChoice = "process",
     ) -> StaticTopology:
         """Bring the running deployment to ``workloads`` while touching only what changed.
 
@@ -134,7 +146,7 @@ class LocalRuntime:
         file is rewritten first, and running components follow it (``WatchedTopology``). When nothing
         runs, or the nodes, links or token differ, this is a full :meth:`start`.
         """
-        spec = describe(nodes, links, workloads, token)
+        spec = describe(nodes, links, workloads, token, link_mode)
         current = self._current_spec()
         alive = {r.name: r for r in self.records() if r.alive()}
         if (
@@ -143,9 +155,18 @@ class LocalRuntime:
             or current.nodes != spec.nodes
             or current.links != spec.links
             or current.token != spec.token
+            or current.link_mode != spec.link_mode
         ):
             self.stop(timeout=10.0)
-            return self.start(spec.nodes, spec.links, spec.workloads, timeout=timeout, token=spec.token, env=env)
+            return self.start(
+                spec.nodes,
+                spec.links,
+                spec.workloads,
+                timeout=timeout,
+                token=spec.token,
+                env=env,
+                link_mode=spec.link_mode,
+            )
         before = {w.name: w for w in current.workloads}
         after = {w.name: w for w in spec.workloads}
         gone = [name for name in before if name not in after]
@@ -184,7 +205,9 @@ class LocalRuntime:
             return None
 
     def start_spec(self, spec: RuntimeSpec, *, timeout: float = 60.0) -> StaticTopology:
-        return self.start(spec.nodes, spec.links, spec.workloads, timeout=timeout, token=spec.token)
+        return self.start(
+            spec.nodes, spec.links, spec.workloads, timeout=timeout, token=spec.token, link_mode=spec.link_mode
+        )
 
     def _reset_state(self) -> None:
         for sub in ("pids", "config"):
@@ -206,10 +229,18 @@ class LocalRuntime:
             for name, node in spec.nodes.items()
         }
         for w in spec.workloads:
-            endpoint = Endpoint(host=self.host, port=ports[w.name])
+            endpoint = Endpoint(host=self.links.address(w.node), port=ports[w.name])
             target = specs[w.node].processors if w.component == "processor" else specs[w.node].components
             target[w.topology_key()] = endpoint
-        return StaticTopology(TopologyModel(nodes=specs, links=spec.links))
+        mode = "netns" if self.links.mode() == "netns" else "process"
+        return StaticTopology(
+            TopologyModel(
+                nodes=specs,
+                links=self.links.topology_links(spec.links),
+                link_mode=mode,
+                link_state_dir=str(self.links.bookings_dir) if mode == "process" else None,
+            )
+        )
 
     def _launch(self, w: Workload, port: int, *, token: str | None, extra_env: Mapping[str, str]) -> None:
         work_dir = self.work_dir(w.node)
@@ -221,7 +252,7 @@ class LocalRuntime:
         env.update(extra_env)
         env.update(
             {
-                "DAYU_HOST": self.host,
+                "DAYU_HOST": self.links.address(w.node),
                 "DAYU_PORT": str(port),
                 "DAYU_NODE": w.node,
                 "DAYU_TOPOLOGY": str(self.topology_path),
@@ -238,7 +269,7 @@ class LocalRuntime:
         if token:
             env["DAYU_TOKEN"] = token
         env.update(w.env)
-        command = w.command or [self.python, "-m", COMPONENT_MODULES[w.component]]
+        command = self.links.command(w.node, w.command or [self.python, "-m", COMPONENT_MODULES[w.component]])
         proc, record = spawn(
             w.name,
             command,
@@ -268,7 +299,7 @@ class LocalRuntime:
                             detail={"workload": name},
                         )
                     try:
-                        if client.get(f"http://{self.host}:{record.port}/health").status_code == 200:
+                        if client.get(f"{self._base(record)}/health").status_code == 200:
                             del pending[name]
                     except httpx.HTTPError:
                         pass
@@ -290,7 +321,17 @@ class LocalRuntime:
         for record in records:
             (self.pid_dir / f"{record.name}.json").unlink(missing_ok=True)
             self._children.pop(record.pid, None)
+        if wanted is None:
+            self.links.teardown()
         return outcome
+
+    def _base(self, record: ProcessRecord) -> str:
+        return f"http://{self.links.address(record.node)}:{record.port}"
+
+    def link_status(self) -> dict[str, Any]:
+        """Which link mode ran (and why, after a fallback), and each link's trace and current rate."""
+        spec = self._current_spec()
+        return self.links.describe(spec.links if spec is not None else [])
 
     def status(self, *, probe: bool = True) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -300,7 +341,7 @@ class LocalRuntime:
                 healthy = False
                 if alive and probe and record.port is not None:
                     try:
-                        healthy = client.get(f"http://{self.host}:{record.port}/health").status_code == 200
+                        healthy = client.get(f"{self._base(record)}/health").status_code == 200
                     except httpx.HTTPError:
                         healthy = False
                 out[record.name] = {
@@ -317,5 +358,5 @@ class LocalRuntime:
     def url(self, name: str) -> str:
         for record in self.records():
             if record.name == name:
-                return f"http://{self.host}:{record.port}"
+                return self._base(record)
         raise InvalidInput(f"no workload named {name!r} in {self.run_dir}")

@@ -132,11 +132,17 @@ def test_install_and_query_refuse_bad_input_without_deploying(backend: RunningBa
         {"datasource": "synthetic", "sources": [{"source_id": "cam0", "dag": "face-detection", "nodes": ["mars"]}]},
         {"datasource": "synthetic"},
         {"datasource": "synthetic", "dag": "face-detection", "unknown": True},
+        {"datasource": "synthetic", "dag": "face-detection", "trace": "no-such-trace"},
+        {"datasource": "synthetic", "dag": "face-detection", "trace": "step-drop", "trace_mode": "rewind"},
     ]
     for body in bad:
         response = c.post("/api/install", json=body)
         assert 400 <= response.status_code < 500, (body, response.text)
-    assert c.get("/api/install").json()["phase"] == "uninstalled"
+    refused = c.post("/api/install", json={"datasource": "synthetic", "dag": "face-detection", "trace": "no-such"})
+    assert "unknown trace 'no-such'; known: constant" in refused.json()["error"]["message"]
+    state = c.get("/api/install").json()
+    assert state["phase"] == "uninstalled"
+    assert state["links"]["mode"] is None and state["links"]["links"] == []  # no links set up
     assert c.get("/api/instances").json() == []
     assert c.post("/api/query/open").status_code == 409
     assert c.get("/api/results/cam0").status_code == 404

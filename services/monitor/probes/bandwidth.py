@@ -1,7 +1,11 @@
-"""``bandwidth``: available bandwidth to the cloud, by uploading a bounded probe to the cloud monitor.
+"""``bandwidth``: available bandwidth to the cloud, measured by timing a bounded upload to the cloud monitor.
 
-The cloud monitor serves one probe at a time and reports how long this one waited for its turn, so
-the figure is the transfer alone. The probe travels through the shaped client, like task traffic.
+The figure is what the transfer achieved, not what a link is configured to: on namespace links the kernel
+shapes it, in process mode it queues with every other sender of the node on the shared link booking, and
+a link following a trace shows each step. The cloud monitor serves one probe at a time and reports how
+long this one waited for its turn, so the figure is the transfer alone. The probe is sized from the last
+measurement to take about ``target_s`` (between ``min_bytes`` and ``size_bytes``), so on a slow link it
+does not crowd out the traffic it measures.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ PROBE_PATH = "/bandwidth/probe"
 
 
 class BandwidthConfig(HookConfig):
-    size_bytes: int = Field(1024 * 1024, ge=1024, le=16 * 1024 * 1024, description="Bytes uploaded per probe.")
+    size_bytes: int = Field(1024 * 1024, ge=1024, le=16 * 1024 * 1024, description="Largest probe upload, in bytes.")
+    min_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024, description="Smallest probe upload, in bytes.")
+    target_s: float = Field(0.25, gt=0, le=10, description="Seconds a probe should last at the last measured rate.")
     timeout: float = Field(10.0, gt=0, le=120, description="Seconds one probe may take.")
 
 
@@ -37,19 +43,25 @@ class BandwidthProbe(Probe):
         assert isinstance(config, BandwidthConfig)
         self.cfg = config
         self._payload = os.urandom(config.size_bytes)  # random, so no link-level compression flatters it
+        self._size = config.size_bytes
+
+    def _next_size(self, mbps: float) -> int:
+        wanted = int(mbps * 1e6 / 8 * self.cfg.target_s)
+        return max(min(self.cfg.min_bytes, self.cfg.size_bytes), min(self.cfg.size_bytes, wanted))
 
     async def sample(self, context: ProbeContext) -> dict[str, Any]:
         if context.is_cloud or context.cloud_monitor_url is None:
             return {"bandwidth_mbps": None}
+        payload = self._payload[: self._size]
         started = time.perf_counter()
         try:
             response = await context.client.request(
                 "POST",
                 context.cloud_monitor_url.rstrip("/") + PROBE_PATH,
-                content=self._payload,
+                content=payload,
                 headers={"content-type": "application/octet-stream"},
                 node=context.cloud_node,
-                nbytes=len(self._payload),
+                nbytes=len(payload),
                 timeout=self.cfg.timeout,
                 retries=0,
             )
@@ -61,4 +73,6 @@ class BandwidthProbe(Probe):
         except DayuError as exc:
             return {"bandwidth_mbps": None, "extra": {"bandwidth_error": exc.message}}
         transfer = max(1e-6, elapsed - receipt.waited_s)
-        return {"bandwidth_mbps": receipt.bytes * 8 / transfer / 1e6}
+        mbps = receipt.bytes * 8 / transfer / 1e6
+        self._size = self._next_size(mbps)
+        return {"bandwidth_mbps": mbps, "extra": {"bandwidth_probe_bytes": len(payload), "bandwidth_probe_s": transfer}}

@@ -124,6 +124,8 @@ def test_command_line_up_status_down(tmp_path: Path, capsys: pytest.CaptureFixtu
         capsys.readouterr()
         assert cli(["--run-dir", run, "status"]) == 0
         assert json.loads(capsys.readouterr().out)["controller-cloud"]["healthy"] is True
+        assert cli(["--run-dir", run, "links"]) == 0
+        assert json.loads(capsys.readouterr().out)["mode"] == "process"  # the default link mode
     finally:
         assert cli(["--run-dir", run, "down"]) == 0
     assert json.loads(capsys.readouterr().out) == {"controller-cloud": "terminated"}

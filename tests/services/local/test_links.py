@@ -1,0 +1,113 @@
+"""Link emulation through the local runtime: a trace's step changes the bandwidth the edge monitor MEASURES.
+
+Real monitor processes on two virtual nodes; the edge's bandwidth probe times uploads to the cloud
+monitor. Process mode runs everywhere; namespace mode needs root and iproute2 (skipped otherwise).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from common.workload import Workload
+from services.local.netns import Namespaces, unavailable_reason
+from services.local.runtime import LocalRuntime
+
+pytestmark = pytest.mark.integration
+
+NODES = {"cloud": {"role": "cloud"}, "edge1": {"role": "edge"}}
+PERIOD = 8.0
+DROP_AT = 4.0
+REASON = unavailable_reason()
+
+
+def _workloads() -> list[Workload]:
+    probe = {"alias": "bandwidth", "params": {"min_bytes": 65536, "target_s": 0.2, "timeout": 5}}
+    return [
+        Workload(name="monitor-cloud", component="monitor", node="cloud", stage=1, config={"probes": ["cpu"]}),
+        Workload(
+            name="monitor-edge1",
+            component="monitor",
+            node="edge1",
+            stage=1,
+            config={"interval": 0.4, "probes": [probe]},
+        ),
+    ]
+
+
+def _measured(rt: LocalRuntime, seconds: float) -> list[tuple[float, float, float]]:
+    """(start, end) in trace seconds and measured Mbit/s of each distinct probe of the edge monitor,
+    over ``seconds`` from its first report (start-up on a loaded machine takes unknown seconds)."""
+    start = rt.link_status()["trace_start"]
+    seen: dict[float, tuple[float, float, float]] = {}
+    first = None
+    with httpx.Client(timeout=10, trust_env=False) as client:
+        deadline = time.monotonic() + seconds + 30
+        while time.monotonic() < deadline:
+            report = client.get(rt.url("monitor-edge1") + "/resources").json()
+            if report.get("bandwidth_mbps") is not None:
+                end = report["at"] - start
+                began = end - report["extra"]["bandwidth_probe_s"] - 0.05
+                seen[end] = (began, end, report["bandwidth_mbps"])
+                first = end if first is None else first
+            if first is not None and max(seen) > first + seconds:
+                break
+            time.sleep(0.2)
+    return sorted(seen.values())
+
+
+def _within(began: float, end: float, low: float, high: float) -> bool:
+    """Whether a probe from ``began`` to ``end`` lies in [low, high) of one pass of the looping trace."""
+    if end - began >= PERIOD:
+        return False
+    a, b = began % PERIOD, end % PERIOD
+    return a <= b and low <= a and b < high
+
+
+@pytest.mark.parametrize("mode", ["process", "netns"])
+def test_a_trace_step_changes_the_measured_bandwidth(tmp_path: Path, mode: str) -> None:
+    if mode == "netns" and REASON is not None:
+        pytest.skip(f"namespace link mode unavailable: {REASON}")
+    trace = tmp_path / "drop.csv"
+    # 16 Mbit/s for 4 s, 2 Mbit/s for 4 s, again and again.
+    trace.write_text(f"t_s,mbit_per_s\n0,16\n{DROP_AT:g},2\n{PERIOD:g},16\n")
+    links = [{"a": "cloud", "b": "edge1", "trace": str(trace), "trace_mode": "loop"}]
+    rt = LocalRuntime(tmp_path / "run")
+    rt.start(NODES, links, _workloads(), timeout=60, link_mode=mode)
+    try:
+        status = rt.link_status()
+        assert status["mode"] == mode and status["reason"] is None
+        assert status["links"][0]["trace"] == str(trace)
+        samples = _measured(rt, seconds=PERIOD + 1.5)
+        assert rt.link_status()["links"][0]["current_mbps"] in (16, 2)
+    finally:
+        rt.stop(timeout=5)
+    # Probes well inside the fast phase, and well inside the slow one (a queue built at 16 Mbit/s drains
+    # for a moment after the drop).
+    fast = [mbps for began, end, mbps in samples if _within(began, end, 0.3, DROP_AT)]
+    slow = [mbps for began, end, mbps in samples if _within(began, end, DROP_AT + 1.0, PERIOD)]
+    assert fast and slow, samples
+    assert statistics.median(fast) == pytest.approx(16, rel=0.35), samples
+    assert statistics.median(slow) == pytest.approx(2, rel=0.35), samples
+    if mode == "netns":
+        assert Namespaces(tmp_path / "run").owned_netns() == []  # stop removed them
+
+
+def test_netns_request_falls_back_to_process_mode_with_the_reason(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 1000)  # as a user without root
+    links = [{"a": "cloud", "b": "edge1", "bandwidth_mbps": 16}]
+    rt = LocalRuntime(tmp_path / "run")
+    topology = rt.start(NODES, links, _workloads()[:1], timeout=60, link_mode="netns")
+    try:
+        status = rt.link_status()
+        assert status["mode"] == "process"
+        assert "netns link mode unavailable, shaping in process: namespaces need root" in status["reason"]
+        assert topology.link_mode() == "process"
+        assert topology.link_state_dir() == str(tmp_path / "run" / "links")
+        assert topology.node("cloud").components["monitor"].host == "127.0.0.1"
+    finally:
+        rt.stop(timeout=5)

@@ -527,6 +527,25 @@ export interface components {
             /** Stages */
             stages: components["schemas"]["StageSpec"][];
         };
+        /**
+         * Health
+         * @description ``GET /health``: liveness, open to anyone; components add their own figures beside these fields.
+         */
+        Health: {
+            /** Node */
+            node: string;
+            /** Service */
+            service: string;
+            /**
+             * Status
+             * @description ok, or starting while the component loads.
+             */
+            status: string;
+            /** Uptime S */
+            uptime_s: number;
+        } & {
+            [key: string]: unknown;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -554,6 +573,18 @@ export interface components {
              * @description Per source: DAG and candidate nodes.
              */
             sources?: components["schemas"]["SourceInstall"][];
+            /**
+             * Trace
+             * @description Bandwidth trace (a name in template/traces/ or a CSV path) every link to the cloud follows from install time; none: the links of base.yaml. Local runtime only.
+             */
+            trace?: string | null;
+            /**
+             * Trace Mode
+             * @description At the trace's end: start again or hold.
+             * @default loop
+             * @enum {string}
+             */
+            trace_mode: "loop" | "hold";
         };
         /** OpenBody */
         OpenBody: {
@@ -1623,9 +1654,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Health"];
                 };
             };
         };
@@ -1639,13 +1668,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Prometheus text format */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "text/plain": string;
                 };
             };
         };

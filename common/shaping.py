@@ -28,12 +28,12 @@ from common.trace import Trace
 log = logging.getLogger(__name__)
 
 MAX_QUEUE_S = 60.0
-"""A transfer that would wait longer than this for its link is refused instead of queued."""
+"""A transfer that would hold its sender longer than this (queue plus its own time on the link) is refused."""
 LOCK_TIMEOUT_S = 0.25
 
 
 class LinkSaturated(TransportError):
-    """The link's queue is longer than a transfer may wait."""
+    """A transfer would wait longer for (and on) its link than a sender may be held."""
 
     status_code = 503
     code = "link_saturated"
@@ -98,10 +98,10 @@ class Ledger:
         raise NotImplementedError
 
 
-def _check_queue(key: str, start: float, now: float, max_queue_s: float) -> None:
-    if start - now > max_queue_s:
+def _check_wait(key: str, end: float, now: float, max_queue_s: float) -> None:
+    if end - now > max_queue_s:
         raise LinkSaturated(
-            f"link {key} is saturated: a transfer would wait {start - now:.1f}s (limit {max_queue_s:g}s)",
+            f"link {key} is saturated: a transfer would take {end - now:.1f}s (limit {max_queue_s:g}s)",
             url=key,
         )
 
@@ -114,8 +114,8 @@ class MemoryLedger(Ledger):
 
     def book(self, key: str, now: float, finish: Finish, *, max_queue_s: float) -> tuple[float, float]:
         start = max(now, self._busy_until.get(key, now))
-        _check_queue(key, start, now, max_queue_s)
         end = finish(start)
+        _check_wait(key, end, now, max_queue_s)
         self._busy_until[key] = end
         return start, end
 
@@ -148,8 +148,8 @@ class FileLedger(Ledger):
             raw = os.pread(fd, 8, 0)
             busy = struct.unpack("<d", raw)[0] if len(raw) == 8 else now
             start = max(now, busy if math.isfinite(busy) else now)
-            _check_queue(key, start, now, max_queue_s)
             end = finish(start)
+            _check_wait(key, end, now, max_queue_s)
             os.pwrite(fd, struct.pack("<d", end), 0)
             return start, end
         finally:

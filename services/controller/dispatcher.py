@@ -22,6 +22,7 @@ from common.join import JoinStore, PendingJoin
 from common.metrics import ServiceMetrics
 from common.outbox import Outbox
 from common.records import DropReason, DropRecord
+from common.shaping import LinkSaturated
 from common.task import END, START, Task
 from common.topology import Topology
 from common.transport import ServiceClient
@@ -270,6 +271,9 @@ class Dispatcher:
             self._transmit.observe(time.perf_counter() - start)
         except FileNotFoundError:
             await self.drop(task, DropReason.INVALID, f"segment {name!r} is no longer on {self.node!r}")
+            return
+        except LinkSaturated as exc:
+            await self.drop(task, DropReason.OVERLOADED, f"cannot hand the task to {target!r}: {exc}")
             return
         except DayuError as exc:
             await self.drop(task, DropReason.NODE_UNREACHABLE, f"cannot hand the task to {target!r}: {exc}")

@@ -123,15 +123,17 @@ def test_file_ledger_shares_one_link_between_shapers(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edge1--cloud.link", "edge2--cloud.link"]
 
 
-def test_a_queue_longer_than_the_limit_is_refused_without_booking():
+def test_a_wait_longer_than_the_limit_is_refused_without_booking():
     clock = FakeClock()
     shaper = TrafficShaper({"cloud": LinkSpec(bandwidth_mbps=8)}, clock=clock, max_queue_s=2.5)
-    for _ in range(3):
+    for _ in range(2):
         shaper.reserve("cloud", MB)
-    with pytest.raises(LinkSaturated, match="link local--cloud is saturated"):
-        shaper.reserve("cloud", MB)
+    with pytest.raises(LinkSaturated, match=r"link local--cloud is saturated: a transfer would take 3\.0s"):
+        shaper.reserve("cloud", MB)  # queued 2 s plus its own second
+    with pytest.raises(LinkSaturated):
+        shaper.reserve("cloud", 3 * MB)  # 3 s on its own, behind 2 s of queue
     clock.now += 1.0  # one second drained: there is room again
-    assert shaper.reserve("cloud", MB) == pytest.approx(3.0)
+    assert shaper.reserve("cloud", MB) == pytest.approx(2.0)
 
 
 def test_kernel_shaped_link_adds_only_the_trace_delay():

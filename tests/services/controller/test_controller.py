@@ -235,6 +235,20 @@ def test_a_stage_on_another_node_is_uploaded_over_the_shaped_link(tmp_path: Path
         assert (c.work["cloud"] / "seg-0.mp4").stat().st_size == 1_000_000
 
 
+def test_a_transfer_the_link_cannot_carry_in_time_is_dropped_as_overloaded(tmp_path: Path) -> None:
+    """1 MB over 0.1 Mbit/s would hold the sender 80 s, past the 60 s a transfer may wait: dropped at once."""
+    c = Cluster(tmp_path, ControllerConfig(), edge=True, bandwidth=0.1)
+    with c.stack:
+        spec = {"stages": [{"name": "a", "service": "svc-a", "next": ["b"]}, {"name": "b", "service": "svc-b"}]}
+        task = make_task(spec, nodes={"_start": "edge", "a": "edge", "b": "cloud"})
+        c.submit(task, node="edge", size=1_000_000)
+        drops = wait_until(lambda: c.rec.drops, timeout=10, what="the drop record")
+        record = drops[0]
+        assert record["reason"] == "overloaded", record
+        assert "link edge--cloud is saturated" in record["message"]
+        assert not c.rec.results
+
+
 def test_a_service_missing_on_the_planned_edge_falls_back_to_the_cloud(tmp_path: Path) -> None:
     c = Cluster(tmp_path, ControllerConfig(), edge=True)
     with c.stack:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from backend.deploy.base import Deployer
 from backend.settings import BackendSettings
@@ -27,4 +28,21 @@ def make_deployer(settings: BackendSettings, template: Template) -> Deployer:
     from backend.deploy.local import LocalDeployer
 
     run_dir = settings.run_dir or Path(template.base.local.run_dir)
-    return LocalDeployer(run_dir / "runtime", template.base.local, token=settings.token)
+    return LocalDeployer(
+        run_dir / "runtime",
+        template.base.local,
+        token=settings.token,
+        host_ports=loopback_ports(settings.datasource_url),
+    )
+
+
+def loopback_ports(*urls: str | None) -> list[int]:
+    """Ports of the URLs that point at this machine's loopback (what namespace nodes must be able to reach)."""
+    ports = []
+    for url in urls:
+        if not url:
+            continue
+        parts = urlsplit(url)
+        if parts.hostname in ("127.0.0.1", "localhost") and parts.port is not None:
+            ports.append(parts.port)
+    return ports

@@ -27,12 +27,15 @@ START_TIMEOUT_S = 90.0
 class LocalDeployer(Deployer):
     kind = "local"
 
-    def __init__(self, run_dir: Path, local: LocalSettings, *, token: str | None = None) -> None:
+    def __init__(
+        self, run_dir: Path, local: LocalSettings, *, token: str | None = None, host_ports: Sequence[int] = ()
+    ) -> None:
         from services.local.runtime import LocalRuntime
 
         self.run_dir = Path(run_dir)
         self.local = local
         self.token = token
+        self.host_ports = list(host_ports)  # the datasource's: nodes in namespaces reach it at their loopback
         self._nodes = {
             name: NodeSpec(role=spec.role, arch=spec.arch, labels=spec.labels) for name, spec in local.nodes.items()
         }
@@ -67,6 +70,7 @@ class LocalDeployer(Deployer):
             timeout=START_TIMEOUT_S,
             token=self.token,
             link_mode=self.local.link_mode,
+            host_ports=self.host_ports,
         )
 
     def _links(self) -> list[LinkModel]:

@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,8 +69,14 @@ class LinkEmulation:
         return NetPlan.from_dict(raw) if isinstance(raw, dict) else None
 
     # -- set up -------------------------------------------------------------------------------
-    def setup(self, nodes: list[str], links: list[LinkModel], requested: LinkModeChoice) -> dict[str, Any]:
-        """Bring the links up in ``requested`` mode (or the fallback) and record what ran."""
+    def setup(
+        self, nodes: list[str], links: list[LinkModel], requested: LinkModeChoice, host_ports: Sequence[int] = ()
+    ) -> dict[str, Any]:
+        """Bring the links up in ``requested`` mode (or the fallback) and record what ran.
+
+        ``host_ports``: ports of the host's loopback (the datasource) the nodes reach at their own
+        127.0.0.1 in netns mode.
+        """
         self.teardown()
         started = time.time()
         state: dict[str, Any] = {"requested": requested, "mode": "process", "reason": None, "trace_start": started}
@@ -89,8 +96,14 @@ class LinkEmulation:
             self.bookings_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.state_path.write_text(json.dumps(state, indent=2))
-        if state["mode"] == "netns" and any(link.trace for link in links):
-            self._start_driver()
+        made = self.plan()
+        if made is not None:
+            if any(link.trace for link in links):
+                self._spawn_helper("link-driver", ["services.local.links", "drive", str(self.run_dir)])
+            if host_ports:
+                namespaces = ",".join(made.netns.values())
+                ports = ",".join(str(p) for p in host_ports)
+                self._spawn_helper("host-ports", ["services.local.hostports", namespaces, ports])
         return state
 
     def topology_links(self, links: list[LinkModel]) -> list[LinkModel]:
@@ -143,21 +156,21 @@ class LinkEmulation:
             "links": out,
         }
 
-    # -- the trace driver (netns mode) --------------------------------------------------------
+    # -- helper processes (netns mode): the trace driver, the host-port relay ----------------------
     @property
-    def driver_record_path(self) -> Path:
-        return self.bookings_dir / "driver.json"
+    def helpers_dir(self) -> Path:
+        return self.bookings_dir / "helpers"
 
-    def _start_driver(self) -> None:
-        self.bookings_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.run_dir / "logs" / "link-driver.log"
+    def _spawn_helper(self, name: str, argv: list[str]) -> None:
+        self.helpers_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.run_dir / "logs" / f"{name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         repo = Path(__file__).resolve().parents[2]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")]))
         with open(log_path, "ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "services.local.links", "drive", str(self.run_dir)],
+                [sys.executable, "-m", *argv],
                 cwd=repo,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -166,36 +179,41 @@ class LinkEmulation:
                 start_new_session=True,
             )
         record = ProcessRecord(
-            name="link-driver",
+            name=name,
             pid=proc.pid,
             pgid=proc.pid,
             create_time=_create_time(proc.pid),
             port=None,
             node="",
-            component="link-driver",
+            component=name,
             log=str(log_path),
         )
-        self.driver_record_path.write_text(json.dumps(record.__dict__))
+        record.save(self.helpers_dir)
 
-    def _stop_driver(self) -> None:
-        record = ProcessRecord.load(self.driver_record_path)
-        if record is not None and record.alive():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(record.pgid, signal.SIGTERM)
-            deadline = time.monotonic() + 3.0
-            while record.alive() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if record.alive():
+    def _stop_helpers(self) -> None:
+        if not self.helpers_dir.is_dir():
+            return
+        for path in sorted(self.helpers_dir.glob("*.json")):
+            record = ProcessRecord.load(path)
+            if record is not None and record.alive():
                 with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(record.pgid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError, OSError):
-                os.waitpid(record.pid, os.WNOHANG)
-        self.driver_record_path.unlink(missing_ok=True)
+                    os.killpg(record.pgid, signal.SIGTERM)
+                deadline = time.monotonic() + 3.0
+                while record.alive() and time.monotonic() < deadline:
+                    with contextlib.suppress(ChildProcessError, OSError):
+                        os.waitpid(record.pid, os.WNOHANG)
+                    time.sleep(0.05)
+                if record.alive():
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(record.pgid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError, OSError):
+                    os.waitpid(record.pid, 0)
+            path.unlink(missing_ok=True)
 
     # -- remove -------------------------------------------------------------------------------
     def teardown(self) -> list[str]:
-        """Stop the trace driver and remove this install's namespaces and interfaces (also stale ones)."""
-        self._stop_driver()
+        """Stop the helpers and remove this install's namespaces and interfaces (also stale ones)."""
+        self._stop_helpers()
         removed: list[str] = []
         if unavailable_reason(self.namespaces.run) is None:
             try:

@@ -32,6 +32,10 @@ class RuntimeSpec(BaseModel):
         description="netns: nodes in network namespaces, links shaped by tc (needs root); process: senders "
         "shape their own transfers; auto: netns where possible. netns falls back to process when it cannot run.",
     )
+    host_ports: list[int] = Field(
+        default_factory=list,
+        description="Ports of this machine's loopback (the datasource) that netns nodes reach at their own 127.0.0.1.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RuntimeSpec:

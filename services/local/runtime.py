@@ -42,6 +42,7 @@ def describe(
     workloads: Sequence[Workload | Mapping[str, Any]],
     token: str | None,
     link_mode: LinkModeChoice = "process",
+    host_ports: Sequence[int] = (),
 ) -> RuntimeSpec:
     """Validate a deployment description; a bad one is :class:`InvalidInput` saying what is wrong."""
     try:
@@ -52,6 +53,7 @@ def describe(
                 "workloads": list(workloads),
                 "token": token,
                 "link_mode": link_mode,
+                "host_ports": list(host_ports),
             }
         )
     except ValueError as exc:
@@ -102,13 +104,14 @@ class LocalRuntime:
         token: str | None = None,
         env: Mapping[str, str] | None = None,
         link_mode: LinkModeChoice = "process",
+        host_ports: Sequence[int] = (),
     ) -> StaticTopology:
         """Start every workload (install stage 1, healthy, then stage 2, healthy) and return the topology.
 
         On any failure everything started is stopped again and :class:`Unavailable` says which component
         failed, with the end of its log.
         """
-        spec = describe(nodes, links, workloads, token, link_mode)
+        spec = describe(nodes, links, workloads, token, link_mode, host_ports)
         running = [r.name for r in self.records() if r.alive()]
         if running:
             raise Conflict(f"the local runtime in {self.run_dir} is already running: {', '.join(running)}")
@@ -116,7 +119,7 @@ class LocalRuntime:
         ports = self._assign_ports(spec.workloads)
         (self.run_dir / "runtime.json").write_text(spec.model_dump_json(indent=2))
         try:
-            self.links.setup(list(spec.nodes), spec.links, spec.link_mode)
+            self.links.setup(list(spec.nodes), spec.links, spec.link_mode, spec.host_ports)
             topology = self._topology(spec, ports)
             topology.dump(self.topology_path)
             for stage in (1, 2):
@@ -139,6 +142,7 @@ class LocalRuntime:
         token: str | None = None,
         env: Mapping[str, str] | None = None,
         link_mode: LinkModeChoice = "process",
+        host_ports: Sequence[int] = (),
     ) -> StaticTopology:
         """Bring the running deployment to ``workloads`` while touching only what changed.
 
@@ -146,7 +150,7 @@ class LocalRuntime:
         file is rewritten first, and running components follow it (``WatchedTopology``). When nothing
         runs, or the nodes, links or token differ, this is a full :meth:`start`.
         """
-        spec = describe(nodes, links, workloads, token, link_mode)
+        spec = describe(nodes, links, workloads, token, link_mode, host_ports)
         current = self._current_spec()
         alive = {r.name: r for r in self.records() if r.alive()}
         if (
@@ -156,6 +160,7 @@ class LocalRuntime:
             or current.links != spec.links
             or current.token != spec.token
             or current.link_mode != spec.link_mode
+            or current.host_ports != spec.host_ports
         ):
             self.stop(timeout=10.0)
             return self.start(
@@ -166,6 +171,7 @@ class LocalRuntime:
                 token=spec.token,
                 env=env,
                 link_mode=spec.link_mode,
+                host_ports=spec.host_ports,
             )
         before = {w.name: w for w in current.workloads}
         after = {w.name: w for w in spec.workloads}
@@ -206,7 +212,13 @@ class LocalRuntime:
 
     def start_spec(self, spec: RuntimeSpec, *, timeout: float = 60.0) -> StaticTopology:
         return self.start(
-            spec.nodes, spec.links, spec.workloads, timeout=timeout, token=spec.token, link_mode=spec.link_mode
+            spec.nodes,
+            spec.links,
+            spec.workloads,
+            timeout=timeout,
+            token=spec.token,
+            link_mode=spec.link_mode,
+            host_ports=spec.host_ports,
         )
 
     def _reset_state(self) -> None:

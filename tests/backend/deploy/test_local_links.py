@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from backend.deploy.factory import loopback_ports
 from backend.deploy.local import LocalDeployer
 from backend.templates import LocalSettings
 from common.errors import ConfigError, InvalidInput
@@ -60,3 +61,7 @@ def test_deployers_without_link_emulation_refuse_a_trace() -> None:
     with pytest.raises(InvalidInput, match="link traces need the local runtime"):
         deployer.use_trace("step-drop")
     assert deployer.link_status() is None
+
+
+def test_loopback_ports_are_those_netns_nodes_must_reach() -> None:
+    assert loopback_ports("http://127.0.0.1:8901", None, "http://localhost:9/x", "http://10.0.0.5:80") == [8901, 9]

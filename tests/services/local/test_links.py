@@ -6,7 +6,11 @@ monitor. Process mode runs everywhere; namespace mode needs root and iproute2 (s
 
 from __future__ import annotations
 
+import http.server
 import statistics
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -111,3 +115,50 @@ def test_netns_request_falls_back_to_process_mode_with_the_reason(tmp_path: Path
         assert topology.node("cloud").components["monitor"].host == "127.0.0.1"
     finally:
         rt.stop(timeout=5)
+
+
+def test_netns_nodes_reach_a_host_loopback_service_at_their_own_loopback(tmp_path: Path) -> None:
+    """The datasource listens on the host's 127.0.0.1; a node in its namespace reaches it at 127.0.0.1 too."""
+    if REASON is not None:
+        pytest.skip(f"namespace link mode unavailable: {REASON}")
+    body = b"frames from the host"
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    rt = LocalRuntime(tmp_path / "run")
+    try:
+        rt.start(NODES, [], _workloads()[:1], timeout=60, link_mode="netns", host_ports=[port])
+        plan = rt.links.plan()
+        assert plan is not None
+        fetch = (
+            "import time, urllib.request\n"
+            "for _ in range(50):\n"
+            "    try:\n"
+            f"        print(urllib.request.urlopen('http://127.0.0.1:{port}/', timeout=2).read().decode()); break\n"
+            "    except OSError: time.sleep(0.1)\n"
+        )
+        for node in NODES:
+            out = subprocess.run(
+                ["ip", "netns", "exec", plan.netns[node], sys.executable, "-c", fetch],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert out.stdout.strip() == body.decode(), (node, out.stdout, out.stderr)
+    finally:
+        rt.stop(timeout=5)
+        server.shutdown()
+        server.server_close()
+    assert list((tmp_path / "run" / "links" / "helpers").glob("*.json")) == []  # the relay stopped with the run
+    assert Namespaces(tmp_path / "run").owned_netns() == []

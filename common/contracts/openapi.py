@@ -16,6 +16,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from common.contracts.ops import ErrorBody
+
 REF = "#/components/schemas/{model}"
 BINARY = {"type": "string", "format": "binary"}
 _DECLARED: dict[str, type[BaseModel]] = {}
@@ -64,21 +66,35 @@ def _missing(document: dict[str, Any]) -> list[type[BaseModel]]:
     return [_DECLARED[name] for name in sorted(names) if name in _DECLARED]
 
 
+def _error_replies(document: dict[str, Any]) -> None:
+    """FastAPI documents its own 422 body; the service factory's one error handler answers ErrorBody."""
+    for methods in document.get("paths", {}).values():
+        for operation in methods.values():
+            invalid = operation.get("responses", {}).get("422")
+            if invalid is not None:
+                invalid["description"] = "Invalid input (the message names the field)"
+                invalid["content"] = {"application/json": {"schema": _ref(ErrorBody)}}
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+
+
 def include_declared_bodies(app: FastAPI) -> None:
-    """Make ``app.openapi()`` hold the schemas of the models its routes declare with :func:`body`."""
+    """Make ``app.openapi()`` hold the schemas of the models its routes declare with :func:`body`, and
+    document error replies as the :class:`ErrorBody` every component answers."""
     build: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         document = build()
-        models = _missing(document)
-        if models:
-            _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
-            schemas = document.setdefault("components", {}).setdefault("schemas", {})
-            for name, schema in defs.get("$defs", {}).items():
-                schemas.setdefault(name, schema)  # a reply's schema of the same name stays as FastAPI made it
-            document["components"]["schemas"] = dict(sorted(schemas.items()))
+        _error_replies(document)
+        models = [*_missing(document), ErrorBody]
+        _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for name, schema in defs.get("$defs", {}).items():
+            schemas.setdefault(name, schema)  # a reply's schema of the same name stays as FastAPI made it
+        document["components"]["schemas"] = dict(sorted(schemas.items()))
         app.openapi_schema = document
         return document
 

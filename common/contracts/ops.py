@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.contracts.base import Contract
@@ -31,3 +33,15 @@ class OutboxStatus(Contract):
     discarded: int = Field(ge=0)
     rejected: int = Field(ge=0)
     skipped_lines: int = Field(ge=0)
+
+
+class ErrorInfo(Contract):
+    code: str = Field(description="Stable error code, e.g. invalid_input, not_found, overloaded, upstream_error.")
+    message: str = Field(description="What was wrong, naming the field or value.")
+    detail: Any = Field(None, description="Structured detail (for invalid input: a list of {field, problem}).")
+
+
+class ErrorBody(Contract):
+    """Every error response of every component: ``{"error": {"code", "message", "detail"}}``."""
+
+    error: ErrorInfo

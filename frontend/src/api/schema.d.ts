@@ -528,6 +528,32 @@ export interface components {
             stages: components["schemas"]["StageSpec"][];
         };
         /**
+         * ErrorBody
+         * @description Every error response of every component: ``{"error": {"code", "message", "detail"}}``.
+         */
+        ErrorBody: {
+            error: components["schemas"]["ErrorInfo"];
+        };
+        /** ErrorInfo */
+        ErrorInfo: {
+            /**
+             * Code
+             * @description Stable error code, e.g. invalid_input, not_found, overloaded, upstream_error.
+             */
+            code: string;
+            /**
+             * Detail
+             * @description Structured detail (for invalid input: a list of {field, problem}).
+             * @default null
+             */
+            detail: unknown;
+            /**
+             * Message
+             * @description What was wrong, naming the field or value.
+             */
+            message: string;
+        };
+        /**
          * Health
          * @description ``GET /health``: liveness, open to anyone; components add their own figures beside these fields.
          */
@@ -545,11 +571,6 @@ export interface components {
             uptime_s: number;
         } & {
             [key: string]: unknown;
-        };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
         };
         /** InstallRequest */
         InstallRequest: {
@@ -573,18 +594,6 @@ export interface components {
              * @description Per source: DAG and candidate nodes.
              */
             sources?: components["schemas"]["SourceInstall"][];
-            /**
-             * Trace
-             * @description Bandwidth trace (a name in template/traces/ or a CSV path) every link to the cloud follows from install time; none: the links of base.yaml. Local runtime only.
-             */
-            trace?: string | null;
-            /**
-             * Trace Mode
-             * @description At the trace's end: start again or hold.
-             * @default loop
-             * @enum {string}
-             */
-            trace_mode: "loop" | "hold";
         };
         /** OpenBody */
         OpenBody: {
@@ -652,19 +661,6 @@ export interface components {
             /** Service */
             service: string;
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-        };
     };
     responses: never;
     parameters: never;
@@ -714,13 +710,13 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -771,13 +767,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -804,13 +800,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -841,13 +837,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -874,13 +870,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -931,13 +927,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -964,13 +960,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -997,13 +993,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1029,13 +1025,13 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1106,13 +1102,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1251,13 +1247,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1313,13 +1309,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1345,13 +1341,13 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1381,13 +1377,13 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1481,13 +1477,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1536,13 +1532,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1573,13 +1569,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1606,13 +1602,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

@@ -89,7 +89,7 @@ def include_declared_bodies(app: FastAPI) -> None:
             return app.openapi_schema
         document = build()
         _error_replies(document)
-        models = [*_missing(document), ErrorBody]
+        models: list[type[BaseModel]] = [*_missing(document), ErrorBody]
         _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         for name, schema in defs.get("$defs", {}).items():

@@ -594,6 +594,18 @@ export interface components {
              * @description Per source: DAG and candidate nodes.
              */
             sources?: components["schemas"]["SourceInstall"][];
+            /**
+             * Trace
+             * @description Bandwidth trace (a name in template/traces/ or a CSV path) every link to the cloud follows from install time; none: the links of base.yaml. Local runtime only.
+             */
+            trace?: string | null;
+            /**
+             * Trace Mode
+             * @description At the trace's end: start again or hold.
+             * @default loop
+             * @enum {string}
+             */
+            trace_mode: "loop" | "hold";
         };
         /** OpenBody */
         OpenBody: {

@@ -8,6 +8,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make setup | test | test-unit | test-integration | test-e2e | lint | format | schema | traces | bench | bench-quick"
 	@echo "make build WHAT=a,b | make all   (images; REG, REPO, TAG, DRY_RUN=1)"
+	@echo "make image-smoke                 (build the CPU images offline and run the compose stack; root)"
 
 setup:
 	@bash hack/setup.sh
@@ -54,6 +55,10 @@ build:
 
 all:
 	@bash hack/build.sh all
+
+# Build every CPU image offline and run the compose stack for real (root; see docs/images.md).
+image-smoke:
+	@bash hack/image-smoke.sh
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache

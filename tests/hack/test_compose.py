@@ -1,11 +1,13 @@
 """docker-compose.yml, checked without a Docker engine: the Compose Specification schema (vendored, see
-COMPOSE_SPEC.md), the images it runs, its healthchecks, token and volumes, and its topology and configs
-against the models the components load them with."""
+COMPOSE_SPEC.md), the images it runs, its healthchecks, token and volumes, host networking with a port of
+its own per container, and its topology and configs against the models the components load them with and
+against what the backend plans for the default install. `make image-smoke` runs the stack for real."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,25 @@ CONTAINER_WORK = "/data/work"
 def compose() -> dict[str, Any]:
     doc: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
     return doc
+
+
+def interpolated(**env: str) -> dict[str, Any]:
+    """The file as compose reads it with ``env`` set (else the defaults), as compose's ${VAR:-default} does."""
+
+    def value(match: re.Match[str]) -> str:
+        name, op, rest = match.group(1), match.group(2), match.group(3)
+        if name in env:
+            return env[name]
+        assert op != ":?", f"${name} is required"
+        return rest
+
+    text = re.sub(r"\$\{([A-Z0-9_]+)(:-|:\?)([^}]*)\}", value, COMPOSE.read_text())
+    doc: dict[str, Any] = yaml.safe_load(text)
+    return doc
+
+
+def topology(doc: dict[str, Any]) -> StaticTopology:
+    return StaticTopology.from_text(doc["services"]["backend"]["environment"]["DAYU_TOPOLOGY"])
 
 
 def schema_errors(doc: dict[str, Any]) -> list[str]:
@@ -76,72 +97,110 @@ def test_dependencies_wait_for_health_and_exist() -> None:
             assert condition == {"condition": "service_healthy"}
 
 
+def test_host_networking_with_a_port_of_its_own_per_container() -> None:
+    doc = interpolated(DAYU_TOKEN="t")
+    ports = Counter(int(s["environment"]["DAYU_PORT"]) for s in doc["services"].values())
+    assert all(n == 1 for n in ports.values()), ports
+    for name, service in doc["services"].items():
+        assert service["network_mode"] == "host", name
+        assert "ports" not in service and "networks" not in service, name
+    moved = interpolated(DAYU_TOKEN="t", DAYU_SCHEDULER_PORT="41234", DAYU_BACKEND_PORT="41235")
+    assert str(moved["services"]["scheduler"]["environment"]["DAYU_PORT"]) == "41234"
+    assert topology(moved).component_url("scheduler") == "http://127.0.0.1:41234"
+    assert str(moved["services"]["backend"]["environment"]["DAYU_PORT"]) == "41235"
+
+
+def by_port(doc: dict[str, Any]) -> dict[int, str]:
+    return {int(s["environment"]["DAYU_PORT"]): n for n, s in doc["services"].items()}
+
+
+def endpoints(topo: StaticTopology) -> list[tuple[str, str, Any]]:
+    nodes = topo.nodes().items()
+    return [(n, k, ep) for n, spec in nodes for k, ep in [*spec.components.items(), *spec.processors.items()]]
+
+
+def test_topology_names_every_runtime_container_on_its_node_and_port() -> None:
+    doc = interpolated(DAYU_TOKEN="t")
+    services, topo = doc["services"], topology(doc)
+    assert topo.cloud() == "cloud" and topo.edges() == ["edge1"]
+    found = endpoints(topo)
+    owners = by_port(doc)
+    runtime = {n for n, s in services.items() if "DAYU_NODE" in s["environment"]}
+    assert runtime == {owners[ep.port] for _, _, ep in found}, "runtime services and topology disagree"
+    for node, key, ep in found:
+        name = owners[ep.port]
+        env = services[name]["environment"]
+        assert ep.host == "127.0.0.1" and env["DAYU_HOST"] == "127.0.0.1", name
+        assert env["DAYU_NODE"] == node, f"{name} is on {env['DAYU_NODE']}, topology says {node}"
+        assert env["DAYU_TOPOLOGY"] == services["backend"]["environment"]["DAYU_TOPOLOGY"], name
+        component = key.split("/")[0]
+        image = IMAGE_REF.match(compose()["services"][name]["image"])
+        assert image and image.group(1) == (component if key in topo.node(node).components else "processor")
+
+
 def test_volumes_are_declared_and_each_node_shares_one_work_dir() -> None:
-    doc = compose()
+    doc = interpolated(DAYU_TOKEN="t")
     declared = set(doc["volumes"])
     for name, service in doc["services"].items():
         for volume in service.get("volumes", []):
-            source = volume.split(":")[0]
-            if not source.startswith("./"):
-                assert source in declared, f"{name}: volume {source} is not declared"
-            else:
-                assert (ROOT / source).exists(), f"{name}: {source} does not exist"
-    topology = StaticTopology.from_file(ROOT / "hack/docker/compose/topology.yaml")
-    by_host = {ep.host: node for node, spec in topology.nodes().items() for ep in spec.components.values()}
-    by_host |= {ep.host: node for node, spec in topology.nodes().items() for ep in spec.processors.values()}
+            assert volume.split(":")[0] in declared, f"{name}: volume {volume} is not declared"
+    owners = by_port(doc)
     work: dict[str, str] = {}
-    for host, node in by_host.items():
-        source = mounted(doc["services"][host], CONTAINER_WORK)
-        assert source is not None, f"{host} has no work directory"
-        assert work.setdefault(node, source) == source, f"{host} does not share node {node}'s work directory"
+    for node, _, ep in endpoints(topology(doc)):
+        source = mounted(doc["services"][owners[ep.port]], CONTAINER_WORK)
+        assert source is not None, f"{owners[ep.port]} has no work directory"
+        assert work.setdefault(node, source) == source, f"{owners[ep.port]} does not share {node}'s work directory"
     assert len(set(work.values())) == len(work), "two nodes share one work directory"
-
-
-def test_topology_names_the_compose_services_on_their_ports_and_nodes() -> None:
-    services = compose()["services"]
-    topology = StaticTopology.from_file(ROOT / "hack/docker/compose/topology.yaml")
-    assert topology.cloud() == "cloud" and topology.edges() == ["edge1"]
-    endpoints = [(node, key, ep) for node, spec in topology.nodes().items() for key, ep in spec.components.items()] + [
-        (node, key, ep) for node, spec in topology.nodes().items() for key, ep in spec.processors.items()
-    ]
-    assert len(endpoints) >= 9
-    runtime = {n for n, s in services.items() if "DAYU_NODE" in s["environment"]}
-    assert runtime == {ep.host for _, _, ep in endpoints}, "runtime services and topology disagree"
-    for node, key, ep in endpoints:
-        env = services[ep.host]["environment"]
-        assert env["DAYU_NODE"] == node, f"{ep.host} is on {env['DAYU_NODE']}, topology says {node}"
-        assert int(env["DAYU_PORT"]) == ep.port, f"{ep.host} listens on {env['DAYU_PORT']}, topology says {ep.port}"
-        assert mounted(services[ep.host], env["DAYU_TOPOLOGY"]) == "./hack/docker/compose/topology.yaml"
-        component = key.split("/")[0]
-        image = IMAGE_REF.match(services[ep.host]["image"])
-        assert image and image.group(1) == (component if key in topology.node(node).components else "processor")
+    assert mounted(doc["services"]["datasource"], "/data") == "datasource-data"
 
 
 def component_config(service: str) -> Any:
-    env = compose()["services"][service]["environment"]
-    value = env["DAYU_CONFIG"]
-    if value.startswith("{"):
-        return json.loads(value)
-    source = mounted(compose()["services"][service], value)
-    assert source, f"{service}: DAYU_CONFIG {value} is not mounted"
-    return json.loads((ROOT / source).read_text())
+    return json.loads(interpolated(DAYU_TOKEN="t")["services"][service]["environment"]["DAYU_CONFIG"])
 
 
-def test_processor_configs_load_with_the_processor_model() -> None:
-    from services.processor import config as config_module
+def test_the_backend_installs_onto_the_stack_and_reads_the_datasource() -> None:
+    env = interpolated(DAYU_TOKEN="t", DAYU_DATASOURCE_PORT="41000")["services"]["backend"]["environment"]
+    assert env["DAYU_DEPLOYER"] == "compose"
+    assert env["DAYU_DATASOURCE_URL"] == "http://127.0.0.1:41000"
 
+
+def test_configs_are_what_the_backend_plans_for_the_default_install() -> None:
+    """The containers run the configs the backend would deploy for the default install (default policy,
+    default DAG on every source of the default datasource), generators closed until opened."""
+    from backend.datasource_config import parse_datasource
+    from backend.planner import Planner, ResolvedSource, resolve_dag
+    from backend.templates import load_template
+    from services.generator.config import GeneratorConfig
+    from services.processor.config import ProcessorConfig
+
+    template = load_template(ROOT / "template")
+    doc = interpolated(DAYU_TOKEN="t")
+    topo = topology(doc)
+    planner = Planner(template, topo.nodes(), None)
+    policy = template.policies[template.base.defaults.policy]
+    assert component_config("scheduler") == planner.scheduler_config(policy)
+    monitor = template.component(policy.monitor).config
+    assert component_config("cloud-monitor") == component_config("edge1-monitor") == monitor
     for name in ("cloud-processor-face-detection", "edge1-processor-face-detection"):
-        config = config_module.ProcessorConfig.model_validate(component_config(name))
-        assert config.service == compose()["services"][name]["environment"]["DAYU_SERVICE"]
-
-
-def test_generator_config_loads_and_reads_the_datasource() -> None:
-    from services.generator import config as config_module
-
-    config = config_module.GeneratorConfig.model_validate(component_config("edge1-generator-cam0"))
-    assert config.source.params["url"].startswith("http://datasource:8901/")
-    topology = StaticTopology.from_file(ROOT / "hack/docker/compose/topology.yaml")
-    assert f"generator/{config.source_id}" in topology.node("edge1").components
-    for stage in config.dag.stages:
-        for node in config.candidates.get(stage.name, []):
-            assert topology.has_processor(stage.service, node), f"{stage.service} has no processor on {node}"
+        config = component_config(name)
+        ProcessorConfig.model_validate(config)
+        assert config == {**template.component(template.services["face-detection"].template).config,
+                          "service": "face-detection"}  # fmt: skip
+    path = template.path(template.base.defaults.datasource)
+    datasource = parse_datasource(path.read_text(), path.name)
+    spec = template.base.dags[template.base.defaults.dag].model_dump(mode="json")
+    deployment = {"face-detection": ["cloud", "edge1"]}
+    generator = template.component(policy.generator).config
+    ds_port = doc["services"]["datasource"]["environment"]["DAYU_PORT"]
+    for entry in datasource.sources:
+        name = f"edge1-generator-{entry.id}"
+        config = component_config(name)
+        GeneratorConfig.model_validate(config)
+        src = ResolvedSource(entry=entry, dag_name="d", dag=resolve_dag(template, spec), spec=spec,
+                             nodes=["cloud", "edge1"], attach=["edge1"])  # fmt: skip
+        url = f"http://127.0.0.1:{ds_port}/streams/{entry.id}"
+        assert config == {**generator, **planner.generator_config(src, deployment, url)}, name
+        assert config["autostart"] is False
+        assert f"generator/{entry.id}" in topo.node("edge1").components
+        for service_nodes in config["candidates"].values():
+            assert all(topo.has_processor("face-detection", n) for n in service_nodes)

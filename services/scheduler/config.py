@@ -21,6 +21,10 @@ class SchedulerConfig(BaseModel):
     deployment: HookChoice = Field(
         default_factory=lambda: HookChoice(alias="full"), description="The `deployment` hook."
     )
+    redeployment: HookChoice = Field(
+        default_factory=lambda: HookChoice(alias="none"), description="The `redeployment` hook."
+    )
+    redeploy_interval_s: float = Field(0.0, ge=0, description="Seconds between redeployments; 0: never.")
     cloud_node: str | None = Field(None, description="Name of the cloud node; default: the topology's cloud.")
     max_sources: int = Field(10_000, ge=1, description="Sources (agents) served at most.")
     history: int = Field(256, ge=8, le=100_000, description="Feedback records kept per source for the agent.")

@@ -21,7 +21,16 @@ from services.scheduler.agent import Agent, AgentContext
 from services.scheduler.config import SchedulerConfig
 from services.scheduler.decisions import DecisionTimes
 from services.scheduler.history import SourceHistory
-from services.scheduler.policies import DEPLOYMENT, SOURCE_SELECTION, Deployment, SourceCandidates, SourceSelection
+from services.scheduler.policies import (
+    DEPLOYMENT,
+    REDEPLOYMENT,
+    SOURCE_SELECTION,
+    ClusterView,
+    Deployment,
+    Redeployment,
+    SourceCandidates,
+    SourceSelection,
+)
 
 
 def validate_hooks(config: SchedulerConfig) -> None:
@@ -29,6 +38,7 @@ def validate_hooks(config: SchedulerConfig) -> None:
     REGISTRY.make_config(AGENT, config.agent.alias, config.agent.params)
     REGISTRY.make_config(SOURCE_SELECTION, config.source_selection.alias, config.source_selection.params)
     REGISTRY.make_config(DEPLOYMENT, config.deployment.alias, config.deployment.params)
+    REGISTRY.make_config(REDEPLOYMENT, config.redeployment.alias, config.redeployment.params)
 
 
 class Scheduler:
@@ -44,7 +54,12 @@ class Scheduler:
             SOURCE_SELECTION, config.source_selection.alias, config.source_selection.params
         )
         self.deployer: Deployment = REGISTRY.create(DEPLOYMENT, config.deployment.alias, config.deployment.params)
+        self.redeployer: Redeployment = REGISTRY.create(
+            REDEPLOYMENT, config.redeployment.alias, config.redeployment.params
+        )
         self.deployment: dict[str, list[str]] = {}
+        self.nodes: list[str] = []
+        self.redeployed_at = time.monotonic()
         self.deployment_version = 0
         self.feedback_counts = {"tasks": 0, "drops": 0, "agents_rebuilt": 0}
         self._plans = metrics.counter("scheduler_plans_total", "Plans served")
@@ -75,14 +90,40 @@ class Scheduler:
         self._plans.inc()
         if not self.deployment:
             services = sorted({s.service for name, s in request.dag.items() if name not in SENTINELS})
-            nodes = sorted({self.cloud, request.source_node, *request.edge_nodes})
-            self.set_deployment(self.deployer.deploy(services, nodes))
+            self.nodes = sorted({self.cloud, request.source_node, *request.edge_nodes})
+            self.set_deployment(self.deployer.deploy(services, self.nodes))
+        else:
+            self.maybe_redeploy()
         return PlanResponse(
             plan=plan,
             deployment=self.deployment,
             deployment_version=self.deployment_version,
             decision_ms=elapsed * 1000.0,
         )
+
+    def maybe_redeploy(self) -> None:
+        interval = self.config.redeploy_interval_s
+        if interval <= 0 or time.monotonic() - self.redeployed_at < interval:
+            return
+        self.redeployed_at = time.monotonic()
+        view = ClusterView(
+            services=sorted(self.deployment),
+            nodes=self.nodes or sorted({n for nodes in self.deployment.values() for n in nodes}),
+            cloud=self.cloud,
+            resources=self.resources,
+            service_ms=self.service_ms(),
+        )
+        self.set_deployment(self.redeployer.redeploy(dict(self.deployment), view))
+
+    def service_ms(self) -> dict[str, float]:
+        """Mean measured model time per frame of each service, over every source's recent feedback."""
+        times: dict[str, list[float]] = {}
+        for agent in self.agents.values():
+            for fb in agent.context.history.recent(64):
+                for stage in fb.stages:
+                    if stage.service_time is not None:
+                        times.setdefault(stage.service, []).append(stage.service_time * 1000 / max(1, fb.frames))
+        return {service: sum(v) / len(v) for service, v in times.items()}
 
     def set_deployment(self, deployment: dict[str, list[str]]) -> None:
         if deployment != self.deployment:

@@ -41,3 +41,7 @@ class ModelInfo(Contract):
     queue: QueueInfo
     scenarios: list[str] = Field(description="Scenario plugins run after the model.")
     processed: int = Field(ge=0)
+    ms_per_frame: dict[str, float] = Field(
+        default_factory=dict, description="Measured model time per frame by the segments' resolution (running mean)."
+    )
+    memory_mb: float | None = Field(None, ge=0, description="Resident memory of the processor process, MiB.")

@@ -47,5 +47,6 @@ REGISTRY.declare_modules(
         "services.monitor.probes.gpu",
         "services.monitor.probes.bandwidth",
         "services.monitor.probes.queue_length",
+        "services.monitor.probes.model_info",
     ],
 )

@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
+
 from common.contracts.processor import ModelInfo
 from common.errors import DayuError, Overloaded
 from common.metrics import ServiceMetrics
@@ -61,6 +63,8 @@ class Engine:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.processed = 0
+        # Running mean of the model's ms per frame by the segment's resolution (what model_info reports).
+        self.cost_ms: dict[str, tuple[int, float]] = {}
         self._queue_gauge = metrics.gauge("processor_queue_length", "Jobs waiting for the model")
         self._service_hist = metrics.histogram("processor_service_seconds", "Model call per segment")
         self._queue_hist = metrics.histogram("processor_queue_seconds", "Wait before the model")
@@ -163,9 +167,17 @@ class Engine:
         stage.timings.queue = max(0.0, started - job.enqueued_at)
         stage.timings.service = finished - decoded
         stage.done = True
+        self._record_cost(task.meta.resolution, stage.timings.service, count)
         self._queue_hist.observe(stage.timings.queue)
         self._service_hist.observe(stage.timings.service)
         return task
+
+    def _record_cost(self, resolution: str, seconds: float, frames: int) -> None:
+        if frames <= 0 or (resolution not in self.cost_ms and len(self.cost_ms) >= 32):
+            return
+        n, mean = self.cost_ms.get(resolution, (0, 0.0))
+        ms = seconds * 1000.0 / frames
+        self.cost_ms[resolution] = (n + 1, mean + (ms - mean) / (n + 1))
 
     def info(self, service: str | None) -> ModelInfo:
         return ModelInfo.model_validate(
@@ -176,5 +188,7 @@ class Engine:
                 "queue": self.queue.info(),
                 "scenarios": [s.alias for s in self.scenarios],
                 "processed": self.processed,
+                "ms_per_frame": {res: round(mean, 3) for res, (_, mean) in sorted(self.cost_ms.items())},
+                "memory_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
             }
         )

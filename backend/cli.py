@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from backend.cli_local import add_local_commands
 from backend.render_cli import add_render_command
 
 INSTALL_POLL_S = 0.5
@@ -370,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--timeout", type=float, default=300)
     quick.set_defaults(run=cmd_quickstart)
     add_render_command(sub)
+    add_local_commands(sub)
     return p
 
 

@@ -1,0 +1,131 @@
+"""What a benchmark run leaves behind: results.json, table.md and the PNG plots."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+COLUMNS = [
+    ("policy", "policy"),
+    ("latency_ms_p50", "p50 ms"),
+    ("latency_ms_p95", "p95 ms"),
+    ("slo_violation_rate", "SLO viol."),
+    ("accuracy_f1", "F1"),
+    ("link_mbytes", "link MB"),
+    ("drop_rate", "drops"),
+    ("decision_ms_p99", "decide p99 ms"),
+    ("tasks", "tasks"),
+]
+Trace = Callable[[float], float] | None
+
+
+def _fmt(value: Any, spread: Any = None) -> str:
+    if value is None:
+        return "-"
+    text = (f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}") if isinstance(value, float) else str(value)
+    if spread is not None:
+        text += f" ±{spread / 2:.2g}"
+    return text
+
+
+def table(results: dict[str, Any]) -> str:
+    settings = results["settings"]
+    lines = [
+        f"Trace `{settings['trace']}` ({settings['trace_replay']}), {settings['duration_s']:g} s per run, "
+        f"SLO {settings['slo_ms']:g} ms, seed {settings['seed']}, {settings['repeat']} repeat(s).",
+        "",
+        "| " + " | ".join(title for _, title in COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+    ]
+    for policy, figures in results["policies"].items():
+        spread = figures.get("spread") or {}
+        cells = [policy] + [_fmt(figures.get(key), spread.get(key)) for key, _ in COLUMNS[1:]]
+        lines.append("| " + " | ".join(cells) + " |")
+    if settings["repeat"] > 1:
+        lines += ["", "± is half the spread (max - min) between repeats."]
+    return "\n".join(lines) + "\n"
+
+
+def write(out: Path, results: dict[str, Any], series: dict[str, list[dict[str, Any]]], trace: Trace) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    (out / "table.md").write_text(table(results))
+    return [out / "results.json", out / "table.md", *plots(out, results, series, trace)]
+
+
+def plots(out: Path, results: dict[str, Any], series: dict[str, list[dict[str, Any]]], trace: Trace) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    slo = results["settings"]["slo_ms"]
+    written = []
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for policy, points in series.items():
+        values = np.sort([p["latency_ms"] for p in points])
+        if len(values):
+            ax.plot(values, np.arange(1, len(values) + 1) / len(values), label=policy)
+    ax.axvline(slo, color="grey", linestyle="--", linewidth=1, label="SLO")
+    ax.set_xlabel("task latency (ms)")
+    ax.set_ylabel("fraction of tasks")
+    ax.set_xscale("log")
+    ax.legend(fontsize=8)
+    ax.set_title("Latency CDF")
+    fig.tight_layout()
+    written.append(_save(fig, out / "latency_cdf.png"))
+
+    fig, (lat, acc, link) = plt.subplots(3, 1, figsize=(7, 7), sharex=True, height_ratios=[3, 2, 1])
+    end = max([results["settings"]["duration_s"]] + [p["t_s"] for pts in series.values() for p in pts])
+    for policy, points in series.items():
+        t = [p["t_s"] for p in points]
+        lat.plot(t, [p["latency_ms"] for p in points], ".-", markersize=2, linewidth=0.7, label=policy)
+        scored = [p for p in points if p["accuracy"] is not None]
+        acc.plot([p["t_s"] for p in scored], _smooth([p["accuracy"] for p in scored]), linewidth=1, label=policy)
+    lat.axhline(slo, color="grey", linestyle="--", linewidth=1)
+    lat.set_yscale("log")
+    lat.set_ylabel("latency (ms)")
+    lat.legend(fontsize=7, ncol=2)
+    acc.set_ylabel("F1 (mean of 5)")
+    if trace is not None:
+        ts = np.linspace(0, end, 400)
+        link.step(ts, [trace(t) for t in ts], where="post", color="black")
+    link.set_ylabel("link Mbit/s")
+    link.set_xlabel("seconds since install")
+    fig.suptitle(f"Over time, trace {results['settings']['trace']}")
+    fig.tight_layout()
+    written.append(_save(fig, out / "over_time.png"))
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for policy, figures in results["policies"].items():
+        if figures.get("accuracy_f1") is None:
+            continue
+        ax.scatter(figures["link_mbytes"], figures["accuracy_f1"], label=policy)
+        ax.annotate(policy, (figures["link_mbytes"], figures["accuracy_f1"]), fontsize=7)
+    ax.set_xlabel("bytes over the edge-cloud link (MB)")
+    ax.set_ylabel("mean F1")
+    ax.set_title("Accuracy against bytes sent")
+    fig.tight_layout()
+    written.append(_save(fig, out / "accuracy_vs_bytes.png"))
+    return written
+
+
+def _smooth(values: list[float], n: int = 5) -> list[float]:
+    out = []
+    for i in range(len(values)):
+        window = values[max(0, i - n + 1) : i + 1]
+        out.append(sum(window) / len(window))
+    return out
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.savefig(path, dpi=90)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path

@@ -1,0 +1,99 @@
+"""The benchmark's workload: one seeded synthetic clip with ground truth, and the deployment that plays it.
+
+One cloud and one edge node joined by a link that follows the trace; the source sits on the edge and
+its DAG is one face-detection stage that the startup plan places on the cloud, so every segment crosses
+the link until a policy decides otherwise. Every policy gets the same clip, deployment and startup plan.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from common.topology import LinkModel
+from common.workload import Workload
+from datasource.manifest import load_ground_truth, load_manifest
+from datasource.synthetic.generate import SyntheticSpec, generate_dataset
+
+SOURCE = "cam1"
+EDGE = "edge1"
+CLOUD = "cloud"
+SERVICE = "face-detection"
+STAGE = "face"
+PROBE_BYTES = 128 * 1024
+
+
+def prepare_clip(root: Path, seed: int) -> tuple[Path, Path]:
+    """The clip and its per-frame truth (a JSON list), generated once per seed under ``root``."""
+    dataset = root / f"clip-seed{seed}"
+    truth_file = dataset / "truth.json"
+    if not truth_file.exists():
+        spec = SyntheticSpec(seed=seed, width=1280, height=720, fps=30.0, clips=1, frames_per_clip=150)
+        generate_dataset(dataset, spec)
+        manifest = load_manifest(dataset)
+        truth = load_ground_truth(dataset, manifest)
+        truth_file.write_text(json.dumps([truth.get(i, {"objects": []}) for i in range(spec.frames_per_clip)]))
+    manifest = load_manifest(dataset)
+    return dataset / "clips" / manifest.clips[0].file, truth_file
+
+
+def link(trace: str | None, mbps: float) -> dict[str, Any]:
+    """The edge-cloud link: following ``trace`` where the topology can replay traces, else constant."""
+    spec: dict[str, Any] = {"a": CLOUD, "b": EDGE, "bandwidth_mbps": mbps, "latency_ms": 5}
+    if trace is not None:
+        spec.update(trace=trace, trace_mode="hold")
+    return spec
+
+
+def traces_supported() -> bool:
+    return "trace" in LinkModel.model_fields
+
+
+def workloads(*, agent: dict[str, Any], startup: dict[str, Any], clip: Path, truth: Path, seed: int) -> list[Workload]:
+    dag = {"stages": [{"name": STAGE, "service": SERVICE}]}
+    monitor = {
+        "interval": 2.0,
+        "probes": ["cpu", "memory", {"alias": "bandwidth", "params": {"size_bytes": PROBE_BYTES}}, "queue_length"],
+    }
+    out = [
+        Workload(name="distributor", component="distributor", node=CLOUD, stage=1, config={"feedback": True}),
+        Workload(
+            name="scheduler",
+            component="scheduler",
+            node=CLOUD,
+            stage=1,
+            config={"agent": agent, "startup": {"meta": startup, "offload": {STAGE: CLOUD}}},
+        ),
+    ]
+    for node in (CLOUD, EDGE):
+        out += [
+            Workload(name=f"monitor-{node}", component="monitor", node=node, stage=1, config=monitor),
+            Workload(name=f"controller-{node}", component="controller", node=node),
+            Workload(
+                name=f"proc-face-{node}",
+                component="processor",
+                node=node,
+                service=SERVICE,
+                config={"service": SERVICE, "application": {"alias": SERVICE, "params": {"threads": 1}}},
+            ),
+        ]
+    out.append(
+        Workload(
+            name="gen-cam1",
+            component="generator",
+            node=EDGE,
+            source_id=SOURCE,
+            config={
+                "source_id": SOURCE,
+                "source": {"alias": "file", "params": {"path": str(clip), "loop": True, "truth_path": str(truth)}},
+                "dag": dag,
+                "services": {SERVICE: {"input": "frame", "output": "bbox"}},
+                "startup_plan": startup,
+                "startup_offload": {STAGE: CLOUD},
+                "schedule_interval": 1.0,
+                "plan_timeout_s": 0.5,
+            },
+        )
+    )
+    return out

@@ -3,10 +3,10 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-unit test-integration test-e2e lint format schema traces bench bench-quick build all clean help
+.PHONY: setup test test-unit test-integration test-e2e lint format schema traces bench bench-quick bench-policies build all clean help
 
 help:
-	@echo "make setup | test | test-unit | test-integration | test-e2e | lint | format | schema | traces | bench | bench-quick"
+	@echo "make setup | test | test-unit | test-integration | test-e2e | lint | format | schema | traces | bench | bench-quick | bench-policies"
 	@echo "make build WHAT=a,b | make all   (images; REG, REPO, TAG, DRY_RUN=1)"
 	@echo "make image-smoke                 (build the CPU images offline and run the compose stack; root)"
 
@@ -49,6 +49,10 @@ bench: setup
 
 bench-quick: setup
 	BENCH_QUICK=1 BENCH_SCALE=$${BENCH_SCALE:-1,2,4} exec $(PY) -m tests.bench
+
+# Policies on one workload under one link trace; BENCH_ARGS e.g. "--policies fixed,fc --repeat 2".
+bench-policies: setup
+	exec $(PY) -m backend.benchpolicies.main $(BENCH_ARGS)
 
 build:
 	@bash hack/build.sh build "$(WHAT)"

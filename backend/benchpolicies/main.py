@@ -17,13 +17,13 @@ from backend.benchpolicies.summary import combine, samples, summarise
 from backend.profiler import profile
 from services.scheduler.profile_table import save_table
 
-QUICK_DURATION_S = 20.0
+QUICK_DURATION_S = 12.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policies", help="comma-separated policy ids (default: every adaptive policy and fixed)")
     parser.add_argument("--trace", default="step-drop", help="trace name in template/traces/ or a CSV file")
-    parser.add_argument("--duration", type=float, help="seconds per run (default 80; --quick: 20)")
+    parser.add_argument("--duration", type=float, help="seconds per run (default 80; --quick: 12)")
     parser.add_argument("--slo-ms", type=float, default=1000.0, help="delay a task should meet")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=1, help="runs per policy")

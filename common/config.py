@@ -130,6 +130,10 @@ def _line_of(lines: dict[tuple[Any, ...], int], loc: Sequence[Any]) -> int | Non
         path = path[:-1]
 
 
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) and len(str(value)) <= 80
+
+
 def parse_model(data: Any, model: type[M], *, source: str, lines: dict[tuple[Any, ...], int] | None = None) -> M:
     try:
         return model.model_validate(data)
@@ -137,9 +141,14 @@ def parse_model(data: Any, model: type[M], *, source: str, lines: dict[tuple[Any
         problems: list[dict[str, Any]] = []
         for err in exc.errors():
             loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+            # A hook choice names the parameter at fault below the field it validates (common.registry).
+            loc += list((err.get("ctx") or {}).get("path", ()))
             line = _line_of(lines or {}, loc)
             field = ".".join(str(p) for p in loc) or "(root)"
-            problems.append({"file": source, "line": line, "field": field, "problem": err["msg"]})
+            problem = err["msg"]
+            if err["type"] not in ("hook_params", "hook_alias", "missing") and _scalar(err.get("input")):
+                problem += f" (got {err['input']!r})"
+            problems.append({"file": source, "line": line, "field": field, "problem": problem})
         first = problems[0]
         where = f"{first['file']}:{first['line']}" if first["line"] else first["file"]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

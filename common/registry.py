@@ -12,10 +12,12 @@ import importlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticCustomError, core_schema
 
 from common.errors import HookError
 
@@ -126,6 +128,12 @@ class HookRegistry:
                 detail={"family": family, "known": self.families()},
             )
         cls = self._hooks[family].get(alias)
+        if cls is None and "_" in alias and alias.replace("_", "-") in self._hooks[family]:
+            new = alias.replace("_", "-")
+            raise HookError(
+                f"{family} hook {alias!r} is now spelled {new!r} (hook aliases are kebab-case)",
+                detail={"family": family, "alias": alias, "spelled": new},
+            )
         if cls is None:
             known = self.aliases(family)
             skipped = self._skipped.get(family, {})
@@ -183,3 +191,49 @@ def hook(family: str, alias: str, registry: HookRegistry | None = None) -> Calla
         return cls
 
     return decorate
+
+
+@dataclass(frozen=True)
+class HookFamily:
+    """Marks a config field as choosing a hook of ``family``, checked when the config is loaded.
+
+    On a :class:`HookChoice` field (``Annotated[HookChoice, HookFamily("source")]``) the alias must be
+    registered and the params must validate against that hook's Config; on a ``str`` field the alias must be
+    registered (a hook without parameters). ``late_params``: required parameters may be missing (they are
+    given later, e.g. a stream URL when a source is opened); anything that is given is checked.
+    """
+
+    family: str
+    late_params: bool = False
+    registry: HookRegistry | None = None
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        check = self._check_alias if source is str else self._check_choice
+        return core_schema.no_info_after_validator_function(check, handler(source))
+
+    def _get(self, alias: str, path: tuple[str, ...]) -> type[Hook]:
+        try:
+            return (self.registry or REGISTRY).get(self.family, alias)
+        except HookError as exc:
+            raise PydanticCustomError("hook_alias", "{message}", {"message": exc.message, "path": path}) from None
+
+    def _check_alias(self, alias: str) -> str:
+        self._get(alias, ())
+        return alias
+
+    def _check_choice(self, choice: HookChoice) -> HookChoice:
+        cls = self._get(choice.alias, ("alias",))
+        try:
+            cls.Config.model_validate(choice.params)
+        except PydanticValidationError as exc:
+            errors = [e for e in exc.errors() if not (self.late_params and e["type"] == "missing")]
+            if errors:
+                err = errors[0]
+                # The path goes in the context: common.config.parse_model adds it to the location (and line).
+                given = f" (got {err['input']!r})" if isinstance(err["input"], str | int | float | bool) else ""
+                more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+                message = f"{self.family} hook {choice.alias!r}: {err['msg']}{given}{more}"
+                raise PydanticCustomError(
+                    "hook_params", "{message}", {"message": message, "path": ("params", *err["loc"])}
+                ) from None
+        return choice

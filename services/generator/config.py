@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.config import ServiceSettings
 from common.dag import DagSpec, ServiceType
-from common.registry import HookChoice
+from common.registry import HookChoice, HookFamily
 from common.task import Meta
+
+# The hook families this config chooses from (importing them declares their plugin modules).
+from services.generator import encoder, frame_filter, frame_process, source  # noqa: F401
 
 
 class GeneratorSettings(ServiceSettings):
@@ -18,19 +23,22 @@ class GeneratorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source_id: str = Field("source-0", min_length=1, max_length=128, description="Id of the stream.")
-    source: HookChoice = Field(
+    # An installed generator gets its stream URL when the datasource is opened: it may be missing here.
+    source: Annotated[HookChoice, HookFamily("source", late_params=True)] = Field(
         default_factory=lambda: HookChoice(alias="file", params={"path": "video.mp4"}),
         description="Source hook (file, http, rtsp, v4l2) and its parameters.",
     )
-    frame_filter: HookChoice = Field(default_factory=lambda: HookChoice(alias="fps"), description="Frame filter hook.")
-    frame_process: HookChoice = Field(
+    frame_filter: Annotated[HookChoice, HookFamily("frame_filter")] = Field(
+        default_factory=lambda: HookChoice(alias="fps"), description="Frame filter hook."
+    )
+    frame_process: Annotated[HookChoice, HookFamily("frame_process")] = Field(
         default_factory=lambda: HookChoice(alias="resize"), description="Per-frame transform hook."
     )
-    encoder: HookChoice = Field(
+    encoder: Annotated[HookChoice, HookFamily("encoder")] = Field(
         default_factory=lambda: HookChoice(alias="opencv"),
         description="Encoder for non-H.264 codecs; H.264 plans always use the x264 encoder.",
     )
-    x264: HookChoice = Field(
+    x264: Annotated[HookChoice, HookFamily("encoder")] = Field(
         default_factory=lambda: HookChoice(alias="x264"), description="Encoder used when a plan asks for H.264."
     )
     dag: DagSpec = Field(

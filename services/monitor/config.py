@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from common.registry import HookChoice
+from common.registry import HookChoice, HookFamily
+
+# The hook family this config chooses from (importing it declares its plugin modules).
+from services.monitor import probe  # noqa: F401
 
 
 class MonitorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     interval: float = Field(2.0, gt=0, le=3600, description="Seconds between two reports to the scheduler.")
-    probes: list[HookChoice] = Field(
-        default_factory=lambda: [HookChoice(alias=a) for a in ("cpu", "memory", "gpu", "bandwidth", "queue_length")],
+    probes: list[Annotated[HookChoice, HookFamily("probe")]] = Field(
+        default_factory=lambda: [HookChoice(alias=a) for a in ("cpu", "memory", "gpu", "bandwidth", "queue-length")],
         description="`probe` hooks to run: aliases, or {alias, params}.",
     )
     probe_timeout: float = Field(10.0, gt=0, le=600, description="Seconds one probe may take before it is skipped.")

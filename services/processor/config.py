@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.registry import HookChoice
+from common.registry import HookChoice, HookFamily
+
+# The hook families this config chooses from (importing them declares their plugin modules).
+from services.processor import application, queue, scenario  # noqa: F401
 
 
 class ProcessorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     service: str | None = Field(None, description="Service id; overrides DAYU_SERVICE when set.")
-    application: HookChoice = Field(
+    application: Annotated[HookChoice, HookFamily("application")] = Field(
         default_factory=lambda: HookChoice(alias="passthrough"), description="The `application` hook to run."
     )
-    queue: HookChoice = Field(
+    queue: Annotated[HookChoice, HookFamily("queue")] = Field(
         default_factory=lambda: HookChoice(alias="fifo"), description="The `queue` hook (fifo, drop-oldest)."
     )
-    scenarios: list[str] = Field(
-        default_factory=lambda: ["obj_num", "obj_size", "obj_velocity"],
+    scenarios: list[Annotated[str, HookFamily("scenario")]] = Field(
+        default_factory=lambda: ["obj-num", "obj-size", "obj-velocity"],
         description="Aliases of the `scenario` extractors run on every result.",
     )
     processors_on_node: int | None = Field(

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.plan import Plan
-from common.registry import HookChoice
+from common.registry import HookChoice, HookFamily
+
+# The hook families this config chooses from (importing them declares their plugin modules).
+from services.scheduler import agent, policies  # noqa: F401
 
 
 class SchedulerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    agent: HookChoice = Field(
+    agent: Annotated[HookChoice, HookFamily("agent")] = Field(
         default_factory=lambda: HookChoice(alias="fixed"), description="The `agent` hook: one instance per source."
     )
     startup: Plan = Field(default_factory=Plan, description="The plan every source starts with.")
-    source_selection: HookChoice = Field(
+    source_selection: Annotated[HookChoice, HookFamily("source_selection")] = Field(
         default_factory=lambda: HookChoice(alias="fixed"), description="The `source_selection` hook."
     )
-    deployment: HookChoice = Field(
+    deployment: Annotated[HookChoice, HookFamily("deployment")] = Field(
         default_factory=lambda: HookChoice(alias="full"), description="The `deployment` hook."
     )
     redeployment: HookChoice = Field(

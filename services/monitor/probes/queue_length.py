@@ -1,4 +1,4 @@
-"""``queue_length``: queue length of each processor on this node (asked over HTTP, from the topology)."""
+"""``queue-length``: queue length of each processor on this node (asked over HTTP, from the topology)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class QueueLengthConfig(HookConfig):
     timeout: float = Field(2.0, gt=0, le=60, description="Seconds to wait for one processor's answer.")
 
 
-@hook(FAMILY, "queue_length")
+@hook(FAMILY, "queue-length")
 class QueueLengthProbe(Probe):
     """GET /queue of every processor the topology places on this node; silent ones are listed in extra."""
 

@@ -1,4 +1,4 @@
-"""``obj_num``: mean number of objects per frame."""
+"""``obj-num``: mean number of objects per frame."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from services.processor.application import FrameResult
 from services.processor.scenario import FAMILY, ScenarioExtractor
 
 
-@hook(FAMILY, "obj_num")
+@hook(FAMILY, "obj-num")
 class ObjectNumber(ScenarioExtractor):
     """Mean objects per frame (0 for a segment without frames)."""
 

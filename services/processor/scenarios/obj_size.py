@@ -1,4 +1,4 @@
-"""``obj_size``: mean object area as a fraction of the frame area (resolution-independent)."""
+"""``obj-size``: mean object area as a fraction of the frame area (resolution-independent)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from services.processor.application import FrameResult
 from services.processor.scenario import FAMILY, ScenarioExtractor
 
 
-@hook(FAMILY, "obj_size")
+@hook(FAMILY, "obj-size")
 class ObjectSize(ScenarioExtractor):
     """Mean box area / frame area over every object of the segment (0 without objects)."""
 

@@ -1,4 +1,4 @@
-"""``obj_velocity``: how fast objects move, in frame diagonals per second.
+"""``obj-velocity``: how fast objects move, in frame diagonals per second.
 
 Consecutive frames' boxes are paired greedily by nearest centre (track ids are used when the
 application gives them); the mean displacement per frame times the fps gives the speed.
@@ -36,7 +36,7 @@ def _pairs(before: list[Detection], after: list[Detection]) -> list[tuple[Detect
     return pairs
 
 
-@hook(FAMILY, "obj_velocity")
+@hook(FAMILY, "obj-velocity")
 class ObjectVelocity(ScenarioExtractor):
     """Mean object displacement between consecutive frames, in frame diagonals per second."""
 

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from common.errors import HookError
+from common.config import parse_yaml_model
+from common.errors import ConfigError
 from common.topology import StaticTopology, TopologyModel
 from services.monitor.app import create_app
 from services.monitor.config import MonitorConfig
@@ -95,13 +96,15 @@ def test_report_reaches_a_real_scheduler_with_queue_lengths(tmp_path: Path) -> N
             )
         )
         processor = create_processor(ProcessorSettings(work_dir=tmp_path), ProcessorConfig())
-        with serve(processor, port=processor_port), monitor(topology=topology, probes=["cpu", "queue_length"]):
+        with serve(processor, port=processor_port), monitor(topology=topology, probes=["cpu", "queue-length"]):
             reports = wait_for(f"{scheduler}/resources", lambda r: "edge1" in r)
     assert "edge1" in reports, reports
     assert reports["edge1"]["queue_lengths"] == {"passthrough": 0}
     assert 0.0 <= reports["edge1"]["cpu"] <= 1.0
 
 
-def test_unknown_probe_alias_is_refused() -> None:
-    with pytest.raises(HookError, match=r"known: .*bandwidth.*cpu"):
-        create_app(MonitorSettings(), MonitorConfig.model_validate({"probes": ["cpu", "nope"]}))
+def test_unknown_probe_alias_is_refused_when_the_config_is_loaded() -> None:
+    with pytest.raises(
+        ConfigError, match=r"monitor.yaml:1: probes.1.alias: unknown probe hook 'nope'; known: .*bandwidth.*cpu"
+    ):
+        parse_yaml_model("probes: [cpu, nope]\n", MonitorConfig, source="monitor.yaml")

@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
+from common.config import load_component_config
 from common.dag import DagSpec, ServiceType, StageSpec, build_dag
-from common.errors import HookError
+from common.errors import ConfigError
 from common.plan import PlanRequest, ResourceReport
 from common.records import DropReason, DropRecord
 from common.task import Task
@@ -104,18 +105,15 @@ def test_fixed_follows_config_and_candidates() -> None:
     assert 0 <= summary["p50"] <= summary["p95"] <= summary["p99"] <= summary["max"]
 
 
-def test_unknown_agent_alias_lists_known_ones() -> None:
-    with pytest.raises(HookError) as caught:
-        create_app(SchedulerSettings(), SchedulerConfig.model_validate({"agent": {"alias": "nope"}}))
+def test_unknown_agent_alias_and_bad_params_are_refused_when_the_config_is_loaded() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_component_config('{"agent": {"alias": "nope"}}', SchedulerConfig)
     message = str(caught.value)
-    assert "unknown agent hook 'nope'" in message
+    assert message.startswith("$DAYU_CONFIG:1: agent.alias: unknown agent hook 'nope'")
     for alias in ("cloud-only", "edge-only", "fixed"):
         assert alias in message
-    with pytest.raises(HookError, match="offload"):
-        create_app(
-            SchedulerSettings(),
-            SchedulerConfig.model_validate({"agent": {"alias": "cloud-only", "params": {"offload": {}}}}),
-        )
+    with pytest.raises(ConfigError, match=r"agent.params.offload: agent hook 'cloud-only'"):
+        load_component_config('{"agent": {"alias": "cloud-only", "params": {"offload": {}}}}', SchedulerConfig)
 
 
 def test_feedback_resources_selection_and_deployment() -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uvicorn
+from common.entrypoint import one_line_errors
 
 from backend.app import create_app
 from backend.settings import BackendSettings
 
 
 def main() -> None:
-    settings = BackendSettings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    with one_line_errors("backend"):
+        settings = BackendSettings.from_env()
+        app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 
 if __name__ == "__main__":

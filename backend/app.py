@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from backend.datasource_config import parse_datasource
 from backend.deploy.factory import make_deployer
+from backend.install.state import InstallStateMachine
 from backend.plane import ControlPlane
 from backend.routers import bench, catalog, dags, datasources, install, query, results, system, visualizations
 from backend.settings import BackendSettings
@@ -74,11 +75,8 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(settings.state_dir / "backend.sqlite3")
         seed(store, template)
-        state = store.get_state("install") or {}
-        if state.get("phase") in ("installing", "uninstalling"):
-            # The process that ran it is gone; say so rather than pretend it is still going.
-            state.update(phase="failed", error={"message": f"the backend restarted while {state['phase']}"})
-            store.set_state("install", state)
+        # An install or uninstall the previous process was running is gone: say so rather than pretend.
+        InstallStateMachine(store).recover_after_restart()
         plane = ControlPlane(settings, template, store, make_deployer(settings, template), app.state.client)
         app.state.plane = plane
         plane.start()

@@ -7,12 +7,13 @@ import collections
 import contextlib
 import logging
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
+from backend.contracts.views import ResultView, SystemSnapshot
 from backend.deploy.base import Deployer
-from backend.installer import Installer
+from backend.install import Installer
 from backend.settings import BackendSettings
 from backend.store import Store
 from backend.templates import Template
@@ -41,30 +42,30 @@ class ControlPlane:
         self.installer = Installer(
             template, store, deployer, client, token=settings.token, datasource_url=settings.datasource_url
         )
-        self.recent: dict[str, collections.OrderedDict[int, dict[str, Any]]] = {}
-        self.snapshots: collections.deque[dict[str, Any]] = collections.deque(
+        self.recent: dict[str, collections.OrderedDict[int, ResultView]] = {}
+        self.snapshots: collections.deque[SystemSnapshot] = collections.deque(
             maxlen=template.base.log_retention.max_system_snapshots
         )
         self._sampler: asyncio.Task[None] | None = None
 
     def component_url(self, component: str) -> str:
-        if not self.installer.installed():
+        if not self.installer.deployed():
             raise Unavailable("nothing is installed: install first")
         topology = self.deployer.topology()
         if topology is None:
             raise Unavailable("the runtime reports no topology")
         return topology.component_url(component)
 
-    def remember(self, source_id: str, view: dict[str, Any]) -> None:
-        seq = view.get("seq")
-        if not isinstance(seq, int):
+    def remember(self, source_id: str, view: ResultView) -> None:
+        seq = view.seq
+        if seq is None:
             return
         recent = self.recent.setdefault(source_id, collections.OrderedDict())
         recent[seq] = view
         while len(recent) > RECENT_PER_SOURCE:
             recent.popitem(last=False)
 
-    async def sample_system(self) -> dict[str, Any]:
+    async def sample_system(self) -> SystemSnapshot:
         scheduler = self.component_url("scheduler")
         resources = await self.client.get_json(f"{scheduler}/resources", timeout=5.0, retries=0)
         stats = await self.client.get_json(f"{scheduler}/stats", timeout=5.0, retries=0)
@@ -79,7 +80,7 @@ class ControlPlane:
     async def _sample_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.system_interval_s)
-            if not self.installer.installed():
+            if not self.installer.deployed():
                 continue
             try:
                 await self.sample_system()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,29 +22,6 @@ from common.workload import Workload
 
 JETSON_LABEL = "dayu.io/jetson"
 GPU_LABELS = ("dayu.io/gpu", "nvidia.com/gpu.present")
-
-
-class SourceInstall(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    source_id: str = Field(min_length=1, max_length=40, description="A source of the datasource config.")
-    dag: str = Field(min_length=1, max_length=64, description="Name of a stored DAG.")
-    nodes: list[str] = Field(default_factory=list, description="Nodes the DAG's services may run on; empty: all.")
-
-
-class InstallRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    policy: str | None = Field(None, description="Policy id; default: the template's default policy.")
-    datasource: str = Field(min_length=1, description="Datasource config id.")
-    sources: list[SourceInstall] = Field(default_factory=list, description="Per source: DAG and candidate nodes.")
-    dag: str | None = Field(None, description="DAG for every source not listed in `sources`.")
-    trace: str | None = Field(
-        None,
-        description="Bandwidth trace (a name in template/traces/ or a CSV path) every link to the cloud follows "
-        "from install time; none: the links of base.yaml. Local runtime only.",
-    )
-    trace_mode: Literal["loop", "hold"] = Field("loop", description="At the trace's end: start again or hold.")
 
 
 class ResolvedSource(BaseModel):

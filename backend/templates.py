@@ -159,6 +159,10 @@ class ComponentTemplate(_Model):
     port: int = Field(ge=1, le=65535, description="Container port (kubernetes); local ports are assigned.")
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
     config: dict[str, Any] = Field(default_factory=dict, description="Component config (DAYU_CONFIG).")
+    source: str = Field("", exclude=True, description="File it was read from (for error messages).")
+    config_lines: dict[tuple[Any, ...], int] = Field(
+        default_factory=dict, exclude=True, description="Line of every key under `config` (for error messages)."
+    )
 
 
 class Template:
@@ -226,7 +230,10 @@ def load_component(path: Path) -> ComponentTemplate:
     data, lines = load_yaml(path)
     if data is None:
         raise ConfigError(f"{path}: the document is empty", detail={"file": str(path)})
-    return parse_model(data, ComponentTemplate, source=str(path), lines=lines)
+    comp = parse_model(data, ComponentTemplate, source=str(path), lines=lines)
+    comp.source = str(path)
+    comp.config_lines = {k[1:]: v for k, v in lines.items() if k[:1] == ("config",)}
+    return comp
 
 
 def load_template(root: str | Path) -> Template:

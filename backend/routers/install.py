@@ -2,50 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
-from backend.plane import ControlPlane, Plane
-from backend.planner import InstallRequest
-from backend.routers.query import set_open
+from backend.contracts.install import (
+    InstallRequest,
+    InstallState,
+    InstallStatus,
+    Instance,
+    LinkEmulation,
+    RedeployResult,
+)
+from backend.plane import Plane
 
 router = APIRouter(prefix="/api", tags=["install"])
 
 
 @router.post("/install", status_code=202, summary="Start installing; poll GET /api/install for progress")
-async def install(body: InstallRequest, plane: Plane) -> dict[str, Any]:
+async def install(body: InstallRequest, plane: Plane) -> InstallState:
     return plane.installer.start_install(body)
 
 
 @router.get("/install", summary="Install state: phase, step, progress, placement, deployment, error")
-async def install_state(plane: Plane) -> dict[str, Any]:
-    return {**plane.installer.state(), "links": plane.deployer.link_status()}
+async def install_state(plane: Plane) -> InstallStatus:
+    state = plane.installer.state()
+    links = plane.deployer.link_status()
+    return InstallStatus(**dict(state), links=None if links is None else LinkEmulation.model_validate(links))
 
 
-@router.post("/uninstall", summary="Remove every deployed workload (waits for a redeployment in progress)")
-async def uninstall(plane: Plane) -> dict[str, Any]:
-    await close_query(plane)
+@router.post("/uninstall", summary="Close the sources and remove every deployed workload")
+async def uninstall(plane: Plane) -> InstallState:
     return await plane.installer.uninstall()
 
 
 @router.post("/redeploy", summary="Ask the scheduler for a new deployment now and apply the difference")
-async def redeploy(plane: Plane) -> dict[str, Any]:
+async def redeploy(plane: Plane) -> RedeployResult:
     return await plane.installer.redeploy_once()
 
 
 @router.get("/instances", summary="Deployed instances per service: node, age, cpu, memory, readiness")
-async def instances(plane: Plane) -> list[dict[str, Any]]:
-    out = []
-    for status in await plane.deployer.status():
-        item = status.model_dump()
-        age = status.age_s()
-        item["age_s"] = None if age is None else round(age, 1)
-        out.append(item)
-    return sorted(out, key=lambda i: (i["component"], i["name"]))
-
-
-async def close_query(plane: ControlPlane) -> None:
-    query = plane.store.get_state("query") or {}
-    if query.get("open"):
-        await set_open(plane, False, list(query.get("sources", [])))
+async def instances(plane: Plane) -> list[Instance]:
+    out = [Instance.of(status) for status in await plane.deployer.status()]
+    return sorted(out, key=lambda i: (i.component, i.name))

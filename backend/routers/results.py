@@ -14,6 +14,7 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from backend.contracts.views import ResultPage, ResultView
 from backend.plane import ControlPlane, Plane
 from backend.views import result_view
 from common.errors import DayuError, DecodeError, NotFound, TransportError
@@ -23,23 +24,21 @@ SOURCE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 MAX_STREAM_S = 3600.0
 
 
-async def fetch(
-    plane: ControlPlane, source_id: str, after: int, limit: int, *, tail: int | None = None
-) -> dict[str, Any]:
+async def fetch(plane: ControlPlane, source_id: str, after: int, limit: int, *, tail: int | None = None) -> ResultPage:
     distributor = plane.component_url("distributor")
     params = {"after": str(after), "limit": str(limit), "source_id": source_id}
     if tail is not None:
         params["tail"] = str(tail)
     answer = await plane.client.get_json(f"{distributor}/results", params=params, timeout=10.0)
-    deployment = plane.installer.state().get("deployment", {})
-    views = []
+    deployment = plane.installer.state().deployment
+    views: list[ResultView] = []
     for record in answer.get("records", []):
         view = result_view(record, deployment=deployment)
-        if view.get("segment") and view.get("seq") is not None:
-            view["image"] = f"/api/results/{source_id}/frames/{view['seq']}.jpg"
+        if view.segment and view.seq is not None:
+            view.image = f"/api/results/{source_id}/frames/{view.seq}.jpg"
         plane.remember(source_id, view)
         views.append(view)
-    return {"records": views, "cursor": answer.get("cursor", after)}
+    return ResultPage(records=views, cursor=answer.get("cursor", after))
 
 
 @router.get("/{source_id}", summary="Results after `after` (a cursor), with visualization data")
@@ -51,12 +50,19 @@ async def results(
     tail: int | None = Query(
         None, ge=1, le=1000, description="Instead of paging after `after`: the latest this many records."
     ),
-) -> dict[str, Any]:
+) -> ResultPage:
     _check_source(plane, source_id)
     return await fetch(plane, source_id, after, limit, tail=tail)
 
 
-@router.get("/{source_id}/stream", summary="Server-Sent Events: one `result` event per record as it arrives")
+@router.get(
+    "/{source_id}/stream",
+    summary="Server-Sent Events: one `result` event (a ResultView) per record as it arrives",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "An event stream.", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+    },
+)
 async def stream(
     source_id: str,
     request: Request,
@@ -78,10 +84,10 @@ async def stream(
                 yield f"event: error\ndata: {json.dumps({'message': exc.message})}\n\n".encode()
                 await asyncio.sleep(interval * 4)
                 continue
-            for view in batch["records"]:
-                yield f"id: {view.get('seq')}\nevent: result\ndata: {json.dumps(view)}\n\n".encode()
-            cursor = int(batch["cursor"] or cursor)
-            if not batch["records"]:
+            for view in batch.records:
+                yield f"id: {view.seq}\nevent: result\ndata: {view.model_dump_json()}\n\n".encode()
+            cursor = batch.cursor or cursor
+            if not batch.records:
                 yield b": keep-alive\n\n"
                 await asyncio.sleep(interval)
 
@@ -89,21 +95,31 @@ async def stream(
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
 
-@router.get("/{source_id}/frames/{seq}.jpg", summary="First frame of a result's segment with boxes and labels")
+@router.get(
+    "/{source_id}/frames/{seq}.jpg",
+    summary="First frame of a result's segment with boxes and labels",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "A JPEG image.",
+            "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 async def frame(source_id: str, seq: int, plane: Plane) -> Response:
     recent = plane.recent.get(source_id)
     view = recent.get(seq) if recent is not None else None
-    if view is None or not view.get("segment"):
+    if view is None or not view.segment:
         raise NotFound(f"no recent result {seq} of source {source_id!r} with a segment")
     distributor = plane.component_url("distributor")
     response = await plane.client.request(
-        "GET", f"{distributor}/files/{view['segment']}", timeout=10.0, raise_for_status=False
+        "GET", f"{distributor}/files/{view.segment}", timeout=10.0, raise_for_status=False
     )
     if response.status_code == 404:
-        raise NotFound(f"the distributor no longer keeps (or never received) segment {view['segment']!r}")
+        raise NotFound(f"the distributor no longer keeps (or never received) segment {view.segment!r}")
     if response.status_code >= 400:
         raise TransportError(f"the distributor answered {response.status_code} for the segment", url=distributor)
-    jpeg = await asyncio.to_thread(render_frame, response.content, view.get("objects", []))
+    jpeg = await asyncio.to_thread(render_frame, response.content, view.objects)
     return Response(jpeg, media_type="image/jpeg")
 
 
@@ -131,6 +147,6 @@ def render_frame(segment: bytes, objects: list[dict[str, Any]]) -> bytes:
 
 
 def _check_source(plane: ControlPlane, source_id: str) -> None:
-    known = [s["source_id"] for s in plane.installer.state().get("sources", [])]
+    known = [s.source_id for s in plane.installer.state().sources]
     if source_id not in known:
         raise NotFound(f"source {source_id!r} is not installed; installed: {known}", detail={"source_id": source_id})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,25 +11,37 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from backend.contracts.views import SystemHistory, SystemSnapshot
 from backend.plane import Plane
 from common.errors import DayuError, TransportError
 
 router = APIRouter(prefix="/api", tags=["system"])
+GZIP_JSONL: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "gzip-compressed JSON Lines, one record per line (a download).",
+        "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
 @router.get("/system", summary="A fresh system snapshot")
-async def system(plane: Plane) -> dict[str, Any]:
+async def system(plane: Plane) -> SystemSnapshot:
     return await plane.sample_system()
 
 
 @router.get("/system/history", summary="System snapshots taken after `after` (wall clock seconds)")
 async def history(
     plane: Plane, after: float = Query(0.0, ge=0, description="Only snapshots after this time.")
-) -> dict[str, Any]:
-    return {"snapshots": [s for s in plane.snapshots if s["at"] > after]}
+) -> SystemHistory:
+    return SystemHistory(snapshots=[s for s in plane.snapshots if s.at > after])
 
 
-@router.get("/export/results", summary="Results and drop records as gzip JSON Lines, streamed from the distributor")
+@router.get(
+    "/export/results",
+    summary="Results and drop records as gzip JSON Lines, streamed from the distributor",
+    response_class=StreamingResponse,
+    responses=GZIP_JSONL,
+)
 async def export_results(
     plane: Plane, source_id: str | None = Query(None, max_length=128, description="Only this source.")
 ) -> StreamingResponse:
@@ -51,12 +62,17 @@ async def export_results(
     return StreamingResponse(body(), media_type="application/gzip", headers=headers)
 
 
-@router.get("/export/system", summary="System snapshots as gzip JSON Lines")
+@router.get(
+    "/export/system",
+    summary="System snapshots as gzip JSON Lines",
+    response_class=StreamingResponse,
+    responses=GZIP_JSONL,
+)
 async def export_system(plane: Plane) -> StreamingResponse:
-    if plane.installer.installed():
+    if plane.installer.deployed():
         with contextlib.suppress(DayuError):
             await plane.sample_system()  # the export always ends with the present state
-    lines = "".join(json.dumps(s) + "\n" for s in list(plane.snapshots)).encode()
+    lines = "".join(s.model_dump_json() + "\n" for s in list(plane.snapshots)).encode()
     name = f"dayu-system-{int(time.time())}.jsonl.gz"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return StreamingResponse(iter([gzip.compress(lines)]), media_type="application/gzip", headers=headers)

@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from backend.app import seed
+from backend.contracts.install import InstallRequest
 from backend.deploy.base import Deployer, InstanceStatus
-from backend.installer import Installer
-from backend.planner import InstallRequest
+from backend.install import Installer
 from backend.store import Store
 from backend.templates import load_template
 from common.errors import DayuError, Unavailable
@@ -100,7 +100,7 @@ def make(tmp_path: Path, deployer: MemoryDeployer, deployments: list[dict[str, l
 async def settle(installer: Installer) -> dict[str, Any]:
     assert installer._task is not None
     await asyncio.wait_for(installer._task, 10)
-    return installer.state()
+    return installer.state().model_dump(mode="json")
 
 
 async def test_two_stages_then_redeploy_diff(tmp_path: Path) -> None:
@@ -119,8 +119,8 @@ async def test_two_stages_then_redeploy_diff(tmp_path: Path) -> None:
     assert {w["name"] for w in state["workloads"]} >= {"generator-cam0", "generator-cam1"}
 
     result = await installer.redeploy_once()
-    assert result["added"] == ["processor-face-detection-cloud"]
-    assert result["removed"] == ["processor-face-detection-edge1"]
+    assert result.added == ["processor-face-detection-cloud"]
+    assert result.removed == ["processor-face-detection-edge1"]
     assert "processor-face-detection-edge1" not in deployer.running
     await installer.client.aclose()
 
@@ -139,7 +139,7 @@ async def test_uninstall_waits_for_a_redeployment_in_progress(tmp_path: Path) ->
     deployer.gate.set()
     await asyncio.wait_for(redeploy, 5)
     await asyncio.wait_for(uninstall, 5)
-    assert deployer.log[-1] == "remove_all" and installer.state()["phase"] == "uninstalled"
+    assert deployer.log[-1] == "remove_all" and installer.state().phase == "uninstalled"
     await installer.client.aclose()
 
 
@@ -217,17 +217,17 @@ async def test_opening_an_rtsp_camera_gives_its_generator_the_reported_rtsp_url(
     generator = deployer.running["generator-cam0"]
     assert generator.config["source"] == {"alias": "rtsp", "params": {}} and generator.config["autostart"] is False
 
-    await installer.set_open(True, ["cam0"])
+    await installer.open_sources(["cam0"])
     assert peers.calls == [
         ("ds", "/streams/cam0/open", {"dataset": "synthetic", "mode": "rtsp"}),
         ("generator-cam0", "/source/open", {"params": {"url": "rtsp://127.0.0.1:8555/cam0"}}),
     ]
     # Closed: the generator stops reading before its stream goes away; nothing is redeployed.
-    await installer.set_open(False, ["cam0"])
+    await installer.close_sources()
     assert peers.calls[2:] == [("generator-cam0", "/source/close", {}), ("ds", "/streams/cam0/close", {})]
     assert deployer.running["generator-cam0"] is generator
     # Opened again: the stream gets a new server and the generator reads from it.
-    await installer.set_open(True, ["cam0"])
+    await installer.open_sources(["cam0"])
     assert peers.of("generator-cam0")[-1] == ("/source/open", {"params": {"url": "rtsp://127.0.0.1:8556/cam0"}})
     await installer.client.aclose()
 
@@ -236,7 +236,7 @@ async def test_an_rtsp_camera_without_a_reported_url_is_not_read_and_its_stream_
     peers = Peers(rtsp_url=False)
     installer, _ = await installed_with(tmp_path, peers, RTSP_CAMS)
     with pytest.raises(Unavailable, match="no RTSP URL"):
-        await installer.set_open(True, ["cam0"])
+        await installer.open_sources(["cam0"])
     assert ("/source/open", {"params": {}}) not in peers.of("generator-cam0")
     assert [path for path, _ in peers.of("ds")] == ["/streams/cam0/open", "/streams/cam0/close"]
     await installer.client.aclose()
@@ -247,7 +247,7 @@ async def test_a_generator_that_cannot_open_closes_what_this_open_opened(tmp_pat
     peers = Peers(rtsp=False, failing=frozenset({"generator-cam1"}))
     installer, _ = await installed_with(tmp_path, peers, None)
     with pytest.raises(DayuError, match="camera unreachable"):
-        await installer.set_open(True, ["cam0", "cam1"])
+        await installer.open_sources(["cam0", "cam1"])
     assert peers.calls == [
         ("ds", "/streams/cam0/open", {"dataset": "synthetic", "mode": "http"}),
         ("generator-cam0", "/source/open", {"params": {}}),
@@ -264,9 +264,9 @@ async def test_a_generator_that_cannot_open_closes_what_this_open_opened(tmp_pat
 async def test_closing_goes_on_past_a_generator_that_does_not_answer(tmp_path: Path) -> None:
     peers = Peers(rtsp=False)
     installer, _ = await installed_with(tmp_path, peers, None)
-    await installer.set_open(True, ["cam0", "cam1"])
+    await installer.open_sources(["cam0", "cam1"])
     peers.failing = frozenset({"generator-cam0"})
-    await installer.set_open(False, ["cam0", "cam1"])
+    await installer.close_sources()
     closing = peers.calls[4:]
     for sid in ("cam0", "cam1"):  # each stream closes after its generator (the sources side by side)
         mine = [(host, path) for host, path, _ in closing if sid in host or sid in path]

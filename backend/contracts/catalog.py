@@ -1,0 +1,92 @@
+"""Catalogs: policies, services, nodes, the default visualization views; DAGs and datasource configs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.templates import PolicySpec, VisualizationSpec
+from common.dag import DagSpec
+
+
+class PolicyInfo(PolicySpec):
+    default: bool = Field(description="The template's default policy.")
+
+
+class NodeInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    role: str = Field(description="cloud or edge.")
+    arch: str = Field(description="CPU architecture, e.g. amd64, arm64.")
+    labels: dict[str, str] = Field(default_factory=dict)
+    cpu: float | None = Field(None, description="Fraction of CPU in use (0-1), when installed.")
+    memory: float | None = Field(None, description="Fraction of memory in use (0-1), when installed.")
+
+
+class ViewCatalog(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    result: list[VisualizationSpec] = Field(description="Default views of a source's results.")
+    system: list[VisualizationSpec] = Field(description="Views of the system page.")
+
+
+class DagRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="DAG name.")
+    stages: DagSpec = Field(description="Stages and edges.")
+
+
+class DagNode(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    service: str
+    next: list[str] = Field(description="Stages that follow.")
+
+
+class DagInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    spec: DagSpec = Field(description="The DAG as written.")
+    dag: dict[str, DagNode] = Field(description="Stage -> service and successors, sentinels `_start`/`_end` included.")
+
+
+class Deleted(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    deleted: str = Field(description="Name or id of what was deleted.")
+
+
+class DatasourceRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="The config's `name`.")
+    file_name: str = Field(description="File it was uploaded as.")
+    config: dict[str, Any] = Field(description="The validated config (sources, datasets, modes).")
+    created: float
+
+
+class DatasourceInfo(DatasourceRecord):
+    open: bool = Field(description="Its sources are playing.")
+    installed: bool = Field(description="It is part of the install.")
+
+
+class UploadResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    file: str
+    ok: bool
+    id: str | None = Field(None, description="Datasource config id, when stored.")
+    sources: list[str] = Field(default_factory=list, description="Its source ids, when stored.")
+    error: str | None = Field(None, description="Why it was refused (file:line: field: problem).")
+    detail: Any = None
+
+
+class UploadReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    results: list[UploadResult] = Field(description="One per file, in upload order.")
+    ok: bool = Field(description="Every file was stored.")

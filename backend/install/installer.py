@@ -1,0 +1,198 @@
+"""The installer: one lock serialises install, uninstall, open/close and redeployment.
+
+Install runs in the background (the API answers at once; the state says how far it got). Any failure
+removes what was deployed and leaves a failure report in the state. Uninstall and redeployment take the
+same lock, so an uninstall waits for a redeployment in progress (and vice versa).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from backend.contracts.install import InstallPhase, InstallRequest, InstallState, RedeployResult
+from backend.contracts.query import QueryState
+from backend.datasource_config import DatasourceConfig
+from backend.deploy.base import Deployer
+from backend.install.redeploy import redeploy, redeploy_loop
+from backend.install.resolve import ResolvedInstall, resolve
+from backend.install.runtime import RuntimeCalls
+from backend.install.stages import StageRunner
+from backend.install.state import InstallStateMachine
+from backend.install.validate import validate_install
+from backend.store import Store
+from backend.templates import Template
+from common.errors import Conflict, InvalidInput, Unavailable
+from common.transport import ServiceClient
+
+log = logging.getLogger(__name__)
+QUERY_KEY = "query"
+
+
+class Installer:
+    def __init__(
+        self,
+        template: Template,
+        store: Store,
+        deployer: Deployer,
+        client: ServiceClient,
+        *,
+        token: str | None,
+        datasource_url: str | None,
+    ) -> None:
+        self.template = template
+        self.store = store
+        self.deployer = deployer
+        self.token = token
+        self.states = InstallStateMachine(store)
+        self.runtime = RuntimeCalls(deployer, client, datasource_url)
+        self.lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._redeploy_task: asyncio.Task[None] | None = None
+
+    @property
+    def client(self) -> ServiceClient:
+        return self.runtime.client
+
+    @client.setter
+    def client(self, value: ServiceClient) -> None:
+        self.runtime.client = value
+
+    # -- reading -----------------------------------------------------------------------------------
+    def state(self) -> InstallState:
+        return self.states.get()
+
+    def deployed(self) -> bool:
+        """Workloads are up (installed, or degraded: a component is down but the rest serves)."""
+        return self.state().deployed
+
+    def query(self) -> QueryState:
+        raw = self.store.get_state(QUERY_KEY)
+        return QueryState.model_validate(raw) if raw else QueryState()
+
+    def resolve(self, req: InstallRequest) -> ResolvedInstall:
+        resolved = resolve(self.template, self.store, self.deployer.nodes(), req)
+        validate_install(self.template, resolved.policy, resolved.sources)
+        return resolved
+
+    # -- install -------------------------------------------------------------------------------------
+    def start_install(self, req: InstallRequest) -> InstallState:
+        if self.lock.locked():
+            raise Conflict("cannot install: another install action is running", detail={"phase": self.state().phase})
+        self.states.check(InstallPhase.INSTALLING)
+        resolved = self.resolve(req)
+        self.deployer.use_trace(req.trace, req.trace_mode)
+        state = self.states.begin_install(
+            policy=resolved.policy,
+            datasource=resolved.datasource.name,
+            request=req,
+            sources=[{"source_id": s.entry.id, "dag": s.dag_name, "nodes": s.nodes} for s in resolved.sources],
+        )
+        self._task = asyncio.create_task(self._install(resolved))
+        return state
+
+    async def _install(self, resolved: ResolvedInstall) -> None:
+        runner = StageRunner(self.template, self.deployer, self.states, self.runtime, self.token)
+        async with self.lock:
+            try:
+                await runner.run(resolved)
+            except Exception as exc:  # any failure: report it and leave nothing half-deployed
+                log.warning("install failed: %s", exc)
+                with contextlib.suppress(Exception):
+                    await self.deployer.remove_all()
+                self.states.fail(exc)
+
+    # -- open / close ----------------------------------------------------------------------------------
+    def _datasource(self, state: InstallState) -> DatasourceConfig:
+        if state.datasource is None:
+            raise Conflict("nothing is installed: install first")
+        return DatasourceConfig.model_validate(self.store.get_datasource(state.datasource)["config"])
+
+    async def open_sources(self, sources: list[str]) -> QueryState:
+        """Open ``sources`` (empty: every installed one): the datasource serves them, their generators read."""
+        state = self.state()
+        if not state.deployed:
+            raise Conflict("nothing is installed: install first", detail={"phase": state.phase})
+        known = [s.source_id for s in state.sources]
+        wanted = sources or known
+        unknown = [s for s in wanted if s not in known]
+        if unknown:
+            raise InvalidInput(f"sources not installed: {unknown}; installed: {known}", detail={"unknown": unknown})
+        async with self.lock:
+            await self.runtime.open_sources(self._datasource(state), state.placement, wanted)
+        return self._set_query(True, wanted)
+
+    async def close_sources(self) -> QueryState:
+        """Close every open source; closing what is closed changes nothing."""
+        query = self.query()
+        if not query.open:
+            return QueryState()
+        state = self.state()
+        async with self.lock:
+            await self.runtime.close_sources(self._datasource(state), state.placement, query.sources)
+        return self._set_query(False, query.sources)
+
+    def _set_query(self, opened: bool, sources: list[str]) -> QueryState:
+        query = QueryState(open=opened, sources=sources, since=time.time())
+        self.store.set_state(QUERY_KEY, query.model_dump(mode="json"))
+        return query
+
+    # -- health of what is deployed ---------------------------------------------------------------
+    def mark_degraded(self, reason: str) -> InstallState:
+        """A deployed component is down; the install keeps serving with what is left."""
+        return self.states.mark_degraded(reason)
+
+    def mark_recovered(self) -> InstallState:
+        return self.states.mark_recovered()
+
+    # -- uninstall -----------------------------------------------------------------------------------
+    async def uninstall(self, timeout: float = 120.0) -> InstallState:
+        """Close the sources, stop an install in progress, remove every workload."""
+        self.states.check(InstallPhase.UNINSTALLING)
+        if self.query().open:
+            try:
+                await asyncio.wait_for(self.close_sources(), timeout)
+            except Exception as exc:  # the workloads go anyway; the components' own shutdown drains them
+                log.warning("closing the sources before uninstalling failed: %s", exc)
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        try:
+            await asyncio.wait_for(self.lock.acquire(), timeout)
+        except TimeoutError:
+            raise Unavailable(f"a redeployment still holds the lock after {timeout:.0f}s") from None
+        try:
+            self.states.begin_uninstall()
+            try:
+                await self.deployer.remove_all()
+            except Exception as exc:
+                self.states.fail(exc)
+                raise
+            self.store.set_state(QUERY_KEY, None)
+            return self.states.uninstalled()
+        finally:
+            self.lock.release()
+
+    # -- redeployment --------------------------------------------------------------------------------
+    async def redeploy_once(self) -> RedeployResult:
+        """Ask the scheduler for a deployment, diff it with the current processors, apply, wait."""
+        async with self.lock:
+            state = self.state()
+            if not state.deployed or state.request is None:
+                raise Conflict("nothing is installed", detail={"phase": state.phase})
+            resolved = resolve(self.template, self.store, self.deployer.nodes(), state.request)
+            return await redeploy(self.template, self.deployer, self.states, self.runtime, resolved, self.token)
+
+    def start_redeploy_loop(self, interval: float) -> None:
+        if interval > 0 and self._redeploy_task is None:
+            self._redeploy_task = asyncio.create_task(redeploy_loop(interval, self.deployed, self.redeploy_once))
+
+    async def close(self) -> None:
+        for task in (self._task, self._redeploy_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task

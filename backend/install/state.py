@@ -1,0 +1,140 @@
+"""The install state machine: the only code that changes the stored install state.
+
+Every change is a method here. A phase change goes through :meth:`InstallStateMachine.transition`,
+which refuses a move the table below does not allow with :class:`~common.errors.Conflict` (409);
+changes within a phase (progress, readiness, the deployed workloads) keep the phase as it is.
+
+::
+
+    uninstalled --install--> installing --ok--> installed <--recovered/degraded--> degraded
+         ^                        |                 |                                 |
+         |                      fails               +---------- uninstall ------------+
+         |                        v                                   |
+         +--- removed --- uninstalling <------------ uninstall -- failed
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import ValidationError
+
+from backend.contracts.install import ErrorInfo, InstallPhase, InstallState, ProgressEntry
+from backend.store import Store
+from common.errors import Conflict, DayuError
+
+STATE_KEY = "install"
+MAX_PROGRESS = 50
+P = InstallPhase
+
+TRANSITIONS: dict[InstallPhase, frozenset[InstallPhase]] = {
+    P.UNINSTALLED: frozenset({P.INSTALLING, P.UNINSTALLING}),
+    P.INSTALLING: frozenset({P.INSTALLED, P.FAILED, P.UNINSTALLING}),
+    P.INSTALLED: frozenset({P.DEGRADED, P.UNINSTALLING}),
+    P.DEGRADED: frozenset({P.INSTALLED, P.DEGRADED, P.UNINSTALLING}),
+    P.UNINSTALLING: frozenset({P.UNINSTALLED, P.FAILED}),
+    P.FAILED: frozenset({P.INSTALLING, P.UNINSTALLING}),
+}
+"""Phase -> phases it may move to. ``degraded -> degraded`` updates the reason."""
+
+
+def error_info(exc: BaseException) -> ErrorInfo:
+    if isinstance(exc, DayuError):
+        return ErrorInfo(code=exc.code, message=exc.message, detail=exc.detail)
+    return ErrorInfo(message=repr(exc))
+
+
+class InstallStateMachine:
+    """The install state kept in the store, changed only through these methods."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def get(self) -> InstallState:
+        raw = self.store.get_state(STATE_KEY)
+        if raw is None:
+            return InstallState()
+        try:
+            return InstallState.model_validate(raw)
+        except ValidationError as exc:
+            # A state written by an older backend: say so instead of failing every route that reads it.
+            message = f"the stored install state is unreadable ({exc.error_count()} problems); uninstall to reset"
+            return InstallState(phase=P.FAILED, error=ErrorInfo(code="invalid_state", message=message))
+
+    def _save(self, state: InstallState) -> InstallState:
+        state.updated = time.time()
+        self.store.set_state(STATE_KEY, state.model_dump(mode="json"))
+        return state
+
+    # -- phase changes ---------------------------------------------------------------------------
+    def transition(self, to: InstallPhase, *, step: str | None = None, **changes: Any) -> InstallState:
+        """Move to phase ``to`` with ``changes`` to other fields, or raise Conflict (409) if not allowed."""
+        state = self.get()
+        self.check(to, state)
+        data = {**state.model_dump(), **changes, "phase": to, "step": step if step is not None else state.step}
+        return self._save(InstallState.model_validate(data))
+
+    def check(self, to: InstallPhase, state: InstallState | None = None) -> None:
+        current = (state or self.get()).phase
+        if to not in TRANSITIONS[current]:
+            raise Conflict(
+                f"cannot go from {current.value!r} to {to.value!r}",
+                detail={"phase": current.value, "wanted": to.value},
+            )
+
+    def begin_install(self, **fields: Any) -> InstallState:
+        """A fresh install record (the previous one, failed or removed, is replaced)."""
+        self.check(P.INSTALLING)
+        now = time.time()
+        state = InstallState(phase=P.INSTALLING, step="validated", started=now, **fields)
+        state.progress = [ProgressEntry(at=now, step="validated", message="request validated")]
+        return self._save(state)
+
+    def installed(self, **fields: Any) -> InstallState:
+        return self.transition(P.INSTALLED, step="done", installed_at=time.time(), error=None, **fields)
+
+    def fail(self, exc: BaseException) -> InstallState:
+        return self.transition(P.FAILED, step="failed", error=error_info(exc))
+
+    def begin_uninstall(self) -> InstallState:
+        return self.transition(P.UNINSTALLING, step="removing")
+
+    def uninstalled(self) -> InstallState:
+        self.check(P.UNINSTALLED)
+        self.store.set_state(STATE_KEY, None)
+        return InstallState()
+
+    def mark_degraded(self, reason: str) -> InstallState:
+        """A deployed component is down (reported by whoever watches the components)."""
+        return self.transition(P.DEGRADED, degraded_reason=reason)
+
+    def mark_recovered(self) -> InstallState:
+        """Every component is serving again."""
+        phase = self.get().phase
+        if phase != P.DEGRADED:
+            raise Conflict(
+                f"cannot recover: the install is {phase.value!r}, not degraded", detail={"phase": phase.value}
+            )
+        return self.transition(P.INSTALLED, degraded_reason=None)
+
+    def recover_after_restart(self) -> InstallState:
+        """At backend start: an install or uninstall the previous process was running cannot still be going."""
+        state = self.get()
+        if state.phase not in (P.INSTALLING, P.UNINSTALLING):
+            return state
+        message = f"the backend restarted while {state.phase.value}"
+        return self.transition(P.FAILED, step="failed", error=ErrorInfo(code="interrupted", message=message))
+
+    # -- changes within a phase --------------------------------------------------------------------
+    def update(self, **changes: Any) -> InstallState:
+        """Change fields other than the phase (progress of a stage, redeployed workloads)."""
+        if "phase" in changes:
+            raise ValueError("phase changes go through transition()")
+        state = self.get()
+        return self._save(InstallState.model_validate({**state.model_dump(), **changes}))
+
+    def progress(self, step: str, message: str) -> InstallState:
+        state = self.get()
+        entries = [*state.progress, ProgressEntry(at=time.time(), step=step, message=message)][-MAX_PROGRESS:]
+        return self.update(step=step, progress=entries)

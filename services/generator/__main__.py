@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from common.service import serve
+from common.entrypoint import one_line_errors
+from common.service import load_topology, serve
 from services.generator.app import create_app
 from services.generator.config import GeneratorSettings
 from services.generator.memory import return_freed_frames
@@ -10,8 +11,11 @@ from services.generator.memory import return_freed_frames
 
 def main() -> None:
     return_freed_frames()
-    settings = GeneratorSettings()
-    serve(create_app(settings), settings)
+    with one_line_errors("generator"):
+        settings = GeneratorSettings.from_env()
+        load_topology(settings)  # a bad topology is named now, not as a traceback at startup
+        app = create_app(settings)
+    serve(app, settings)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from common.service import serve
+from common.entrypoint import one_line_errors
+from common.service import load_topology, serve
 from services.scheduler.app import create_app
 from services.scheduler.settings import SchedulerSettings
 
 
 def main() -> None:
-    settings = SchedulerSettings()
-    serve(create_app(settings), settings)
+    with one_line_errors("scheduler"):
+        settings = SchedulerSettings.from_env()
+        load_topology(settings)  # a bad topology is named now, not as a traceback at startup
+        app = create_app(settings)
+    serve(app, settings)
 
 
 if __name__ == "__main__":

@@ -38,17 +38,29 @@ def find_dayu_dir(start: Path) -> Path | None:
 
 
 def resolve_target(url: str | None, token: str | None) -> tuple[str, str | None]:
+    origin = "--url" if url else "$DAYU_URL"
     url = url or os.environ.get("DAYU_URL")
     token = token or os.environ.get("DAYU_TOKEN")
     dayu = find_dayu_dir(Path.cwd())
     if dayu is not None:
         if url is None and (dayu / "run" / "backend.url").is_file():
+            origin = str(dayu / "run" / "backend.url")
             url = (dayu / "run" / "backend.url").read_text().strip()
         if token is None:
             token = (dayu / "token").read_text().strip()
     if url is None:
         raise CliError("no backend found: start one with dayu.sh, or give --url (or DAYU_URL)")
+    check_url(url, origin)
     return url.rstrip("/"), token
+
+
+def check_url(url: str, origin: str) -> None:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise CliError(f"{origin}: not a URL ({exc}): {url!r}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise CliError(f"{origin}: expected http(s)://host:port, got {url!r}")
 
 
 class Api:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uvicorn
-from common.entrypoint import one_line_errors
 
 from backend.app import create_app
 from backend.settings import BackendSettings
+from common.entrypoint import one_line_errors
 
 
 def main() -> None:

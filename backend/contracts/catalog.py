@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import UploadFile
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from backend.templates import PolicySpec, VisualizationSpec
+from backend.templates import PolicySpec, ServiceSpec, VisualizationSpec
 from common.dag import DagSpec
 
 
@@ -90,3 +91,31 @@ class UploadReport(BaseModel):
 
     results: list[UploadResult] = Field(description="One per file, in upload order.")
     ok: bool = Field(description="Every file was stored.")
+
+
+class PolicyList(RootModel[list[PolicyInfo]]):
+    """``GET /api/policies``."""
+
+
+class ServiceList(RootModel[list[ServiceSpec]]):
+    """``GET /api/services``."""
+
+
+class NodeList(RootModel[list[NodeInfo]]):
+    """``GET /api/nodes``."""
+
+
+class DagList(RootModel[list[DagInfo]]):
+    """``GET /api/dags``."""
+
+
+class DatasourceList(RootModel[list[DatasourceInfo]]):
+    """``GET /api/datasources``."""
+
+
+class DatasourceUpload(BaseModel):
+    """``POST /api/datasources``: one or more datasource config files (YAML), as multipart form data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    files: list[UploadFile] = Field(description="YAML files, one datasource config each.")

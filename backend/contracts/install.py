@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from backend.deploy.base import InstanceStatus
 from common.workload import Workload
@@ -163,3 +163,7 @@ class Instance(BaseModel):
     def of(cls, status: InstanceStatus) -> Instance:
         age = status.age_s()
         return cls(**status.model_dump(), age_s=None if age is None else round(age, 1))
+
+
+class InstanceList(RootModel[list[Instance]]):
+    """``GET /api/instances``."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 
 class OpenRequest(BaseModel):
@@ -31,3 +31,7 @@ class SourceStatus(BaseModel):
     nodes: list[str] = Field(description="Nodes its services may run on.")
     node: str | None = Field(None, description="Node of its generator.")
     open: bool = Field(description="Whether it is playing.")
+
+
+class SourceList(RootModel[list[SourceStatus]]):
+    """``GET /api/sources``."""

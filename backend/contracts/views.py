@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.templates import VisualizationSpec
@@ -73,3 +74,9 @@ class SourceViews(_Out):
     source_id: str
     custom: bool = Field(description="Uploaded views; false: the catalog's defaults.")
     views: list[VisualizationSpec]
+
+
+class ViewsUpload(_Out):
+    """``PUT /api/visualizations/{source_id}``: the views as a YAML file (``views: [...]``), multipart form data."""
+
+    file: UploadFile = Field(description="YAML with `views`.")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import FileResponse, JSONResponse
 
+from backend.contracts.bench import BenchResults, PolicyBench
 from backend.plane import ControlPlane, Plane
 from common.errors import InvalidInput, NotFound
 
@@ -18,16 +17,6 @@ router = APIRouter(prefix="/api/bench", tags=["bench"])
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\.(png|json|md)$")
 MAX_TEXT_BYTES = 2 * 1024 * 1024
 MEDIA = {"png": "image/png", "json": "application/json", "md": "text/markdown; charset=utf-8"}
-
-
-class PolicyBench(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    available: bool = Field(description="Whether a policy benchmark has written results.")
-    results: Any = Field(None, description="`results.json` as written by the benchmark, when present.")
-    table: str | None = Field(None, description="`table.md`, when present.")
-    plots: list[str] = Field(default_factory=list, description="PNG file names, served by `/files/{name}`.")
-    error: str | None = Field(None, description="Why a present file could not be read.")
 
 
 def bench_dir(plane: ControlPlane) -> Path:
@@ -59,7 +48,21 @@ async def policies(plane: Plane) -> PolicyBench:
     return summary
 
 
-@router.get("/policies/files/{name}", summary="One file of the policy benchmark (PNG, JSON or Markdown)")
+@router.get(
+    "/policies/files/{name}",
+    summary="One file of the policy benchmark (PNG, JSON or Markdown)",
+    response_class=JSONResponse,
+    responses={
+        200: {
+            "description": "The file, as its media type.",
+            "model": BenchResults,  # the application/json variant
+            "content": {
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+                "text/markdown": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 async def policy_file(name: str, plane: Plane) -> FileResponse:
     match = FILE_NAME.match(name)
     if match is None:

@@ -4,41 +4,40 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from backend.contracts.catalog import NodeInfo, PolicyInfo, ViewCatalog
+from backend.contracts.catalog import NodeInfo, NodeList, PolicyInfo, PolicyList, ServiceList, ViewCatalog
 from backend.contracts.views import SystemSnapshot
 from backend.plane import Plane
-from backend.templates import ServiceSpec
 from common.errors import DayuError
 
 router = APIRouter(prefix="/api", tags=["catalog"])
 
 
 @router.get("/policies", summary="Scheduling policies of the template")
-async def policies(plane: Plane) -> list[PolicyInfo]:
+async def policies(plane: Plane) -> PolicyList:
     default = plane.template.base.defaults.policy
-    return [PolicyInfo(**p.model_dump(), default=p.id == default) for p in plane.template.policies.values()]
+    return PolicyList([PolicyInfo(**p.model_dump(), default=p.id == default) for p in plane.template.policies.values()])
 
 
 @router.get("/services", summary="Services a DAG can use")
-async def services(plane: Plane) -> list[ServiceSpec]:
-    return list(plane.template.services.values())
+async def services(plane: Plane) -> ServiceList:
+    return ServiceList(list(plane.template.services.values()))
 
 
 @router.get("/nodes", summary="Nodes of the runtime: role, arch, labels and, when installed, live use")
-async def nodes(plane: Plane) -> list[NodeInfo]:
+async def nodes(plane: Plane) -> NodeList:
     live: SystemSnapshot | None = None
     if plane.installer.deployed():
         try:
             live = await plane.sample_system()
         except DayuError:
             live = None
-    return [
+    return NodeList([
         NodeInfo(
             name=name, role=spec.role, arch=spec.arch, labels=spec.labels,
             cpu=live.cpu.get(name) if live else None, memory=live.memory.get(name) if live else None,
         )
         for name, spec in sorted(plane.deployer.nodes().items())
-    ]  # fmt: skip
+    ])  # fmt: skip
 
 
 @router.get("/visualizations/catalog", summary="Default result and system views")

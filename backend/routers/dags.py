@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from backend.contracts.catalog import DagInfo, DagNode, DagRequest, Deleted
+from backend.contracts.catalog import DagInfo, DagList, DagNode, DagRequest, Deleted
 from backend.plane import ControlPlane, Plane
 from backend.planner import resolve_dag
 from common.dag import DagSpec
@@ -27,8 +27,8 @@ def _describe(plane: ControlPlane, name: str, spec: dict[str, Any]) -> DagInfo:
 
 
 @router.get("", summary="Every DAG")
-async def list_dags(plane: Plane) -> list[DagInfo]:
-    return [_describe(plane, d["name"], d["spec"]) for d in plane.store.list_dags()]
+async def list_dags(plane: Plane) -> DagList:
+    return DagList([_describe(plane, d["name"], d["spec"]) for d in plane.store.list_dags()])
 
 
 @router.post("", status_code=201, summary="Create a DAG (known services, matching types, no cycle, connected)")

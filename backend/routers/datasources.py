@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, Form
 
-from backend.contracts.catalog import DatasourceInfo, DatasourceRecord, Deleted, UploadReport, UploadResult
+from backend.contracts.catalog import (
+    DatasourceInfo,
+    DatasourceList,
+    DatasourceRecord,
+    DatasourceUpload,
+    Deleted,
+    UploadReport,
+    UploadResult,
+)
 from backend.datasource_config import parse_datasource
 from backend.plane import ControlPlane, Plane
 from common.errors import Conflict, DayuError, InvalidInput, PayloadTooLarge
@@ -25,7 +33,8 @@ def in_use(plane: ControlPlane, datasource: str) -> bool:
 
 
 @router.post("", summary="Upload datasource config files (YAML); each gets its own result")
-async def upload(files: Annotated[list[UploadFile], File(description="YAML files")], plane: Plane) -> UploadReport:
+async def upload(form: Annotated[DatasourceUpload, Form()], plane: Plane) -> UploadReport:
+    files = form.files
     if not files:
         raise InvalidInput("no file uploaded")
     if len(files) > MAX_FILES:
@@ -51,11 +60,13 @@ async def upload(files: Annotated[list[UploadFile], File(description="YAML files
 
 
 @router.get("", summary="Every datasource config")
-async def list_datasources(plane: Plane) -> list[DatasourceInfo]:
-    return [
-        DatasourceInfo(**d, open=is_open(plane, d["id"]), installed=in_use(plane, d["id"]))
-        for d in plane.store.list_datasources()
-    ]
+async def list_datasources(plane: Plane) -> DatasourceList:
+    return DatasourceList(
+        [
+            DatasourceInfo(**d, open=is_open(plane, d["id"]), installed=in_use(plane, d["id"]))
+            for d in plane.store.list_datasources()
+        ]
+    )
 
 
 @router.get("/{ident}", summary="One datasource config")

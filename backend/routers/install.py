@@ -9,6 +9,7 @@ from backend.contracts.install import (
     InstallState,
     InstallStatus,
     Instance,
+    InstanceList,
     LinkEmulation,
     RedeployResult,
 )
@@ -40,6 +41,6 @@ async def redeploy(plane: Plane) -> RedeployResult:
 
 
 @router.get("/instances", summary="Deployed instances per service: node, age, cpu, memory, readiness")
-async def instances(plane: Plane) -> list[Instance]:
+async def instances(plane: Plane) -> InstanceList:
     out = [Instance.of(status) for status in await plane.deployer.status()]
-    return sorted(out, key=lambda i: (i.component, i.name))
+    return InstanceList(sorted(out, key=lambda i: (i.component, i.name)))

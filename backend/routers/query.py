@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from backend.contracts.query import OpenRequest, QueryState, SourceStatus
+from backend.contracts.query import OpenRequest, QueryState, SourceList, SourceStatus
 from backend.plane import Plane
 
 router = APIRouter(prefix="/api", tags=["query"])
@@ -26,14 +26,14 @@ async def query_state(plane: Plane) -> QueryState:
 
 
 @router.get("/sources", summary="Installed sources with their DAG, node and open state")
-async def sources(plane: Plane) -> list[SourceStatus]:
+async def sources(plane: Plane) -> SourceList:
     state = plane.installer.state()
     query = plane.installer.query()
     opened = set(query.sources) if query.open else set()
-    return [
+    return SourceList([
         SourceStatus(
             source_id=s.source_id, dag=s.dag, nodes=s.nodes, node=state.placement.get(s.source_id),
             open=s.source_id in opened,
         )
         for s in state.sources
-    ]  # fmt: skip
+    ])  # fmt: skip

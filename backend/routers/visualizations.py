@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, Form
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.contracts.views import SourceViews
+from backend.contracts.views import SourceViews, ViewsUpload
 from backend.plane import ControlPlane, Plane
 from backend.templates import VisualizationSpec
 from common.config import parse_yaml_model
@@ -39,9 +39,8 @@ async def get_views(source_id: str, plane: Plane) -> SourceViews:
 
 
 @router.put("/{source_id}", summary="Upload a source's views as YAML (`views: [...]`), validated")
-async def put_views(
-    source_id: str, file: Annotated[UploadFile, File(description="YAML with `views`")], plane: Plane
-) -> SourceViews:
+async def put_views(source_id: str, form: Annotated[ViewsUpload, Form()], plane: Plane) -> SourceViews:
+    file = form.file
     if not re.match(SOURCE, source_id) or len(source_id) > 40:
         raise InvalidInput(f"source id {source_id!r} must be lowercase letters, digits and dashes")
     limit = plane.settings.max_upload_bytes

@@ -319,7 +319,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Server-Sent Events: one `result` event per record as it arrives */
+        /** Server-Sent Events: one `result` event (a ResultView) per record as it arrives */
         get: operations["stream_api_results__source_id__stream_get"];
         put?: never;
         post?: never;
@@ -406,7 +406,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Remove every deployed workload (waits for a redeployment in progress) */
+        /** Close the sources and remove every deployed workload */
         post: operations["uninstall_api_uninstall_post"];
         delete?: never;
         options?: never;
@@ -488,24 +488,42 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** Body_put_views_api_visualizations__source_id__put */
-        Body_put_views_api_visualizations__source_id__put: {
+        /**
+         * BenchResults
+         * @description ``results.json`` of the policy benchmark, as the benchmark wrote it (its layout is the benchmark's).
+         */
+        BenchResults: unknown;
+        /** DagInfo */
+        DagInfo: {
             /**
-             * File
-             * @description YAML with `views`
+             * Dag
+             * @description Stage -> service and successors, sentinels `_start`/`_end` included.
              */
-            file: string;
+            dag: {
+                [key: string]: components["schemas"]["DagNode"];
+            };
+            /** Name */
+            name: string;
+            /** @description The DAG as written. */
+            spec: components["schemas"]["DagSpec"];
         };
-        /** Body_upload_api_datasources_post */
-        Body_upload_api_datasources_post: {
+        /**
+         * DagList
+         * @description ``GET /api/dags``.
+         */
+        DagList: components["schemas"]["DagInfo"][];
+        /** DagNode */
+        DagNode: {
             /**
-             * Files
-             * @description YAML files
+             * Next
+             * @description Stages that follow.
              */
-            files: string[];
+            next: string[];
+            /** Service */
+            service: string;
         };
-        /** DagBody */
-        DagBody: {
+        /** DagRequest */
+        DagRequest: {
             /**
              * Name
              * @description DAG name.
@@ -527,29 +545,103 @@ export interface components {
             /** Stages */
             stages: components["schemas"]["StageSpec"][];
         };
-        /**
-         * ErrorBody
-         * @description Every error response of every component: ``{"error": {"code", "message", "detail"}}``.
-         */
-        ErrorBody: {
-            error: components["schemas"]["ErrorInfo"];
+        /** DatasourceInfo */
+        DatasourceInfo: {
+            /**
+             * Config
+             * @description The validated config (sources, datasets, modes).
+             */
+            config: {
+                [key: string]: unknown;
+            };
+            /** Created */
+            created: number;
+            /**
+             * File Name
+             * @description File it was uploaded as.
+             */
+            file_name: string;
+            /**
+             * Id
+             * @description The config's `name`.
+             */
+            id: string;
+            /**
+             * Installed
+             * @description It is part of the install.
+             */
+            installed: boolean;
+            /**
+             * Open
+             * @description Its sources are playing.
+             */
+            open: boolean;
         };
-        /** ErrorInfo */
+        /**
+         * DatasourceList
+         * @description ``GET /api/datasources``.
+         */
+        DatasourceList: components["schemas"]["DatasourceInfo"][];
+        /** DatasourceRecord */
+        DatasourceRecord: {
+            /**
+             * Config
+             * @description The validated config (sources, datasets, modes).
+             */
+            config: {
+                [key: string]: unknown;
+            };
+            /** Created */
+            created: number;
+            /**
+             * File Name
+             * @description File it was uploaded as.
+             */
+            file_name: string;
+            /**
+             * Id
+             * @description The config's `name`.
+             */
+            id: string;
+        };
+        /**
+         * DatasourceUpload
+         * @description ``POST /api/datasources``: one or more datasource config files (YAML), as multipart form data.
+         */
+        DatasourceUpload: {
+            /**
+             * Files
+             * @description YAML files, one datasource config each.
+             */
+            files: string[];
+        };
+        /** Deleted */
+        Deleted: {
+            /**
+             * Deleted
+             * @description Name or id of what was deleted.
+             */
+            deleted: string;
+        };
+        /**
+         * ErrorInfo
+         * @description Why an install failed: the shape of every error response's ``error`` member.
+         */
         ErrorInfo: {
             /**
              * Code
-             * @description Stable error code, e.g. invalid_input, not_found, overloaded, upstream_error.
+             * @description Stable machine-readable code.
+             * @default internal_error
              */
             code: string;
             /**
              * Detail
-             * @description Structured detail (for invalid input: a list of {field, problem}).
-             * @default null
+             * @description Structured detail (e.g. the workloads that were not ready).
              */
-            detail: unknown;
+            detail?: unknown;
             /**
              * Message
-             * @description What was wrong, naming the field or value.
+             * @description What went wrong, for people.
              */
             message: string;
         };
@@ -572,6 +664,32 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** HTTPValidationError */
+        HTTPValidationError: {
+            /** Detail */
+            detail?: components["schemas"]["ValidationError"][];
+        };
+        /** InstalledSource */
+        InstalledSource: {
+            /**
+             * Dag
+             * @description Name of the DAG the source runs.
+             */
+            dag: string;
+            /**
+             * Nodes
+             * @description Nodes its services may run on.
+             */
+            nodes: string[];
+            /** Source Id */
+            source_id: string;
+        };
+        /**
+         * InstallPhase
+         * @description Where an install is. The transitions allowed between them are in :mod:`backend.install.state`.
+         * @enum {string}
+         */
+        InstallPhase: "uninstalled" | "installing" | "installed" | "degraded" | "uninstalling" | "failed";
         /** InstallRequest */
         InstallRequest: {
             /**
@@ -594,21 +712,228 @@ export interface components {
              * @description Per source: DAG and candidate nodes.
              */
             sources?: components["schemas"]["SourceInstall"][];
-            /**
-             * Trace
-             * @description Bandwidth trace (a name in template/traces/ or a CSV path) every link to the cloud follows from install time; none: the links of base.yaml. Local runtime only.
-             */
-            trace?: string | null;
-            /**
-             * Trace Mode
-             * @description At the trace's end: start again or hold.
-             * @default loop
-             * @enum {string}
-             */
-            trace_mode: "loop" | "hold";
         };
-        /** OpenBody */
-        OpenBody: {
+        /**
+         * InstallState
+         * @description The backend's install state, as stored and as ``GET /api/install`` answers it.
+         */
+        InstallState: {
+            /**
+             * Datasource
+             * @description Datasource config id.
+             */
+            datasource?: string | null;
+            /**
+             * Degraded Reason
+             * @description Why the install is degraded (a component is down).
+             */
+            degraded_reason?: string | null;
+            /**
+             * Deployment
+             * @description Service -> nodes it runs on.
+             */
+            deployment?: {
+                [key: string]: string[];
+            };
+            /** @description Why the install failed. */
+            error?: components["schemas"]["ErrorInfo"] | null;
+            /** Installed At */
+            installed_at?: number | null;
+            /** @default uninstalled */
+            phase: components["schemas"]["InstallPhase"];
+            /**
+             * Placement
+             * @description Source id -> node of its generator.
+             */
+            placement?: {
+                [key: string]: string;
+            };
+            /** Policy */
+            policy?: string | null;
+            /**
+             * Progress
+             * @description The latest steps, oldest first.
+             */
+            progress?: components["schemas"]["ProgressEntry"][];
+            /**
+             * Ready
+             * @description Workloads ready of the current stage, e.g. `3/5`.
+             */
+            ready?: string | null;
+            /** @description The request this install was made from. */
+            request?: components["schemas"]["InstallRequest"] | null;
+            /**
+             * Run Id
+             * @description Name of this install; the distributor keeps its results apart.
+             */
+            run_id?: string | null;
+            /** Sources */
+            sources?: components["schemas"]["InstalledSource"][];
+            /**
+             * Started
+             * @description When the install started (wall clock).
+             */
+            started?: number | null;
+            /**
+             * Step
+             * @description Step within the phase (validated, stage1, stage2, done, ...).
+             */
+            step?: string | null;
+            /** Updated */
+            updated?: number | null;
+            /**
+             * Workloads
+             * @description What is deployed.
+             */
+            workloads?: components["schemas"]["Workload"][];
+        };
+        /**
+         * Instance
+         * @description A deployed workload as the runtime reports it, with its age.
+         */
+        Instance: {
+            /**
+             * Age S
+             * @description Seconds since it started.
+             */
+            age_s?: number | null;
+            /** Component */
+            component: string;
+            /**
+             * Cpu
+             * @description CPU use in cores.
+             */
+            cpu?: number | null;
+            /**
+             * Memory Mb
+             * @description Resident memory in MiB.
+             */
+            memory_mb?: number | null;
+            /**
+             * Message
+             * @description Why it is not ready, when known.
+             * @default
+             */
+            message: string;
+            /** Name */
+            name: string;
+            /** Node */
+            node: string;
+            /**
+             * Phase
+             * @description running, starting, exited, pending, ...
+             */
+            phase: string;
+            /**
+             * Ready
+             * @description Healthy and serving.
+             */
+            ready: boolean;
+            /** Service */
+            service?: string | null;
+            /** Source Id */
+            source_id?: string | null;
+            /**
+             * Started At
+             * @description Wall clock when it started.
+             */
+            started_at?: number | null;
+        };
+        /**
+         * InstanceList
+         * @description ``GET /api/instances``.
+         */
+        InstanceList: components["schemas"]["Instance"][];
+        /**
+         * Meta
+         * @description The knobs a segment was made with.
+         */
+        Meta: {
+            /**
+             * Buffer Size
+             * @description Frames per segment.
+             * @default 4
+             */
+            buffer_size: number;
+            /**
+             * Encoding
+             * @description Codec of the segment (OpenCV fourcc or 'h264').
+             * @default mp4v
+             */
+            encoding: string;
+            /**
+             * Extra
+             * @description Any further knob a policy sets.
+             */
+            extra?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Fps
+             * @description Frames per second kept from the source.
+             * @default 30
+             */
+            fps: number;
+            /**
+             * Qp
+             * @description Quantisation parameter when the encoder takes one.
+             */
+            qp?: number | null;
+            /**
+             * Resolution
+             * @description Named resolution, e.g. 1080p, 720p, 480p, 360p, 240p.
+             * @default 720p
+             */
+            resolution: string;
+        };
+        /** Mount */
+        Mount: {
+            /** Container Path */
+            container_path: string;
+            /** Host Path */
+            host_path: string;
+            /**
+             * Read Only
+             * @default false
+             */
+            read_only: boolean;
+        };
+        /** NodeInfo */
+        NodeInfo: {
+            /**
+             * Arch
+             * @description CPU architecture, e.g. amd64, arm64.
+             */
+            arch: string;
+            /**
+             * Cpu
+             * @description Fraction of CPU in use (0-1), when installed.
+             */
+            cpu?: number | null;
+            /** Labels */
+            labels?: {
+                [key: string]: string;
+            };
+            /**
+             * Memory
+             * @description Fraction of memory in use (0-1), when installed.
+             */
+            memory?: number | null;
+            /** Name */
+            name: string;
+            /**
+             * Role
+             * @description cloud or edge.
+             */
+            role: string;
+        };
+        /**
+         * NodeList
+         * @description ``GET /api/nodes``.
+         */
+        NodeList: components["schemas"]["NodeInfo"][];
+        /** OpenRequest */
+        OpenRequest: {
             /**
              * Sources
              * @description Source ids; empty: every installed source.
@@ -643,6 +968,272 @@ export interface components {
              */
             table?: string | null;
         };
+        /** PolicyInfo */
+        PolicyInfo: {
+            /**
+             * Controller
+             * @description Controller component template.
+             */
+            controller: string;
+            /**
+             * Default
+             * @description The template's default policy.
+             */
+            default: boolean;
+            /**
+             * Description
+             * @description What the policy does.
+             * @default
+             */
+            description: string;
+            /**
+             * Distributor
+             * @description Distributor component template.
+             */
+            distributor: string;
+            /**
+             * Generator
+             * @description Generator component template.
+             */
+            generator: string;
+            /**
+             * Id
+             * @description Policy id.
+             */
+            id: string;
+            /**
+             * Monitor
+             * @description Monitor component template.
+             */
+            monitor: string;
+            /**
+             * Name
+             * @description Human name.
+             */
+            name: string;
+            /**
+             * Scheduler
+             * @description Scheduler component template.
+             */
+            scheduler: string;
+        };
+        /**
+         * PolicyList
+         * @description ``GET /api/policies``.
+         */
+        PolicyList: components["schemas"]["PolicyInfo"][];
+        /** ProgressEntry */
+        ProgressEntry: {
+            /**
+             * At
+             * @description Wall clock, seconds.
+             */
+            at: number;
+            /** Message */
+            message: string;
+            /**
+             * Step
+             * @description Step reached (validated, stage1, stage2, done, ...).
+             */
+            step: string;
+        };
+        /**
+         * QueryState
+         * @description Whether the installed sources are playing.
+         */
+        QueryState: {
+            /**
+             * Open
+             * @default false
+             */
+            open: boolean;
+            /**
+             * Since
+             * @description When it was last opened or closed (wall clock).
+             */
+            since?: number | null;
+            /**
+             * Sources
+             * @description Sources opened (empty while closed).
+             */
+            sources?: string[];
+        };
+        /** RedeployResult */
+        RedeployResult: {
+            /**
+             * Added
+             * @description Processor workloads started.
+             */
+            added: string[];
+            /**
+             * Deployment
+             * @description Service -> nodes, as now deployed.
+             */
+            deployment: {
+                [key: string]: string[];
+            };
+            /**
+             * Removed
+             * @description Processor workloads removed.
+             */
+            removed: string[];
+        };
+        /** ResultPage */
+        ResultPage: {
+            /**
+             * Cursor
+             * @description Pass as `after` to get the records that follow.
+             */
+            cursor: number;
+            /** Records */
+            records: components["schemas"]["ResultView"][];
+        };
+        /**
+         * ResultView
+         * @description One distributor record (a result or a drop) as the variables the result views draw.
+         */
+        ResultView: {
+            /**
+             * Accuracy
+             * @description Scores against ground truth, when available.
+             */
+            accuracy?: {
+                [key: string]: number;
+            } | null;
+            /** Created At */
+            created_at?: number | null;
+            /** Critical Path */
+            critical_path?: string[];
+            /** Dag */
+            dag?: {
+                [key: string]: components["schemas"]["StageView"];
+            };
+            /**
+             * Delay
+             * @description End-to-end latency, seconds (critical path).
+             */
+            delay?: number | null;
+            /**
+             * Deployment
+             * @description Service -> nodes when it was shown.
+             */
+            deployment?: {
+                [key: string]: string[];
+            };
+            /** Finished At */
+            finished_at?: number | null;
+            /**
+             * Frame Delay
+             * @description `delay` per frame of the segment.
+             */
+            frame_delay?: number | null;
+            /**
+             * Image
+             * @description URL of the annotated first frame (JPEG).
+             */
+            image?: string | null;
+            /**
+             * Kind
+             * @default result
+             * @enum {string}
+             */
+            kind: "result" | "drop";
+            /** @description Knobs the segment was made with. */
+            meta?: components["schemas"]["Meta"] | null;
+            /**
+             * Object Count
+             * @description Objects per frame found by the first detecting stage.
+             */
+            object_count?: number | null;
+            /**
+             * Objects
+             * @description Boxes of that stage (box, label, score, text, frame_index); at most 200.
+             */
+            objects?: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Offloading
+             * @description Stage -> node it ran on.
+             */
+            offloading?: {
+                [key: string]: string | null;
+            };
+            /**
+             * Reason
+             * @description Why it was dropped (drops only).
+             */
+            reason?: string | null;
+            /**
+             * Segment
+             * @description Segment file name at the distributor.
+             */
+            segment?: string | null;
+            /**
+             * Seq
+             * @description The distributor's sequence number (the polling cursor).
+             */
+            seq?: number | null;
+            /** Source Id */
+            source_id?: string | null;
+            /**
+             * Stage Delay
+             * @description Stage -> seconds it cost.
+             */
+            stage_delay?: {
+                [key: string]: number;
+            };
+            /** Stage Timings */
+            stage_timings?: {
+                [key: string]: components["schemas"]["StageTimings"];
+            };
+            /** Task Id */
+            task_id?: number | null;
+            /**
+             * Texts
+             * @description Recognised texts; at most 100.
+             */
+            texts?: string[];
+        };
+        /**
+         * ServiceList
+         * @description ``GET /api/services``.
+         */
+        ServiceList: components["schemas"]["ServiceSpec"][];
+        /** ServiceSpec */
+        ServiceSpec: {
+            /**
+             * Description
+             * @description What the service does.
+             * @default
+             */
+            description: string;
+            /**
+             * Id
+             * @description Service id used in DAGs.
+             */
+            id: string;
+            /**
+             * Input
+             * @description Type consumed: frame, bbox, text, ... or any.
+             */
+            input: string;
+            /**
+             * Name
+             * @description Human name.
+             */
+            name: string;
+            /**
+             * Output
+             * @description Type produced.
+             */
+            output: string;
+            /**
+             * Template
+             * @description Processor component template.
+             */
+            template: string;
+        };
         /** SourceInstall */
         SourceInstall: {
             /**
@@ -661,6 +1252,48 @@ export interface components {
              */
             source_id: string;
         };
+        /**
+         * SourceList
+         * @description ``GET /api/sources``.
+         */
+        SourceList: components["schemas"]["SourceStatus"][];
+        /**
+         * SourceStatus
+         * @description An installed source.
+         */
+        SourceStatus: {
+            /** Dag */
+            dag: string;
+            /**
+             * Node
+             * @description Node of its generator.
+             */
+            node?: string | null;
+            /**
+             * Nodes
+             * @description Nodes its services may run on.
+             */
+            nodes: string[];
+            /**
+             * Open
+             * @description Whether it is playing.
+             */
+            open: boolean;
+            /** Source Id */
+            source_id: string;
+        };
+        /** SourceViews */
+        SourceViews: {
+            /**
+             * Custom
+             * @description Uploaded views; false: the catalog's defaults.
+             */
+            custom: boolean;
+            /** Source Id */
+            source_id: string;
+            /** Views */
+            views: components["schemas"]["VisualizationSpec"][];
+        };
         /** StageSpec */
         StageSpec: {
             /** Name */
@@ -672,6 +1305,266 @@ export interface components {
             next?: string[];
             /** Service */
             service: string;
+        };
+        /**
+         * StageTimings
+         * @description Per-stage timings in seconds, each measured on ONE clock (so clock skew never enters).
+         */
+        StageTimings: {
+            /**
+             * Execute
+             * @description Controller's clock: hand-off to the processor until the result is back.
+             */
+            execute?: number | null;
+            /**
+             * Queue
+             * @description Processor's clock: wait in the queue before the model.
+             */
+            queue?: number | null;
+            /**
+             * Service
+             * @description Processor's clock: the model call.
+             */
+            service?: number | null;
+            /**
+             * Transmit
+             * @description Getting the segment to this stage's node (see docs/common.md, Timings).
+             */
+            transmit?: number | null;
+            /**
+             * Transmit From
+             * @description At a joining stage: each predecessor's transmit into this stage (filled by the join).
+             */
+            transmit_from?: {
+                [key: string]: number;
+            };
+        };
+        /** StageView */
+        StageView: {
+            /** Next */
+            next: string[];
+            /** Node */
+            node?: string | null;
+            /** Service */
+            service: string;
+        };
+        /** SystemHistory */
+        SystemHistory: {
+            /** Snapshots */
+            snapshots: components["schemas"]["SystemSnapshot"][];
+        };
+        /**
+         * SystemSnapshot
+         * @description System view variables at one moment: per node, the latest resource report.
+         */
+        SystemSnapshot: {
+            /**
+             * At
+             * @description Wall clock, seconds.
+             */
+            at: number;
+            /**
+             * Bandwidth
+             * @description Node -> available bandwidth to the cloud, Mbit/s.
+             */
+            bandwidth: {
+                [key: string]: number | null;
+            };
+            /**
+             * Cpu
+             * @description Node -> fraction of CPU in use.
+             */
+            cpu: {
+                [key: string]: number | null;
+            };
+            /**
+             * Memory
+             * @description Node -> fraction of memory in use.
+             */
+            memory: {
+                [key: string]: number | null;
+            };
+            /**
+             * Queue Length
+             * @description Node -> service -> processor queue length.
+             */
+            queue_length: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
+            /**
+             * Scheduling Overhead
+             * @description Median time of a scheduling decision, ms.
+             */
+            scheduling_overhead?: number | null;
+        };
+        /** UploadReport */
+        UploadReport: {
+            /**
+             * Ok
+             * @description Every file was stored.
+             */
+            ok: boolean;
+            /**
+             * Results
+             * @description One per file, in upload order.
+             */
+            results: components["schemas"]["UploadResult"][];
+        };
+        /** UploadResult */
+        UploadResult: {
+            /** Detail */
+            detail?: unknown;
+            /**
+             * Error
+             * @description Why it was refused (file:line: field: problem).
+             */
+            error?: string | null;
+            /** File */
+            file: string;
+            /**
+             * Id
+             * @description Datasource config id, when stored.
+             */
+            id?: string | null;
+            /** Ok */
+            ok: boolean;
+            /**
+             * Sources
+             * @description Its source ids, when stored.
+             */
+            sources?: string[];
+        };
+        /** ValidationError */
+        ValidationError: {
+            /** Context */
+            ctx?: Record<string, never>;
+            /** Input */
+            input?: unknown;
+            /** Location */
+            loc: (string | number)[];
+            /** Message */
+            msg: string;
+            /** Error Type */
+            type: string;
+        };
+        /** ViewCatalog */
+        ViewCatalog: {
+            /**
+             * Result
+             * @description Default views of a source's results.
+             */
+            result: components["schemas"]["VisualizationSpec"][];
+            /**
+             * System
+             * @description Views of the system page.
+             */
+            system: components["schemas"]["VisualizationSpec"][];
+        };
+        /**
+         * ViewsUpload
+         * @description ``PUT /api/visualizations/{source_id}``: the views as a YAML file (``views: [...]``), multipart form data.
+         */
+        ViewsUpload: {
+            /**
+             * File
+             * @description YAML with `views`.
+             */
+            file: string;
+        };
+        /** VisualizationSpec */
+        VisualizationSpec: {
+            /**
+             * Id
+             * @description View id.
+             */
+            id: string;
+            /**
+             * Name
+             * @description Title shown above the view.
+             */
+            name: string;
+            /**
+             * Size
+             * @description Width in dashboard columns.
+             * @default 1
+             */
+            size: number;
+            /**
+             * Type
+             * @description How to draw it.
+             * @enum {string}
+             */
+            type: "image" | "curve" | "cdf" | "bar" | "topology" | "table";
+            /**
+             * Variables
+             * @description Data keys the view draws.
+             */
+            variables: string[];
+        };
+        /**
+         * Workload
+         * @description One component instance on one node.
+         */
+        Workload: {
+            /**
+             * Command
+             * @description Override of `python -m services.<component>`.
+             */
+            command?: string[] | null;
+            /**
+             * Component
+             * @enum {string}
+             */
+            component: "generator" | "controller" | "processor" | "distributor" | "scheduler" | "monitor";
+            /**
+             * Config
+             * @description Component config; passed as DAYU_CONFIG (file path or inline JSON).
+             */
+            config?: {
+                [key: string]: unknown;
+            };
+            /** Env */
+            env?: {
+                [key: string]: string;
+            };
+            /**
+             * Image
+             * @description Container image (kubernetes, compose).
+             */
+            image?: string | null;
+            /** Mounts */
+            mounts?: components["schemas"]["Mount"][];
+            /**
+             * Name
+             * @description Unique, DNS-safe.
+             */
+            name: string;
+            /** Node */
+            node: string;
+            /**
+             * Port
+             * @description Listening port; the local runtime assigns one if unset.
+             */
+            port?: number | null;
+            /**
+             * Service
+             * @description Service id, for processors.
+             */
+            service?: string | null;
+            /**
+             * Source Id
+             * @description Source id, for generators.
+             */
+            source_id?: string | null;
+            /**
+             * Stage
+             * @description Install stage: 1 = scheduler, distributor, monitors; 2 = the rest.
+             * @default 2
+             * @enum {integer}
+             */
+            stage: 1 | 2;
         };
     };
     responses: never;
@@ -713,22 +1606,24 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The file, as its media type. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["BenchResults"];
+                    "image/png": string;
+                    "text/markdown": string;
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -748,9 +1643,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["DagList"];
                 };
             };
         };
@@ -764,7 +1657,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["DagBody"];
+                "application/json": components["schemas"]["DagRequest"];
             };
         };
         responses: {
@@ -774,18 +1667,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["DagInfo"];
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -807,18 +1698,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["DagInfo"];
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -844,18 +1733,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["DagInfo"];
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -877,18 +1764,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Deleted"];
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -908,9 +1793,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["DatasourceList"];
                 };
             };
         };
@@ -924,7 +1807,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_upload_api_datasources_post"];
+                "application/x-www-form-urlencoded": components["schemas"]["DatasourceUpload"];
             };
         };
         responses: {
@@ -934,18 +1817,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UploadReport"];
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -967,18 +1848,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["DatasourceRecord"];
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -1000,18 +1879,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Deleted"];
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -1028,22 +1905,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description gzip-compressed JSON Lines, one record per line (a download). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/gzip": string;
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -1057,13 +1934,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description gzip-compressed JSON Lines, one record per line (a download). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/gzip": string;
                 };
             };
         };
@@ -1083,9 +1960,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["InstallState"];
                 };
             };
         };
@@ -1109,18 +1984,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["InstallState"];
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -1140,9 +2013,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["InstanceList"];
                 };
             };
         };
@@ -1162,9 +2033,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["NodeList"];
                 };
             };
         };
@@ -1184,9 +2053,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["PolicyList"];
                 };
             };
         };
@@ -1206,9 +2073,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["QueryState"];
                 };
             };
         };
@@ -1228,9 +2093,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["QueryState"];
                 };
             };
         };
@@ -1244,7 +2107,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["OpenBody"] | null;
+                "application/json": components["schemas"]["OpenRequest"] | null;
             };
         };
         responses: {
@@ -1254,18 +2117,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["QueryState"];
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -1285,9 +2146,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RedeployResult"];
                 };
             };
         };
@@ -1316,18 +2175,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ResultPage"];
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -1344,22 +2201,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description A JPEG image. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "image/jpeg": string;
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -1380,22 +2237,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description An event stream. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "text/event-stream": string;
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -1415,9 +2272,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["ServiceList"];
                 };
             };
         };
@@ -1437,9 +2292,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["SourceList"];
                 };
             };
         };
@@ -1459,9 +2312,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SystemSnapshot"];
                 };
             };
         };
@@ -1484,18 +2335,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SystemHistory"];
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -1515,9 +2364,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["InstallState"];
                 };
             };
         };
@@ -1539,18 +2386,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SourceViews"];
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -1566,7 +2411,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_put_views_api_visualizations__source_id__put"];
+                "application/x-www-form-urlencoded": components["schemas"]["ViewsUpload"];
             };
         };
         responses: {
@@ -1576,18 +2421,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SourceViews"];
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -1609,18 +2452,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SourceViews"];
                 };
             };
-            /** @description Invalid input (the message names the field) */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -1640,9 +2481,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ViewCatalog"];
                 };
             };
         };

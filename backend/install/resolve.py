@@ -54,7 +54,11 @@ def resolve(template: Template, store: Store, nodes: Mapping[str, NodeSpec], req
             raise InvalidInput(f"source {entry.id!r}: unknown nodes {unknown}; known: {sorted(nodes)}")
         attach = [n for n in (entry.node_candidates or edges) if n in nodes and nodes[n].role == "edge"]
         if not attach:
-            raise InvalidInput(f"source {entry.id!r}: none of its node candidates is an edge node here")
+            raise InvalidInput(
+                f"source {entry.id!r}: none of its node candidates {entry.node_candidates} is an edge node here; "
+                f"edge nodes found: {sorted(edges)}",
+                detail={"source": entry.id, "node_candidates": entry.node_candidates, "edge_nodes": sorted(edges)},
+            )
         resolved.append(ResolvedSource(entry=entry, dag_name=dag_name, dag=dag, spec=spec, nodes=chosen, attach=attach))
     if not resolved:
         raise InvalidInput("nothing to install: give `dag` or at least one entry in `sources`")

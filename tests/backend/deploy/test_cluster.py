@@ -163,8 +163,8 @@ def test_the_default_datasource_attaches_to_the_clusters_edge_nodes(tmp_path: Pa
     """A cluster has no nodes called edge1/edge2: the default sources go to the cluster's edge nodes, and a
     source whose candidates are not on the cluster is refused with the edge nodes that are."""
     from backend.app import seed
-    from backend.installer import Installer
-    from backend.planner import InstallRequest
+    from backend.contracts.install import InstallRequest
+    from backend.install import Installer
     from backend.store import Store
     from common.errors import InvalidInput
     from common.transport import ServiceClient
@@ -175,7 +175,7 @@ def test_the_default_datasource_attaches_to_the_clusters_edge_nodes(tmp_path: Pa
     deployer = KubernetesDeployer(FakeCluster(), "dayu", "native")
     installer = Installer(template, store, deployer, ServiceClient(retries=0), token="t", datasource_url="http://ds")
     datasource = store.list_datasources()[0]["id"]
-    _, _, sources = installer.resolve(InstallRequest(datasource=datasource, dag="face-detection"))
+    sources = installer.resolve(InstallRequest(datasource=datasource, dag="face-detection")).sources
     assert {s.entry.id: s.attach for s in sources} == {"cam0": ["edge-b", "jetson-a"], "cam1": ["edge-b", "jetson-a"]}
     text = "name: pinned\nsources:\n  - {id: cam9, mode: http, dataset: synthetic, node_candidates: [edge1, edge2]}\n"
     store.add_datasource("pinned", "pinned.yaml", text, yaml.safe_load(text))

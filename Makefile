@@ -30,6 +30,7 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy common services backend datasource
+	$(PY) hack/layers.py
 
 format: setup
 	.venv/bin/ruff check --fix .

@@ -18,6 +18,7 @@ from backend.settings import BackendSettings
 from backend.store import Store
 from backend.templates import Template
 from backend.views import system_view
+from common.contracts.scheduler import ResourceSnapshot, SchedulerStats
 from common.errors import DayuError, Unavailable
 from common.transport import ServiceClient
 
@@ -67,8 +68,8 @@ class ControlPlane:
 
     async def sample_system(self) -> SystemSnapshot:
         scheduler = self.component_url("scheduler")
-        resources = await self.client.get_json(f"{scheduler}/resources", timeout=5.0, retries=0)
-        stats = await self.client.get_json(f"{scheduler}/stats", timeout=5.0, retries=0)
+        resources = await self.client.get_model(f"{scheduler}/resources", ResourceSnapshot, timeout=5.0, retries=0)
+        stats = await self.client.get_model(f"{scheduler}/stats", SchedulerStats, timeout=5.0, retries=0)
         snapshot = system_view(resources, stats, time.time())
         self.snapshots.append(snapshot)
         return snapshot

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from backend.contracts.views import ResultView, StageView, SystemSnapshot
+from common.contracts.distributor import ResultRecord
+from common.contracts.scheduler import ResourceSnapshot, SchedulerStats
 from common.dag import critical_path
-from common.errors import InvalidInput
-from common.task import SENTINELS, Task
+from common.task import SENTINELS
 
 
 def _objects(result: Any) -> list[dict[str, Any]]:
@@ -29,27 +30,22 @@ def _frame_count(result: Any) -> int:
     return 1
 
 
-def result_view(record: dict[str, Any], *, deployment: dict[str, list[str]] | None = None) -> ResultView:
+def result_view(record: ResultRecord, *, deployment: dict[str, list[str]] | None = None) -> ResultView:
     """One distributor record as the variables the result views draw."""
     view = ResultView(
-        seq=record.get("seq"),
-        kind=record.get("kind", "result"),
-        source_id=record.get("source_id"),
-        task_id=record.get("task_id"),
-        reason=record.get("reason"),
+        seq=record.seq,
+        kind=record.kind,
+        source_id=record.source_id,
+        task_id=record.task_id,
+        reason=record.reason,
         deployment=deployment or {},
     )
-    raw_task = record.get("task")
-    if not isinstance(raw_task, dict):
-        return view
-    try:
-        task = Task.from_dict(raw_task)
-    except InvalidInput:
+    task = record.task
+    if task is None:
         return view
     stages = {n: s for n, s in task.dag.items() if n not in SENTINELS}
     path_delay, path = critical_path(task.dag)
-    latency = record.get("latency")  # the distributor's critical path; computed here when it has none
-    delay = float(latency) if latency is not None else path_delay
+    delay = record.latency if record.latency is not None else path_delay
     first_detector = next((s for s in stages.values() if s.done and _objects(s.result)), None)
     boxes = _objects(first_detector.result) if first_detector else []
     frames = _frame_count(first_detector.result) if first_detector else 1
@@ -75,23 +71,14 @@ def result_view(record: dict[str, Any], *, deployment: dict[str, list[str]] | No
     )
 
 
-def system_view(resources: Any, stats: Any, at: float) -> SystemSnapshot:
-    """Scheduler figures (latest resource report per node, decision times) as system view variables."""
-    reports: dict[str, Any] = {}
-    if isinstance(resources, dict):
-        reports = resources.get("nodes", resources) if isinstance(resources.get("nodes"), dict) else resources
-    cpu, memory, bandwidth, queues = {}, {}, {}, {}
-    for node, report in reports.items():
-        if not isinstance(report, dict):
-            continue
-        cpu[node] = report.get("cpu")
-        memory[node] = report.get("memory")
-        bandwidth[node] = report.get("bandwidth_mbps")
-        queues[node] = report.get("queue_lengths", {})
-    overhead = None
-    if isinstance(stats, dict):
-        decision = stats.get("decision_ms") or stats.get("decision") or {}
-        overhead = decision.get("p50") if isinstance(decision, dict) else decision
+def system_view(resources: ResourceSnapshot, stats: SchedulerStats, at: float) -> SystemSnapshot:
+    """The scheduler's latest resource report per node and its decision times as system view variables."""
+    reports = resources.root
     return SystemSnapshot(
-        at=at, cpu=cpu, memory=memory, bandwidth=bandwidth, queue_length=queues, scheduling_overhead=overhead
+        at=at,
+        cpu={node: r.cpu for node, r in reports.items()},
+        memory={node: r.memory for node, r in reports.items()},
+        bandwidth={node: r.bandwidth_mbps for node, r in reports.items()},
+        queue_length={node: r.queue_lengths for node, r in reports.items()},
+        scheduling_overhead=stats.decision_ms.p50,
     )

@@ -13,7 +13,8 @@ from datasource.config import DatasourceConfig, DatasourceSettings
 def main() -> None:
     with one_line_errors("datasource"):
         settings = DatasourceSettings.from_env()
-        load_component_config(settings.config, DatasourceConfig)  # read again at start; named here when bad
+        if settings.config:  # read again at start; named here when bad
+            load_component_config(settings.config, DatasourceConfig)
         app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
 

@@ -50,7 +50,7 @@ class ResultView(_Out):
     dag: dict[str, StageView] = Field(default_factory=dict)
 
 
-class ResultPage(_Out):
+class ResultViewPage(_Out):
     records: list[ResultView]
     cursor: int = Field(description="Pass as `after` to get the records that follow.")
 

@@ -12,6 +12,15 @@ from typing import Any
 from backend.datasource_config import DatasourceConfig
 from backend.deploy.base import Deployer
 from backend.planner import ResolvedSource, complete_deployment, dns_name, services_of
+from common.contracts.datasource import StreamClosed, StreamInfo, StreamOpen
+from common.contracts.generator import SourceChanged, SourceOpen
+from common.contracts.scheduler import (
+    DeploymentAnswer,
+    DeploymentRequest,
+    SourceCandidates,
+    SourcePlacement,
+    SourceSelectionRequest,
+)
 from common.errors import DayuError, Unavailable
 from common.transport import ServiceClient
 
@@ -49,9 +58,11 @@ class RuntimeCalls:
     # -- the scheduler ---------------------------------------------------------------------------
     async def placement(self, sources: list[ResolvedSource]) -> dict[str, str]:
         """Source id -> the edge node its generator runs on (the scheduler's answer, kept to the candidates)."""
-        body = {"sources": [{"source_id": s.entry.id, "candidates": s.attach} for s in sources]}
-        answer = await self.client.post_json(f"{self.url('scheduler')}/source-selection", body, idempotent=True)
-        placement = dict(answer.get("placement", {})) if isinstance(answer, dict) else {}
+        body = SourceSelectionRequest(
+            sources=[SourceCandidates(source_id=s.entry.id, candidates=s.attach) for s in sources]
+        )
+        url = f"{self.url('scheduler')}/source-selection"
+        placement = (await self.client.post_model(url, body, SourcePlacement, idempotent=True)).placement
         for s in sources:
             if placement.get(s.entry.id) not in s.attach:
                 placement[s.entry.id] = s.attach[0]
@@ -61,11 +72,11 @@ class RuntimeCalls:
         """Service -> nodes: the scheduler's answer, completed so that every source can run every stage."""
         nodes = sorted({n for s in sources for n in s.nodes})
         services = services_of(sources)
-        body = {"services": services, "nodes": nodes}
-        answer = await self.client.post_json(f"{self.url('scheduler')}/deployment", body, idempotent=True)
-        raw = answer.get("deployment", {}) if isinstance(answer, dict) else {}
+        body = DeploymentRequest(services=services, nodes=nodes)
+        url = f"{self.url('scheduler')}/deployment"
+        answer = await self.client.post_model(url, body, DeploymentAnswer, idempotent=True)
         known = set(self.deployer.nodes())
-        cleaned = {svc: [n for n in ns if n in known] for svc, ns in raw.items() if svc in services}
+        cleaned = {svc: [n for n in ns if n in known] for svc, ns in answer.deployment.items() if svc in services}
         return complete_deployment(cleaned, sources, cloud)
 
     # -- open / close ----------------------------------------------------------------------------
@@ -75,12 +86,12 @@ class RuntimeCalls:
         done: list[str] = []
         try:
             for sid in sources:
-                answer = await self._datasource(config, sid, "open")
+                stream = await self._open_stream(config, sid)
                 done.append(sid)
                 params: dict[str, Any] = {}
-                if config.source(sid).mode == "rtsp" and answer is not None:
-                    params["url"] = rtsp_url(sid, answer)
-                await self._generator(placement, sid, "open", {"params": params})
+                if config.source(sid).mode == "rtsp" and stream is not None:
+                    params["url"] = rtsp_url(sid, stream)
+                await self._generator(placement, sid, SourceOpen(params=params))
         except DayuError:
             for sid in reversed(done):
                 await self._close_source(config, placement, sid)
@@ -93,10 +104,10 @@ class RuntimeCalls:
 
     async def _close_source(self, config: DatasourceConfig, placement: dict[str, str], source_id: str) -> None:
         try:
-            await self._generator(placement, source_id, "close", {})
+            await self._generator(placement, source_id, None)
         except DayuError as exc:
             log.warning("closing the generator of %s failed: %s", source_id, exc.message)
-        await self._datasource(config, source_id, "close")
+        await self._close_stream(config, source_id)
 
     def generator_url(self, placement: dict[str, str], source_id: str) -> str:
         topology = self.deployer.topology()
@@ -112,33 +123,45 @@ class RuntimeCalls:
             f"node {node!r} runs no generator for {source_id!r}", detail={"source": source_id, "node": node}
         )
 
-    async def _generator(self, placement: dict[str, str], source_id: str, action: str, body: dict[str, Any]) -> None:
+    async def _generator(self, placement: dict[str, str], source_id: str, opening: SourceOpen | None) -> None:
+        """``opening``: open with these parameters; None: close."""
+        action = "open" if opening is not None else "close"
         url = f"{self.generator_url(placement, source_id)}/source/{action}"
         # Opening may connect to a camera, closing waits for the segments in flight: both take a while.
-        await self.client.post_json(url, body, idempotent=True, timeout=GENERATOR_TIMEOUT_S)
+        await self.client.post_model(url, opening, SourceChanged, idempotent=True, timeout=GENERATOR_TIMEOUT_S)
 
-    async def _datasource(self, config: DatasourceConfig, source_id: str, action: str) -> dict[str, Any] | None:
-        """Open or close a simulated camera; the datasource's answer, None when it was not asked."""
+    def _simulated(self, config: DatasourceConfig, source_id: str) -> str | None:
+        """The datasource's URL when ``source_id`` is a camera it simulates; None for a real stream or a file."""
         entry = config.source(source_id)
         if entry.dataset is None or entry.url is not None or entry.mode not in ("http", "rtsp"):
-            return None  # a real stream or a file: nothing to switch
+            return None
         if not self.datasource_url:
             raise Unavailable(f"source {source_id!r} needs the datasource service, but its URL is not configured")
-        url = f"{self.datasource_url.rstrip('/')}/streams/{source_id}/{action}"
-        body = {"dataset": entry.dataset, "mode": entry.mode} if action == "open" else {}
-        try:
-            answer = await self.client.post_json(url, body, idempotent=True)
-        except DayuError as exc:
-            if action == "open":
-                raise
-            log.warning("closing %s at the datasource failed: %s", source_id, exc.message)
+        return self.datasource_url.rstrip("/")
+
+    async def _open_stream(self, config: DatasourceConfig, source_id: str) -> StreamInfo | None:
+        """The datasource starts serving a simulated camera; its stream, None when there is nothing to open."""
+        base = self._simulated(config, source_id)
+        if base is None:
             return None
-        return answer if isinstance(answer, dict) else {}
+        entry = config.source(source_id)
+        body = StreamOpen(dataset=entry.dataset, mode="rtsp" if entry.mode == "rtsp" else "http")
+        url = f"{base}/streams/{source_id}/open"
+        return await self.client.post_model(url, body, StreamInfo, idempotent=True)
+
+    async def _close_stream(self, config: DatasourceConfig, source_id: str) -> None:
+        base = self._simulated(config, source_id)
+        if base is None:
+            return
+        try:
+            await self.client.post_model(f"{base}/streams/{source_id}/close", None, StreamClosed, idempotent=True)
+        except DayuError as exc:
+            log.warning("closing %s at the datasource failed: %s", source_id, exc.message)
 
 
-def rtsp_url(source_id: str, answer: dict[str, Any]) -> str:
-    url = answer.get("rtsp_url")
-    if not isinstance(url, str) or not url.startswith(("rtsp://", "rtsps://")):
+def rtsp_url(source_id: str, stream: StreamInfo) -> str:
+    url = stream.rtsp_url
+    if url is None or not url.startswith(("rtsp://", "rtsps://")):
         raise Unavailable(
             f"the datasource opened {source_id!r} but reported no RTSP URL (rtsp_url: {url!r})",
             detail={"source": source_id},

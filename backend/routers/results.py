@@ -14,9 +14,10 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from backend.contracts.views import ResultPage, ResultView
+from backend.contracts.views import ResultView, ResultViewPage
 from backend.plane import ControlPlane, Plane
 from backend.views import result_view
+from common.contracts.distributor import ResultPage as RecordPage
 from common.errors import DayuError, DecodeError, NotFound, TransportError
 
 router = APIRouter(prefix="/api/results", tags=["results"])
@@ -24,21 +25,23 @@ SOURCE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 MAX_STREAM_S = 3600.0
 
 
-async def fetch(plane: ControlPlane, source_id: str, after: int, limit: int, *, tail: int | None = None) -> ResultPage:
+async def fetch(
+    plane: ControlPlane, source_id: str, after: int, limit: int, *, tail: int | None = None
+) -> ResultViewPage:
     distributor = plane.component_url("distributor")
     params = {"after": str(after), "limit": str(limit), "source_id": source_id}
     if tail is not None:
         params["tail"] = str(tail)
-    answer = await plane.client.get_json(f"{distributor}/results", params=params, timeout=10.0)
+    answer = await plane.client.get_model(f"{distributor}/results", RecordPage, params=params, timeout=10.0)
     deployment = plane.installer.state().deployment
     views: list[ResultView] = []
-    for record in answer.get("records", []):
+    for record in answer.records:
         view = result_view(record, deployment=deployment)
         if view.segment and view.seq is not None:
             view.image = f"/api/results/{source_id}/frames/{view.seq}.jpg"
         plane.remember(source_id, view)
         views.append(view)
-    return ResultPage(records=views, cursor=answer.get("cursor", after))
+    return ResultViewPage(records=views, cursor=answer.cursor)
 
 
 @router.get("/{source_id}", summary="Results after `after` (a cursor), with visualization data")
@@ -50,7 +53,7 @@ async def results(
     tail: int | None = Query(
         None, ge=1, le=1000, description="Instead of paging after `after`: the latest this many records."
     ),
-) -> ResultPage:
+) -> ResultViewPage:
     _check_source(plane, source_id)
     return await fetch(plane, source_id, after, limit, tail=tail)
 

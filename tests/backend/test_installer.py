@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -22,7 +22,12 @@ from backend.deploy.base import Deployer, InstanceStatus
 from backend.install import Installer
 from backend.store import Store
 from backend.templates import load_template
+from common.contracts.datasource import StreamClosed, StreamInfo, StreamOpen
+from common.contracts.generator import SourceChanged
+from common.contracts.ops import OutboxStatus
 from common.errors import DayuError, Unavailable
+from common.plan import Plan
+from common.task import RawMeta
 from common.topology import Endpoint, NodeSpec, StaticTopology, Topology, TopologyModel
 from common.transport import ServiceClient
 from common.workload import Workload
@@ -177,14 +182,37 @@ class Peers:
             return httpx.Response(503, json={"error": {"code": "unavailable", "message": "camera unreachable"}})
         if host == "ds":
             sid = request.url.path.split("/")[2]
+            if not path_is_open(request):
+                return httpx.Response(200, content=StreamClosed(id=sid, closed=True).model_dump_json())
             opens = sum(1 for h, path, _ in self.calls if h == "ds" and path.endswith("/open"))
             # A fresh RTSP server, on a fresh port, at every open.
-            url = f"rtsp://127.0.0.1:{8554 + opens}/{sid}" if self.rtsp_url and path_is_open(request) else None
-            return httpx.Response(200, json={"id": sid, "mode": "rtsp" if self.rtsp else "http", "rtsp_url": url})
-        return httpx.Response(200, json={"changed": True})
+            url = f"rtsp://127.0.0.1:{8554 + opens}/{sid}" if self.rtsp_url else None
+            return httpx.Response(200, content=stream_info(sid, "rtsp" if self.rtsp else "http", url).model_dump_json())
+        return httpx.Response(200, content=source_changed(host, path_is_open(request)).model_dump_json())
 
     def of(self, host: str) -> list[tuple[str, Any]]:
         return [(path, body) for h, path, body in self.calls if h == host]
+
+
+def stream_info(sid: str, mode: Literal["http", "rtsp"], rtsp_url: str | None) -> StreamInfo:
+    return StreamInfo(
+        id=sid, mode=mode, play="cycle", dataset="synthetic", url=None, width=1280, height=720, resolution="720p",
+        fps=30.0, frames=300, ground_truth=True, clients=[], rtsp_url=rtsp_url,
+    )  # fmt: skip
+
+
+def source_changed(generator: str, opened: bool) -> SourceChanged:
+    """A generator's reply to open/close; its counters and timings (whatever the contract lists) are zero."""
+    outbox = {name: 0 for name in OutboxStatus.model_fields}
+    given: dict[str, Any] = dict(
+        source_id=generator.removeprefix("generator-"), node="edge2", state="running" if opened else "closed",
+        open=opened, error=None, source="http", raw_meta=RawMeta(), outbox=outbox, finished=False, plan=Plan(),
+        plan_error=None, changed=True,
+    )  # fmt: skip
+    numbers = {
+        name: 0 for name, field in SourceChanged.model_fields.items() if name not in given and field.is_required()
+    }
+    return SourceChanged.model_validate({**given, **numbers})
 
 
 def path_is_open(request: httpx.Request) -> bool:
@@ -208,6 +236,11 @@ async def installed_with(
     return installer, deployer
 
 
+def opening(mode: Literal["http", "rtsp"]) -> dict[str, Any]:
+    """The body of ``POST /streams/{id}/open`` for a simulated camera of the synthetic dataset."""
+    return StreamOpen(dataset="synthetic", mode=mode).model_dump(mode="json")
+
+
 RTSP_CAMS = {"name": "cams", "sources": [{"id": "cam0", "mode": "rtsp", "dataset": "synthetic"}]}
 
 
@@ -219,12 +252,12 @@ async def test_opening_an_rtsp_camera_gives_its_generator_the_reported_rtsp_url(
 
     await installer.open_sources(["cam0"])
     assert peers.calls == [
-        ("ds", "/streams/cam0/open", {"dataset": "synthetic", "mode": "rtsp"}),
+        ("ds", "/streams/cam0/open", opening("rtsp")),
         ("generator-cam0", "/source/open", {"params": {"url": "rtsp://127.0.0.1:8555/cam0"}}),
     ]
     # Closed: the generator stops reading before its stream goes away; nothing is redeployed.
     await installer.close_sources()
-    assert peers.calls[2:] == [("generator-cam0", "/source/close", {}), ("ds", "/streams/cam0/close", {})]
+    assert peers.calls[2:] == [("generator-cam0", "/source/close", None), ("ds", "/streams/cam0/close", None)]
     assert deployer.running["generator-cam0"] is generator
     # Opened again: the stream gets a new server and the generator reads from it.
     await installer.open_sources(["cam0"])
@@ -249,14 +282,14 @@ async def test_a_generator_that_cannot_open_closes_what_this_open_opened(tmp_pat
     with pytest.raises(DayuError, match="camera unreachable"):
         await installer.open_sources(["cam0", "cam1"])
     assert peers.calls == [
-        ("ds", "/streams/cam0/open", {"dataset": "synthetic", "mode": "http"}),
+        ("ds", "/streams/cam0/open", opening("http")),
         ("generator-cam0", "/source/open", {"params": {}}),
-        ("ds", "/streams/cam1/open", {"dataset": "synthetic", "mode": "http"}),
+        ("ds", "/streams/cam1/open", opening("http")),
         ("generator-cam1", "/source/open", {"params": {}}),
-        ("generator-cam1", "/source/close", {}),
-        ("ds", "/streams/cam1/close", {}),
-        ("generator-cam0", "/source/close", {}),
-        ("ds", "/streams/cam0/close", {}),
+        ("generator-cam1", "/source/close", None),
+        ("ds", "/streams/cam1/close", None),
+        ("generator-cam0", "/source/close", None),
+        ("ds", "/streams/cam0/close", None),
     ]
     await installer.client.aclose()
 

@@ -7,15 +7,26 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from backend.routers.results import render_frame
 from backend.views import result_view, system_view
+from common.contracts.distributor import ResultRecord
+from common.contracts.scheduler import DecisionSummary, ResourceSnapshot, SchedulerStats
 from common.dag import DagSpec, ServiceType, build_dag
 from common.errors import DecodeError
+from common.plan import ResourceReport
 from common.task import Meta, Payload, StageTimings, Task
 
 pytestmark = pytest.mark.unit
 TYPES = {"det": ServiceType(input="frame", output="bbox"), "rec": ServiceType(input="bbox", output="text")}
+
+
+def record(seq: int, *, kind: str = "result", task: Task | None = None, **fields: object) -> ResultRecord:
+    return ResultRecord.model_validate(
+        {"seq": seq, "kind": kind, "source_id": "s", "task_id": 3, "task_uuid": "u", "root_uuid": "u",
+         "latency": None, "wall_latency": None, "stored_at": 1.0, "task": task, **fields}
+    )  # fmt: skip
 
 
 def finished_task() -> Task:
@@ -38,9 +49,7 @@ def finished_task() -> Task:
 
 
 def test_result_view_has_every_variable() -> None:
-    view = result_view(
-        {"seq": 7, "kind": "result", "source_id": "s", "task": finished_task().model_dump(mode="json")}
-    ).model_dump()
+    view = result_view(record(7, task=finished_task())).model_dump()
     assert view["delay"] == pytest.approx(0.28)
     assert view["frame_delay"] == pytest.approx(0.14)
     assert view["critical_path"] == ["_start", "a", "b", "_end"]
@@ -51,14 +60,27 @@ def test_result_view_has_every_variable() -> None:
 
 
 def test_drop_without_task_and_garbage_task_still_give_a_view() -> None:
-    drop = result_view({"seq": 1, "kind": "drop", "source_id": "s", "reason": "queue_full"})
+    drop = result_view(record(1, kind="drop", reason="queue_full"))
     assert drop.kind == "drop" and drop.reason == "queue_full" and drop.delay is None
-    assert result_view({"seq": 2, "kind": "result", "task": {"nonsense": True}}).delay is None
+
+
+def test_the_distributors_latency_wins_over_the_one_computed_here() -> None:
+    assert result_view(record(7, task=finished_task(), latency=1.5)).delay == 1.5
+
+
+def test_a_reply_outside_the_record_contract_is_refused_not_guessed() -> None:
+    with pytest.raises(ValidationError):
+        ResultRecord.model_validate({**record(1).model_dump(), "latency": {"end_to_end": 0.3}})
 
 
 def test_system_view() -> None:
-    resources = {"cloud": {"cpu": 0.5, "memory": 0.25, "bandwidth_mbps": None, "queue_lengths": {"det": 2}}}
-    view = system_view(resources, {"decision_ms": {"p50": 1.5}}, 10.0).model_dump()
+    report = ResourceReport(node="cloud", at=1.0, cpu=0.5, memory=0.25, queue_lengths={"det": 2})
+    summary = DecisionSummary(count=3, window=3, p50=1.5, p95=2.0, p99=2.0, mean=1.6, max=2.0)
+    stats = SchedulerStats(
+        decision_ms=summary, plans_served=3, agents={}, history={}, agent_info={}, feedback={},
+        nodes_reporting=["cloud"], deployment_version=1,
+    )  # fmt: skip
+    view = system_view(ResourceSnapshot({"cloud": report}), stats, 10.0).model_dump()
     assert view["cpu"] == {"cloud": 0.5} and view["queue_length"] == {"cloud": {"det": 2}}
     assert view["scheduling_overhead"] == 1.5
 

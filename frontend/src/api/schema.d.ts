@@ -1078,16 +1078,6 @@ export interface components {
              */
             removed: string[];
         };
-        /** ResultPage */
-        ResultPage: {
-            /**
-             * Cursor
-             * @description Pass as `after` to get the records that follow.
-             */
-            cursor: number;
-            /** Records */
-            records: components["schemas"]["ResultView"][];
-        };
         /**
          * ResultView
          * @description One distributor record (a result or a drop) as the variables the result views draw.
@@ -1194,6 +1184,16 @@ export interface components {
              * @description Recognised texts; at most 100.
              */
             texts?: string[];
+        };
+        /** ResultViewPage */
+        ResultViewPage: {
+            /**
+             * Cursor
+             * @description Pass as `after` to get the records that follow.
+             */
+            cursor: number;
+            /** Records */
+            records: components["schemas"]["ResultView"][];
         };
         /**
          * ServiceList
@@ -2175,7 +2175,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ResultPage"];
+                    "application/json": components["schemas"]["ResultViewPage"];
                 };
             };
             /** @description Validation Error */

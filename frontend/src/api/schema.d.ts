@@ -624,6 +624,13 @@ export interface components {
             deleted: string;
         };
         /**
+         * ErrorBody
+         * @description Every error response of every component: ``{"error": {"code", "message", "detail"}}``.
+         */
+        ErrorBody: {
+            error: components["schemas"]["ErrorInfo"];
+        };
+        /**
          * ErrorInfo
          * @description Why an install failed: the shape of every error response's ``error`` member.
          */
@@ -663,11 +670,6 @@ export interface components {
             uptime_s: number;
         } & {
             [key: string]: unknown;
-        };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
         };
         /** InstalledSource */
         InstalledSource: {
@@ -712,6 +714,18 @@ export interface components {
              * @description Per source: DAG and candidate nodes.
              */
             sources?: components["schemas"]["SourceInstall"][];
+            /**
+             * Trace
+             * @description Bandwidth trace (a name in template/traces/ or a CSV path) every link to the cloud follows from install time; none: the links of base.yaml. Local runtime only.
+             */
+            trace?: string | null;
+            /**
+             * Trace Mode
+             * @description At the trace's end: start again or hold.
+             * @default loop
+             * @enum {string}
+             */
+            trace_mode: "loop" | "hold";
         };
         /**
          * InstallState
@@ -739,6 +753,82 @@ export interface components {
             error?: components["schemas"]["ErrorInfo"] | null;
             /** Installed At */
             installed_at?: number | null;
+            /** @default uninstalled */
+            phase: components["schemas"]["InstallPhase"];
+            /**
+             * Placement
+             * @description Source id -> node of its generator.
+             */
+            placement?: {
+                [key: string]: string;
+            };
+            /** Policy */
+            policy?: string | null;
+            /**
+             * Progress
+             * @description The latest steps, oldest first.
+             */
+            progress?: components["schemas"]["ProgressEntry"][];
+            /**
+             * Ready
+             * @description Workloads ready of the current stage, e.g. `3/5`.
+             */
+            ready?: string | null;
+            /** @description The request this install was made from. */
+            request?: components["schemas"]["InstallRequest"] | null;
+            /**
+             * Run Id
+             * @description Name of this install; the distributor keeps its results apart.
+             */
+            run_id?: string | null;
+            /** Sources */
+            sources?: components["schemas"]["InstalledSource"][];
+            /**
+             * Started
+             * @description When the install started (wall clock).
+             */
+            started?: number | null;
+            /**
+             * Step
+             * @description Step within the phase (validated, stage1, stage2, done, ...).
+             */
+            step?: string | null;
+            /** Updated */
+            updated?: number | null;
+            /**
+             * Workloads
+             * @description What is deployed.
+             */
+            workloads?: components["schemas"]["Workload"][];
+        };
+        /**
+         * InstallStatus
+         * @description ``GET /api/install``: the install state and, where the runtime emulates them, the links.
+         */
+        InstallStatus: {
+            /**
+             * Datasource
+             * @description Datasource config id.
+             */
+            datasource?: string | null;
+            /**
+             * Degraded Reason
+             * @description Why the install is degraded (a component is down).
+             */
+            degraded_reason?: string | null;
+            /**
+             * Deployment
+             * @description Service -> nodes it runs on.
+             */
+            deployment?: {
+                [key: string]: string[];
+            };
+            /** @description Why the install failed. */
+            error?: components["schemas"]["ErrorInfo"] | null;
+            /** Installed At */
+            installed_at?: number | null;
+            /** @description Link emulation; null where the runtime does none. */
+            links?: components["schemas"]["LinkEmulation"] | null;
             /** @default uninstalled */
             phase: components["schemas"]["InstallPhase"];
             /**
@@ -844,6 +934,74 @@ export interface components {
          * @description ``GET /api/instances``.
          */
         InstanceList: components["schemas"]["Instance"][];
+        /**
+         * LinkEmulation
+         * @description How the runtime emulates the links between nodes.
+         */
+        LinkEmulation: {
+            /** Links */
+            links?: components["schemas"]["LinkView"][];
+            /**
+             * Mode
+             * @description Link mode that ran (e.g. netns, process).
+             */
+            mode?: string | null;
+            /**
+             * Reason
+             * @description Why the mode asked for was not used.
+             */
+            reason?: string | null;
+            /**
+             * Requested
+             * @description Link mode asked for.
+             */
+            requested?: string | null;
+            /**
+             * Trace Start
+             * @description When the traces started (wall clock).
+             */
+            trace_start?: number | null;
+        };
+        /**
+         * LinkView
+         * @description One emulated link between two nodes.
+         */
+        LinkView: {
+            /** A */
+            a: string;
+            /** B */
+            b: string;
+            /**
+             * Bandwidth Mbps
+             * @description Configured bandwidth.
+             */
+            bandwidth_mbps?: number | null;
+            /**
+             * Current Mbps
+             * @description Rate in force now.
+             */
+            current_mbps?: number | null;
+            /**
+             * Latency Ms
+             * @description Configured one-way latency.
+             */
+            latency_ms?: number | null;
+            /**
+             * Tc Rate Mbps
+             * @description Rate `tc` shapes the pair to (namespace mode).
+             */
+            tc_rate_mbps?: number | null;
+            /**
+             * Trace
+             * @description Bandwidth trace the link follows.
+             */
+            trace?: string | null;
+            /**
+             * Trace Mode
+             * @description loop or hold, when a trace is set.
+             */
+            trace_mode?: string | null;
+        };
         /**
          * Meta
          * @description The knobs a segment was made with.
@@ -1436,19 +1594,6 @@ export interface components {
              */
             sources?: string[];
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-        };
         /** ViewCatalog */
         ViewCatalog: {
             /**
@@ -1617,13 +1762,13 @@ export interface operations {
                     "text/markdown": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1670,13 +1815,13 @@ export interface operations {
                     "application/json": components["schemas"]["DagInfo"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1701,13 +1846,13 @@ export interface operations {
                     "application/json": components["schemas"]["DagInfo"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1736,13 +1881,13 @@ export interface operations {
                     "application/json": components["schemas"]["DagInfo"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1767,13 +1912,13 @@ export interface operations {
                     "application/json": components["schemas"]["Deleted"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1820,13 +1965,13 @@ export interface operations {
                     "application/json": components["schemas"]["UploadReport"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1851,13 +1996,13 @@ export interface operations {
                     "application/json": components["schemas"]["DatasourceRecord"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1882,13 +2027,13 @@ export interface operations {
                     "application/json": components["schemas"]["Deleted"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1914,13 +2059,13 @@ export interface operations {
                     "application/gzip": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1960,7 +2105,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["InstallState"];
+                    "application/json": components["schemas"]["InstallStatus"];
                 };
             };
         };
@@ -1987,13 +2132,13 @@ export interface operations {
                     "application/json": components["schemas"]["InstallState"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2120,13 +2265,13 @@ export interface operations {
                     "application/json": components["schemas"]["QueryState"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2178,13 +2323,13 @@ export interface operations {
                     "application/json": components["schemas"]["ResultViewPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2210,13 +2355,13 @@ export interface operations {
                     "image/jpeg": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2246,13 +2391,13 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2338,13 +2483,13 @@ export interface operations {
                     "application/json": components["schemas"]["SystemHistory"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2389,13 +2534,13 @@ export interface operations {
                     "application/json": components["schemas"]["SourceViews"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2424,13 +2569,13 @@ export interface operations {
                     "application/json": components["schemas"]["SourceViews"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2455,13 +2600,13 @@ export interface operations {
                     "application/json": components["schemas"]["SourceViews"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input (the message names the field) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

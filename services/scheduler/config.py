@@ -26,7 +26,7 @@ class SchedulerConfig(BaseModel):
     deployment: Annotated[HookChoice, HookFamily("deployment")] = Field(
         default_factory=lambda: HookChoice(alias="full"), description="The `deployment` hook."
     )
-    redeployment: HookChoice = Field(
+    redeployment: Annotated[HookChoice, HookFamily("redeployment")] = Field(
         default_factory=lambda: HookChoice(alias="none"), description="The `redeployment` hook."
     )
     redeploy_interval_s: float = Field(0.0, ge=0, description="Seconds between redeployments; 0: never.")

@@ -1,4 +1,4 @@
-"""``model_info``: each deployed model's measured cost and this node's compute capacity.
+"""``model-info``: each deployed model's measured cost and this node's compute capacity.
 
 Per processor on this node (from the topology): the model time per frame it measured at each
 resolution it has processed (running means over real segments), segments processed, and the resident
@@ -40,7 +40,7 @@ def measure_gflops(side: int, repeats: int = 5) -> float:
     return 2 * side**3 / max(best, 1e-9) / 1e9
 
 
-@hook(FAMILY, "model_info")
+@hook(FAMILY, "model-info")
 class ModelInfoProbe(Probe):
     """Models' ms per frame by resolution and memory; the node's cores, memory and measured GFLOP/s."""
 

@@ -1,4 +1,4 @@
-"""``model_info``: a real processor's measured ms per frame by resolution and memory, and node capacity."""
+"""``model-info``: a real processor's measured ms per frame by resolution and memory, and node capacity."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ async def test_model_info_reports_measured_cost_per_resolution_and_capacity(tmp_
                 }
             )
         )
-        probe = REGISTRY.create(FAMILY, "model_info", {"matrix": 64})
+        probe = REGISTRY.create(FAMILY, "model-info", {"matrix": 64})
         client = ServiceClient()
         try:
             context = ProbeContext(

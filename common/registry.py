@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -193,6 +195,21 @@ def hook(family: str, alias: str, registry: HookRegistry | None = None) -> Calla
     return decorate
 
 
+SKIPPED_MODULES_UNCHECKED: ContextVar[bool] = ContextVar("skipped_modules_unchecked", default=False)
+"""Set by a validator that runs on another host than the component (the backend): an unknown alias is let
+through when a module of its family was skipped here for a missing optional dependency (torch, tensorrt);
+the component checks it again when it loads its config."""
+
+
+@contextmanager
+def skipped_modules_unchecked() -> Iterator[None]:
+    token = SKIPPED_MODULES_UNCHECKED.set(True)
+    try:
+        yield
+    finally:
+        SKIPPED_MODULES_UNCHECKED.reset(token)
+
+
 @dataclass(frozen=True)
 class HookFamily:
     """Marks a config field as choosing a hook of ``family``, checked when the config is loaded.
@@ -211,10 +228,13 @@ class HookFamily:
         check = self._check_alias if source is str else self._check_choice
         return core_schema.no_info_after_validator_function(check, handler(source))
 
-    def _get(self, alias: str, path: tuple[str, ...]) -> type[Hook]:
+    def _get(self, alias: str, path: tuple[str, ...]) -> type[Hook] | None:
+        registry = self.registry or REGISTRY
         try:
-            return (self.registry or REGISTRY).get(self.family, alias)
+            return registry.get(self.family, alias)
         except HookError as exc:
+            if SKIPPED_MODULES_UNCHECKED.get() and registry.skipped(self.family):
+                return None  # may be a plugin whose optional dependency only the component's own host has
             raise PydanticCustomError("hook_alias", "{message}", {"message": exc.message, "path": path}) from None
 
     def _check_alias(self, alias: str) -> str:
@@ -223,6 +243,8 @@ class HookFamily:
 
     def _check_choice(self, choice: HookChoice) -> HookChoice:
         cls = self._get(choice.alias, ("alias",))
+        if cls is None:
+            return choice
         try:
             cls.Config.model_validate(choice.params)
         except PydanticValidationError as exc:

@@ -190,3 +190,39 @@ def test_concurrent_first_use_sees_the_whole_family(tmp_path, monkeypatch):
     for t in threads:
         t.join(timeout=10)
     assert seen == [["late"]] * 4
+
+
+def test_a_choice_is_checked_at_load_and_a_skipped_plugin_only_where_its_host_is_unknown() -> None:
+    """A config field typed with HookFamily: alias and params are checked when the model validates; an alias
+    that may belong to a module skipped for a missing dependency passes only inside skipped_modules_unchecked
+    (the backend validating for another host), never in the component itself."""
+    from typing import Annotated
+
+    from pydantic import BaseModel, ValidationError
+
+    from common.registry import HookFamily, skipped_modules_unchecked
+
+    registry = HookRegistry()
+
+    class SharpConfig(HookConfig):
+        amount: float = Field(0.5, ge=0)
+
+    @hook("filter", "sharp", registry)
+    class Sharp(Hook):
+        Config = SharpConfig
+
+    registry.declare_modules("filter", ["no_such_module_for_dayu_tests"])
+
+    class Component(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        filter: Annotated[HookChoice, HookFamily("filter", registry=registry)]
+
+    Component.model_validate({"filter": {"alias": "sharp", "params": {"amount": 1}}})
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        Component.model_validate({"filter": {"alias": "sharp", "params": {"amount": -1}}})
+    with pytest.raises(ValidationError, match="unknown filter hook 'gpu-sharp'; known: sharp; module no_such"):
+        Component.model_validate({"filter": {"alias": "gpu-sharp"}})
+    with skipped_modules_unchecked():
+        Component.model_validate({"filter": {"alias": "gpu-sharp"}})
+        with pytest.raises(ValidationError):  # a known plugin is still checked
+            Component.model_validate({"filter": {"alias": "sharp", "params": {"amount": -1}}})

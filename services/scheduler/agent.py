@@ -97,6 +97,8 @@ REGISTRY.declare_modules(
         "services.scheduler.agents.chameleon",
         "services.scheduler.agents.offline_profiling",
         "services.scheduler.agents.online_profiling",
+        "services.scheduler.agents.casva",
+        "services.scheduler.agents.hei",
     ],
 )
 

@@ -16,8 +16,23 @@ class SourceHistory:
         self.drops: deque[DropFeedback] = deque(maxlen=capacity)
         self.task_count = 0
         self.drop_count = 0
+        self.arrivals: deque[tuple[int, TaskFeedback | DropFeedback]] = deque(maxlen=2 * capacity)
+
+    @property
+    def seq(self) -> int:
+        """How many feedbacks arrived so far (tasks and drops)."""
+        return self.task_count + self.drop_count
+
+    def added_after(self, seq: int) -> list[TaskFeedback | DropFeedback]:
+        """Feedback that arrived after the ``seq``-th, in arrival order (task ids may restart; this does not)."""
+        return [item for n, item in self.arrivals if n > seq]
+
+    def window(self, n: int) -> list[TaskFeedback | DropFeedback]:
+        """The last ``n`` arrivals of either kind."""
+        return [item for _, item in list(self.arrivals)[-n:]] if n > 0 else []
 
     def add(self, feedback: TaskFeedback | DropFeedback) -> None:
+        self.arrivals.append((self.seq + 1, feedback))
         if isinstance(feedback, TaskFeedback):
             self.tasks.append(feedback)
             self.task_count += 1

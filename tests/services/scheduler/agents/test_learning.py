@@ -1,0 +1,93 @@
+"""``casva`` and ``hei`` (PyTorch, the ``rl`` extra): shipped weights load, decisions move the right way on
+synthetic feedback, online learning updates the networks, and the simulator behaves like a link and a server."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.task import Meta
+from services.scheduler.learning.simulator import SimModel, Simulator
+
+pytest.importorskip("torch", reason="the learning agents need the rl extra (torch)")
+
+from services.scheduler.agents.casva import shipped_weights
+from tests.services.scheduler.agents.synthetic import feed, make_agent, request, task
+
+pytestmark = pytest.mark.unit
+LADDERS = {"resolution": ["240p", "360p", "480p", "540p", "720p"]}
+START = Meta(resolution="720p", fps=30, qp=24, buffer_size=4, encoding="h264")
+
+
+def test_simulator_link_and_model_respond_to_the_knobs() -> None:
+    model = SimModel()
+    rich, poor = Meta(resolution="720p", qp=24), Meta(resolution="360p", qp=36)
+    assert model.frame_bytes(rich) > 4 * model.frame_bytes(poor)
+    assert model.model_ms(rich) > model.model_ms(poor) and model.accuracy(rich) > model.accuracy(poor)
+    fast = Simulator([(0.0, 40.0)], seed=1).run(Meta(resolution="720p", fps=10, buffer_size=4), 20)
+    slow = Simulator([(0.0, 0.5)], seed=1).run(Meta(resolution="720p", fps=10, buffer_size=4), 20)
+    assert all(i.kind == "task" for i in fast)
+    late = [i for i in slow if i.kind == "drop" or i.delay > 2.0]
+    assert len(late) > len(slow) / 2  # 0.5 Mbit/s cannot carry 720p at 10 fps
+
+
+@pytest.mark.parametrize("agent", ["casva", "hei"])
+def test_shipped_weights_exist_and_load(agent: str) -> None:
+    assert shipped_weights(agent, "latency-first").exists()
+    made = make_agent(agent, {"ladders": LADDERS} if agent == "casva" else {"micro": {"ladders": LADDERS}})
+    assert made.info()["weights"] is not None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: the shipped casva weights (40 simulator episodes) settle on one configuration whatever "
+    "the feedback window says; docs/policies.md reports it",
+)
+def test_casva_chooses_cheaper_segments_when_delays_explode_than_with_slack() -> None:
+    """Same agent state except the feedback window: bad delays and a slow link vs fast, light tasks."""
+
+    def bytes_after(delay: float, size: int) -> float:
+        agent = make_agent("casva", {"ladders": LADDERS, "slo_s": 1.0, "seed": 3}, startup=START)
+        agent.decide(request())
+        meta = agent.decide(request()).meta
+        for _ in range(3):
+            feed(agent, [task(meta, delay, size=size, accuracy=0.8) for _ in range(8)])
+            meta = agent.decide(request()).meta
+        model = SimModel()
+        return model.frame_bytes(meta) * meta.fps
+
+    assert bytes_after(6.0, 900_000) < bytes_after(0.2, 20_000)
+
+
+def test_casva_buffer_follows_fps_for_fixed_segment_seconds() -> None:
+    agent = make_agent("casva", {"ladders": LADDERS, "segment_s": 0.5})
+    meta = agent.decide(request()).meta
+    assert meta.buffer_size == max(1, -(-int(meta.fps * 0.5 * 1000) // 1000))
+
+
+def test_casva_learns_online_when_asked() -> None:
+    agent = make_agent("casva", {"ladders": LADDERS, "learn": True, "seed": 1})
+    for _ in range(80):
+        meta = agent.decide(request()).meta
+        feed(agent, [task(meta, 0.5, accuracy=0.7)])
+    assert agent.info()["updates"] > 0
+
+
+def test_hei_micro_loop_halves_knobs_between_macro_steps_on_violations() -> None:
+    agent = make_agent("hei", {"slo_s": 1.0, "macro_every": 1000, "micro": {"ladders": LADDERS}}, startup=START)
+    first = agent.decide(request()).meta  # the macro step
+    feed(agent, [task(first, 3.0) for _ in range(4)])
+    second = agent.decide(request()).meta  # micro: violation
+    lad_res = LADDERS["resolution"]
+    assert lad_res.index(second.resolution) == lad_res.index(first.resolution) // 2
+
+
+def test_hei_split_point_moves_stages_between_edge_and_cloud() -> None:
+    agent = make_agent("hei", {"macro_every": 1, "micro": {"ladders": LADDERS}, "seed": 2})
+    splits = set()
+    for _ in range(30):
+        plan = agent.decide(request())
+        on_edge = sum(1 for node in plan.offload.values() if node == "edge1")
+        assert plan.offload == {s: ("edge1" if i < on_edge else "cloud") for i, s in enumerate(["d", "c"])}
+        splits.add(on_edge)
+        feed(agent, [task(plan.meta, 0.4)])
+    assert agent.info()["macro_steps"] == 30 and splits <= {0, 1, 2}

@@ -94,6 +94,8 @@ class LinkEmulation:
                 log.warning("%s", state["reason"])
         if state["mode"] == "process":
             self.bookings_dir.mkdir(parents=True, exist_ok=True)
+            for stale in self.bookings_dir.glob("*.link"):  # an earlier run's queue is not this one's
+                stale.unlink(missing_ok=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.state_path.write_text(json.dumps(state, indent=2))
         made = self.plan()

@@ -21,9 +21,12 @@ from backend.settings import BackendSettings
 from backend.store import Store
 from backend.templates import Template, load_template
 from common.errors import Conflict
+from common.private import private_dir, write_private
 from common.service import create_service
 
 log = logging.getLogger(__name__)
+UPLOAD_OVERHEAD = 16 * 1024
+"""Multipart framing around one uploaded file."""
 ROUTERS = (
     bench.router,
     catalog.router,
@@ -45,10 +48,9 @@ def ensure_token(settings: BackendSettings) -> BackendSettings:
     if path.is_file():
         token = path.read_text().strip()
     else:
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.state_dir)
         token = secrets.token_urlsafe(24)
-        path.write_text(token + "\n")
-        path.chmod(0o600)
+        write_private(path, token + "\n")
     return settings.model_copy(update={"token": token})
 
 
@@ -85,7 +87,12 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
         finally:
             await plane.close()
 
-    app = create_service("backend", settings, routers=ROUTERS, lifespan=lifespan)
+    upload = settings.max_upload_bytes + UPLOAD_OVERHEAD
+    limits = {
+        datasources.router.prefix: datasources.MAX_FILES * upload,
+        f"{visualizations.router.prefix}/{{source_id}}": upload,
+    }
+    app = create_service("backend", settings, routers=ROUTERS, lifespan=lifespan, body_limits=limits)
     app.title = "Dayu control plane"
     static = Path(settings.static_dir)
     if (static / "index.html").is_file():

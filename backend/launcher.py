@@ -23,6 +23,7 @@ import psutil
 
 from backend.templates import Template, load_template
 from common.errors import DayuError
+from common.private import private_dir, write_private
 
 HEALTH_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -32,10 +33,9 @@ def ensure_token(dayu_dir: Path) -> str:
     path = dayu_dir / "token"
     if path.is_file() and path.read_text().strip():
         return path.read_text().strip()
-    dayu_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(dayu_dir)
     token = secrets.token_urlsafe(24)
-    path.write_text(token + "\n")
-    path.chmod(0o600)
+    write_private(path, token + "\n")
     return token
 
 
@@ -178,7 +178,7 @@ def start_cluster(template: Template, root: Path) -> None:
     token = ensure_token(root / ".dayu")
     url = cluster.start(ClusterApi(template.base.kubernetes.kubeconfig), template, token)
     run_dir = root / template.base.local.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(run_dir)
     (run_dir / "backend.url").write_text(url + "\n")
     print(f"Dayu is up on the cluster (namespace {template.base.namespace}).\n  URL:   {url}\n  token: {token}")
 

@@ -19,11 +19,22 @@ from backend.store import Store
 from backend.templates import Template
 from backend.views import system_view
 from common.contracts.scheduler import ResourceSnapshot, SchedulerStats
-from common.errors import DayuError, Unavailable
+from common.errors import Conflict, DayuError, Unavailable
 from common.transport import ServiceClient
 
 log = logging.getLogger(__name__)
 RECENT_PER_SOURCE = 256
+
+
+def stored_snapshots(store: Store, keep: int) -> list[SystemSnapshot]:
+    """The system history a previous process kept; a snapshot of an older shape is skipped."""
+    out = []
+    for raw in store.snapshots(keep):
+        try:
+            out.append(SystemSnapshot.model_validate(raw))
+        except ValueError:
+            continue
+    return out
 
 
 class ControlPlane:
@@ -44,14 +55,15 @@ class ControlPlane:
             template, store, deployer, client, token=settings.token, datasource_url=settings.datasource_url
         )
         self.recent: dict[str, collections.OrderedDict[int, ResultView]] = {}
-        self.snapshots: collections.deque[SystemSnapshot] = collections.deque(
-            maxlen=template.base.log_retention.max_system_snapshots
-        )
+        keep = template.base.log_retention.max_system_snapshots
+        # System history outlives the process: it is kept in the store and read back here.
+        self.snapshots: collections.deque[SystemSnapshot] = collections.deque(stored_snapshots(store, keep), maxlen=keep)
         self._sampler: asyncio.Task[None] | None = None
 
     def component_url(self, component: str) -> str:
         if not self.installer.deployed():
-            raise Unavailable("nothing is installed: install first")
+            # Wrong for the present state, not a server fault: 409 (the caller installs first).
+            raise Conflict("nothing is installed: install first", detail={"phase": self.installer.state().phase})
         topology = self.deployer.topology()
         if topology is None:
             raise Unavailable("the runtime reports no topology")
@@ -72,6 +84,7 @@ class ControlPlane:
         stats = await self.client.get_model(f"{scheduler}/stats", SchedulerStats, timeout=5.0, retries=0)
         snapshot = system_view(resources, stats, time.time())
         self.snapshots.append(snapshot)
+        await asyncio.to_thread(self.store.add_snapshot, snapshot.model_dump(mode="json"), self.snapshots.maxlen or 1)
         return snapshot
 
     def start(self) -> None:

@@ -185,6 +185,8 @@ def source_choice(entry: SourceEntry, stream_url: str) -> dict[str, Any]:
         params.setdefault("path", entry.path)
     elif entry.mode in ("http", "rtsp") and stream_url:
         params.setdefault("url", stream_url)
+        if entry.mode == "http" and not entry.url:
+            params.setdefault("platform", True)  # the datasource service: the only source given the token
     return {"alias": entry.mode, "params": params}
 
 

@@ -28,3 +28,4 @@ class BackendSettings(ServiceSettings):
     static_dir: Path = Field(DASHBOARD_DIR, description="Dashboard files served at / (`npm run build` in frontend/).")
     system_interval_s: float = Field(2.0, gt=0, description="How often system figures are sampled while installed.")
     max_upload_bytes: int = Field(1024 * 1024, ge=1024, description="Largest accepted YAML upload per file.")
+    max_json_bytes: int = Field(1024 * 1024, ge=1024, description="Body limit of a JSON request.")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from common.errors import Conflict, NotFound
+from common.private import private_dir, private_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dags (
@@ -27,12 +28,14 @@ CREATE TABLE IF NOT EXISTS visualizations (
     source_id TEXT PRIMARY KEY, text TEXT NOT NULL, views TEXT NOT NULL, updated REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS system_snapshots (seq INTEGER PRIMARY KEY AUTOINCREMENT, snapshot TEXT NOT NULL);
 """
 
 
 class Store:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        private_file(path)  # SQLite gives its -wal and -shm files the database file's mode
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -132,6 +135,18 @@ class Store:
     def delete_views(self, source_id: str) -> bool:
         with self._tx() as db:
             return db.execute("DELETE FROM visualizations WHERE source_id = ?", (source_id,)).rowcount > 0
+
+    # -- system history --------------------------------------------------------------------------
+    def add_snapshot(self, snapshot: dict[str, Any], keep: int) -> None:
+        """Append one system snapshot, keeping the newest ``keep``."""
+        with self._tx() as db:
+            cursor = db.execute("INSERT INTO system_snapshots (snapshot) VALUES (?)", (json.dumps(snapshot),))
+            db.execute("DELETE FROM system_snapshots WHERE seq <= ?", ((cursor.lastrowid or 0) - keep,))
+
+    def snapshots(self, keep: int) -> list[dict[str, Any]]:
+        """The newest ``keep`` snapshots, oldest first."""
+        rows = self._query("SELECT snapshot FROM system_snapshots ORDER BY seq DESC LIMIT ?", (keep,))
+        return [json.loads(row[0]) for row in reversed(rows)]
 
     # -- singletons (install state, query state) -------------------------------------------------
     def get_state(self, key: str) -> Any:

@@ -17,6 +17,9 @@ from common.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
+MAX_CONFIG_NODES = 20_000
+"""YAML nodes a config may hold, counting each alias as the nodes it stands for (no config comes close;
+a few hundred bytes of nested aliases stand for billions)."""
 
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
@@ -35,6 +38,16 @@ class ServiceSettings(BaseSettings):
     work_dir: Path = Field(Path(".dayu/work"), description="The node's shared work directory.")
     log_level: str = Field("INFO", description=f"One of {', '.join(LOG_LEVELS)} (any case).")
     log_json: bool = Field(False, description="Log JSON lines instead of text.")
+    max_json_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description="Body limit of a request read whole (JSON, text), unless its route sets one.",
+    )
+    max_body_bytes: int = Field(
+        320 * 1024 * 1024,
+        ge=1024,
+        description="Body limit of a streamed request (multipart, segments), unless its route sets one.",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -63,7 +76,50 @@ S = TypeVar("S", bound=ServiceSettings)
 
 
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that remembers where each mapping key and sequence item starts."""
+    """SafeLoader that remembers where each mapping key and sequence item starts, and stops composing
+    once the document holds more nodes than any config needs."""
+
+    composed = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.composed += 1
+        if self.composed > MAX_CONFIG_NODES:
+            raise _TooLarge(self.composed)
+        return super().compose_node(parent, index)
+
+
+class _TooLarge(Exception):
+    def __init__(self, nodes: int) -> None:
+        super().__init__(nodes)
+        self.nodes = nodes
+
+
+def _expanded_size(root: Any) -> int:
+    """Nodes of the document with every alias expanded, counted without expanding (memoised per node);
+    stops counting past the limit."""
+    sizes: dict[int, int] = {}
+    # Iterative post-order: a document nested a few thousand levels deep must not hit the recursion limit.
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if done:
+            total = 1 + sum(sizes[id(c)] for c in children)
+            sizes[id(node)] = min(total, MAX_CONFIG_NODES + 1)
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: Any) -> list[Any]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _yaml_error(exc: yaml.YAMLError, source: str) -> ConfigError:
@@ -78,10 +134,18 @@ def _yaml_error(exc: yaml.YAMLError, source: str) -> ConfigError:
 def _compose_marks(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     try:
         node = yaml.compose(text, Loader=_LineLoader)
+        nodes = _expanded_size(node) if node is not None else 0
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, source) from None
     except RecursionError:
         raise ConfigError(f"{source}: YAML nested too deeply", detail={"file": source}) from None
+    except _TooLarge as exc:
+        nodes = exc.nodes
+    if nodes > MAX_CONFIG_NODES:
+        raise ConfigError(
+            f"{source}: too many YAML nodes (more than {MAX_CONFIG_NODES}, counting what each alias stands for)",
+            detail={"file": source, "limit": MAX_CONFIG_NODES},
+        )
     lines: dict[tuple[Any, ...], int] = {}
 
     def walk(n: Any, path: tuple[Any, ...]) -> None:

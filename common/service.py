@@ -8,10 +8,9 @@ the token check on every other route; and one error handler shaping every error 
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -25,6 +24,8 @@ from common.config import ServiceSettings
 from common.contracts.openapi import include_declared_bodies, media
 from common.contracts.ops import Health
 from common.errors import DayuError, Unauthorized
+from common.guard import TOKEN_HEADER as TOKEN_HEADER
+from common.guard import BodyLimits, GuardedRoute, RequestGuard, presented_token, token_matches
 from common.log import configure_logging
 from common.metrics import RequestMetricsMiddleware, ServiceMetrics
 from common.topology import StaticTopology, Topology
@@ -33,29 +34,17 @@ from common.transport import ServiceClient
 log = logging.getLogger(__name__)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
-TOKEN_HEADER = "X-Dayu-Token"
-
-
-def _presented_token(request: Request) -> str | None:
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    header = request.headers.get(TOKEN_HEADER)
-    if header:
-        return header.strip()
-    # Browsers cannot set headers on EventSource or <img>: allow the token as a query parameter on reads.
-    if request.method == "GET":
-        return request.query_params.get("token")
-    return None
 
 
 async def require_token(request: Request) -> None:
-    """Dependency: refuse the request unless it carries the service's token (when one is set)."""
+    """Dependency: refuse the request unless it carries the service's token (when one is set). The
+    :class:`RequestGuard` already answered such a request before reading its body; this stays as the
+    route's own statement of what it needs."""
     expected: str | None = request.app.state.settings.token
     if not expected:
         return
-    presented = _presented_token(request)
-    if presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
+    presented = presented_token(request.headers.raw, request.method, request.scope.get("query_string", b""))
+    if not token_matches(presented, expected):
         raise Unauthorized("missing or wrong token: send 'Authorization: Bearer <token>'")
 
 
@@ -82,7 +71,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         return error_response(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)
@@ -139,8 +130,12 @@ def create_service(
     topology: Topology | None = None,
     client: ServiceClient | None = None,
     version: str = "0.1.0",
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
-    """Build a component app. ``lifespan`` runs inside the base one, after the client exists."""
+    """Build a component app. ``lifespan`` runs inside the base one, after the client exists.
+
+    ``body_limits`` sets the body limit of some routes, by route path, over the settings' defaults
+    (``max_json_bytes`` for bodies read whole, ``max_body_bytes`` for streamed ones)."""
     configure_logging(name, settings.log_level, json_lines=settings.log_json)
     # httpx logs every request at INFO: on a busy data path that line costs more than the request.
     # Failures still reach the log through ServiceClient's errors; /metrics counts the requests.
@@ -170,6 +165,10 @@ def create_service(
     app.state.settings = settings
     app.state.service_name = name
     app.state.metrics = ServiceMetrics(name)
+    guarded = [g for router in routers for route in router.routes if (g := GuardedRoute.of(route)) is not None]
+    limits = BodyLimits(text=settings.max_json_bytes, binary=settings.max_body_bytes, routes=dict(body_limits or {}))
+    # Innermost of ours: a body over its limit found deep inside a route still answers 413, not 500.
+    app.add_middleware(RequestGuard, owner=app, guarded=guarded, limits=limits)
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)  # outermost: counts the 500s too
     install_error_handlers(app)

@@ -127,6 +127,11 @@ def check_file_name(name: str) -> str:
     return name
 
 
+SOURCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$"
+"""What a source id may be where one enters (a generator's config, a query): plain ASCII with no quote,
+space or control character, as it ends up in file names and headers."""
+
+
 class Task(BaseModel):
     """One segment of one stream and its journey through the DAG.
 

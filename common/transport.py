@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
@@ -140,7 +140,10 @@ class ServiceClient:
         shaper: TrafficShaper | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 64,
+        token_to: Callable[[httpx.URL], bool] | None = None,
     ) -> None:
+        """``token_to`` says which destinations get the token (default: all, for a client that only talks
+        to Dayu's own components); any other destination gets no ``Authorization`` from this client."""
         if retries < 0 or not timeout > 0 or not connect_timeout > 0 or backoff < 0:
             raise InvalidInput(
                 f"client needs retries >= 0, timeouts > 0 and backoff >= 0; got retries={retries}, "
@@ -150,11 +153,11 @@ class ServiceClient:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.shaper = shaper
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._authorization = f"Bearer {token}" if token else None
+        self.token_to = token_to
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            headers=headers,
             transport=transport or PooledTransport(max_connections=max_connections),
             trust_env=False,
         )
@@ -167,6 +170,17 @@ class ServiceClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    def _authorize(self, url: str, kwargs: dict[str, Any]) -> None:
+        """Add the token for this destination only: per request, never as a client-wide default."""
+        if self._authorization is None:
+            return
+        if self.token_to is not None and not self.token_to(httpx.URL(url)):
+            return
+        headers = httpx.Headers(kwargs.get("headers"))
+        if "authorization" not in headers:
+            headers["Authorization"] = self._authorization
+        kwargs["headers"] = headers
 
     def _delay(self, attempt: int) -> float:
         base: float = min(self.max_backoff, self.backoff * (2**attempt))
@@ -191,6 +205,7 @@ class ServiceClient:
         attempts = 1 + (self.retries if retries is None else retries)
         if timeout is not None:
             kwargs["timeout"] = timeout
+        self._authorize(url, kwargs)
         last: Exception | None = None
         for attempt in range(attempts):
             if attempt:
@@ -229,6 +244,7 @@ class ServiceClient:
 
     def stream(self, method: str, url: str, **kwargs: Any) -> AbstractAsyncContextManager[httpx.Response]:
         """A response whose body is read as it arrives (exports); no retries, the caller checks the status."""
+        self._authorize(url, kwargs)
         return self._client.stream(method.upper(), url, **kwargs)
 
     async def get_json(self, url: str, **kwargs: Any) -> Any:

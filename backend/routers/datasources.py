@@ -40,13 +40,17 @@ async def upload(form: Annotated[DatasourceUpload, Form()], plane: Plane) -> Upl
     if len(files) > MAX_FILES:
         raise InvalidInput(f"at most {MAX_FILES} files per upload, got {len(files)}")
     limit = plane.settings.max_upload_bytes
-    results: list[UploadResult] = []
+    contents = []
     for upload_file in files:
         name = upload_file.filename or "upload.yaml"
+        data = await upload_file.read(limit + 1)
+        if len(data) > limit:
+            # Refused whole: the request is too large for this route, whatever its other files hold.
+            raise PayloadTooLarge(f"{name}: larger than {limit} bytes", detail={"file": name, "limit": limit})
+        contents.append((name, data))
+    results: list[UploadResult] = []
+    for name, data in contents:
         try:
-            data = await upload_file.read(limit + 1)
-            if len(data) > limit:
-                raise PayloadTooLarge(f"{name}: larger than {limit} bytes")
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError:

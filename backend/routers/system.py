@@ -13,7 +13,9 @@ from fastapi.responses import StreamingResponse
 
 from backend.contracts.views import SystemHistory, SystemSnapshot
 from backend.plane import Plane
+from common.disposition import attachment
 from common.errors import DayuError, TransportError
+from common.task import SOURCE_ID_PATTERN
 
 router = APIRouter(prefix="/api", tags=["system"])
 GZIP_JSONL: dict[int | str, dict[str, Any]] = {
@@ -43,7 +45,7 @@ async def history(
     responses=GZIP_JSONL,
 )
 async def export_results(
-    plane: Plane, source_id: str | None = Query(None, max_length=128, description="Only this source.")
+    plane: Plane, source_id: str | None = Query(None, pattern=SOURCE_ID_PATTERN, description="Only this source.")
 ) -> StreamingResponse:
     distributor = plane.component_url("distributor")
     params = {"source_id": source_id} if source_id else {}
@@ -58,7 +60,7 @@ async def export_results(
                 yield chunk
 
     name = f"dayu-results-{source_id or 'all'}-{int(time.time())}.jsonl.gz"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    headers = {"Content-Disposition": attachment(name)}
     return StreamingResponse(body(), media_type="application/gzip", headers=headers)
 
 
@@ -74,5 +76,5 @@ async def export_system(plane: Plane) -> StreamingResponse:
             await plane.sample_system()  # the export always ends with the present state
     lines = "".join(s.model_dump_json() + "\n" for s in list(plane.snapshots)).encode()
     name = f"dayu-system-{int(time.time())}.jsonl.gz"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    headers = {"Content-Disposition": attachment(name)}
     return StreamingResponse(iter([gzip.compress(lines)]), media_type="application/gzip", headers=headers)

@@ -15,9 +15,10 @@ from pydantic import ValidationError
 from common.contracts.controller import TaskForm
 from common.contracts.distributor import DistributorStats, DropAccepted, ResultAccepted, ResultPage
 from common.contracts.openapi import body, media, reply
+from common.disposition import attachment
 from common.errors import InvalidInput, NotFound, PayloadTooLarge
 from common.records import DropRecord
-from common.task import END, Task, describe_validation_error
+from common.task import END, SOURCE_ID_PATTERN, Task, describe_validation_error
 from common.wire import read_task_form, safe_path
 from services.distributor.config import DistributorConfig
 from services.distributor.recorder import Recorder
@@ -90,7 +91,9 @@ async def get_results(
 
 
 @router.get("/export", response_class=StreamingResponse, responses=media("application/gzip", EXPORT))
-async def export(request: Request, source_id: Annotated[str | None, Query(max_length=128)] = None) -> StreamingResponse:
+async def export(
+    request: Request, source_id: Annotated[str | None, Query(pattern=SOURCE_ID_PATTERN)] = None
+) -> StreamingResponse:
     store: ResultStore = request.app.state.store
     page_size = _config(request).export_page
 
@@ -111,7 +114,7 @@ async def export(request: Request, source_id: Annotated[str | None, Query(max_le
     return StreamingResponse(
         gzip_lines(),
         media_type="application/gzip",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": attachment(name)},
     )
 
 

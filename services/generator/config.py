@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from common.config import ServiceSettings
 from common.dag import DagSpec, ServiceType
 from common.registry import HookChoice, HookFamily
-from common.task import Meta
+from common.task import SOURCE_ID_PATTERN, Meta
 
 # The hook families this config chooses from (importing them declares their plugin modules).
 from services.generator import encoder, frame_filter, frame_process, source  # noqa: F401
@@ -22,7 +22,7 @@ class GeneratorSettings(ServiceSettings):
 class GeneratorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source_id: str = Field("source-0", min_length=1, max_length=128, description="Id of the stream.")
+    source_id: str = Field("source-0", pattern=SOURCE_ID_PATTERN, description="Id of the stream.")
     # An installed generator gets its stream URL when the datasource is opened: it may be missing here.
     source: Annotated[HookChoice, HookFamily("source", late_params=True)] = Field(
         default_factory=lambda: HookChoice(alias="file", params={"path": "video.mp4"}),

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from common.errors import Conflict, InvalidInput, Unavailable
+from common.private import private_dir, write_private
 from common.topology import Endpoint, LinkModel, NodeSpec, StaticTopology, TopologyModel
 from common.workload import COMPONENT_MODULES, Workload
 from services.local.links import LinkEmulation, LinkModeChoice
@@ -117,7 +118,7 @@ class LocalRuntime:
             raise Conflict(f"the local runtime in {self.run_dir} is already running: {', '.join(running)}")
         self._reset_state()
         ports = self._assign_ports(spec.workloads)
-        (self.run_dir / "runtime.json").write_text(spec.model_dump_json(indent=2))
+        write_private(self.run_dir / "runtime.json", spec.model_dump_json(indent=2))
         try:
             self.links.setup(list(spec.nodes), spec.links, spec.link_mode, spec.host_ports)
             topology = self._topology(spec, ports)
@@ -189,7 +190,7 @@ class LocalRuntime:
             raise InvalidInput("two workloads would share a port")
         topology = self._topology(spec, ports)
         topology.dump(self.topology_path)
-        (self.run_dir / "runtime.json").write_text(spec.model_dump_json(indent=2))
+        write_private(self.run_dir / "runtime.json", spec.model_dump_json(indent=2))
         fresh = set(changed) | set(added)
         try:
             for stage in (1, 2):
@@ -224,7 +225,7 @@ class LocalRuntime:
     def _reset_state(self) -> None:
         for sub in ("pids", "config"):
             shutil.rmtree(self.run_dir / sub, ignore_errors=True)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.run_dir)
 
     def _assign_ports(self, workloads: Iterable[Workload]) -> dict[str, int]:
         ports: dict[str, int] = {}
@@ -258,8 +259,8 @@ class LocalRuntime:
         work_dir = self.work_dir(w.node)
         work_dir.mkdir(parents=True, exist_ok=True)
         config_path = self.run_dir / "config" / f"{w.name}.json"
-        config_path.parent.mkdir(parents=True, exist_ok=True)
-        config_path.write_text(json.dumps(w.config, indent=2))
+        private_dir(config_path.parent)
+        write_private(config_path, json.dumps(w.config, indent=2))
         env = dict(os.environ)
         env.update(extra_env)
         env.update(

@@ -117,7 +117,8 @@ def test_datasource_upload_gives_a_result_per_file(backend: RunningBackend) -> N
     assert again.json()["results"][0]["ok"] is False  # a duplicate id is refused, the first stays
     assert c.post("/api/datasources").status_code == 422
     big = b"name: x\n" + b"#" * (2 * 1024 * 1024)
-    assert c.post("/api/datasources", files=[("files", ("big.yaml", big, "text/plain"))]).json()["ok"] is False
+    too_big = c.post("/api/datasources", files=[("files", ("big.yaml", big, "text/plain"))])
+    assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "payload_too_large"
     assert c.delete("/api/datasources/street").status_code == 200
     assert c.delete("/api/datasources/street").status_code == 404
 
@@ -147,7 +148,10 @@ def test_install_and_query_refuse_bad_input_without_deploying(backend: RunningBa
     assert c.post("/api/query/open").status_code == 409
     assert c.get("/api/results/cam0").status_code == 404
     assert c.get("/api/results/cam0?after=-1").status_code == 422
-    assert c.get("/api/system").status_code == 503
+    system = c.get("/api/system")
+    assert system.status_code == 409 and "nothing is installed" in system.json()["error"]["message"]
+    exported = c.get("/api/export/results")
+    assert exported.status_code == 409 and exported.json()["error"]["code"] == "conflict"
     assert c.post("/api/redeploy").status_code == 409
 
 

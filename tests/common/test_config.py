@@ -166,3 +166,42 @@ def test_settings_subclass_keeps_its_own_fields(monkeypatch):
         ProcessorSettings.from_env()
     monkeypatch.setenv("DAYU_QUEUE_SIZE", "3")
     assert ProcessorSettings.from_env(node="edge2").queue_size == 3
+
+
+def billion_laughs(levels: int = 9) -> str:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, levels):
+        prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
+        lines.append(f"{cur}: &{cur} [{','.join(['*' + prev] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_bomb_is_refused_quickly_and_small():
+    """A few hundred bytes of nested aliases expand to 9**9 nodes: refused before anything expands them."""
+    import time
+    import tracemalloc
+
+    text = billion_laughs()
+    assert len(text) < 600
+    tracemalloc.start()
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match="alias") as info:
+        parse_yaml_model(text, Base, source="bomb.yaml")
+    elapsed = time.monotonic() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert info.value.status_code == 400 and "bomb.yaml" in info.value.message
+    # Not a speed target: an unbounded expansion takes minutes and gigabytes, a bounded one nothing.
+    assert elapsed < 10 and peak < 50 * 1024 * 1024
+
+
+def test_modest_aliases_still_load(tmp_path):
+    text = "namespace: &ns dayu\nlinks:\n  - &l {a: cloud, b: edge1, bandwidth_mbps: 40}\n  - *l\n"
+    model = parse_yaml_model(text, Base, source="ok.yaml")
+    assert model.namespace == "dayu" and len(model.links) == 2 and model.links[1].b == "edge1"
+
+
+def test_too_many_nodes_are_refused_without_aliases():
+    text = "links: [" + ",".join(["1"] * 30_000) + "]\n"
+    with pytest.raises(ConfigError, match="too many"):
+        parse_yaml_model(text, Base, source="wide.yaml")

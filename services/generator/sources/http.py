@@ -35,7 +35,12 @@ class HttpSourceConfig(HookConfig):
     frames: int = Field(4, ge=1, le=120, description="Frames asked for per request.")
     quality: int = Field(90, ge=10, le=100, description="JPEG quality of the transfer.")
     format: str = Field("jpeg", pattern="^(jpeg|png)$", description="Image format of the transfer (png: lossless).")
-    token: str | None = Field(None, description="Datasource token; default: $DAYU_TOKEN.")
+    token: str | None = Field(None, description="Token the stream asks for; default: none (see `platform`).")
+    platform: bool = Field(
+        False,
+        description="The URL is the platform's own datasource service: send it the platform token ($DAYU_TOKEN) "
+        "when `token` is unset. Off for anything else (a camera must never see the platform token).",
+    )
     timeout_s: float = Field(40.0, gt=0, le=600, description="Per request (the datasource may pace for a while).")
     retries: int = Field(3, ge=0, le=20, description="Retries of a failed request.")
     restart: bool = Field(True, description="Start this client's playback from the first frame on open.")
@@ -71,7 +76,7 @@ class HttpSource(FrameSource):
 
     def open(self) -> RawMeta:
         self.loop = asyncio.new_event_loop()
-        token = self.config.token or os.environ.get("DAYU_TOKEN") or None
+        token = self.config.token or (os.environ.get("DAYU_TOKEN") if self.config.platform else None) or None
         self.http = ServiceClient(timeout=self.config.timeout_s, retries=self.config.retries, token=token)
         if self.config.restart:
             self._model("POST", "/reset", ClientReset, params={"client": self.client_id}, idempotent=True)

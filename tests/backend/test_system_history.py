@@ -1,0 +1,44 @@
+"""System history survives a restart of the backend (kept in its SQLite store, bounded)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from backend.store import Store
+from tests.backend.conftest import RunningBackend
+
+pytestmark = pytest.mark.integration
+
+
+def test_store_keeps_the_newest_snapshots(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3")
+    for i in range(5):
+        store.add_snapshot({"at": float(i)}, keep=3)
+    store.close()
+    again = Store(tmp_path / "db.sqlite3")
+    try:
+        assert [s["at"] for s in again.snapshots(3)] == [2.0, 3.0, 4.0]
+    finally:
+        again.close()
+
+
+def test_history_and_export_survive_a_restart(tmp_path: Path, template_dir: Path) -> None:
+    state = tmp_path / "state"
+    with RunningBackend(state, template_dir) as first:
+        assert first.client().get("/api/system/history").json() == {"snapshots": []}
+    # Snapshots the previous run sampled (sampling needs an install: see tests/backend/test_flow.py).
+    store = Store(state / "backend.sqlite3")
+    store.add_snapshot({"at": 100.0, "cpu": 0.5}, keep=10)
+    store.add_snapshot({"at": 101.0, "cpu": 0.6}, keep=10)
+    store.close()
+    with RunningBackend(state, template_dir) as second:
+        c = second.client()
+        assert [s["at"] for s in c.get("/api/system/history").json()["snapshots"]] == [100.0, 101.0]
+        exported = c.get("/api/export/system")
+        rows = [json.loads(line) for line in gzip.decompress(exported.content).decode().splitlines()]
+        assert [r["cpu"] for r in rows] == [0.5, 0.6]
+        assert exported.headers["content-disposition"].startswith('attachment; filename="dayu-system-')

@@ -31,6 +31,7 @@ class InstanceStatus(BaseModel):
     cpu: float | None = Field(None, description="CPU use in cores.")
     memory_mb: float | None = Field(None, description="Resident memory in MiB.")
     message: str = Field("", description="Why it is not ready, when known.")
+    restarts: int = Field(0, ge=0, description="Times the runtime restarted it after it crashed.")
 
     def age_s(self) -> float | None:
         return None if self.started_at is None else max(0.0, time.time() - self.started_at)

@@ -41,6 +41,7 @@ class LocalDeployer(Deployer):
         }
         self.runtime = LocalRuntime(self.run_dir)
         self._workloads: dict[str, Workload] = self._recover()
+        self.runtime.supervise()  # crashed components come back, also those a previous backend started
         self._procs: dict[int, psutil.Process] = {}  # kept so cpu_percent measures since the previous call
         self._trace: tuple[str, str] | None = None
 
@@ -139,7 +140,11 @@ class LocalDeployer(Deployer):
             cpu=cpu,
             memory_mb=None if memory is None else round(memory, 1),
             message="" if alive else f"exited; log: {item.get('log')}",
+            restarts=int(item.get("restarts", 0)),
         )
+
+    async def close(self) -> None:
+        self.runtime.close()  # supervision ends with the backend; the components keep running
 
     def topology(self) -> Topology | None:
         path = self.runtime.topology_path

@@ -29,6 +29,7 @@ class ProcessRecord:
     node: str
     component: str
     log: str
+    restarts: int = 0
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)

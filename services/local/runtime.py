@@ -7,16 +7,19 @@ one started.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
 
@@ -27,6 +30,7 @@ from common.workload import COMPONENT_MODULES, Workload
 from services.local.links import LinkEmulation, LinkModeChoice
 from services.local.model import RuntimeSpec, VirtualNode
 from services.local.processes import ProcessRecord, log_tail, spawn, stop_all
+from services.local.supervisor import Supervisor
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,6 +65,18 @@ def describe(
         raise InvalidInput(f"invalid local runtime description: {exc}") from None
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _locked(method: F) -> F:
+    @functools.wraps(method)
+    def wrapper(self: LocalRuntime, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return cast(F, wrapper)
+
+
 class LocalRuntime:
     def __init__(self, run_dir: str | Path, *, host: str = "127.0.0.1", python: str | None = None) -> None:
         self.run_dir = Path(run_dir).resolve()
@@ -68,6 +84,37 @@ class LocalRuntime:
         self.python = python or sys.executable
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self.links = LinkEmulation(self.run_dir, host=host)
+        # One lock for start, apply, stop and the supervisor's restarts: a component being stopped on
+        # purpose is never mistaken for one that crashed.
+        self._lock = threading.RLock()
+        self._extra_env: dict[str, str] = {}
+        self.supervisor: Supervisor | None = None
+
+    # -- supervision --------------------------------------------------------------------------
+    def supervise(self, **options: Any) -> Supervisor:
+        """Restart crashed components from now on (see :mod:`services.local.supervisor`)."""
+        if self.supervisor is None:
+            self.supervisor = Supervisor(self.records, self._reap, self._restart, self._lock, **options)
+        self.supervisor.start()
+        return self.supervisor
+
+    def close(self) -> None:
+        """Stop supervising (the components keep running)."""
+        if self.supervisor is not None:
+            self.supervisor.stop()
+
+    def _reap(self) -> None:
+        for pid, child in list(self._children.items()):
+            if child.poll() is not None:
+                del self._children[pid]
+
+    def _restart(self, record: ProcessRecord) -> bool:
+        spec = self._current_spec()
+        workload = next((w for w in spec.workloads if w.name == record.name), None) if spec else None
+        if spec is None or workload is None or record.port is None:
+            return False
+        self._launch(workload, record.port, token=spec.token, extra_env=self._extra_env, restarts=record.restarts + 1)
+        return True
 
     # -- paths --------------------------------------------------------------------------------
     @property
@@ -85,16 +132,25 @@ class LocalRuntime:
     def work_dir(self, node: str) -> Path:
         return self.run_dir / "nodes" / node / "work"
 
+    @property
+    def stopping_dir(self) -> Path:
+        return self.pid_dir / "stopping"
+
     def records(self) -> list[ProcessRecord]:
         if not self.pid_dir.is_dir():
             return []
         found = (ProcessRecord.load(p) for p in sorted(self.pid_dir.glob("*.json")))
         return [r for r in found if r is not None]
 
+    def _stopping_records(self) -> list[ProcessRecord]:
+        found = (ProcessRecord.load(p) for p in sorted(self.stopping_dir.glob("*.json")))
+        return [r for r in found if r is not None]
+
     def topology(self) -> StaticTopology:
         return StaticTopology.from_file(self.topology_path)
 
     # -- start --------------------------------------------------------------------------------
+    @_locked
     def start(
         self,
         nodes: Mapping[str, VirtualNode | Mapping[str, Any]],
@@ -113,6 +169,7 @@ class LocalRuntime:
         failed, with the end of its log.
         """
         spec = describe(nodes, links, workloads, token, link_mode, host_ports)
+        self._extra_env = dict(env or {})
         running = [r.name for r in self.records() if r.alive()]
         if running:
             raise Conflict(f"the local runtime in {self.run_dir} is already running: {', '.join(running)}")
@@ -133,6 +190,7 @@ class LocalRuntime:
             raise
         return topology
 
+    @_locked
     def apply(
         self,
         nodes: Mapping[str, VirtualNode | Mapping[str, Any]],
@@ -152,6 +210,7 @@ class LocalRuntime:
         runs, or the nodes, links or token differ, this is a full :meth:`start`.
         """
         spec = describe(nodes, links, workloads, token, link_mode, host_ports)
+        self._extra_env = dict(env or {})
         current = self._current_spec()
         alive = {r.name: r for r in self.records() if r.alive()}
         if (
@@ -255,7 +314,9 @@ class LocalRuntime:
             )
         )
 
-    def _launch(self, w: Workload, port: int, *, token: str | None, extra_env: Mapping[str, str]) -> None:
+    def _launch(
+        self, w: Workload, port: int, *, token: str | None, extra_env: Mapping[str, str], restarts: int = 0
+    ) -> None:
         work_dir = self.work_dir(w.node)
         work_dir.mkdir(parents=True, exist_ok=True)
         config_path = self.run_dir / "config" / f"{w.name}.json"
@@ -294,6 +355,7 @@ class LocalRuntime:
             component=w.component,
         )
         self._children[proc.pid] = proc
+        record.restarts = restarts
         record.save(self.pid_dir)
 
     # -- health -------------------------------------------------------------------------------
@@ -326,13 +388,24 @@ class LocalRuntime:
                 time.sleep(0.1)
 
     # -- stop and status ----------------------------------------------------------------------
+    @_locked
     def stop(self, timeout: float = 10.0, names: Iterable[str] | None = None) -> dict[str, str]:
-        """SIGTERM each component's process group, SIGKILL after ``timeout``; pid files go away."""
+        """SIGTERM each component's process group, SIGKILL after ``timeout``; pid files go away.
+
+        The pid files move aside first, so a supervisor (of this or another process) no longer sees the
+        components and does not take their exit for a crash; a stop cut short finishes on the next one.
+        """
         wanted = set(names) if names is not None else None
         records = [r for r in self.records() if wanted is None or r.name in wanted]
+        if records:
+            self.stopping_dir.mkdir(parents=True, exist_ok=True)
+            for record in records:
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(self.pid_dir / f"{record.name}.json", self.stopping_dir / f"{record.name}.json")
+        records += [r for r in self._stopping_records() if r.name not in {x.name for x in records}]
         outcome = stop_all(records, timeout=timeout, children=self._children)
         for record in records:
-            (self.pid_dir / f"{record.name}.json").unlink(missing_ok=True)
+            (self.stopping_dir / f"{record.name}.json").unlink(missing_ok=True)
             self._children.pop(record.pid, None)
         if wanted is None:
             self.links.teardown()
@@ -364,6 +437,7 @@ class LocalRuntime:
                     "port": record.port,
                     "alive": alive,
                     "healthy": healthy,
+                    "restarts": record.restarts,
                     "log": record.log,
                 }
         return out

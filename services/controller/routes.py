@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from common.contracts.controller import ControllerStatus, FileStored, TaskAccepted, TaskForm
 from common.contracts.openapi import body, reply
 from common.dag import topological_order
-from common.errors import InvalidInput, NotFound, PayloadTooLarge
+from common.errors import DayuError, InvalidInput, NotFound, PayloadTooLarge
 from common.task import END, Task
 from common.wire import FRAMED_CONTENT_TYPE, read_framed_task, read_task_form, safe_path, save_upload
 from services.controller.dispatcher import Dispatcher
@@ -39,6 +39,16 @@ def check_routable(task: Task, work_dir: Path) -> None:
         )
 
 
+def _routable_or_forget(task: Task, work_dir: Path, *, stored: bool) -> None:
+    """:func:`check_routable`; a refused task's segment that this request stored goes with it."""
+    try:
+        check_routable(task, work_dir)
+    except DayuError:
+        if stored and task.payload.file_name:
+            safe_path(work_dir, task.payload.file_name).unlink(missing_ok=True)
+        raise
+
+
 TASK_BODY = body(Task, media_types={"multipart/form-data": TaskForm, FRAMED_CONTENT_TYPE: None})
 """A task from a generator (JSON, or multipart: task JSON and maybe its segment), or from another node's controller
 (framed: the task and its segment in one body, ``common.wire``)."""
@@ -52,7 +62,7 @@ async def submit(request: Request) -> Response:
         # From another node's controller: the task with its segment; the transfer is the stage's transmit.
         task, transmit = await read_framed_task(request, dispatcher.work_dir, max_payload=limit)
         task.stage.timings.transmit = transmit
-        check_routable(task, dispatcher.work_dir)
+        _routable_or_forget(task, dispatcher.work_dir, stored=True)
         return reply(TaskAccepted(accepted=task.task_uuid, outcome=dispatcher.accept(task)), 202)
     task, upload = await read_task_form(request, max_payload=limit)
     if upload is not None:
@@ -61,7 +71,7 @@ async def submit(request: Request) -> Response:
         if upload.size == 0:
             raise InvalidInput(f"the payload of segment {task.payload.file_name!r} is empty")
         await save_upload(upload, dispatcher.work_dir, task.payload.file_name, max_bytes=limit)
-    check_routable(task, dispatcher.work_dir)
+    _routable_or_forget(task, dispatcher.work_dir, stored=upload is not None)
     return reply(TaskAccepted(accepted=task.task_uuid, outcome=dispatcher.accept(task)), 202)
 
 

@@ -1,0 +1,48 @@
+"""Feedback sent while the scheduler is down reaches it once it is back: every task's and drop's
+feedback exactly once, in order, with nothing skipped (real distributor, real scheduler, loopback)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from common.records import DropReason, DropRecord
+from services.scheduler.app import create_app as create_scheduler
+from services.scheduler.config import SchedulerConfig
+from services.scheduler.settings import SchedulerSettings
+from tests.servers import free_port, serve
+from tests.services.distributor.test_app import finished_task, post_result, start
+
+pytestmark = pytest.mark.integration
+
+
+def test_feedback_lost_to_an_outage_is_sent_again(tmp_path: Path) -> None:
+    port = free_port()
+    scheduler = f"http://127.0.0.1:{port}"
+    config = {"feedback": True, "scheduler_url": scheduler, "feedback_retries": 0, "feedback_timeout": 0.5}
+    with start(tmp_path, **config) as url:
+        for i in range(6):
+            assert post_result(url, finished_task(i)).json()["status"] == "stored"
+        drop = DropRecord.of(finished_task(6).with_cursor("detect"), DropReason.TIMEOUT, "slow")
+        assert httpx.post(f"{url}/drops", content=drop.model_dump_json()).json()["status"] == "stored"
+        time.sleep(1.5)  # the outage: every send so far failed
+        assert 'outcome="failed"' in httpx.get(f"{url}/metrics").text
+        with serve(create_scheduler(SchedulerSettings(), SchedulerConfig()), port=port):
+            stats: dict[str, Any] = {}
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                stats = httpx.get(f"{scheduler}/stats").json()
+                if stats["feedback"]["tasks"] + stats["feedback"]["drops"] >= 7:
+                    break
+                time.sleep(0.1)
+            time.sleep(0.5)  # nothing more may arrive: each one exactly once
+            stats = httpx.get(f"{scheduler}/stats").json()
+            metrics = httpx.get(f"{url}/metrics").text
+    assert stats["feedback"]["tasks"] == 6 and stats["feedback"]["drops"] == 1
+    assert stats["history"][finished_task(0).source_id]["tasks"] == 6
+    assert 'dayu_distributor_feedback_total{outcome="sent"} 7.0' in metrics
+    assert 'outcome="skipped"' not in metrics and 'outcome="rejected"' not in metrics

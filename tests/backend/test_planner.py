@@ -83,7 +83,13 @@ def test_a_real_rtsp_camera_keeps_its_own_url_and_params() -> None:
 def test_http_and_file_sources() -> None:
     http = resolved({"id": "cam1", "mode": "http", "dataset": "synthetic"})
     url = "http://127.0.0.1:8901/streams/cam1"
-    assert check_source_hook(generator(http, url)) == {"alias": "http", "params": {"url": url}}
+    # The platform's own datasource gets the platform token; a camera of its own URL never does.
+    assert check_source_hook(generator(http, url)) == {"alias": "http", "params": {"url": url, "platform": True}}
+    camera = resolved({"id": "cam3", "mode": "http", "url": "http://camera.example/live"})
+    assert check_source_hook(generator(camera, "http://camera.example/live")) == {
+        "alias": "http",
+        "params": {"url": "http://camera.example/live"},
+    }
     file = resolved({"id": "cam2", "mode": "file", "path": "/data/v.mp4"})
     assert check_source_hook(generator(file, "")) == {"alias": "file", "params": {"path": "/data/v.mp4"}}
 

@@ -45,6 +45,7 @@ from services.generator.config import GeneratorConfig
 from services.generator.encoder import Encoder, encoder_alias_for
 from services.generator.frame_filter import FrameFilter
 from services.generator.frame_process import FrameProcess
+from services.generator.ledger import TaskLedger
 from services.generator.planner import Planner
 from services.generator.source import Frame, FrameSource
 
@@ -101,7 +102,9 @@ class Generator:
         self.topology = topology
         self.stats = GeneratorStats()
         self.raw_meta = RawMeta()
-        self.next_task_id = 0  # never reset: ids keep increasing across close and open
+        # Never reset: ids keep increasing across close and open, and across a restart of the process.
+        self.ledger = TaskLedger(work_dir / SPOOL_DIR / f"generator-{_safe_name(config.source_id)}.ledger.json")
+        self.ledger.load()
         self.source: FrameSource | None = None
         """The source of the current (or last) opening."""
         self.filter: FrameFilter = REGISTRY.create(
@@ -136,6 +139,7 @@ class Generator:
         self._lock = asyncio.Lock()
         self._reader_task: asyncio.Task[None] | None = None
         self._submitter: asyncio.Task[None] | None = None
+        self._recovery: asyncio.Task[None] | None = None
         # Drop records the distributor cannot take now wait on disk; one spool per source on a shared work dir.
         self.outbox = Outbox(
             work_dir / SPOOL_DIR / f"generator-{_safe_name(config.source_id)}.jsonl",
@@ -259,8 +263,30 @@ class Generator:
                 self._segments.task_done()
 
     async def _make_task(self, segment: Segment) -> None:
-        task_id = self.next_task_id
-        self.next_task_id += 1
+        task_id = self.ledger.take()
+        try:
+            await self._make(task_id, segment)
+        finally:
+            self.ledger.done(task_id)
+
+    @property
+    def next_task_id(self) -> int:
+        return self.ledger.next_task_id
+
+    async def _drop_unfinished(self) -> None:
+        """Tasks a previous process of this generator made but never handed over: each a drop record."""
+        for task_id in self.ledger.unfinished:
+            task = Task(
+                source_id=self.config.source_id,
+                task_id=task_id,
+                source_node=self.node,
+                dag=self.planner.dag(),
+                payload=Payload(file_name=None),
+            )
+            await self._drop(task, DropReason.SHUTDOWN, "the generator stopped before handing the task over")
+        self.ledger.forget_unfinished()
+
+    async def _make(self, task_id: int, segment: Segment) -> None:
         name = f"{_safe_name(self.config.source_id)}-{task_id:07d}-{uuid.uuid4().hex[:8]}.mp4"
         truth = None if all(t is None for t in segment.truths) else [t or {} for t in segment.truths]
         task = Task(
@@ -340,6 +366,8 @@ class Generator:
         if self._submitter is None:
             self.outbox.open()
             self._submitter = asyncio.create_task(self._submit_loop(), name="generator-submit")
+            if self.ledger.unfinished:
+                self._recovery = asyncio.create_task(self._drop_unfinished(), name="generator-unfinished")
 
     async def open(self, params: Mapping[str, Any] | None = None) -> bool:
         """Open the source and start reading; False when it was already open (nothing changes then).

@@ -1,0 +1,62 @@
+"""The generator's task ledger: the next task id and the tasks made but not yet handed over, on disk.
+
+A generator killed and started again (the local runtime restarts it) goes on with the next id instead of
+reusing ids from 0, and each task it had made but not yet handed to its controller becomes a drop record
+("the generator stopped") instead of disappearing. It lives next to the outbox's spool in the work dir
+(a sub-directory: the controller's segment cleanup only removes plain files at the top).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class TaskLedger:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.next_task_id = 0
+        self.pending: set[int] = set()
+        self.unfinished: list[int] = []
+        """Tasks a previous process made but never handed over (read at load)."""
+
+    def load(self) -> None:
+        try:
+            data = json.loads(self.path.read_text())
+            self.next_task_id = int(data["next_task_id"])
+            self.unfinished = sorted(int(i) for i in data.get("pending", []))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("task ledger %s unreadable (%s): task ids start again from 0", self.path, exc)
+
+    def take(self) -> int:
+        """The next task id, recorded as made-but-not-handed-over before anyone sees it."""
+        task_id = self.next_task_id
+        self.next_task_id += 1
+        self.pending.add(task_id)
+        self._save()
+        return task_id
+
+    def done(self, task_id: int) -> None:
+        """The task is the controller's now, or its drop record is written."""
+        self.pending.discard(task_id)
+        self._save()
+
+    def forget_unfinished(self) -> None:
+        self.unfinished = []
+        self._save()
+
+    def _save(self) -> None:
+        body = json.dumps({"next_task_id": self.next_task_id, "pending": sorted(self.pending | set(self.unfinished))})
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(body)
+            os.replace(tmp, self.path)
+        except OSError as exc:  # a full disk must not stop the data path; ids stay right in memory
+            log.warning("task ledger %s not written: %s", self.path, exc)

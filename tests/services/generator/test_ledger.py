@@ -1,0 +1,43 @@
+"""A generator started again (after a crash) goes on with its task ids and turns each task the crashed
+process made but never handed over into a drop record: nothing disappears, no id is used twice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from common.outbox import SPOOL_DIR
+from services.generator.ledger import TaskLedger
+from tests.services.generator.test_generator import run_generator
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_restarted_generator_continues_ids_and_drops_what_was_in_hand(tmp_path: Path) -> None:
+    first, status = run_generator(tmp_path, refuse=False)
+    made = status["tasks_created"]
+    assert [t["task_id"] for t in first["tasks"]] == list(range(made))
+    ledger = tmp_path / "work" / SPOOL_DIR / "generator-cam_1.ledger.json"
+    assert json.loads(ledger.read_text()) == {"next_task_id": made, "pending": []}
+    # As if the process had been killed while making task `made` (id taken, never handed over).
+    ledger.write_text(json.dumps({"next_task_id": made + 1, "pending": [made]}))
+    second, status2 = run_generator(tmp_path, refuse=False)
+    ids = [t["task_id"] for t in second["tasks"]]
+    assert ids == list(range(made + 1, made + 1 + status2["tasks_created"]))
+    assert [(d["task_id"], d["reason"]) for d in second["drops"]] == [(made, "shutdown")]
+    assert status2["next_task_id"] == made + 1 + status2["tasks_created"]
+
+
+@pytest.mark.unit
+def test_ledger_survives_a_bad_file(tmp_path: Path) -> None:
+    path = tmp_path / "l.json"
+    path.write_text("{not json")
+    ledger = TaskLedger(path)
+    ledger.load()
+    assert ledger.take() == 0 and json.loads(path.read_text()) == {"next_task_id": 1, "pending": [0]}
+    ledger.done(0)
+    again = TaskLedger(path)
+    again.load()
+    assert again.next_task_id == 1 and again.unfinished == []

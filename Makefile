@@ -26,6 +26,14 @@ test-integration: setup
 test-e2e: setup
 	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
 
+test-faults: setup
+	$(PY) -m pytest -m faults -s $(PYTEST_ARGS)
+
+# Not in CI: both sources for SOAK_MINUTES (default 30), memory and file descriptors sampled, loss counted.
+SOAK_MINUTES ?= 30
+soak: setup
+	$(PY) -m tests.faults.soak --minutes $(SOAK_MINUTES)
+
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .

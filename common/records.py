@@ -30,7 +30,7 @@ class DropRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source_id: str
-    task_id: int
+    task_id: int = Field(ge=0)
     task_uuid: str
     root_uuid: str
     stage: str | None = Field(None, description="Stage the copy was at.")

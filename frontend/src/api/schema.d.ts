@@ -148,7 +148,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Install state: phase, step, progress, placement, deployment, error */
+        /** Install state: phase, step, progress, placement, deployment, error, degraded */
         get: operations["install_state_api_install_get"];
         put?: never;
         /** Start installing; poll GET /api/install for progress */

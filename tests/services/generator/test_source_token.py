@@ -23,14 +23,28 @@ def camera(seen: list[str | None]) -> FastAPI:
     app = FastAPI()
 
     @app.post("/streams/cam/reset")
-    async def reset(request: Request) -> dict[str, bool]:
+    async def reset(request: Request, client: str) -> dict[str, object]:
         seen.append(request.headers.get("authorization"))
-        return {"ok": True}
+        return {"id": "cam", "client": client, "reset": True}
 
     @app.get("/streams/cam")
     async def info(request: Request) -> dict[str, object]:
         seen.append(request.headers.get("authorization"))
-        return {"resolution": "320p", "width": 320, "height": 192, "fps": 30}
+        return {
+            "id": "cam",
+            "mode": "http",
+            "play": "cycle",
+            "dataset": None,
+            "url": None,
+            "width": 320,
+            "height": 192,
+            "resolution": "192p",
+            "fps": 30.0,
+            "frames": None,
+            "ground_truth": False,
+            "clients": [],
+            "rtsp_url": None,
+        }
 
     return app
 

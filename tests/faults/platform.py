@@ -1,0 +1,101 @@
+"""The platform for fault and soak runs: ``dayu.sh`` from a copy of the default template (free ports), the
+default DAG installed for both sources of the default datasource, the datasource opened."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from common.topology import StaticTopology
+from tests.e2e.cluster import wait_until
+from tests.servers import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCES = ("cam0", "cam1")
+
+
+def dayu(action: str, template: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ACTION": action, "TEMPLATE": str(template), "DAYU_HOME": str(home)}
+    return subprocess.run(["bash", str(REPO / "dayu.sh")], env=env, capture_output=True, text=True, timeout=300)
+
+
+class Platform:
+    def __init__(self, home: Path, template: Path) -> None:
+        self.home = home
+        self.template = template
+        self.run = home / ".dayu" / "run"
+        token = (home / ".dayu" / "token").read_text().strip()
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.url = (self.run / "backend.url").read_text().strip()
+        self.http = httpx.Client(headers=self.headers, timeout=10, trust_env=False)
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, f"{self.url}{path}", **kwargs)
+        assert response.status_code < 400, (method, path, response.status_code, response.text)
+        return response.json()
+
+    def topology(self) -> StaticTopology:
+        return StaticTopology.from_file(next(self.run.rglob("topology.json")))
+
+    def pid_record(self, name: str) -> dict[str, Any]:
+        path = next(p for p in self.run.rglob(f"pids/{name}.json") if "stopping" not in p.parts)
+        record: dict[str, Any] = json.loads(path.read_text())
+        return record
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record the distributor holds, straight from it (the backend may be the one that is down)."""
+        distributor = self.topology().component_url("distributor")
+        out: list[dict[str, Any]] = []
+        cursor = 0
+        while True:
+            page = self.http.get(f"{distributor}/results", params={"after": cursor, "limit": 1000}).json()
+            out += page["records"]
+            if not page["records"] or page["cursor"] == cursor:
+                return out
+            cursor = page["cursor"]
+
+    def last_result_seq(self) -> dict[str, int]:
+        seqs = {s: -1 for s in SOURCES}
+        for r in self.records():
+            if r["kind"] == "result" and r["source_id"] in seqs:
+                seqs[r["source_id"]] = max(seqs[r["source_id"]], r["seq"])
+        return seqs
+
+    def generator_status(self, source: str) -> dict[str, Any]:
+        url = self.topology().component_url(f"generator/{source}", self.placement()[source])
+        status: dict[str, Any] = self.http.get(f"{url}/status").json()
+        return status
+
+    def placement(self) -> dict[str, str]:
+        placement: dict[str, str] = self.api("GET", "/api/install")["placement"]
+        return placement
+
+
+@contextlib.contextmanager
+def start_platform(root: Path) -> Iterator[Platform]:
+    template = root / "template"
+    shutil.copytree(REPO / "template", template)
+    base = yaml.safe_load((template / "base.yaml").read_text())
+    base["backend"]["port"], base["datasource"]["port"] = free_port(), free_port()
+    (template / "base.yaml").write_text(yaml.safe_dump(base))
+    home = root / "home"
+    started = dayu("start", template, home)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        p = Platform(home, template)
+        p.api("POST", "/api/install", json={"datasource": "synthetic", "dag": "face-detection", "policy": "fixed"})
+        wait_until(lambda: p.api("GET", "/api/install")["phase"] == "installed", timeout=300, what="the install")
+        p.api("POST", "/api/query/open")
+        wait_until(lambda: min(p.last_result_seq().values()) >= 0, timeout=120, what="results of both sources")
+        yield p
+    finally:
+        dayu("stop", template, home)

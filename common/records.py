@@ -27,12 +27,13 @@ class DropReason(StrEnum):
 class DropRecord(BaseModel):
     """Why and where one copy of a task was given up."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Bounded like the task it stands for: it is stored (SQLite integers are 64-bit) and fed back.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    source_id: str
-    task_id: int = Field(ge=0)
-    task_uuid: str
-    root_uuid: str
+    source_id: str = Field(min_length=1, max_length=128)
+    task_id: int = Field(ge=0, lt=2**63)
+    task_uuid: str = Field(max_length=128)
+    root_uuid: str = Field(max_length=128)
     stage: str | None = Field(None, description="Stage the copy was at.")
     node: str | None = Field(None, description="Node that gave it up.")
     reason: DropReason

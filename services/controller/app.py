@@ -18,6 +18,7 @@ from common.topology import Topology
 from services.controller.cleanup import remove_old_files
 from services.controller.config import ControllerConfig, ControllerSettings
 from services.controller.dispatcher import Dispatcher
+from services.controller.journal import InflightJournal
 from services.controller.routes import router
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,12 @@ def create_app(settings: ControllerSettings | None = None, config: ControllerCon
             topology=app.state.topology,
             metrics=app.state.metrics,
             outbox=outbox,
+            journal=InflightJournal(settings.work_dir / SPOOL_DIR / "controller-inflight"),
         )
         app.state.dispatcher = dispatcher
+        recovered = await dispatcher.recover()
+        if recovered:
+            log.warning("%d task(s) the previous process had in flight recorded as dropped", recovered)
         sweep = min(1.0, config.join_timeout_s / 4)
         loops = [
             asyncio.create_task(_every(sweep, dispatcher.expire_joins, "join expiry")),

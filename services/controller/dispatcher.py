@@ -28,6 +28,7 @@ from common.topology import Topology
 from common.transport import ServiceClient
 from common.wire import framed_task, safe_path
 from services.controller.config import ControllerConfig
+from services.controller.journal import InflightJournal
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,11 @@ class Dispatcher:
         topology: Topology | None,
         metrics: ServiceMetrics,
         outbox: Outbox,
+        journal: InflightJournal | None = None,
     ) -> None:
         self.config = config
         self.outbox = outbox
+        self.journal = journal
         self.node = node
         self.work_dir = work_dir
         self.client = client
@@ -109,8 +112,18 @@ class Dispatcher:
             self._spawn(self.drop(task, DropReason.OVERLOADED, message), counted=False)
             return "overloaded"
         self.counts["accepted"] += 1
-        self._spawn(self._guarded(task))
+        entry = self.journal.add(task) if self.journal is not None else None
+        self._spawn(self._guarded(task, entry))
         return "accepted"
+
+    async def recover(self) -> int:
+        """Drop records for the copies a previous process of this controller had in flight."""
+        if self.journal is None:
+            return 0
+        left = await asyncio.to_thread(self.journal.left_over)
+        for task in left:
+            await self.drop(task, DropReason.SHUTDOWN, f"controller on {self.node!r} stopped with the task in flight")
+        return len(left)
 
     def _spawn(self, coro: Any, *, counted: bool = True) -> None:
         job = asyncio.create_task(coro)
@@ -121,7 +134,13 @@ class Dispatcher:
             self._side.add(job)
             job.add_done_callback(self._side.discard)
 
-    async def _guarded(self, task: Task) -> None:
+    async def _guarded(self, task: Task, entry: Path | None = None) -> None:
+        try:
+            await self._routed_or_dropped(task)
+        finally:
+            InflightJournal.remove(entry)
+
+    async def _routed_or_dropped(self, task: Task) -> None:
         try:
             if task.cursor == START:
                 await self._fan_out(task)

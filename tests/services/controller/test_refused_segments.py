@@ -24,3 +24,29 @@ def test_a_cyclic_task_upload_leaves_no_segment(tmp_path: Path) -> None:
         assert response.status_code == 400 and "cycl" in response.json()["error"]["message"].lower()
         assert not (cluster.work["cloud"] / "seg-3.mp4").exists()
         assert [p.name for p in cluster.work["cloud"].iterdir() if not p.name.startswith(".")] == []
+
+
+def test_tasks_in_flight_when_a_controller_died_become_drop_records(tmp_path: Path) -> None:
+    """As after kill -9: the journal holds two copies the dead process had taken; the new one records them."""
+    import json
+
+    from common.outbox import SPOOL_DIR
+    from services.controller.app import create_app
+    from services.controller.config import ControllerSettings
+    from services.controller.journal import InflightJournal
+    from tests.e2e.cluster import wait_until
+    from tests.servers import free_port, serve
+    from tests.services.controller.test_controller import Recorder, fake_distributor
+
+    work = tmp_path / "cloud"
+    journal = InflightJournal(work / SPOOL_DIR / "controller-inflight")
+    for task in (make_task(FORK_JOIN, task_id=i) for i in (7, 8)):
+        journal.add(task)
+    rec = Recorder()
+    port = free_port()
+    topology = {"nodes": {"cloud": {"role": "cloud", "components": {"distributor": {"port": port}}}}}
+    settings = ControllerSettings(node="cloud", topology=json.dumps(topology), work_dir=work, config=None)
+    with serve(fake_distributor(rec), port), serve(create_app(settings, ControllerConfig())):
+        wait_until(lambda: len(rec.drops) >= 2, timeout=15, what="two drop records")
+        assert not list(journal.directory.glob("*.json"))
+    assert sorted((d["task_id"], d["reason"]) for d in rec.drops) == [(7, "shutdown"), (8, "shutdown")]

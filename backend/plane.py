@@ -57,7 +57,9 @@ class ControlPlane:
         self.recent: dict[str, collections.OrderedDict[int, ResultView]] = {}
         keep = template.base.log_retention.max_system_snapshots
         # System history outlives the process: it is kept in the store and read back here.
-        self.snapshots: collections.deque[SystemSnapshot] = collections.deque(stored_snapshots(store, keep), maxlen=keep)
+        self.snapshots: collections.deque[SystemSnapshot] = collections.deque(
+            stored_snapshots(store, keep), maxlen=keep
+        )
         self._sampler: asyncio.Task[None] | None = None
 
     def component_url(self, component: str) -> str:

@@ -158,6 +158,7 @@ class Instance(BaseModel):
     cpu: float | None = Field(None, description="CPU use in cores.")
     memory_mb: float | None = Field(None, description="Resident memory in MiB.")
     message: str = Field("", description="Why it is not ready, when known.")
+    restarts: int = Field(0, ge=0, description="Times the runtime restarted it after it crashed.")
 
     @classmethod
     def of(cls, status: InstanceStatus) -> Instance:

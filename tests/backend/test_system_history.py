@@ -32,13 +32,14 @@ def test_history_and_export_survive_a_restart(tmp_path: Path, template_dir: Path
         assert first.client().get("/api/system/history").json() == {"snapshots": []}
     # Snapshots the previous run sampled (sampling needs an install: see tests/backend/test_flow.py).
     store = Store(state / "backend.sqlite3")
-    store.add_snapshot({"at": 100.0, "cpu": 0.5}, keep=10)
-    store.add_snapshot({"at": 101.0, "cpu": 0.6}, keep=10)
+    for at, cpu in ((100.0, 0.5), (101.0, 0.6)):
+        snapshot = {"at": at, "cpu": {"edge1": cpu}, "memory": {}, "bandwidth": {}, "queue_length": {}}
+        store.add_snapshot(snapshot, keep=10)
     store.close()
     with RunningBackend(state, template_dir) as second:
         c = second.client()
         assert [s["at"] for s in c.get("/api/system/history").json()["snapshots"]] == [100.0, 101.0]
         exported = c.get("/api/export/system")
         rows = [json.loads(line) for line in gzip.decompress(exported.content).decode().splitlines()]
-        assert [r["cpu"] for r in rows] == [0.5, 0.6]
+        assert [r["cpu"]["edge1"] for r in rows] == [0.5, 0.6]
         assert exported.headers["content-disposition"].startswith('attachment; filename="dayu-system-')

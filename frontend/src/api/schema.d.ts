@@ -148,7 +148,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Install state: phase, step, progress, placement, deployment, error, degraded */
+        /** Install state: phase (degraded while a component is down), step, progress, error */
         get: operations["install_state_api_install_get"];
         put?: never;
         /** Start installing; poll GET /api/install for progress */
@@ -919,6 +919,12 @@ export interface components {
              * @description Healthy and serving.
              */
             ready: boolean;
+            /**
+             * Restarts
+             * @description Times the runtime restarted it after it crashed.
+             * @default 0
+             */
+            restarts: number;
             /** Service */
             service?: string | null;
             /** Source Id */

@@ -47,8 +47,9 @@ setup_venv
 # their hash, kept in frontend/dist). Without Node.js the backend still serves its API and its / page says
 # that the dashboard was not built. DAYU_DASHBOARD=skip skips the build.
 dashboard_hash() {
-  (cd frontend && find . -path ./node_modules -prune -o -path ./dist -prune -o -path ./e2e/out -prune \
-    -o -type f -print | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -d' ' -f1
+  # What goes into dist: not the tests, not the browser test script.
+  (cd frontend && find . -path ./node_modules -prune -o -path ./dist -prune -o -path ./tests -prune \
+    -o -path ./e2e -prune -o -type f -print | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -d' ' -f1
 }
 build_dashboard() {
   [ "${DAYU_DASHBOARD:-}" = "skip" ] && return 0

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian packages some features need beyond the Python environment:
-#   RTSP playback in the datasource: GStreamer's RTSP server and its Python bindings (system Python).
+#   RTSP playback in the datasource: GStreamer's RTSP server and its Python bindings (system Python);
+#   the dashboard's browser tests: Debian's chromium (driven headless by playwright-core; no browser download).
 # Idempotent and quiet when everything is present; a machine without apt or root keeps going without
 # them (the features say clearly what is missing, and their tests skip with that reason).
 set -uo pipefail
 
-packages=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
+rtsp_packages=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
+browser_packages=(chromium)
 
 have_rtsp() {
   [ -x /usr/bin/python3 ] && /usr/bin/python3 - <<'PY' >/dev/null 2>&1
@@ -17,16 +19,23 @@ Gst.init(None)
 PY
 }
 
-if have_rtsp; then
+have_browser() {
+  [ -x /usr/bin/chromium ]
+}
+
+missing=()
+have_rtsp || missing+=("${rtsp_packages[@]}")
+have_browser || missing+=("${browser_packages[@]}")
+if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1 || [ "$(id -u)" != 0 ]; then
-  echo "system-deps: apt-get or root not available; RTSP playback stays unavailable" >&2
+  echo "system-deps: apt-get or root not available; not installed: ${missing[*]}" >&2
   exit 0
 fi
-echo "system-deps: installing ${packages[*]}" >&2
+echo "system-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 timeout 600 apt-get update -qq >/dev/null 2>&1 || echo "system-deps: apt-get update failed" >&2
-timeout 900 apt-get install -y -qq "${packages[@]}" >/dev/null 2>&1 \
-  || echo "system-deps: could not install ${packages[*]}; RTSP playback stays unavailable" >&2
+timeout 900 apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null 2>&1 \
+  || echo "system-deps: could not install ${missing[*]}; RTSP playback or the browser tests stay unavailable" >&2
 exit 0

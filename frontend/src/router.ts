@@ -30,6 +30,7 @@ export const router = createRouter({ history: createWebHashHistory(), routes });
 
 router.beforeEach((to) => {
   if (!to.meta.public && !token.value) return { name: "signin", query: { next: to.fullPath } };
+  if (to.name === "signin" && token.value) return typeof to.query.next === "string" ? to.query.next : "/";
   return true;
 });
 

@@ -49,7 +49,8 @@ export interface DatasourceSource {
 
 export interface Datasource {
   id: string;
-  file?: string;
+  file_name?: string;
+  created?: number;
   config?: { name: string; description?: string; sources: DatasourceSource[] };
   open?: boolean;
   installed?: boolean;

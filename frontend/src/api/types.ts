@@ -92,6 +92,7 @@ export interface InstallState {
   started?: number;
   installed_at?: number;
   run_id?: string;
+  request?: InstallRequest | null;
 }
 
 export interface Instance {

@@ -10,10 +10,25 @@ venv="$root/.venv"
 extras="${DAYU_EXTRAS:-dev}"
 python="${PYTHON:-python3}"
 stamp="$venv/.dayu-installed"
-want="$(cat pyproject.toml hack/setup.sh | sha256sum | cut -d' ' -f1) extras=$extras"
+digest="$(cat pyproject.toml hack/setup.sh | sha256sum | cut -d' ' -f1)"
+want="$digest extras=$extras"
+
+# True when the last install had the same project files and every extra asked for now (CI installs
+# dev,rl; a later plain `make lint` asking for dev alone must not reinstall).
+installed_covers() {
+  [ -x "$venv/bin/python" ] && [ -f "$stamp" ] || return 1
+  local have had_digest had_extras e
+  have="$(cat "$stamp")"
+  had_digest="${have%% *}"
+  had_extras=",${have#*extras=},"
+  [ "$had_digest" = "$digest" ] || return 1
+  for e in ${extras//,/ }; do
+    case "$had_extras" in *",$e,"*) ;; *) return 1 ;; esac
+  done
+}
 
 setup_venv() {
-if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+if installed_covers; then
   return 0
 fi
 if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then

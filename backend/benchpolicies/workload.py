@@ -54,7 +54,7 @@ def workloads(*, agent: dict[str, Any], startup: dict[str, Any], clip: Path, tru
     dag = {"stages": [{"name": STAGE, "service": SERVICE}]}
     monitor = {
         "interval": 2.0,
-        "probes": ["cpu", "memory", {"alias": "bandwidth", "params": {"size_bytes": PROBE_BYTES}}, "queue_length"],
+        "probes": ["cpu", "memory", {"alias": "bandwidth", "params": {"size_bytes": PROBE_BYTES}}, "queue-length"],
     }
     out = [
         Workload(name="distributor", component="distributor", node=CLOUD, stage=1, config={"feedback": True}),

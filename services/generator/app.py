@@ -48,9 +48,9 @@ async def close_source(request: Request) -> SourceChanged:
     return SourceChanged(changed=closed, **dict(generator.status()))
 
 
-async def _autostart(generator: Generator) -> None:
+async def _autostart(generator: Generator, params: dict[str, Any] | None = None) -> None:
     try:
-        await generator.open()
+        await generator.open(params)
     except DayuError as exc:  # reported by GET /status (state "failed"), like a source failing later
         log.error("could not start reading: %s", exc.message)
 
@@ -74,7 +74,13 @@ def create_app(settings: GeneratorSettings | None = None, config: GeneratorConfi
             generator.make_source()  # a bad source config stops the start here, not silently later
         app.state.generator = generator
         generator.start()
-        starter = asyncio.create_task(_autostart(generator)) if config.autostart else None
+        # Open at start when configured so, or again after a crash interrupted an opening (the marker).
+        interrupted = generator.open_marker.read()
+        starter = None
+        if config.autostart or interrupted is not None:
+            if interrupted is not None:
+                log.warning("the source was open when this generator stopped unexpectedly: opening it again")
+            starter = asyncio.create_task(_autostart(generator, interrupted))
         try:
             yield
         finally:

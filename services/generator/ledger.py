@@ -13,6 +13,8 @@ import logging
 import os
 from pathlib import Path
 
+from common.private import write_private
+
 log = logging.getLogger(__name__)
 
 
@@ -60,3 +62,40 @@ class TaskLedger:
             os.replace(tmp, self.path)
         except OSError as exc:  # a full disk must not stop the data path; ids stay right in memory
             log.warning("task ledger %s not written: %s", self.path, exc)
+
+
+class OpenMarker:
+    """Whether the source was open, and with which parameters, kept on disk while it is open.
+
+    Written when an opening succeeds and removed when the source is closed, also by a clean stop; so it
+    survives only a crash. A generator killed while reading and started again by the runtime's supervisor
+    opens its source again by itself, without waiting for the backend (which may be the one that is down).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def set(self, params: dict[str, object]) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_private(self.path, json.dumps({"params": params}))
+        except (OSError, TypeError, ValueError) as exc:
+            log.warning("open marker %s not written: %s", self.path, exc)
+
+    def clear(self) -> None:
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("open marker %s not removed: %s", self.path, exc)
+
+    def read(self) -> dict[str, object] | None:
+        """The parameters of the opening a crash interrupted, or None when the source was closed."""
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("open marker %s unreadable (%s): the source stays closed", self.path, exc)
+            return None
+        params = data.get("params") if isinstance(data, dict) else None
+        return params if isinstance(params, dict) else {}

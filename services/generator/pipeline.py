@@ -45,7 +45,7 @@ from services.generator.config import GeneratorConfig
 from services.generator.encoder import Encoder, encoder_alias_for
 from services.generator.frame_filter import FrameFilter
 from services.generator.frame_process import FrameProcess
-from services.generator.ledger import TaskLedger
+from services.generator.ledger import OpenMarker, TaskLedger
 from services.generator.planner import Planner
 from services.generator.source import Frame, FrameSource
 
@@ -105,6 +105,7 @@ class Generator:
         # Never reset: ids keep increasing across close and open, and across a restart of the process.
         self.ledger = TaskLedger(work_dir / SPOOL_DIR / f"generator-{_safe_name(config.source_id)}.ledger.json")
         self.ledger.load()
+        self.open_marker = OpenMarker(work_dir / SPOOL_DIR / f"generator-{_safe_name(config.source_id)}.open.json")
         self.source: FrameSource | None = None
         """The source of the current (or last) opening."""
         self.filter: FrameFilter = REGISTRY.create(
@@ -397,6 +398,7 @@ class Generator:
             self.stats.state, self.stats.error = "running", None
             self.stats.opens += 1
             self._reader_task = asyncio.create_task(self._read_loop(source), name="generator-read")
+            self.open_marker.set(dict(params or {}))
             return True
 
     async def close(self, timeout: float | None = None) -> bool:
@@ -408,6 +410,7 @@ class Generator:
             if task is None:
                 return False
             self._reader_task = None
+            self.open_marker.clear()
             was_reading = not task.done()
             self._stop.set()
             if self.source is not None:

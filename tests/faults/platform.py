@@ -64,10 +64,12 @@ class Platform:
             cursor = page["cursor"]
 
     def last_result_seq(self) -> dict[str, int]:
+        """Per source, the highest task id with a result: it grows only when tasks made after a fault come
+        through (a new record of a task already in flight before the fault does not count)."""
         seqs = {s: -1 for s in SOURCES}
         for r in self.records():
             if r["kind"] == "result" and r["source_id"] in seqs:
-                seqs[r["source_id"]] = max(seqs[r["source_id"]], r["seq"])
+                seqs[r["source_id"]] = max(seqs[r["source_id"]], r["task_id"])
         return seqs
 
     def generator_status(self, source: str) -> dict[str, Any]:

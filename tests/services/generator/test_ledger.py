@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from common.outbox import SPOOL_DIR
-from services.generator.ledger import TaskLedger
+from services.generator.ledger import OpenMarker, TaskLedger
 from tests.services.generator.test_generator import run_generator
 
 pytestmark = pytest.mark.integration
@@ -41,3 +41,16 @@ def test_ledger_survives_a_bad_file(tmp_path: Path) -> None:
     again = TaskLedger(path)
     again.load()
     assert again.next_task_id == 1 and again.unfinished == []
+
+
+@pytest.mark.unit
+def test_open_marker_keeps_the_parameters_of_an_opening_until_it_is_closed(tmp_path: Path) -> None:
+    marker = OpenMarker(tmp_path / "spool" / "g.open.json")
+    assert marker.read() is None  # never opened: a restarted generator stays closed
+    marker.set({"url": "rtsp://127.0.0.1:8554/cam"})
+    assert marker.read() == {"url": "rtsp://127.0.0.1:8554/cam"}  # a crash now: opened again with these
+    assert (marker.path.stat().st_mode & 0o777) == 0o600  # the parameters may name a camera's address
+    marker.clear()
+    assert marker.read() is None
+    marker.path.write_text("{broken")
+    assert marker.read() is None  # unreadable: stays closed rather than guessing

@@ -46,6 +46,8 @@ class LinkSpec:
     trace: Trace | None = None
     trace_start: float | None = None
     """Wall-clock time (epoch seconds) the trace's replay started; none: when this process started."""
+    held: bool = False
+    """The replay has not started yet: the link stays at the trace's first row until it does."""
     shape_rate: bool = True
     """False where the kernel shapes the rate (namespace mode): only the delay is added here."""
 
@@ -62,17 +64,21 @@ class LinkSpec:
 
     def rate_at(self, offset: float) -> float | None:
         """Mbit/s ``offset`` seconds into the trace (the fixed bandwidth when there is none)."""
-        return self.trace.rate_at(offset) if self.trace is not None else self.bandwidth_mbps
+        if self.trace is None:
+            return self.bandwidth_mbps
+        return self.trace.rate_at(0.0 if self.held else offset)
 
     def delay_at(self, offset: float) -> float:
         """One-way delay in ms: the trace's when it has one, else the link's."""
-        delay = self.trace.delay_at(offset) if self.trace is not None else None
+        delay = self.trace.delay_at(0.0 if self.held else offset) if self.trace is not None else None
         return self.latency_ms if delay is None else delay
 
     def finish(self, offset: float, nbytes: int) -> float:
         """Trace time at which ``nbytes`` that start leaving at ``offset`` have left."""
         if not self.shape_rate:
             return offset
+        if self.trace is not None and self.held:
+            return offset + nbytes * 8 / (self.trace.rate_at(0.0) * 1e6)
         if self.trace is not None:
             return self.trace.finish_time(offset, nbytes * 8)
         if self.bandwidth_mbps is None:
@@ -85,10 +91,18 @@ class LinkSpec:
 
     def without_bandwidth(self) -> LinkSpec:
         """The same link with only its delay (the kernel shapes the rate in namespace mode)."""
-        return LinkSpec(latency_ms=self.latency_ms, trace=self.trace, trace_start=self.trace_start, shape_rate=False)
+        return LinkSpec(
+            latency_ms=self.latency_ms,
+            trace=self.trace,
+            trace_start=self.trace_start,
+            held=self.held,
+            shape_rate=False,
+        )
 
 
 Finish = Callable[[float], float]
+Links = Mapping[str, LinkSpec] | Callable[[], Mapping[str, LinkSpec]]
+"""The links of a shaper: fixed, or read again on every use (a topology whose traces may start later)."""
 
 
 class Ledger:
@@ -176,7 +190,7 @@ class TrafficShaper:
 
     def __init__(
         self,
-        links: Mapping[str, LinkSpec],
+        links: Links,
         *,
         source: str = "local",
         ledger: Ledger | None = None,
@@ -185,7 +199,11 @@ class TrafficShaper:
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], object] = asyncio.sleep,
     ) -> None:
-        self._links = dict(links)
+        if callable(links):
+            self._links = links
+        else:
+            fixed = dict(links)
+            self._links = lambda: fixed
         self.source = source
         self.ledger = ledger or MemoryLedger()
         self.max_queue_s = max_queue_s
@@ -195,7 +213,7 @@ class TrafficShaper:
         self._started = wall()
 
     def link(self, node: str | None) -> LinkSpec | None:
-        return None if node is None else self._links.get(node)
+        return None if node is None else self._links().get(node)
 
     def trace_offset(self, spec: LinkSpec, at: float | None = None) -> float:
         """Seconds into ``spec``'s trace at monotonic time ``at`` (default: now)."""

@@ -67,6 +67,10 @@ class LinkModel(BaseModel):
     trace_start: float | None = Field(
         None, description="Wall-clock time (epoch s) its replay started; set by the runtime at install."
     )
+    trace_held: bool = Field(
+        False,
+        description="The replay waits for the runtime to start it (the link holds the trace's first row until then).",
+    )
 
     @field_validator("trace")
     @classmethod
@@ -82,7 +86,11 @@ class LinkModel(BaseModel):
         """The link as the shaper sees it (its trace loaded)."""
         trace = load_trace(self.trace, mode=self.trace_mode) if self.trace else None
         return LinkSpec(
-            bandwidth_mbps=self.bandwidth_mbps, latency_ms=self.latency_ms, trace=trace, trace_start=self.trace_start
+            bandwidth_mbps=self.bandwidth_mbps,
+            latency_ms=self.latency_ms,
+            trace=trace,
+            trace_start=self.trace_start,
+            held=self.trace_held and trace is not None,
         )
 
 
@@ -195,16 +203,29 @@ class Topology(ABC):
 
         In process mode it shapes rate and delay, its bookings shared through the topology's
         ``link_state_dir``; in netns mode the kernel shapes the rate and the shaper adds only the delay.
+        The shaper reads the links again when the topology changes (a trace the runtime starts later).
         """
-        links = self.links_from(node)
-        if self.link_mode() == "netns":
-            links = {dst: spec.without_bandwidth() for dst, spec in links.items()}
-        links = {dst: spec for dst, spec in links.items() if spec.shaped or spec.latency_ms or spec.trace is not None}
-        if not links:
+        if not self._shaped_links(node):
             return None
         state = self.link_state_dir()
         ledger: Ledger = FileLedger(state) if state else MemoryLedger()
-        return TrafficShaper(links, source=node, ledger=ledger)
+        cache: dict[str, object] = {}
+
+        def current() -> dict[str, LinkSpec]:
+            models = self.links()
+            if cache.get("models") is not models:  # a topology re-read hands out a new list
+                cache["models"], cache["specs"] = models, self._shaped_links(node)
+            specs = cache["specs"]
+            assert isinstance(specs, dict)
+            return specs
+
+        return TrafficShaper(current, source=node, ledger=ledger)
+
+    def _shaped_links(self, node: str) -> dict[str, LinkSpec]:
+        links = self.links_from(node)
+        if self.link_mode() == "netns":
+            links = {dst: spec.without_bandwidth() for dst, spec in links.items()}
+        return {dst: spec for dst, spec in links.items() if spec.shaped or spec.latency_ms or spec.trace is not None}
 
 
 class StaticTopology(Topology):

@@ -123,7 +123,10 @@ class LinkEmulation(BaseModel):
     mode: str | None = Field(None, description="Link mode that ran (e.g. netns, process).")
     requested: str | None = Field(None, description="Link mode asked for.")
     reason: str | None = Field(None, description="Why the mode asked for was not used.")
-    trace_start: float | None = Field(None, description="When the traces started (wall clock).")
+    trace_clock: str | None = Field(
+        None, description="install: traces replay from install; held: they wait for the runtime to start them."
+    )
+    trace_start: float | None = Field(None, description="When the traces started (wall clock; null: held).")
     links: list[LinkView] = Field(default_factory=list)
 
 

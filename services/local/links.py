@@ -12,6 +12,10 @@ Two modes:
 
 ``auto`` (and ``netns`` when it cannot be had) falls back to ``process``; the reason is kept in
 ``<run_dir>/links.json`` with the mode that ran, and shown by ``status``.
+
+Traces replay from install time by default (``trace_clock="install"``). With ``trace_clock="held"`` every
+trace stays at its first row until :meth:`LinkEmulation.start_traces` starts the clock, so an experiment
+can put a trace's changes inside the time it measures, whatever the install took.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from common.errors import Conflict
 from common.topology import LinkModel
 from common.trace import Trace, load_trace
 from services.local.netns import Namespaces, NetnsError, NetPlan, unavailable_reason
@@ -37,6 +42,7 @@ from services.local.processes import ProcessRecord
 log = logging.getLogger(__name__)
 
 LinkModeChoice = Literal["auto", "process", "netns"]
+TraceClock = Literal["install", "held"]
 DRIVER_TICK_S = 0.25
 STATE_FILE = "links.json"
 
@@ -70,16 +76,28 @@ class LinkEmulation:
 
     # -- set up -------------------------------------------------------------------------------
     def setup(
-        self, nodes: list[str], links: list[LinkModel], requested: LinkModeChoice, host_ports: Sequence[int] = ()
+        self,
+        nodes: list[str],
+        links: list[LinkModel],
+        requested: LinkModeChoice,
+        host_ports: Sequence[int] = (),
+        trace_clock: TraceClock = "install",
     ) -> dict[str, Any]:
         """Bring the links up in ``requested`` mode (or the fallback) and record what ran.
 
         ``host_ports``: ports of the host's loopback (the datasource) the nodes reach at their own
-        127.0.0.1 in netns mode.
+        127.0.0.1 in netns mode. ``trace_clock``: traces start now (``install``) or when
+        :meth:`start_traces` is called (``held``).
         """
         self.teardown()
-        started = time.time()
-        state: dict[str, Any] = {"requested": requested, "mode": "process", "reason": None, "trace_start": started}
+        started = time.time() if trace_clock == "install" else None
+        state: dict[str, Any] = {
+            "requested": requested,
+            "mode": "process",
+            "reason": None,
+            "trace_clock": trace_clock,
+            "trace_start": started,
+        }
         if requested in ("auto", "netns"):
             reason = unavailable_reason(self.namespaces.run)
             if reason is None:
@@ -109,9 +127,22 @@ class LinkEmulation:
         return state
 
     def topology_links(self, links: list[LinkModel]) -> list[LinkModel]:
-        """The links as components see them: traces started at install time."""
+        """The links as components see them: traces with the time their replay started (held: not yet)."""
         start = self.state().get("trace_start")
-        return [link.model_copy(update={"trace_start": start}) if link.trace else link for link in links]
+        update = {"trace_start": start, "trace_held": start is None}
+        return [link.model_copy(update=update) if link.trace else link for link in links]
+
+    def start_traces(self, at: float | None = None) -> float:
+        """Start the clock of held traces at wall-clock ``at`` (default now); returns it. Restarting moves it."""
+        state = self.state()
+        if not state:
+            raise Conflict(f"no links are set up in {self.run_dir}")
+        start = time.time() if at is None else float(at)
+        state["trace_start"] = start
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        os.replace(tmp, self.state_path)
+        return start
 
     def mode(self) -> str:
         return str(self.state().get("mode", "process"))
@@ -143,9 +174,10 @@ class LinkEmulation:
                 "trace_mode": link.trace_mode if link.trace else None,
                 "current_mbps": link.bandwidth_mbps,
             }
-            if link.trace and start is not None:
+            if link.trace:
+                offset = time.time() - start if start is not None else 0.0  # held: the first row
                 with contextlib.suppress(Exception):
-                    entry["current_mbps"] = load_trace(link.trace, mode=link.trace_mode).rate_at(time.time() - start)
+                    entry["current_mbps"] = load_trace(link.trace, mode=link.trace_mode).rate_at(offset)
             if plan is not None:
                 pair = plan.pair(link.a, link.b)
                 entry["tc_rate_mbps"] = pair.rate_mbps if pair is not None else None
@@ -154,6 +186,7 @@ class LinkEmulation:
             "mode": state.get("mode"),
             "requested": state.get("requested"),
             "reason": state.get("reason"),
+            "trace_clock": state.get("trace_clock", "install"),
             "trace_start": start,
             "links": out,
         }
@@ -250,10 +283,8 @@ def drive(run_dir: Path, *, tick: float = DRIVER_TICK_S, max_runtime_s: float | 
     emulation = LinkEmulation(run_dir)
     spec = json.loads((run_dir / "runtime.json").read_text())
     links = [LinkModel.model_validate(item) for item in spec.get("links", [])]
-    state = emulation.state()
     plan = emulation.plan()
-    start = state.get("trace_start")
-    if plan is None or start is None:
+    if plan is None:
         return 0
     traces: list[tuple[LinkModel, Trace]] = [
         (link, load_trace(link.trace, mode=link.trace_mode)) for link in links if link.trace
@@ -269,7 +300,8 @@ def drive(run_dir: Path, *, tick: float = DRIVER_TICK_S, max_runtime_s: float | 
     while not stopping:
         if max_runtime_s is not None and time.monotonic() - began > max_runtime_s:
             break
-        offset = time.time() - float(start)
+        start = emulation.state().get("trace_start")  # read each tick: a held trace starts later
+        offset = time.time() - float(start) if start is not None else 0.0
         for link, trace in traces:
             rate = trace.rate_at(offset)
             pair = plan.pair(link.a, link.b)

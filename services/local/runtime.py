@@ -27,7 +27,7 @@ from common.errors import Conflict, InvalidInput, Unavailable
 from common.private import private_dir, write_private
 from common.topology import Endpoint, LinkModel, NodeSpec, StaticTopology, TopologyModel
 from common.workload import COMPONENT_MODULES, Workload
-from services.local.links import LinkEmulation, LinkModeChoice
+from services.local.links import LinkEmulation, LinkModeChoice, TraceClock
 from services.local.model import RuntimeSpec, VirtualNode
 from services.local.processes import ProcessRecord, log_tail, spawn, stop_all
 from services.local.supervisor import Supervisor
@@ -162,11 +162,12 @@ class LocalRuntime:
         env: Mapping[str, str] | None = None,
         link_mode: LinkModeChoice = "process",
         host_ports: Sequence[int] = (),
+        trace_clock: TraceClock = "install",
     ) -> StaticTopology:
         """Start every workload (install stage 1, healthy, then stage 2, healthy) and return the topology.
 
         On any failure everything started is stopped again and :class:`Unavailable` says which component
-        failed, with the end of its log.
+        failed, with the end of its log. ``trace_clock="held"``: link traces wait for :meth:`start_traces`.
         """
         spec = describe(nodes, links, workloads, token, link_mode, host_ports)
         self._extra_env = dict(env or {})
@@ -177,7 +178,7 @@ class LocalRuntime:
         ports = self._assign_ports(spec.workloads)
         write_private(self.run_dir / "runtime.json", spec.model_dump_json(indent=2))
         try:
-            self.links.setup(list(spec.nodes), spec.links, spec.link_mode, spec.host_ports)
+            self.links.setup(list(spec.nodes), spec.links, spec.link_mode, spec.host_ports, trace_clock)
             topology = self._topology(spec, ports)
             topology.dump(self.topology_path)
             for stage in (1, 2):
@@ -262,6 +263,17 @@ class LocalRuntime:
             self.stop(timeout=5.0, names=fresh)
             raise
         return topology
+
+    @_locked
+    def start_traces(self, at: float | None = None) -> float:
+        """Start the replay of held link traces now (or at wall-clock ``at``); running components follow the
+        rewritten topology file. Returns the start time."""
+        start = self.links.start_traces(at)
+        topology = self.topology()
+        spec = self._current_spec()
+        links = self.links.topology_links(spec.links if spec is not None else [])
+        StaticTopology(topology.model.model_copy(update={"links": links})).dump(self.topology_path)
+        return start
 
     def _current_spec(self) -> RuntimeSpec | None:
         path = self.run_dir / "runtime.json"

@@ -101,6 +101,44 @@ def test_a_trace_step_changes_the_measured_bandwidth(tmp_path: Path, mode: str) 
         assert Namespaces(tmp_path / "run").owned_netns() == []  # stop removed them
 
 
+def _probes_after(rt: LocalRuntime, client: httpx.Client, after: float, seconds: float) -> list[float]:
+    """Mbit/s of each distinct probe of the edge monitor that began after wall-clock ``after``, for ``seconds``."""
+    seen: dict[float, float] = {}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        report = client.get(rt.url("monitor-edge1") + "/resources").json()
+        began = report["at"] - (report.get("extra") or {}).get("bandwidth_probe_s", 0.0)
+        if report.get("bandwidth_mbps") is not None and began > after:
+            seen[report["at"]] = float(report["bandwidth_mbps"])
+        time.sleep(0.2)
+    return list(seen.values())
+
+
+def test_a_held_trace_keeps_its_first_row_until_the_runtime_starts_it(tmp_path: Path) -> None:
+    trace = tmp_path / "drop.csv"
+    trace.write_text("t_s,mbit_per_s\n0,16\n1,2\n")  # 16 Mbit/s for 1 s, then 2 for ever (hold)
+    links = [{"a": "cloud", "b": "edge1", "trace": str(trace), "trace_mode": "hold"}]
+    rt = LocalRuntime(tmp_path / "run")
+    rt.start(NODES, links, _workloads(), timeout=60, trace_clock="held")
+    try:
+        with httpx.Client(timeout=10, trust_env=False) as client:
+            status = rt.link_status()
+            assert status["trace_clock"] == "held" and status["trace_start"] is None
+            assert status["links"][0]["current_mbps"] == 16
+            # Well past the trace's drop at 1 s, the held link still runs at its first row.
+            time.sleep(2.0)
+            held = _probes_after(rt, client, time.time(), 3.0)
+            assert held and statistics.median(held) == pytest.approx(16, rel=0.35), held
+            started = rt.start_traces()
+            assert rt.link_status()["trace_start"] == started
+            time.sleep(1.5)  # the components re-read the topology; the trace passes its drop
+            dropped = _probes_after(rt, client, time.time(), 4.0)
+            assert dropped and statistics.median(dropped) == pytest.approx(2, rel=0.35), dropped
+            assert rt.link_status()["links"][0]["current_mbps"] == 2
+    finally:
+        rt.stop(timeout=5)
+
+
 def test_netns_request_falls_back_to_process_mode_with_the_reason(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr("os.geteuid", lambda: 1000)  # as a user without root
     links = [{"a": "cloud", "b": "edge1", "bandwidth_mbps": 16}]

@@ -13,7 +13,7 @@ from typing import Any
 
 import av
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from datasource.manifest import CLIPS, GROUND_TRUTH, ClipEntry, Manifest, write_manifest
 from datasource.synthetic.scene import Scene, SceneOptions
@@ -38,6 +38,18 @@ class SyntheticSpec(BaseModel):
     density: float = Field(1.0, gt=0, le=10, description="Multiplies how often objects enter.")
     speed: float = Field(1.0, gt=0, le=10, description="Multiplies how fast objects move.")
     crf: int = Field(18, ge=0, le=51, description="x264 quality (lower is better); plates stay readable at 18.")
+    face_scale: tuple[float, float] = Field(
+        (1.0, 1.0),
+        description="Range the size of each face is drawn from, relative to the standard face (~65 px at 720p): "
+        "a range makes small faces vanish first as the resolution drops.",
+    )
+
+    @model_validator(mode="after")
+    def _face_range(self) -> SyntheticSpec:
+        low, high = self.face_scale
+        if not 0.3 <= low <= high <= 4.0:
+            raise ValueError(f"face_scale must be (low, high) with 0.3 <= low <= high <= 4, got {self.face_scale}")
+        return self
 
 
 def _write_clip(
@@ -89,6 +101,7 @@ def generate_dataset(out: Path, spec: SyntheticSpec, progress: Progress | None =
             pedestrians=spec.pedestrians,
             density=spec.density,
             speed=spec.speed,
+            face_scale=spec.face_scale,
         )
         entries: list[ClipEntry] = []
         with (tmp / GROUND_TRUTH).open("w", encoding="utf-8") as gt:

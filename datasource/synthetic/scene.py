@@ -44,6 +44,8 @@ class SceneOptions:
     """Period of the intensity curve (density and speed rise and fall over it)."""
     prefill_s: float = 8.0
     """Seconds simulated before the first frame, so a clip starts with a populated street."""
+    face_scale: tuple[float, float] = (1.0, 1.0)
+    """Each face's size is drawn from this range (times the standard face); equal ends draw nothing."""
 
 
 @dataclass
@@ -93,6 +95,7 @@ class Scene:
         self.background = self._background()
         self.face_patch: np.ndarray | None = None
         self.face_box = (0, 0, 0, 0)
+        self._faces: dict[float, tuple[np.ndarray, tuple[int, int, int, int]]] = {}
         if options.faces:
             patch, box = _face_patch()
             size = max(8, round(150 * self.k))
@@ -153,11 +156,33 @@ class Scene:
             kind = walkers[int(self.rng.integers(0, len(walkers)))]
             if kind == "person":
                 w, h = int(100 * k), int(200 * k)
-            else:
-                assert self.face_patch is not None
-                h, w = self.face_patch.shape[:2]
+            extra: dict[str, Any] = {}
+            if kind == "face":
+                patch, box = self._face_of_size()
+                h, w = patch.shape[:2]
+                extra = {"patch": patch, "box": box}
             color = tuple(int(c) for c in self.rng.integers(20, 90, 3))
-            self.movers.append(_Mover(kind, -w + 1.0, self.walk_top, w, h, 1, 2, color, phase=float(self.rng.random())))  # type: ignore[arg-type]
+            self.movers.append(
+                _Mover(kind, -w + 1.0, self.walk_top, w, h, 1, 2, color, phase=float(self.rng.random()), extra=extra)  # type: ignore[arg-type]
+            )
+
+    def _face_of_size(self) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        """The face patch and its face box for a new walker: the standard one, or one of a drawn size."""
+        assert self.face_patch is not None
+        low, high = self.o.face_scale
+        if low == high == 1.0:  # no draw: clips made before sizes could vary stay the same
+            return self.face_patch, self.face_box
+        scale = round(float(self.rng.uniform(low, high)), 2)
+        cached = self._faces.get(scale)
+        if cached is None:
+            h, w = self.face_patch.shape[:2]
+            size = (max(8, round(w * scale)), max(8, round(h * scale)))
+            patch = cv2.resize(self.face_patch, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+            sx, sy = size[0] / w, size[1] / h
+            box = self.face_box
+            cached = (patch, (round(box[0] * sx), round(box[1] * sy), round(box[2] * sx), round(box[3] * sy)))
+            self._faces[scale] = cached
+        return cached
 
     def _lane_free(self, lane: int, _kind: str, gap: float) -> bool:
         for m in self.movers:
@@ -256,13 +281,14 @@ class Scene:
 
     def _draw_face(self, img: np.ndarray, m: _Mover, truth: list[dict[str, Any]]) -> None:
         assert self.face_patch is not None
+        patch = m.extra.get("patch", self.face_patch)
         x, y = int(m.x), int(m.y)
-        h, w = self.face_patch.shape[:2]
+        h, w = patch.shape[:2]
         sx1, sy1 = max(0, -x), max(0, -y)
         dx1, dy1 = max(0, x), max(0, y)
         dx2, dy2 = min(self.o.width, x + w), min(self.o.height, y + h)
         if dx2 <= dx1 or dy2 <= dy1:
             return
-        img[dy1:dy2, dx1:dx2] = self.face_patch[sy1 : sy1 + dy2 - dy1, sx1 : sx1 + dx2 - dx1]
-        fx1, fy1, fx2, fy2 = self.face_box
+        img[dy1:dy2, dx1:dx2] = patch[sy1 : sy1 + dy2 - dy1, sx1 : sx1 + dx2 - dx1]
+        fx1, fy1, fx2, fy2 = m.extra.get("box", self.face_box)
         self._add(truth, "face", (m.x + fx1, m.y + fy1, m.x + fx2, m.y + fy2))

@@ -10,6 +10,12 @@ later decision the shortlist is re-ranked with the costs measured since and the 
 target is served. Profiling segments are real segments: their bytes and count are reported as the
 profiling cost.
 
+A round is pipelined: each profiled configuration is served for one decision and the next one follows
+at the next decision, without waiting for the previous one's results (which come back a delay later, and
+are told apart by their knobs). Once every configuration has been served the agent goes back to what it
+served before and ranks when each has ``probe_tasks`` results, or ``probe_timeout_s`` after the last was
+served. A round therefore takes about one decision per configuration plus one delay, whatever the link.
+
 Accuracy of a configuration: the F1 against ground truth carried in feedback when the datasource has
 it, else objects found per frame relative to the golden run (a recall proxy that needs no ground truth).
 """
@@ -40,7 +46,9 @@ class ChameleonConfig(AgentConfig):
     target: float = Field(0.8, gt=0, le=1, description="Accuracy relative to golden a configuration must reach.")
     top_k: int = Field(3, ge=1, le=100, description="Configurations kept in the shortlist.")
     probe_tasks: int = Field(1, ge=1, le=100, description="Feedback tasks needed per profiled configuration.")
-    probe_timeout_s: float = Field(20.0, gt=0, description="Give up on a profiled configuration after this long.")
+    probe_timeout_s: float = Field(
+        20.0, gt=0, description="Rank without the missing results this long after the round's last configuration."
+    )
     ladders: Ladders = Field(default_factory=Ladders, description="Values the knobs may take, cheapest first.")
 
 
@@ -86,7 +94,11 @@ class ChameleonAgent(Agent):
         self.ranked_at = -math.inf
         self.queue: list[Meta] = []
         self.probing: Meta | None = None
+        """The configuration being profiled by this decision (None between rounds)."""
         self.probe_since = 0.0
+        """When the round's last configuration so far was served."""
+        self.collecting = False
+        """Every configuration of the round was served; waiting for their results to rank."""
         self.shortlist: list[Meta] = []
         self.serving = base
         self.profiling_tasks = 0
@@ -124,14 +136,16 @@ class ChameleonAgent(Agent):
         for key in self._probe_keys:
             self.measured[key] = Measured()
         self.probing = None
+        self.collecting = False
         self.rounds += 1
 
-    def probe_done(self, now: float) -> bool:
-        assert self.probing is not None
-        seen = self.measured.get(key_of(self.probing))
-        return (
-            seen is not None and seen.n >= self.cfg.probe_tasks
-        ) or now - self.probe_since > self.cfg.probe_timeout_s
+    def round_measured(self, now: float) -> bool:
+        """Every configuration of the round has its results, or the last one was served too long ago."""
+        if now - self.probe_since > self.cfg.probe_timeout_s:
+            return True
+        return all(
+            (m := self.measured.get(key)) is not None and m.n >= self.cfg.probe_tasks for key in self._probe_keys
+        )
 
     def score(self, meta: Meta) -> float | None:
         """Accuracy relative to golden, measured directly (None when not measured)."""
@@ -156,6 +170,11 @@ class ChameleonAgent(Agent):
         return accuracy, cost * golden.bytes_per_s
 
     def rank(self) -> None:
+        self.ranked_at = time.time()
+        golden = self.measured.get(key_of(self.golden))
+        if golden is None or golden.n == 0:
+            # Nothing can be scored against a golden run that never came back: keep what was served.
+            return
         lad = self.cfg.ladders
         candidates = []
         for res, fps in itertools.product(lad.resolution, lad.fps):
@@ -165,7 +184,6 @@ class ChameleonAgent(Agent):
                 candidates.append((cost, -accuracy, meta))
         candidates.sort(key=lambda c: (c[0], c[1]))
         self.shortlist = [c[2] for c in candidates[: self.cfg.top_k]] or [self.golden]
-        self.ranked_at = time.time()
 
     def choose(self) -> Meta:
         """Cheapest shortlisted configuration, by the latest measurements where there are some."""
@@ -182,18 +200,18 @@ class ChameleonAgent(Agent):
     # -- decisions --------------------------------------------------------------------------
     def decide(self, request: PlanRequest) -> Plan:
         now = time.time()
-        if not self.queue and self.probing is None and now - self.ranked_at >= self.cfg.profile_window_s:
+        if not self.queue and not self.collecting and now - self.ranked_at >= self.cfg.profile_window_s:
             self.start_round(now)
-        if self.probing is not None and self.probe_done(now):
-            self.probing = None
-            if not self.queue:
-                self.rank()
-        if self.probing is None and self.queue:
+        if self.queue:
             self.probing, self.probe_since = self.queue.pop(0), now
-        if self.probing is not None:
+            self.collecting = True
             cloud = self.context.cloud
             offload = {stage: place(request, stage, [cloud]) for stage in service_stages(request)}
             return Plan(meta=self.probing.model_copy(deep=True), offload=offload)
+        self.probing = None
+        if self.collecting and self.round_measured(now):
+            self.collecting = False
+            self.rank()
         if self.shortlist:
             self.serving = self.choose()
         return Plan(meta=self.serving.model_copy(deep=True), offload=startup_offload(self, request))
@@ -201,6 +219,7 @@ class ChameleonAgent(Agent):
     def info(self) -> dict[str, Any]:
         return {
             "rounds": self.rounds,
+            "profiling": self.collecting or bool(self.queue),
             "profiling_tasks": self.profiling_tasks,
             "profiling_bytes": self.profiling_bytes,
             "shortlist": [list(key_of(m)) for m in self.shortlist],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from common.task import Meta
@@ -63,3 +65,38 @@ def test_without_ground_truth_objects_found_relative_to_golden_score_configurati
 def test_profiling_repeats_every_window() -> None:
     _, agent = run({"target": 0.8, "profile_window_s": 0.001}, 14)
     assert agent.info()["rounds"] >= 2  # type: ignore[attr-defined]
+
+
+def test_a_round_serves_each_configuration_once_without_waiting_for_its_results() -> None:
+    """Results come back a delay later: the round goes on meanwhile and ranks once they are all in."""
+    agent = make_agent("chameleon", {"ladders": LADDERS, "target": 0.8}, startup=Meta(resolution="540p", fps=10))
+    served = [agent.decide(request()).meta for _ in range(5)]  # no feedback yet
+    assert [(m.resolution, m.fps) for m in served] == [
+        ("1080p", 30.0),
+        ("360p", 30.0),
+        ("540p", 30.0),
+        ("1080p", 5.0),
+        ("1080p", 10.0),
+    ]
+    waiting = agent.decide(request())  # every configuration served; results not back: the startup knobs
+    assert (waiting.meta.resolution, waiting.meta.fps) == ("540p", 10.0)
+    assert set(waiting.offload.values()) == {"edge1"}  # placed as the startup plan, not on the cloud
+    assert agent.info()["profiling"] is True  # type: ignore[attr-defined]
+    for meta in served:
+        accuracy, size, objects = world(meta)
+        feed(agent, [task(meta, 0.5, accuracy=accuracy, size=size, obj_num=objects)])
+    ranked = agent.decide(request())
+    assert (ranked.meta.resolution, ranked.meta.fps) == ("540p", 10.0)
+    assert agent.info()["profiling"] is False and agent.info()["shortlist"]  # type: ignore[attr-defined]
+
+
+def test_a_round_whose_golden_result_never_comes_keeps_what_was_served() -> None:
+    agent = make_agent(
+        "chameleon", {"ladders": LADDERS, "probe_timeout_s": 0.001}, startup=Meta(resolution="540p", fps=10)
+    )
+    for _ in range(5):
+        agent.decide(request())
+    time.sleep(0.01)
+    after = agent.decide(request())  # timed out with no result at all: nothing to rank against
+    assert (after.meta.resolution, after.meta.fps) == ("540p", 10.0)
+    assert agent.info()["shortlist"] == []  # type: ignore[attr-defined]

@@ -14,7 +14,6 @@ from fastapi.staticfiles import StaticFiles
 
 from backend.datasource_config import parse_datasource
 from backend.deploy.factory import make_deployer
-from backend.install.state import InstallStateMachine
 from backend.plane import ControlPlane
 from backend.routers import bench, catalog, dags, datasources, install, query, results, system, visualizations
 from backend.settings import BackendSettings
@@ -77,8 +76,6 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(settings.state_dir / "backend.sqlite3")
         seed(store, template)
-        # An install or uninstall the previous process was running is gone: say so rather than pretend.
-        InstallStateMachine(store).recover_after_restart()
         plane = ControlPlane(settings, template, store, make_deployer(settings, template), app.state.client)
         app.state.plane = plane
         plane.start()

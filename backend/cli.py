@@ -124,8 +124,8 @@ def cmd_status(api: Api, args: argparse.Namespace) -> None:
     query = api.call("GET", "/api/query")
     data = {**state, "open": query.get("open")}
     summary = {k: data.get(k) for k in ("phase", "step", "policy", "datasource", "open")}
-    if data.get("degraded"):
-        summary["degraded"] = "down: " + ", ".join(data.get("down", []))
+    if data.get("degraded_reason"):
+        summary["degraded"] = data["degraded_reason"]
     if data.get("error"):
         summary["error"] = data["error"].get("message")
     emit(args, data if args.json else summary, None if args.json else list(summary))

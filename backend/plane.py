@@ -90,6 +90,9 @@ class ControlPlane:
         return snapshot
 
     def start(self) -> None:
+        # An install or uninstall the previous process was running is finished (or reported) first.
+        self.installer.recover_after_restart()
+        self.installer.start_health_loop(self.settings.health_interval_s)
         self._sampler = asyncio.create_task(self._sample_loop())
         self.installer.start_redeploy_loop(self.template.base.install.redeploy_interval_s)
 

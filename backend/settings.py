@@ -27,5 +27,8 @@ class BackendSettings(ServiceSettings):
     datasource_url: str | None = Field(None, description="Base URL of the datasource service.")
     static_dir: Path = Field(DASHBOARD_DIR, description="Dashboard files served at / (`npm run build` in frontend/).")
     system_interval_s: float = Field(2.0, gt=0, description="How often system figures are sampled while installed.")
+    health_interval_s: float = Field(
+        2.0, ge=0, description="How often the install state follows the components' health; 0: never."
+    )
     max_upload_bytes: int = Field(1024 * 1024, ge=1024, description="Largest accepted YAML upload per file.")
     max_json_bytes: int = Field(1024 * 1024, ge=1024, description="Body limit of a JSON request.")

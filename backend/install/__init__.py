@@ -8,6 +8,7 @@ Where things are:
 - :mod:`.stages`    running the two install stages;
 - :mod:`.runtime`   talking to what runs (the scheduler's answers, generators, the datasource);
 - :mod:`.redeploy`  the periodic redeployment;
+- :mod:`.health`    the install state following the components' health (degraded / installed);
 - :mod:`.installer` the facade the routers use, serialising all of it under one lock.
 """
 

@@ -3,6 +3,11 @@
 Install runs in the background (the API answers at once; the state says how far it got). Any failure
 removes what was deployed and leaves a failure report in the state. Uninstall and redeployment take the
 same lock, so an uninstall waits for a redeployment in progress (and vice versa).
+
+A backend that died during an install or an uninstall finishes it when it starts again: an interrupted
+uninstall removes what is left; an interrupted install removes what it had deployed and starts again from
+its stored request, once (a second interruption leaves it failed, saying why, for the user to uninstall or
+install again).
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ import contextlib
 import logging
 import time
 
-from backend.contracts.install import InstallPhase, InstallRequest, InstallState, RedeployResult
+from backend.contracts.install import ErrorInfo, InstallPhase, InstallRequest, InstallState, RedeployResult
 from backend.contracts.query import QueryState
 from backend.datasource_config import DatasourceConfig
 from backend.deploy.base import Deployer
+from backend.install import health
 from backend.install.redeploy import redeploy, redeploy_loop
 from backend.install.resolve import ResolvedInstall, resolve
 from backend.install.runtime import RuntimeCalls
@@ -29,6 +35,7 @@ from common.transport import ServiceClient
 
 log = logging.getLogger(__name__)
 QUERY_KEY = "query"
+RESUMED_STEP = "resumed"
 
 
 class Installer:
@@ -51,6 +58,7 @@ class Installer:
         self.lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._redeploy_task: asyncio.Task[None] | None = None
+        self._health_task: asyncio.Task[None] | None = None
 
     @property
     def client(self) -> ServiceClient:
@@ -94,15 +102,69 @@ class Installer:
         return state
 
     async def _install(self, resolved: ResolvedInstall) -> None:
+        async with self.lock:
+            await self._run_stages(resolved)
+
+    async def _run_stages(self, resolved: ResolvedInstall) -> None:
         runner = StageRunner(self.template, self.deployer, self.states, self.runtime, self.token)
+        try:
+            await runner.run(resolved)
+        except Exception as exc:  # any failure: report it and leave nothing half-deployed
+            log.warning("install failed: %s", exc)
+            with contextlib.suppress(Exception):
+                await self.deployer.remove_all()
+            self.states.fail(exc)
+
+    # -- after a restart of the backend ----------------------------------------------------------
+    def recover_after_restart(self) -> InstallState:
+        """At start: an install or uninstall the previous process was running is finished in the background
+        (the state says ``failed``, code ``interrupted``, until the cleanup has run)."""
+        before = self.state()
+        after = self.states.recover_after_restart()
+        if before.phase in (InstallPhase.INSTALLING, InstallPhase.UNINSTALLING):
+            self._task = asyncio.create_task(self._finish_interrupted(before))
+        return after
+
+    async def _finish_interrupted(self, before: InstallState) -> None:
         async with self.lock:
             try:
-                await runner.run(resolved)
-            except Exception as exc:  # any failure: report it and leave nothing half-deployed
-                log.warning("install failed: %s", exc)
-                with contextlib.suppress(Exception):
-                    await self.deployer.remove_all()
-                self.states.fail(exc)
+                await self.deployer.remove_all()  # half an install, or what an uninstall left
+            except Exception as exc:
+                log.warning("removing what the interrupted %s left failed: %s", before.phase.value, exc)
+                self._interrupted(f"removing what it left failed ({exc}); uninstall to try again")
+                return
+            if before.phase == InstallPhase.UNINSTALLING:
+                self.store.set_state(QUERY_KEY, None)
+                self.states.begin_uninstall()
+                self.states.uninstalled()
+                log.info("finished the uninstall the previous backend process was running")
+                return
+            if before.request is None:
+                self._interrupted("what it had deployed was removed; it kept no request to start again from")
+                return
+            if any(e.step == RESUMED_STEP for e in before.progress):
+                self._interrupted("it was interrupted twice; what it had deployed was removed: install again")
+                return
+            try:
+                resolved = self.resolve(before.request)
+                self.deployer.use_trace(before.request.trace, before.request.trace_mode)
+            except Exception as exc:  # the template or a stored config changed meanwhile
+                self._interrupted(f"what it had deployed was removed; it cannot start again: {exc}")
+                return
+            self.states.begin_install(
+                policy=resolved.policy,
+                datasource=resolved.datasource.name,
+                request=before.request,
+                sources=[{"source_id": s.entry.id, "dag": s.dag_name, "nodes": s.nodes} for s in resolved.sources],
+            )
+            message = "the backend restarted during the install: what it had deployed was removed, installing again"
+            self.states.progress(RESUMED_STEP, message)
+            log.info("%s", message)
+            await self._run_stages(resolved)
+
+    def _interrupted(self, why: str) -> None:
+        message = f"the backend restarted during the install; {why}"
+        self.states.update(error=ErrorInfo(code="interrupted", message=message))
 
     # -- open / close ----------------------------------------------------------------------------------
     def _datasource(self, state: InstallState) -> DatasourceConfig:
@@ -140,6 +202,15 @@ class Installer:
         return query
 
     # -- health of what is deployed ---------------------------------------------------------------
+    async def follow_health(self) -> None:
+        """Look at the components now (the health loop does this every few seconds)."""
+        if not self.lock.locked():
+            await health.follow_health(self.states, self.deployer)
+
+    def start_health_loop(self, interval: float) -> None:
+        if interval > 0 and self._health_task is None:
+            self._health_task = asyncio.create_task(health.health_loop(interval, self.states, self.deployer, self.lock))
+
     def mark_degraded(self, reason: str) -> InstallState:
         """A deployed component is down; the install keeps serving with what is left."""
         return self.states.mark_degraded(reason)
@@ -191,7 +262,7 @@ class Installer:
             self._redeploy_task = asyncio.create_task(redeploy_loop(interval, self.deployed, self.redeploy_once))
 
     async def close(self) -> None:
-        for task in (self._task, self._redeploy_task):
+        for task in (self._task, self._redeploy_task, self._health_task):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -15,6 +15,8 @@ changes within a phase (progress, readiness, the deployed workloads) keep the ph
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -50,6 +52,9 @@ class InstallStateMachine:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.version = 0
+        """Bumped by every stored change: watchers (the install event stream) compare it."""
+        self._changed: asyncio.Event | None = None
 
     def get(self) -> InstallState:
         raw = self.store.get_state(STATE_KEY)
@@ -65,7 +70,27 @@ class InstallStateMachine:
     def _save(self, state: InstallState) -> InstallState:
         state.updated = time.time()
         self.store.set_state(STATE_KEY, state.model_dump(mode="json"))
+        self._bump()
         return state
+
+    def _bump(self) -> None:
+        self.version += 1
+        changed, self._changed = self._changed, None
+        if changed is not None:
+            changed.set()
+
+    async def wait_change(self, seen: int, timeout: float) -> int:
+        """The version after the next change past ``seen`` (at once if there was one), or after ``timeout``.
+
+        Called from the event loop that makes the changes (every writer of the state runs there).
+        """
+        if self.version != seen:
+            return self.version
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        return self.version
 
     # -- phase changes ---------------------------------------------------------------------------
     def transition(self, to: InstallPhase, *, step: str | None = None, **changes: Any) -> InstallState:
@@ -103,6 +128,7 @@ class InstallStateMachine:
     def uninstalled(self) -> InstallState:
         self.check(P.UNINSTALLED)
         self.store.set_state(STATE_KEY, None)
+        self._bump()
         return InstallState()
 
     def mark_degraded(self, reason: str) -> InstallState:

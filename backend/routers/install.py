@@ -1,11 +1,15 @@
-"""Install (two stages, in the background), uninstall, install state, instances, redeployment."""
+"""Install (two stages, in the background), uninstall, install state (read, or followed as events),
+instances, redeployment."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 
 from backend.contracts.install import (
-    InstallPhase,
     InstallRequest,
     InstallState,
     InstallStatus,
@@ -24,26 +28,56 @@ async def install(body: InstallRequest, plane: Plane) -> InstallState:
     return plane.installer.start_install(body)
 
 
-@router.get("/install", summary="Install state: phase (degraded while a component is down), step, progress, error")
+MAX_STREAM_S = 3600.0
+"""An event stream ends after this long; the client connects again."""
+
+
+@router.get(
+    "/install",
+    summary="Install state: phase (degraded while a component is down, kept current by the backend), step, "
+    "progress, error",
+)
 async def install_state(plane: Plane) -> InstallStatus:
-    await follow_health(plane)
+    return status(plane)
+
+
+def status(plane: ControlPlane) -> InstallStatus:
     state = plane.installer.state()
     links = plane.deployer.link_status()
     return InstallStatus(**dict(state), links=None if links is None else LinkEmulation.model_validate(links))
 
 
-async def follow_health(plane: ControlPlane) -> None:
-    """Degraded while any deployed component is down (the runtime is restarting it), installed again once
-    every one is ready."""
-    phase = plane.installer.state().phase
-    if phase not in (InstallPhase.INSTALLED, InstallPhase.DEGRADED):
-        return
-    statuses = await plane.deployer.status()
-    down = sorted(s.name for s in statuses if not s.ready)
-    if down:
-        plane.installer.mark_degraded("down: " + ", ".join(down))
-    elif phase == InstallPhase.DEGRADED:
-        plane.installer.mark_recovered()
+@router.get(
+    "/install/events",
+    summary="Server-Sent Events: an `install` event (the install state, as GET /api/install) now and at every "
+    "change, e.g. degraded when a component goes down and installed when it is back",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "An event stream.", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+    },
+)
+async def install_events(
+    request: Request,
+    plane: Plane,
+    keepalive: float = Query(15.0, ge=1, le=60, description="Seconds between keep-alive comments."),
+) -> StreamingResponse:
+    states = plane.installer.states
+
+    async def events() -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + MAX_STREAM_S
+        seen = states.version
+        yield f"id: {seen}\nevent: install\ndata: {status(plane).model_dump_json()}\n\n".encode()
+        while loop.time() < deadline and not await request.is_disconnected():
+            version = await states.wait_change(seen, keepalive)
+            if version == seen:
+                yield b": keep-alive\n\n"
+                continue
+            seen = version
+            yield f"id: {seen}\nevent: install\ndata: {status(plane).model_dump_json()}\n\n".encode()
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
 
 @router.post("/uninstall", summary="Close the sources and remove every deployed workload")

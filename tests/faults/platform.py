@@ -1,5 +1,8 @@
 """The platform for fault and soak runs: ``dayu.sh`` from a copy of the default template (free ports), the
-default DAG installed for both sources of the default datasource, the datasource opened."""
+default DAG installed for both sources of the default datasource, the datasource opened.
+
+``link_mode`` sets the local runtime's link mode (the template's when None); ``during_install`` is called
+while the install runs (a fault to inject there), before waiting for it to finish."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,9 @@ SOURCES = ("cam0", "cam1")
 
 def dayu(action: str, template: Path, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ACTION": action, "TEMPLATE": str(template), "DAYU_HOME": str(home)}
+    # The backend looks at the components' health every second (default 2 s): a component that restarts
+    # within a few seconds is still seen down, so the degraded state it must go through is observed.
+    env.setdefault("DAYU_HEALTH_INTERVAL_S", "1")
     return subprocess.run(["bash", str(REPO / "dayu.sh")], env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -83,11 +89,15 @@ class Platform:
 
 
 @contextlib.contextmanager
-def start_platform(root: Path) -> Iterator[Platform]:
+def start_platform(
+    root: Path, *, link_mode: str | None = None, during_install: Callable[[Platform], None] | None = None
+) -> Iterator[Platform]:
     template = root / "template"
     shutil.copytree(REPO / "template", template)
     base = yaml.safe_load((template / "base.yaml").read_text())
     base["backend"]["port"], base["datasource"]["port"] = free_port(), free_port()
+    if link_mode is not None:
+        base["local"]["link_mode"] = link_mode
     (template / "base.yaml").write_text(yaml.safe_dump(base))
     home = root / "home"
     started = dayu("start", template, home)
@@ -95,6 +105,8 @@ def start_platform(root: Path) -> Iterator[Platform]:
     try:
         p = Platform(home, template)
         p.api("POST", "/api/install", json={"datasource": "synthetic", "dag": "face-detection", "policy": "fixed"})
+        if during_install is not None:
+            during_install(p)
         wait_until(lambda: p.api("GET", "/api/install")["phase"] == "installed", timeout=300, what="the install")
         p.api("POST", "/api/query/open")
         wait_until(lambda: min(p.last_result_seq().values()) >= 0, timeout=120, what="results of both sources")

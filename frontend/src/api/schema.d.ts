@@ -148,11 +148,28 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Install state: phase (degraded while a component is down), step, progress, error */
+        /** Install state: phase (degraded while a component is down, kept current by the backend), step, progress, error */
         get: operations["install_state_api_install_get"];
         put?: never;
         /** Start installing; poll GET /api/install for progress */
         post: operations["install_api_install_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/install/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Server-Sent Events: an `install` event (the install state, as GET /api/install) now and at every change, e.g. degraded when a component goes down and installed when it is back */
+        get: operations["install_events_api_install_events_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2136,6 +2153,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InstallState"];
+                };
+            };
+            /** @description Invalid input (the message names the field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    install_events_api_install_events_get: {
+        parameters: {
+            query?: {
+                /** @description Seconds between keep-alive comments. */
+                keepalive?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An event stream. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
                 };
             };
             /** @description Invalid input (the message names the field) */

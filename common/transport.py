@@ -4,9 +4,12 @@ Retries happen only where repeating is safe: idempotent calls (GET, PUT, DELETE,
 on timeouts, connection errors and 502/503/504; any call when the connection could not be made at
 all (nothing was sent). Unit tests swap the transport for ``httpx.MockTransport``.
 
-The default transport is :class:`PooledTransport`: httpx builds and reads the requests, aiohttp's pool
-moves the bytes. httpcore's own pool checks every pooled connection's socket on each request, which
-costs milliseconds per call once a busy controller keeps dozens of connections open.
+The default transport is :class:`PooledTransport`: aiohttp's pool moves the bytes. httpcore's own pool
+checks every pooled connection's socket on each request, which costs milliseconds per call once a busy
+controller keeps dozens of connections open. A call that carries only a body and headers (every call of
+the data plane) goes straight to that pool (:meth:`PooledTransport.fetch`): httpx's request building,
+auth and redirect handling above it cost more CPU than the pool itself. Any other call (``json=``,
+``params=``, multipart, streams) is built and read by httpx over the same pool.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 M = TypeVar("M", bound=BaseModel)
 JSON_HEADERS = {"content-type": "application/json"}
+_DIRECT_KWARGS = frozenset({"content", "headers"})
+"""The arguments a call may carry and still go straight to the pool."""
 
 
 class _ResponseStream(httpx.AsyncByteStream):
@@ -54,6 +59,30 @@ class _ResponseStream(httpx.AsyncByteStream):
         self._response.release()
 
 
+class _ReadWhole(httpx.Response):
+    """A reply the pool read whole (:meth:`ServiceClient._exchange`), as an httpx response without the parts
+    that cost more than the call itself: httpx re-reading the body it is given, and parsing the URL of the
+    request it names (made only when asked for, e.g. for an error message)."""
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], content: bytes, method: str, url: str) -> None:
+        if any(k.lower() == "content-encoding" and v.strip().lower() != "identity" for k, v in headers):
+            super().__init__(status, headers=headers, content=content)  # httpx decodes it, as on its own path
+        else:
+            super().__init__(status, headers=headers, stream=httpx.ByteStream(content))
+            self._content = content
+        self._method, self._url = method, url
+
+    @property
+    def request(self) -> httpx.Request:
+        if self._request is None:
+            self._request = httpx.Request(self._method, self._url)
+        return self._request
+
+    @request.setter
+    def request(self, value: httpx.Request) -> None:
+        self._request = value
+
+
 class PooledTransport(httpx.AsyncBaseTransport):
     """An httpx transport over one aiohttp connection pool (created on first use, inside the loop)."""
 
@@ -67,38 +96,42 @@ class PooledTransport(httpx.AsyncBaseTransport):
                 limit=self.max_connections, limit_per_host=0, keepalive_timeout=KEEPALIVE_S, use_dns_cache=True
             )
             # httpx decodes content-encoding and sets its own default headers: aiohttp must add nothing.
+            # No component sets cookies: without a jar no request filters one (it costs on every call).
             self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent", "Accept-Encoding")
+                connector=connector,
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept-Encoding"),
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(f"unsupported scheme {request.url.scheme!r}", request=request)
-        limits = request.extensions.get("timeout", {})
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Any,
+        limits: Mapping[str, float | None],
+        request: httpx.Request | None = None,
+    ) -> aiohttp.ClientResponse:
+        """Send one request and wait for the answer's headers; aiohttp's errors as httpx's exceptions."""
         timeout = aiohttp.ClientTimeout(
             total=None,
             connect=_seconds(limits.get("pool"), limits.get("connect")),
             sock_connect=limits.get("connect"),
             sock_read=limits.get("read"),
         )
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
-        headers = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
-        body = await request.aread()
         # aiohttp bounds connecting and each read, not a peer that stops reading the upload: bound the
         # whole send-until-headers phase too (reading the body stays bounded per read, for long streams).
         phases = [limits.get("connect"), limits.get("write"), limits.get("read")]
         deadline = None if any(p is None for p in phases) else sum(p for p in phases if p is not None)
         try:
             async with asyncio.timeout(deadline):
-                response = await self._open().request(
-                    request.method,
-                    str(request.url),
-                    data=body if body else None,
-                    headers=headers,
-                    timeout=timeout,
-                    allow_redirects=False,
+                return await self._open().request(
+                    method, url, data=body if body else None, headers=headers, timeout=timeout, allow_redirects=False
                 )
+        except aiohttp.InvalidURL as exc:
+            raise httpx.InvalidURL(f"{url}: {exc}") from None
         except aiohttp.ConnectionTimeoutError:
             raise httpx.ConnectTimeout("timed out connecting", request=request) from None
         except aiohttp.ClientConnectorError as exc:
@@ -109,6 +142,33 @@ class PooledTransport(httpx.AsyncBaseTransport):
             raise httpx.RemoteProtocolError(f"server disconnected: {exc}", request=request) from None
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
             raise httpx.ReadError(str(exc), request=request) from None
+
+    async def fetch(
+        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str], limits: Mapping[str, float | None]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """One whole exchange straight on the pool: status, headers and the body read to its end."""
+        if not url.startswith(("http://", "https://")):
+            raise httpx.UnsupportedProtocol(f"unsupported scheme in {url!r}")
+        response = await self._send(method, url, body, headers, limits)
+        try:
+            data = await response.read()
+        except TimeoutError:
+            raise httpx.ReadTimeout("timed out reading the response body") from None
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+            raise httpx.ReadError(f"response body broken off: {exc}") from None
+        finally:
+            response.release()
+        raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers]
+        return response.status, raw, data
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"unsupported scheme {request.url.scheme!r}", request=request)
+        limits = request.extensions.get("timeout", {})
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        headers = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
+        body = await request.aread()
+        response = await self._send(request.method, str(request.url), body, headers, limits, request)
         return httpx.Response(
             response.status,
             headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
@@ -155,10 +215,13 @@ class ServiceClient:
         self.shaper = shaper
         self._authorization = f"Bearer {token}" if token else None
         self.token_to = token_to
+        self._limits = {"connect": connect_timeout, "read": timeout, "write": timeout, "pool": timeout}
+        pooled = transport or PooledTransport(max_connections=max_connections)
+        self._pool = pooled if isinstance(pooled, PooledTransport) else None
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            transport=transport or PooledTransport(max_connections=max_connections),
+            transport=pooled,
             trust_env=False,
         )
 
@@ -182,6 +245,27 @@ class ServiceClient:
             headers["Authorization"] = self._authorization
         kwargs["headers"] = headers
 
+    def _direct_headers(self, url: str, headers: Mapping[str, str] | None) -> dict[str, str]:
+        """The caller's headers plus the token (as :meth:`_authorize` adds it), for :meth:`PooledTransport.fetch`."""
+        out = {k: v for k, v in (headers or {}).items() if k.lower() not in HOP_BY_HOP}
+        if self._authorization is None or any(k.lower() == "authorization" for k in out):
+            return out
+        if self.token_to is None or self.token_to(httpx.URL(url)):
+            out["Authorization"] = self._authorization
+        return out
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        limits: Mapping[str, float | None],
+    ) -> httpx.Response:
+        assert self._pool is not None
+        status, raw, data = await self._pool.fetch(method, url, body, headers, limits)
+        return _ReadWhole(status, raw, data, method, url)
+
     def _delay(self, attempt: int) -> float:
         base: float = min(self.max_backoff, self.backoff * (2**attempt))
         return base * (0.5 + random.random() / 2)  # jitter so retries of many callers spread out
@@ -203,9 +287,17 @@ class ServiceClient:
         method = method.upper()
         safe = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
         attempts = 1 + (self.retries if retries is None else retries)
-        if timeout is not None:
-            kwargs["timeout"] = timeout
-        self._authorize(url, kwargs)
+        # A body and headers only: straight to the pool (see the module doc); anything else through httpx.
+        content = kwargs.get("content")
+        direct = self._pool is not None and kwargs.keys() <= _DIRECT_KWARGS and isinstance(content, bytes | str | None)
+        if direct:
+            body = content.encode() if isinstance(content, str) else content
+            headers = self._direct_headers(url, kwargs.get("headers"))
+            limits = self._limits if timeout is None else dict.fromkeys(self._limits, timeout)
+        else:
+            if timeout is not None:
+                kwargs["timeout"] = timeout
+            self._authorize(url, kwargs)
         last: Exception | None = None
         for attempt in range(attempts):
             if attempt:
@@ -213,7 +305,10 @@ class ServiceClient:
             try:
                 if self.shaper is not None:
                     await self.shaper.wait(node, nbytes)
-                response = await self._client.request(method, url, **kwargs)
+                if direct:
+                    response = await self._exchange(method, url, body, headers, limits)
+                else:
+                    response = await self._client.request(method, url, **kwargs)
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:  # a wrong URL stays wrong
                 raise TransportError(f"{method} {url}: bad URL: {exc}", url=url) from None
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from common.errors import DecodeError
+from services.processor.mp4 import read_index
 
 
 def decode_segment(path: Path, *, max_frames: int) -> list[np.ndarray]:
@@ -44,9 +45,15 @@ class SegmentProbe:
 def probe_segment(path: Path, *, max_frames: int) -> SegmentProbe:
     """Frame count and size from the container's index. A file that cannot be opened as video is a
     DecodeError, as in :func:`decode_segment`; frames whose data is damaged behind a sound index are not
-    noticed (only decoding would notice them). A container without an index is decoded instead."""
+    noticed (only decoding would notice them). A container without an index is decoded instead.
+
+    An MP4 index is read directly (:mod:`services.processor.mp4`, no FFmpeg); any other file, or one whose
+    index does not hold up against the file, is opened by OpenCV."""
     if path.stat().st_size == 0:
         raise DecodeError(f"segment {path.name!r} is empty", detail={"file": path.name})
+    index = read_index(path)
+    if index is not None:
+        return SegmentProbe(min(index.frames, max_frames), index.width, index.height)
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():

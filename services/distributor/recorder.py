@@ -48,8 +48,13 @@ class Recorder:
         self._duplicates = metrics.counter("distributor_duplicates_total", "Deliveries already stored")
         self._latency = metrics.histogram("distributor_latency_seconds", "End-to-end latency (critical path)")
 
-    async def accept_result(self, task: Task) -> ResultAccepted:
+    async def accept_result(self, task: Task, keep: Callable[[], object] | None = None) -> ResultAccepted:
+        """Join (when the task waits at ``_end`` for others) or store ``task``. ``keep`` (blocking: it keeps the
+        segment for display) runs in the worker thread that stores the task, or on its own where none does."""
         if needs_join(task):
+            if keep is not None:
+                await asyncio.to_thread(keep)
+                keep = None
             key = join_key(task)
             if key in self._joined:  # a retried branch of a join already stored: it must not wait again
                 self._duplicates.inc()
@@ -65,7 +70,7 @@ class Recorder:
             while len(self._joined) > JOINED_MEMORY:
                 self._joined.popitem(last=False)
             task = outcome.merged
-        return await self._store_result(task)
+        return await self._store_result(task, keep)
 
     def finish(self, task: Task) -> tuple[float, float | None]:
         """Mark the task finished; its latency (critical path) and wall-clock finished - created."""
@@ -79,16 +84,25 @@ class Recorder:
                 log.exception("accuracy scoring failed for %s", task.key())
         return latency, task.finished_at - task.created_at
 
-    async def _store_result(self, task: Task) -> ResultAccepted:
+    async def _store_result(self, task: Task, keep: Callable[[], object] | None = None) -> ResultAccepted:
         latency, wall = self.finish(task)
-        seq = await asyncio.to_thread(self.store.add_result, task, latency, wall)
+        seq = await asyncio.to_thread(self._keep_and_add, keep, task, latency, wall)
         if seq is None:
             self._duplicates.inc()
             return ResultAccepted(status="duplicate", key=task.key())
         self._stored.labels("result").inc()
         self._latency.observe(latency)
-        self.feedback.offer(task_feedback(task, latency))
+        if self.feedback.url is not None:  # feedback off: not even built
+            self.feedback.offer(task_feedback(task, latency))
         return ResultAccepted(status="stored", seq=seq, key=task.key(), latency=latency)
+
+    def _keep_and_add(
+        self, keep: Callable[[], object] | None, task: Task, latency: float, wall: float | None
+    ) -> int | None:
+        """One trip to a worker thread for both blocking steps of a result."""
+        if keep is not None:
+            keep()
+        return self.store.add_result(task, latency, wall)
 
     async def accept_drop(self, record: DropRecord) -> DropAccepted:
         seq = await asyncio.to_thread(self.store.add_drop, record)
@@ -98,7 +112,8 @@ class Recorder:
             self._duplicates.inc()
             return DropAccepted(status="duplicate")
         self._stored.labels("drop").inc()
-        self.feedback.offer(drop_feedback(record))
+        if self.feedback.url is not None:
+            self.feedback.offer(drop_feedback(record))
         return DropAccepted(status="stored", seq=seq)
 
     async def _drop_join(self, entry: PendingJoin, reason: DropReason, message: str) -> None:

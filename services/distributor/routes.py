@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -49,12 +50,14 @@ async def post_result(request: Request) -> Response:
             raise InvalidInput("a segment was sent but the task names no payload.file_name")
         segments: SegmentFiles = request.app.state.segments
         await segments.store(upload, task.payload.file_name)
-    elif task.payload.file_name:
-        # Sent by reference: the segment lies in this node's work dir; keep it for display.
+    keep = None
+    if upload is None and task.payload.file_name:
+        # Sent by reference: the segment lies in this node's work dir; keep it for display (in the thread
+        # that stores the result).
         local = safe_path(Path(request.app.state.settings.work_dir), task.payload.file_name)
-        await asyncio.to_thread(request.app.state.segments.adopt, local, task.payload.file_name)
+        keep = functools.partial(request.app.state.segments.adopt, local, task.payload.file_name)
     recorder: Recorder = request.app.state.recorder
-    return reply(await recorder.accept_result(task))
+    return reply(await recorder.accept_result(task, keep))
 
 
 @router.post("/drops", response_model=DropAccepted, openapi_extra=body(DropRecord))
@@ -128,10 +131,13 @@ async def get_file(request: Request, name: str) -> FileResponse:
 
 
 @router.get("/stats", response_model=DistributorStats)
-async def stats(request: Request) -> Response:
+async def stats(
+    request: Request,
+    source_id: Annotated[str | None, Query(pattern=SOURCE_ID_PATTERN, description="Only this source's counts.")] = None,
+) -> Response:
     store: ResultStore = request.app.state.store
     recorder: Recorder = request.app.state.recorder
-    sources = await asyncio.to_thread(store.stats)
+    sources = await asyncio.to_thread(store.stats, source_id)
     # Polled often while a run is watched: written once by pydantic.
     return reply(
         DistributorStats(sources=sources, pending_joins=len(recorder.joins), feedback_queue=len(recorder.feedback))

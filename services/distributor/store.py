@@ -154,12 +154,15 @@ class ResultStore:
             yield page
             after = page[-1].seq
 
-    def stats(self) -> dict[str, SourceStats]:
-        """Records per source."""
+    def stats(self, source_id: str | None = None) -> dict[str, SourceStats]:
+        """Records per source (only ``source_id``'s when given: read through its index, not the whole table)."""
+        query = "SELECT source_id, kind, reason, COUNT(*), AVG(latency) FROM records"
+        args: tuple[str, ...] = ()
+        if source_id is not None:
+            query += " WHERE source_id = ?"
+            args = (source_id,)
         with self._lock:
-            rows = self._db.execute(
-                "SELECT source_id, kind, reason, COUNT(*), AVG(latency) FROM records GROUP BY source_id, kind, reason"
-            ).fetchall()
+            rows = self._db.execute(query + " GROUP BY source_id, kind, reason", args).fetchall()
         sources: dict[str, SourceStats] = {}
         for source_id, kind, reason, count, mean_latency in rows:
             entry = sources.setdefault(source_id, SourceStats(results=0, drops={}, mean_latency=None))

@@ -300,3 +300,19 @@ def test_tail_gives_the_latest_records_and_each_run_id_its_own_database(tmp_path
     assert (tmp_path / "work" / "results-run-1.sqlite3").is_file()
     with pytest.raises(ValueError):
         DistributorConfig.model_validate({"run_id": "../escape"})
+
+
+def test_stats_of_one_source(tmp_path: Path) -> None:
+    with start(tmp_path) as url:
+        for i in range(3):
+            post_result(url, finished_task(i))
+        post_result(url, finished_task(0, source_id="other"))
+        one = httpx.get(f"{url}/stats", params={"source_id": "cam1"}).json()
+        every = httpx.get(f"{url}/stats").json()
+        unknown = httpx.get(f"{url}/stats", params={"source_id": "nobody"}).json()
+        bad = httpx.get(f"{url}/stats", params={"source_id": "a b"})
+    assert list(one["sources"]) == ["cam1"] and one["sources"]["cam1"]["results"] == 3
+    assert one["sources"]["cam1"]["mean_latency"] == pytest.approx(0.08)
+    assert set(every["sources"]) == {"cam1", "other"}
+    assert unknown["sources"] == {}
+    assert bad.status_code == 422 and "source_id" in bad.text

@@ -157,7 +157,14 @@ class Dispatcher:
     async def _fan_out(self, task: Task) -> None:
         task.stage.done = True
         task.stage.node = task.stage.node or self.node
-        await asyncio.gather(*(self.route(copy) for copy in _move_on(task)))
+        await self._route_all(_move_on(task))
+
+    async def _route_all(self, copies: list[Task]) -> None:
+        """Route each copy; one (no fork) is routed in this coroutine, without a task of its own to schedule."""
+        if len(copies) == 1:
+            await self.route(copies[0])
+        else:
+            await asyncio.gather(*(self.route(copy) for copy in copies))
 
     def choose_node(self, task: Task) -> str | None:
         """Where the current stage runs: its planned node, else the cloud, else nowhere (None)."""
@@ -212,7 +219,7 @@ class Dispatcher:
                 return
             await self.drop(task, failure.reason, failure.message)
             return
-        await asyncio.gather(*(self.route(copy) for copy in _move_on(done)))
+        await self._route_all(_move_on(done))
 
     def _can_reroute(self, task: Task) -> bool:
         return (

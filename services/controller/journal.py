@@ -23,6 +23,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 class InflightJournal:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._made = False
 
     def _path(self, task: Task) -> Path:
         return self.directory / _UNSAFE.sub("_", f"{task.task_uuid}-{task.cursor}.json")
@@ -30,11 +31,14 @@ class InflightJournal:
     def add(self, task: Task) -> Path | None:
         path = self._path(task)
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            if not self._made:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self._made = True
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(task.to_json())
+            tmp.write_bytes(task.to_json().encode())
             os.replace(tmp, path)
         except OSError as exc:  # a full disk must not stop routing; the task is only less protected
+            self._made = False  # the directory may be gone: made again next time
             log.warning("in-flight journal %s not written: %s", path, exc)
             return None
         return path

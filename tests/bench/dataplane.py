@@ -178,7 +178,9 @@ class LoadOutcome:
 
 
 async def source_counts(client: ServiceClient, dist: str, source: str) -> tuple[int, dict[str, int], float | None]:
-    entry = (await client.get_json(f"{dist}/stats"))["sources"].get(source, {})
+    # Only this source's counts, as the bare chain's sink answers them (``/count/{source}``).
+    raw = (await client.request("GET", f"{dist}/stats?source_id={source}")).content
+    entry = json.loads(raw)["sources"].get(source, {})
     return int(entry.get("results", 0)), dict(entry.get("drops", {})), entry.get("mean_latency")
 
 
@@ -196,15 +198,15 @@ async def closed_loop(
     """Submit tasks at the controller keeping at most ``window`` unfinished (not yet a result or a drop
     at the distributor), so the load follows what the pipeline takes instead of overrunning its queues.
 
-    The clock runs from the first submission until the distributor holds every task of ``source``.
+    The clock runs from the first submission until the distributor holds every task of ``source``. The task
+    bodies are made before it starts, as the bare chain's are (:func:`tests.bench.floor.chain_floor`).
     """
+    bodies = [make_task(spec, i, seg.name, source=source).to_json().encode() for i, seg in enumerate(segments)]
+    headers = {"content-type": "application/json"}
     async with ServiceClient(timeout=60) as client:
 
         async def submit(i: int) -> None:
-            task = make_task(spec, i, segments[i].name, source=source)
-            await client.request(
-                "POST", f"{ctrl}/tasks", content=task.to_json(), headers={"content-type": "application/json"}
-            )
+            await client.request("POST", f"{ctrl}/tasks", content=bodies[i], headers=headers)
 
         n = len(segments)
         submitted = finished = 0

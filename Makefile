@@ -59,7 +59,9 @@ bench: setup
 bench-quick: setup
 	BENCH_QUICK=1 BENCH_SCALE=$${BENCH_SCALE:-1,2,4} exec $(PY) -m tests.bench
 
-# Policies on one workload under one link trace; BENCH_ARGS e.g. "--policies fixed,fc --repeat 2".
+# Policies on one workload under one link trace. The defaults are the full experiment (every policy that
+# loads, step-drop, 70 s measured per run, 2 repeats: ~30-35 min idle); BENCH_ARGS narrows it, e.g.
+# "--policies fixed,fc --repeat 1".
 bench-policies: setup
 	exec $(PY) -m backend.benchpolicies.main $(BENCH_ARGS)
 

@@ -6,7 +6,18 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DEFAULT_POLICIES = ["fixed", "fc", "hei-nf", "dynamic", "chameleon", "offline-profiling", "online-profiling"]
+DEFAULT_POLICIES = [
+    "fixed",
+    "fc",
+    "hei-nf",
+    "dynamic",
+    "chameleon",
+    "offline-profiling",
+    "online-profiling",
+    "casva",
+    "hei",
+]
+"""Every adaptive policy and ``fixed``; by default those whose plugin cannot load here (no torch) are skipped."""
 QUICK_POLICIES = ["fixed", "fc"]
 
 
@@ -15,10 +26,11 @@ class BenchSettings(BaseModel):
 
     policies: list[str] = Field(default_factory=lambda: list(DEFAULT_POLICIES), min_length=1)
     trace: str = Field("step-drop", description="Trace name in template/traces/ or a CSV file.")
-    duration_s: float = Field(80.0, gt=0, le=3600, description="Seconds each policy runs.")
+    duration_s: float = Field(70.0, gt=0, le=3600, description="Seconds each run measures, from the first result.")
+    drain_s: float = Field(15.0, ge=0, le=600, description="Seconds to wait after a run for its tasks in flight.")
     slo_ms: float = Field(1000.0, gt=0, description="Delay a task should meet (segment end to end).")
     seed: int = Field(7, description="Seed of the synthetic clip and of every policy's draws.")
-    repeat: int = Field(1, ge=1, le=10, description="Runs per policy.")
+    repeat: int = Field(2, ge=1, le=10, description="Runs per policy.")
     out: Path = Field(Path(".dayu/bench/policies"), description="Where results, table and plots go.")
     template: Path = Field(Path("template"), description="Template whose scheduler configs the policies use.")
     quick: bool = Field(False, description="Short run of two policies (the e2e test).")
@@ -26,5 +38,11 @@ class BenchSettings(BaseModel):
     resolution: str = Field("720p", description="Startup resolution.")
     qp: int = Field(18, ge=0, le=51, description="Startup x264 qp.")
     buffer_size: int = Field(4, ge=1, description="Startup frames per segment.")
+    profile_window_s: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds between profiling rounds of every agent that profiles periodically (chameleon): "
+        "a round is about one decision per profiled configuration, so this keeps it a minor share of the time.",
+    )
     link_mbps: float = Field(20.0, gt=0, description="Edge-cloud bandwidth when the trace cannot be replayed.")
     timeout_s: float = Field(90.0, gt=0, description="Start-up timeout of one install.")

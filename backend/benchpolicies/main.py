@@ -11,22 +11,26 @@ from typing import Any
 
 from backend.benchpolicies import report, workload
 from backend.benchpolicies.config import QUICK_POLICIES, BenchSettings
-from backend.benchpolicies.policies import agent_choice
+from backend.benchpolicies.policies import agent_choice, unavailable
 from backend.benchpolicies.runner import run_policy
 from backend.benchpolicies.summary import combine, samples, summarise
 from backend.profiler import profile
 from services.scheduler.profile_table import save_table
 
 QUICK_DURATION_S = 12.0
+QUICK_DRAIN_S = 5.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--policies", help="comma-separated policy ids (default: every adaptive policy and fixed)")
+    parser.add_argument(
+        "--policies",
+        help="comma-separated policy ids (default: every adaptive policy this install can load, and fixed)",
+    )
     parser.add_argument("--trace", default="step-drop", help="trace name in template/traces/ or a CSV file")
-    parser.add_argument("--duration", type=float, help="seconds per run (default 80; --quick: 12)")
+    parser.add_argument("--duration", type=float, help="seconds measured per run, from the first result (default 70)")
     parser.add_argument("--slo-ms", type=float, default=1000.0, help="delay a task should meet")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--repeat", type=int, default=1, help="runs per policy")
+    parser.add_argument("--repeat", type=int, help="runs per policy (default 2; --quick: 1)")
     parser.add_argument("--out", default=".dayu/bench/policies", help="output folder")
     parser.add_argument("--template", default="template", help="template folder of the policies")
     parser.add_argument("--quick", action="store_true", help=f"two policies ({', '.join(QUICK_POLICIES)}), short")
@@ -37,7 +41,6 @@ def settings_of(args: argparse.Namespace) -> BenchSettings:
         "trace": args.trace,
         "slo_ms": args.slo_ms,
         "seed": args.seed,
-        "repeat": args.repeat,
         "out": Path(args.out),
         "template": Path(args.template),
         "quick": args.quick,
@@ -50,7 +53,23 @@ def settings_of(args: argparse.Namespace) -> BenchSettings:
         values["duration_s"] = args.duration
     elif args.quick:
         values["duration_s"] = QUICK_DURATION_S
-    return BenchSettings(**values)
+    if args.repeat is not None:
+        values["repeat"] = args.repeat
+    elif args.quick:
+        values["repeat"] = 1
+    if args.quick:
+        values["drain_s"] = QUICK_DRAIN_S
+    settings = BenchSettings(**values)
+    if not args.policies and not args.quick:
+        usable = []
+        for policy in settings.policies:
+            reason = unavailable(str(settings.template), policy)
+            if reason is None:
+                usable.append(policy)
+            else:
+                print(f"bench-policies: skipping {policy}: {reason}", file=sys.stderr)
+        settings = settings.model_copy(update={"policies": usable})
+    return settings
 
 
 def load_trace(name: str) -> Any:
@@ -65,7 +84,11 @@ def run(settings: BenchSettings) -> dict[str, Any]:
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
     trace = load_trace(settings.trace)
-    replay = "replayed on the link" if trace is not None else f"NOT replayed: constant {settings.link_mbps:g} Mbit/s"
+    replay = (
+        "replayed on the link from the first result"
+        if trace is not None
+        else f"NOT replayed: constant {settings.link_mbps:g} Mbit/s"
+    )
     print(f"bench-policies: {', '.join(settings.policies)}; trace {settings.trace} ({replay})", file=sys.stderr)
     clip, truth = workload.prepare_clip(out / "workload", settings.seed)
     startup = {
@@ -80,11 +103,20 @@ def run(settings: BenchSettings) -> dict[str, Any]:
         measured = profile(settings.template, clip, services=[workload.SERVICE])
         table = str(save_table(measured, out / "profile.json").resolve())
     link_mbps = trace.rate_at(0) if trace is not None else settings.link_mbps
+    slow_link = None
+    if trace is not None:
+        best = max(p.mbit_per_s for p in trace.points)
+        slow_link = lambda t: trace.rate_at(t) < best  # noqa: E731
     policies: dict[str, Any] = {}
     series: dict[str, list[dict[str, Any]]] = {}
     for policy in settings.policies:
         agent = agent_choice(
-            str(settings.template), policy, slo_s=settings.slo_ms / 1000.0, seed=settings.seed, table=table
+            str(settings.template),
+            policy,
+            slo_s=settings.slo_ms / 1000.0,
+            seed=settings.seed,
+            table=table,
+            profile_window_s=settings.profile_window_s,
         )
         runs = []
         for repeat in range(settings.repeat):
@@ -100,15 +132,17 @@ def run(settings: BenchSettings) -> dict[str, Any]:
                 trace=settings.trace if trace is not None else None,
                 link_mbps=link_mbps,
                 duration_s=settings.duration_s,
+                drain_s=settings.drain_s,
                 run_dir=(out / "run").resolve(),
                 timeout_s=settings.timeout_s,
             )
-            figures = summarise(records, settings.slo_ms)
+            figures = summarise(records, settings.slo_ms, slow_link)
             runs.append(figures)
             if repeat == 0:
                 series[policy] = samples(records)
             print(
-                f"  {policy} #{repeat + 1} done in {time.monotonic() - began:.0f} s: {figures['tasks']} tasks, "
+                f"  {policy} #{repeat + 1} done in {time.monotonic() - began:.0f} s "
+                f"(first result {figures['warmup_s']:.0f} s after install): {figures['tasks']} tasks, "
                 f"p95 {figures['latency_ms_p95'] or 0:.0f} ms, SLO violations {figures['slo_violation_rate'] or 0:.2f}",
                 file=sys.stderr,
             )

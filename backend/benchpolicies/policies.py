@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from backend.templates import load_template
-from common.errors import ConfigError
+from common.errors import ConfigError, HookError
 from common.registry import REGISTRY
 from services.scheduler.agent import FAMILY
 
@@ -27,8 +27,11 @@ def _set_slo(params: dict[str, Any], fields: dict[str, Any], slo_s: float) -> No
         params["micro"] = micro
 
 
-def agent_choice(template_dir: str, policy: str, *, slo_s: float, seed: int, table: str | None) -> dict[str, Any]:
-    """``{"alias", "params"}`` of the scheduler agent the policy runs in this benchmark."""
+def agent_choice(
+    template_dir: str, policy: str, *, slo_s: float, seed: int, table: str | None, profile_window_s: float | None = None
+) -> dict[str, Any]:
+    """``{"alias", "params"}`` of the scheduler agent the policy runs in this benchmark: its template's
+    parameters with the benchmark's SLO, seed, resolution ladder, profile table and profiling window."""
     template = load_template(template_dir)
     spec = template.policies.get(policy)
     if spec is None:
@@ -41,6 +44,8 @@ def agent_choice(template_dir: str, policy: str, *, slo_s: float, seed: int, tab
     _set_slo(params, fields, slo_s)
     if "seed" in fields:
         params["seed"] = seed
+    if "profile_window_s" in fields and profile_window_s is not None:
+        params["profile_window_s"] = profile_window_s
     if "table" in fields and table is not None:
         params["table"] = table
     if "ladders" in fields:
@@ -53,3 +58,17 @@ def agent_choice(template_dir: str, policy: str, *, slo_s: float, seed: int, tab
         params["micro"] = micro
     REGISTRY.make_config(FAMILY, alias, params)  # refuse bad parameters before anything starts
     return {"alias": alias, "params": params}
+
+
+def unavailable(template_dir: str, policy: str) -> str | None:
+    """Why the policy's agent cannot run in this install (a plugin whose dependency is missing), else None."""
+    template = load_template(template_dir)
+    spec = template.policies.get(policy)
+    if spec is None:
+        return f"unknown policy {policy!r}"
+    agent = template.component(spec.scheduler).config.get("agent") or {"alias": "fixed"}
+    try:
+        REGISTRY.get(FAMILY, str(agent["alias"]))
+    except HookError as exc:
+        return exc.message
+    return None

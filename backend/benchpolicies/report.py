@@ -14,6 +14,7 @@ COLUMNS = [
     ("latency_ms_p50", "p50 ms"),
     ("latency_ms_p95", "p95 ms"),
     ("slo_violation_rate", "SLO viol."),
+    ("slo_violation_rate_low_link", "viol. on slow link"),
     ("accuracy_f1", "F1"),
     ("link_mbytes", "link MB"),
     ("drop_rate", "drops"),
@@ -35,7 +36,7 @@ def _fmt(value: Any, spread: Any = None) -> str:
 def table(results: dict[str, Any]) -> str:
     settings = results["settings"]
     lines = [
-        f"Trace `{settings['trace']}` ({settings['trace_replay']}), {settings['duration_s']:g} s per run, "
+        f"Trace `{settings['trace']}` ({settings['trace_replay']}), {settings['duration_s']:g} s measured per run, "
         f"SLO {settings['slo_ms']:g} ms, seed {settings['seed']}, {settings['repeat']} repeat(s).",
         "",
         "| " + " | ".join(title for _, title in COLUMNS) + " |",
@@ -96,7 +97,7 @@ def plots(out: Path, results: dict[str, Any], series: dict[str, list[dict[str, A
         ts = np.linspace(0, end, 400)
         link.step(ts, [trace(t) for t in ts], where="post", color="black")
     link.set_ylabel("link Mbit/s")
-    link.set_xlabel("seconds since install")
+    link.set_xlabel("seconds since the trace started (first result)")
     fig.suptitle(f"Over time, trace {results['settings']['trace']}")
     fig.tight_layout()
     written.append(_save(fig, out / "over_time.png"))

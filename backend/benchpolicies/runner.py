@@ -1,4 +1,11 @@
-"""One policy, one run: a fresh local install, the workload played for the run's duration, its records."""
+"""One policy, one run: a fresh local install, the workload played for the run's duration, its records.
+
+The measured window is anchored to the workload, not to the install: the link trace is held at its first
+row while the deployment starts and warms up, and its clock starts when the first result reaches the
+distributor. The tasks of the window are those the generator made from then until ``duration_s`` later
+(by task id); after the window the run waits up to ``drain_s`` for them, and those still missing count
+as unfinished. Every policy is measured the same way.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +19,11 @@ from typing import Any
 import httpx
 
 from backend.benchpolicies import workload as wl
+from common.errors import Unavailable
 from services.local.runtime import LocalRuntime
 
 POLL_S = 2.0
+WARMUP_POLL_S = 0.2
 
 
 @dataclass
@@ -22,8 +31,14 @@ class RunRecords:
     policy: str
     repeat: int
     started: float
-    """Wall clock of the install (the trace's time zero)."""
+    """Wall clock of the trace's start (the first result), the time zero of the run's figures."""
     duration_s: float
+    first_task: int = 0
+    """Id of the first task of the measured window."""
+    end_task: int = 0
+    """Id of the first task made after the window."""
+    warmup_s: float = 0.0
+    """Install until the first result."""
     records: list[dict[str, Any]] = field(default_factory=list)
     scheduler: dict[str, Any] = field(default_factory=dict)
     generator: dict[str, Any] = field(default_factory=dict)
@@ -42,6 +57,23 @@ def _collect(client: httpx.Client, url: str, records: list[dict[str, Any]], curs
             return cursor
 
 
+def task_id(record: dict[str, Any]) -> int:
+    return int(record["task"]["task_id"] if record["kind"] == "result" else record["drop"]["task_id"])
+
+
+def in_window(run: RunRecords, record: dict[str, Any]) -> bool:
+    return run.first_task <= task_id(record) < run.end_task
+
+
+def window_ids(run: RunRecords) -> set[int]:
+    """Ids of the window's tasks that ended (a result or a drop record)."""
+    return {task_id(r) for r in run.records if in_window(run, r)}
+
+
+def _next_task(client: httpx.Client, generator: str) -> int:
+    return int(client.get(f"{generator}/status", timeout=10).json()["next_task_id"])
+
+
 def run_policy(
     policy: str,
     repeat: int,
@@ -54,6 +86,7 @@ def run_policy(
     trace: str | None,
     link_mbps: float,
     duration_s: float,
+    drain_s: float,
     run_dir: Path,
     timeout_s: float,
 ) -> RunRecords:
@@ -61,28 +94,51 @@ def run_policy(
     runtime = LocalRuntime(run_dir)
     nodes = {wl.CLOUD: {"role": "cloud"}, wl.EDGE: {"role": "edge"}}
     works = wl.workloads(agent=agent, startup=startup, clip=clip, truth=truth, seed=seed)
-    started = time.time()
-    runtime.start(nodes, [wl.link(trace, link_mbps)], works, timeout=timeout_s)
-    run = RunRecords(policy=policy, repeat=repeat, started=started, duration_s=duration_s)
+    installed = time.monotonic()
+    runtime.start(nodes, [wl.link(trace, link_mbps)], works, timeout=timeout_s, trace_clock="held")
     distributor, scheduler = runtime.url("distributor"), runtime.url("scheduler")
-    cursor = 0
+    generator = runtime.url(f"gen-{wl.SOURCE}")
+    records: list[dict[str, Any]] = []
     try:
         with httpx.Client(trust_env=False) as client:
+            cursor = 0
+            deadline = time.monotonic() + timeout_s
+            while not any(r["kind"] == "result" for r in records):
+                if time.monotonic() > deadline:
+                    raise Unavailable(f"{policy}: no result within {timeout_s:g}s of the install")
+                time.sleep(WARMUP_POLL_S)
+                cursor = _collect(client, distributor, records, cursor)
+            started = runtime.start_traces()
+            run = RunRecords(
+                policy=policy,
+                repeat=repeat,
+                started=started,
+                duration_s=duration_s,
+                first_task=_next_task(client, generator),
+                warmup_s=time.monotonic() - installed,
+                records=records,
+            )
             begin = time.monotonic()
             while (elapsed := time.monotonic() - begin) < duration_s:
                 time.sleep(min(POLL_S, max(0.0, duration_s - elapsed)))
                 cursor = _collect(client, distributor, run.records, cursor)
-                results = sum(1 for r in run.records if r["kind"] == "result")
+                done = [r for r in run.records if task_id(r) >= run.first_task]
+                results = sum(1 for r in done if r["kind"] == "result")
                 print(
                     f"  {policy} #{repeat + 1}: {time.monotonic() - begin:5.1f}/{duration_s:g} s, "
-                    f"{results} tasks, {len(run.records) - results} drops",
+                    f"{results} tasks, {len(done) - results} drops",
                     file=sys.stderr,
                     flush=True,
                 )
+            run.end_task = _next_task(client, generator)
             run.scheduler = client.get(f"{scheduler}/stats", timeout=10).json()
-            run.generator = client.get(f"{runtime.url('gen-cam1')}/status", timeout=10).json()
-            time.sleep(1.0)  # tasks in flight at the end land; they belong to the run
-            cursor = _collect(client, distributor, run.records, cursor)
+            run.generator = client.get(f"{generator}/status", timeout=10).json()
+            # The window's tasks still on their way belong to it: wait for them, boundedly.
+            wanted = run.end_task - run.first_task
+            drain_until = time.monotonic() + drain_s
+            while len(window_ids(run)) < wanted and time.monotonic() < drain_until:
+                time.sleep(0.5)
+                cursor = _collect(client, distributor, run.records, cursor)
     finally:
         runtime.stop(timeout=10.0)
     return run

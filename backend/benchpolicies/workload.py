@@ -22,14 +22,38 @@ CLOUD = "cloud"
 SERVICE = "face-detection"
 STAGE = "face"
 PROBE_BYTES = 128 * 1024
+PLAN_TIMEOUT_S = 2.0
+"""Plans are asked for in the background (the generator goes on with the last one meanwhile), so a
+generous timeout costs nothing; a short one, on a loaded machine, kept every decision from reaching the
+generator, and the agents that judge only tasks made with their own knobs then never judged again."""
 
 
-def prepare_clip(root: Path, seed: int) -> tuple[Path, Path]:
+FACE_SCALE = (1.0, 3.0)
+"""Faces of ~65 to ~195 px at 720p: the detector (60 px smallest face) loses the small ones first as the
+resolution drops, so accuracy falls gradually with resolution instead of all at once."""
+DENSITY, SPEED = 3.0, 2.0
+"""Busy enough that ~2.4 faces of varied sizes are in view per frame (one size would make F1 all or nothing)."""
+CLIP_FRAMES = 300
+
+
+def prepare_clip(root: Path, seed: int, frames: int = CLIP_FRAMES) -> tuple[Path, Path]:
     """The clip and its per-frame truth (a JSON list), generated once per seed under ``root``."""
-    dataset = root / f"clip-seed{seed}"
+    name = f"clip-seed{seed}-faces{FACE_SCALE[0]:g}-{FACE_SCALE[1]:g}-d{DENSITY:g}-s{SPEED:g}-{frames}"
+    dataset = root / name
     truth_file = dataset / "truth.json"
     if not truth_file.exists():
-        spec = SyntheticSpec(seed=seed, width=1280, height=720, fps=30.0, clips=1, frames_per_clip=150)
+        spec = SyntheticSpec(
+            seed=seed,
+            width=1280,
+            height=720,
+            fps=30.0,
+            clips=1,
+            frames_per_clip=frames,
+            face_scale=FACE_SCALE,
+            density=DENSITY,
+            speed=SPEED,
+            pedestrians=False,
+        )
         generate_dataset(dataset, spec)
         manifest = load_manifest(dataset)
         truth = load_ground_truth(dataset, manifest)
@@ -92,7 +116,7 @@ def workloads(*, agent: dict[str, Any], startup: dict[str, Any], clip: Path, tru
                 "startup_plan": startup,
                 "startup_offload": {STAGE: CLOUD},
                 "schedule_interval": 1.0,
-                "plan_timeout_s": 0.5,
+                "plan_timeout_s": PLAN_TIMEOUT_S,
             },
         )
     )

@@ -27,6 +27,7 @@ def test_quick_policy_benchmark_writes_results_table_and_plots(tmp_path: Path) -
     assert "fixed #1:" in done.stderr and "fc #1:" in done.stderr  # progress while running
     results = json.loads((out / "results.json").read_text())
     assert results["settings"]["trace"] == "step-drop" and results["settings"]["seed"] == 3
+    assert results["settings"]["trace_replay"] == "replayed on the link from the first result"
     assert list(results["policies"]) == ["fixed", "fc"]
     for policy, figures in results["policies"].items():
         assert figures["tasks"] > 0, policy
@@ -35,6 +36,8 @@ def test_quick_policy_benchmark_writes_results_table_and_plots(tmp_path: Path) -
         assert figures["link_mbytes"] > 0  # the startup plan runs the stage on the cloud: segments cross the link
         assert figures["accuracy_f1"] is not None and 0 <= figures["accuracy_f1"] <= 1
         assert figures["decision_ms_p99"] is not None and figures["decision_ms_p99"] >= 0
+        (run,) = figures["repeats"]
+        assert run["warmup_s"] > 0 and run["unfinished"] >= 0 and run["plans_received"] > 0
     assert results["policies"]["fc"]["agent"]["alias"] == "fc"
     assert results["policies"]["fc"]["agent"]["params"]["slo_s"] == 1.0
     table = (out / "table.md").read_text()

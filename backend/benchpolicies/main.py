@@ -19,6 +19,8 @@ from services.scheduler.profile_table import save_table
 
 QUICK_DURATION_S = 12.0
 QUICK_DRAIN_S = 5.0
+QUICK_CLIP_FRAMES = 90
+"""3 s of clip, looping: the quick run checks the machinery, a shorter clip is made faster."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,7 +92,8 @@ def run(settings: BenchSettings) -> dict[str, Any]:
         else f"NOT replayed: constant {settings.link_mbps:g} Mbit/s"
     )
     print(f"bench-policies: {', '.join(settings.policies)}; trace {settings.trace} ({replay})", file=sys.stderr)
-    clip, truth = workload.prepare_clip(out / "workload", settings.seed)
+    frames = QUICK_CLIP_FRAMES if settings.quick else workload.CLIP_FRAMES
+    clip, truth = workload.prepare_clip(out / "workload", settings.seed, frames)
     startup = {
         "resolution": settings.resolution,
         "fps": settings.fps,

@@ -10,19 +10,25 @@ from pathlib import Path
 
 import pytest
 
+from services.local.runtime import LocalRuntime
+
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_quick_policy_benchmark_writes_results_table_and_plots(tmp_path: Path) -> None:
     out = tmp_path / "bench"
-    done = subprocess.run(
-        [sys.executable, "-m", "backend.cli", "bench-policies", "--quick", "--out", str(out), "--seed", "3"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=280,
-    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "backend.cli", "bench-policies", "--quick", "--out", str(out), "--seed", "3"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=280,
+        )
+    finally:
+        # A run cut short by the timeout leaves its deployment behind: its state says what to stop.
+        LocalRuntime(out / "run").stop(timeout=5)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "fixed #1:" in done.stderr and "fc #1:" in done.stderr  # progress while running
     results = json.loads((out / "results.json").read_text())

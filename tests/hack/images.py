@@ -45,6 +45,6 @@ def project_version() -> str:
 def dockerfile_stages(text: str) -> dict[str, str]:
     """Stage name -> what it is built FROM (``${VAR}`` left as written)."""
     stages = {}
-    for m in re.finditer(r"^FROM\s+(\S+)\s+AS\s+(\S+)\s*$", text, re.MULTILINE | re.IGNORECASE):
+    for m in re.finditer(r"^FROM\s+(?:--\S+\s+)*(\S+)\s+AS\s+(\S+)\s*$", text, re.MULTILINE | re.IGNORECASE):
         stages[m.group(2)] = m.group(1)
     return stages

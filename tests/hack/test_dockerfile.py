@@ -24,7 +24,8 @@ TEMPLATE_PORTS = {"backend": ("base.yaml", "backend"), "datasource": ("base.yaml
 
 
 def stage_body(name: str) -> str:
-    match = re.search(rf"^FROM\s+\S+\s+AS\s+{re.escape(name)}\s*$(.*?)(?=^FROM\s|\Z)", TEXT, re.M | re.S)
+    pattern = rf"^FROM\s+(?:--\S+\s+)*\S+\s+AS\s+{re.escape(name)}\s*$(.*?)(?=^FROM\s|\Z)"
+    match = re.search(pattern, TEXT, re.M | re.S)
     assert match, f"no stage {name}"
     return match.group(1)
 
@@ -66,7 +67,8 @@ def test_base_images_are_pinned_by_tag() -> None:
         assert name and "/" not in tag and tag not in ("", "latest"), f"{ref} is not pinned by tag"
     for image, source in STAGES.items():
         pinned_arg = re.fullmatch(r"\$\{\w+_IMAGE\}", source) is not None
-        assert pinned_arg or source in STAGES or source == "deps-${VARIANT}", f"stage {image} is FROM {source}"
+        picked = source in ("deps-${VARIANT}", "dashboard-${DASHBOARD}")
+        assert pinned_arg or source in STAGES or picked, f"stage {image} is FROM {source}"
 
 
 def test_the_shared_base_runs_as_non_root_with_a_healthcheck() -> None:
@@ -79,6 +81,28 @@ def test_the_shared_base_runs_as_non_root_with_a_healthcheck() -> None:
         stage_users = re.findall(r"^USER\s+(\S+)", stage_body(target), re.M)
         if stage_users:
             assert stage_users[-1] == users[-1], f"stage {target} ends as {stage_users[-1]}"
+
+
+def test_the_backend_image_carries_the_dashboard_built_or_taken_from_the_host() -> None:
+    """DASHBOARD=build (default) runs npm on the build machine's platform with the API client generated from
+    this source's OpenAPI document; DASHBOARD=dist takes the host's frontend/dist and fails without it. Both
+    leave the dashboard at /dist, which the backend stage serves (DAYU_STATIC_DIR)."""
+    assert re.search(r"^ARG DASHBOARD=build$", TEXT, re.M)
+    assert STAGES["dashboard"] == "dashboard-${DASHBOARD}"
+    assert {"dashboard-build", "dashboard-dist", "openapi"} <= set(STAGES)
+    assert re.search(r"^FROM --platform=\$BUILDPLATFORM \$\{NODE_IMAGE\} AS dashboard-build$", TEXT, re.M)
+    build = stage_body("dashboard-build")
+    assert "npm ci" in build and "COPY --from=openapi /openapi.json" in build
+    assert "DAYU_OPENAPI=/tmp/openapi.json npm run build" in build and "mv dist /dist" in build
+    assert "dump_openapi.py > /openapi.json" in stage_body("openapi")
+    taken = stage_body("dashboard-dist")
+    assert "source=frontend" in taken and "index.html is missing" in taken and "exit 1" in taken
+    assert "cp -a /frontend/dist /dist" in taken
+    backend = stage_body("backend")
+    assert "COPY --from=dashboard /dist ./frontend/dist" in backend
+    assert "DAYU_STATIC_DIR=/app/frontend/dist" in backend
+    assert dockerignore_admits("frontend/dist/index.html") and dockerignore_admits("frontend/dist/assets/a.js")
+    assert "DAYU_OPENAPI" in (ROOT / "frontend" / "scripts" / "gen-api.mjs").read_text()
 
 
 def template_port(component: str) -> int | None:

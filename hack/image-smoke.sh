@@ -6,13 +6,17 @@
 #
 # No image registry is needed: the base image is Debian bookworm made with debootstrap (Python 3.11 from
 # Debian) and imported with `docker import`; Python packages come from a wheelhouse the host's pip
-# downloads first, installed in the image with --no-index. dockerd runs without its default bridge or
-# iptables rules, and builds and containers use the host's network, so all traffic stays on loopback.
+# downloads first, installed in the image with --no-index; the backend image takes the dashboard that
+# hack/setup.sh built on the host (DASHBOARD=dist: npm needs its registry). dockerd runs without its default
+# bridge or iptables rules, and builds and containers use the host's network, so all traffic stays on loopback.
 #
 # Environment:
 #   SMOKE_CACHE   where the base rootfs, the wheelhouse and the engine's data live (default /var/cache/dayu-smoke)
 #   SMOKE_KEEP=1  leave the stack running at the end (for a look), still stopping a dockerd started here
 #   SMOKE_TIMEOUT seconds to wait for results (default 600)
+#   SMOKE_DASHBOARD=build  build the dashboard inside the backend's image build (the Dockerfile's default path:
+#                 `npm ci` reaches the npm registry) on a Node image made of the base and the host's Node.js,
+#                 instead of taking the host-built frontend/dist (dist, the default)
 # The script stops only what it started: the compose project it brought up and, when it had to start
 # dockerd, that dockerd (by its pid).
 set -euo pipefail
@@ -22,105 +26,47 @@ cd "$root"
 cache="${SMOKE_CACHE:-/var/cache/dayu-smoke}"
 timeout_s="${SMOKE_TIMEOUT:-600}"
 project="dayu-smoke-$$"
-export DOCKER_HOST="unix://$cache/docker.sock"
-docker_bin=/usr/bin/docker # Debian's client: BuildKit builds without the buildx plugin
+log_tag=image-smoke
+# shellcheck source=hack/image-lib.sh
+. "$root/hack/image-lib.sh"
+engine_env
+arch="$(host_arch)"
 base_tag="dayu-smoke/python:3.11-bookworm"
 image_prefix="dayu-smoke/local" # REG/REPO of the compose file
-started_dockerd=""
 figures="$cache/figures.txt"
-log() { echo "image-smoke: $*" >&2; }
-die() {
-  log "$*"
-  exit 1
-}
-docker() { "$docker_bin" "$@"; }
-
-# --- the engine ---------------------------------------------------------------------------------------------
-install_packages() {
-  local missing=() pkg
-  for pkg in docker.io docker-compose debootstrap; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
-  done
-  [ "${#missing[@]}" -eq 0 ] && return 0
-  command -v apt-get >/dev/null || die "apt-get not found: install ${missing[*]} yourself"
-  log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=600 update -qq
-  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-
-start_engine() {
-  mkdir -p "$cache"
-  if docker info >/dev/null 2>&1; then
-    return 0
-  fi
-  log "starting dockerd (no bridge, no iptables; data in $cache/docker)"
-  dockerd --host "$DOCKER_HOST" --data-root "$cache/docker" --exec-root "$cache/exec" \
-    --pidfile "$cache/dockerd.pid" --bridge=none --iptables=false --ip6tables=false \
-    >"$cache/dockerd.log" 2>&1 &
-  started_dockerd=$!
-  local i
-  for i in $(seq 1 60); do
-    docker info >/dev/null 2>&1 && return 0
-    kill -0 "$started_dockerd" 2>/dev/null || die "dockerd exited; see $cache/dockerd.log"
-    sleep 1
-  done
-  die "dockerd did not answer within 60 s; see $cache/dockerd.log"
-}
-
-stop_engine() {
-  [ -n "$started_dockerd" ] || return 0
-  log "stopping the dockerd started here (pid $started_dockerd)"
-  kill -TERM "$started_dockerd" 2>/dev/null || true
-  local i
-  for i in $(seq 1 30); do
-    kill -0 "$started_dockerd" 2>/dev/null || return 0
-    sleep 1
-  done
-  kill -KILL "$started_dockerd" 2>/dev/null || true
-}
-
-# --- the base image and the wheelhouse -----------------------------------------------------------------------
-make_base() {
-  if docker image inspect "$base_tag" >/dev/null 2>&1; then
-    return 0
-  fi
-  local rootfs="$cache/rootfs"
-  if [ ! -x "$rootfs/usr/bin/python3.11" ]; then
-    log "debootstrap bookworm into $rootfs (several minutes)"
-    rm -rf "$rootfs"
-    debootstrap --variant=minbase --include=python3,python3-pip,python-is-python3,ca-certificates \
-      bookworm "$rootfs" http://deb.debian.org/debian >"$cache/debootstrap.log" 2>&1 \
-      || die "debootstrap failed; see $cache/debootstrap.log"
-  fi
-  # A whole system of its own: pip may install into its Python (PEP 668's marker removed).
-  rm -f "$rootfs"/usr/lib/python3*/EXTERNALLY-MANAGED
-  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-  log "importing the base image $base_tag"
-  tar -C "$rootfs" -c . | docker import \
-    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8' \
-    --change 'CMD ["python3"]' - "$base_tag" >/dev/null
-}
-
-make_wheelhouse() {
-  local wheels="$root/hack/docker/wheelhouse" req
-  req="$(mktemp)"
-  .venv/bin/python -c "import tomllib; d = tomllib.load(open('pyproject.toml', 'rb')); print(*d['project']['dependencies'], *d['build-system']['requires'], sep='\n')" >"$req"
-  echo "rapidocr-onnxruntime==1.4.4" >>"$req"
-  log "wheelhouse: pip download into hack/docker/wheelhouse"
-  mkdir -p "$wheels"
-  .venv/bin/python -m pip download -q --only-binary=:all: --dest "$wheels" --requirement "$req" >/dev/null \
-    || die "pip download failed"
-  rm -f "$req"
-}
+dashboard="${SMOKE_DASHBOARD:-dist}"
+node_tag="dayu-smoke/node:20-bookworm"
 
 prepare() {
   [ "$(id -u)" = 0 ] || die "run as root (dockerd, debootstrap)"
-  install_packages
+  install_packages docker.io docker-compose debootstrap
   bash hack/setup.sh
+  [ -f frontend/dist/index.html ] || die "frontend/dist was not built (Node.js >= 20.19 missing?): the backend image needs it"
   start_engine
-  make_base
-  make_wheelhouse
+  make_base "$arch" "$base_tag"
+  make_wheelhouse "$arch"
+  case "$dashboard" in
+    dist) ;;
+    build) make_node_image ;;
+    *) die "SMOKE_DASHBOARD=$dashboard: expected dist or build" ;;
+  esac
+}
+
+# No registry, no node image: the base with the host's Node.js (Debian's nodejs package layout) added.
+make_node_image() {
+  docker image inspect "$node_tag" >/dev/null 2>&1 && return 0
+  [ -x /usr/bin/node ] && [ -d /usr/lib/node_modules/npm ] || die "SMOKE_DASHBOARD=build needs /usr/bin/node and npm"
+  local dir
+  dir="$(mktemp -d "$cache/node.XXXXXX")"
+  mkdir -p "$dir/usr/bin" "$dir/usr/lib/node_modules"
+  cp /usr/bin/node "$dir/usr/bin/node"
+  cp -a /usr/lib/node_modules/npm "$dir/usr/lib/node_modules/npm"
+  printf 'FROM %s\nCOPY usr /usr\nRUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/bin/npm && node --version\n' \
+    "$base_tag" >"$dir/Dockerfile"
+  log "making $node_tag (the base with the host's Node.js $(node --version))"
+  DOCKER_BUILDKIT=1 docker build --network host --tag "$node_tag" "$dir" >"$cache/build-node.log" 2>&1 \
+    || die "making $node_tag failed (log: $cache/build-node.log)"
+  rm -rf "$dir"
 }
 
 # --- images ----------------------------------------------------------------------------------------------------
@@ -132,9 +78,10 @@ build_images() {
     start=$(date +%s)
     log "building $name"
     DOCKER_BUILDKIT=1 docker build --network host --file hack/docker/Dockerfile --target "$name" \
-      --build-arg VARIANT=cpu --build-arg PYTHON_IMAGE="$base_tag" --build-arg NODE_IMAGE="$base_tag" \
-      --build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=/wheelhouse --build-arg DASHBOARD=skip \
-      --platform "$(platform)" --tag "$image_prefix/$name:smoke" . >"$cache/build-$name.log" 2>&1 \
+      --build-arg VARIANT=cpu --build-arg PYTHON_IMAGE="$base_tag" --build-arg NODE_IMAGE="$node_tag" \
+      --build-arg DASHBOARD="$dashboard" \
+      --build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS="/wheelhouse/linux-$arch" \
+      --platform "$(docker_platform "$arch")" --tag "$image_prefix/$name:smoke" . >"$cache/build-$name.log" 2>&1 \
       || {
         tail -n 30 "$cache/build-$name.log" >&2
         die "building $name failed (log: $cache/build-$name.log)"
@@ -142,14 +89,6 @@ build_images() {
     end=$(date +%s)
     echo "$name $((end - start))" >>"$cache/build-times.txt"
   done
-}
-
-platform() {
-  case "$(uname -m)" in
-    x86_64) echo linux/amd64 ;;
-    aarch64) echo linux/arm64 ;;
-    *) die "unknown architecture $(uname -m)" ;;
-  esac
 }
 
 # --- the stack ---------------------------------------------------------------------------------------------------
@@ -167,17 +106,18 @@ teardown() {
     compose down --volumes --timeout 20 >/dev/null 2>&1 || true
   fi
   stop_engine
+  return 0
 }
 
 run_stack() {
-  local var
+  local var taken=""
+  [ "$dashboard" = dist ] && taken=frontend/dist # the served files must be these very ones
   export DAYU_TOKEN REG="${image_prefix%%/*}" REPO="${image_prefix#*/}" TAG=smoke DAYU_LISTEN=127.0.0.1
   DAYU_TOKEN="$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(16))')"
   # A free port for every container (the compose file's DAYU_*_PORT variables), never the defaults.
   for var in $(grep -o '\${DAYU_[A-Z0-9_]*_PORT:-' docker-compose.yml | sed 's/^\${//; s/:-$//' | sort -u); do
     export "$var=$(free_port)"
   done
-  trap teardown EXIT
   local t0
   t0=$(date +%s)
   log "starting the compose stack (project $project)"
@@ -187,11 +127,13 @@ run_stack() {
     die "docker-compose up failed"
   }
   .venv/bin/python hack/smoke_check.py --url "http://127.0.0.1:$DAYU_BACKEND_PORT" --token "$DAYU_TOKEN" \
-    --project "$project" --timeout "$timeout_s" --started "$t0" --figures "$figures"
+    --project "$project" --timeout "$timeout_s" --started "$t0" --figures "$figures" \
+    ${taken:+--dashboard "$taken"}
 }
 
 report() {
   {
+    echo "== machine: $(uname -m), $(nproc) cores; load average at the start $load_start, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "== build time per image (s)"
     cat "$cache/build-times.txt"
     echo "== image sizes"
@@ -201,11 +143,10 @@ report() {
 }
 
 main() {
+  trap teardown EXIT # whatever fails: the stack and a dockerd started here are stopped
+  load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
   prepare
-  [ "${1:-}" = prepare ] && {
-    stop_engine
-    return 0
-  }
+  [ "${1:-}" = prepare ] && return 0
   build_images
   run_stack
   report

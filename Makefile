@@ -3,12 +3,13 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-unit test-integration test-e2e lint format schema traces bench bench-quick bench-policies build all clean help
+.PHONY: setup test test-unit test-integration test-e2e lint format schema traces bench bench-quick bench-policies build all clean help image-smoke image-arm64-smoke
 
 help:
 	@echo "make setup | test | test-unit | test-integration | test-e2e | lint | format | schema | traces | bench | bench-quick | bench-policies"
 	@echo "make build WHAT=a,b | make all   (images; REG, REPO, TAG, DRY_RUN=1)"
 	@echo "make image-smoke                 (build the CPU images offline and run the compose stack; root)"
+	@echo "make image-arm64-smoke           (one arm64 image built and started under QEMU emulation; root)"
 
 setup:
 	@bash hack/setup.sh
@@ -74,6 +75,10 @@ all:
 # Build every CPU image offline and run the compose stack for real (root; see docs/images.md).
 image-smoke:
 	@bash hack/image-smoke.sh
+
+# One arm64 image (SMOKE_IMAGE, default scheduler) built offline and started under QEMU emulation (root).
+image-arm64-smoke:
+	@bash hack/image-arm64-smoke.sh
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache

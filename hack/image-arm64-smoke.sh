@@ -148,7 +148,6 @@ main() {
   [ "$(id -u)" = 0 ] || die "run as root (binfmt, dockerd, debootstrap)"
   trap cleanup EXIT
   install_packages docker.io debootstrap qemu-user-static curl
-  bash hack/setup.sh
   mkdir -p "$cache"
   : >"$report"
   echo "machine: $(uname -m), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start" >>"$report"
@@ -159,6 +158,7 @@ main() {
   make_base "$arch" "$base_tag"
   echo "arm64 base image (debootstrap foreign + second stage under QEMU, or cached): $(($(date +%s) - t0)) s" >>"$report"
   [ -f "$cache/debootstrap-$arch.time" ] && cat "$cache/debootstrap-$arch.time" >>"$report"
+  bash hack/setup.sh # the host's pip downloads the wheelhouse
   t0=$(date +%s)
   make_wheelhouse "$arch"
   echo "arm64 wheelhouse: $(($(date +%s) - t0)) s, $(du -sh "hack/docker/wheelhouse/linux-$arch" | cut -f1)" >>"$report"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -83,3 +84,53 @@ def test_bad_port_setting_fails() -> None:
     result = check("80a")
     assert result.returncode == 1
     assert "not a port number" in result.stderr
+
+
+@pytest.fixture
+def raw_server() -> Iterator[tuple[int, list[bytes]]]:
+    """A bare TCP server on loopback that answers every connection with the bytes put in the list (nothing:
+    it reads the request and stays silent), to check replies a component would not normally give."""
+    replies: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def run() -> None:
+        held = []
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            conn.recv(4096)
+            if replies:
+                conn.sendall(replies[0])
+                conn.close()
+            else:
+                held.append(conn)
+        for conn in held:
+            conn.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], replies
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def test_an_error_status_fails(raw_server: tuple[int, list[bytes]]) -> None:
+    port, replies = raw_server
+    replies.append(b'HTTP/1.1 503 Service Unavailable\r\ncontent-length: 15\r\n\r\n{"status":"ok"}')
+    result = check(str(port))
+    assert result.returncode == 1
+    assert "answered 503" in result.stderr
+
+
+def test_a_silent_component_fails_within_the_timeout(raw_server: tuple[int, list[bytes]]) -> None:
+    port, _ = raw_server
+    result = check(str(port))  # run() would raise TimeoutExpired if the script waited on past its own timeout
+    assert result.returncode == 1
+    assert "timed out" in result.stderr or "no whole reply" in result.stderr, result.stderr

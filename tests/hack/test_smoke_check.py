@@ -60,9 +60,8 @@ def test_a_different_build_or_none_fails(tmp_path: Path) -> None:
     served = dist(tmp_path / "image")
     other = dist(tmp_path / "host", script="console.log('another build');\n")
     check = smoke_check().check_dashboard
-    with serve(create_app(backend(tmp_path, served))) as url:
-        with pytest.raises(SystemExit, match="differs from"):
-            check(url, other)
-    with serve(create_app(backend(tmp_path, tmp_path / "not-built"))) as url:
-        with pytest.raises(SystemExit, match="GET / answered 503"):
-            check(url, served)
+    with serve(create_app(backend(tmp_path, served))) as url, pytest.raises(SystemExit, match="differs from"):
+        check(url, other)
+    not_built = create_app(backend(tmp_path, tmp_path / "not-built"))
+    with serve(not_built) as url, pytest.raises(SystemExit, match="GET / answered 503"):
+        check(url, served)

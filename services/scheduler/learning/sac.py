@@ -1,10 +1,12 @@
 """A small discrete soft actor-critic (Christodoulou, 2019): a softmax actor, twin Q critics with target
-copies, a fixed entropy temperature, and a bounded replay buffer. PyTorch, CPU; a few thousand weights."""
+copies, a fixed entropy temperature, and a bounded replay buffer. PyTorch, CPU; a few thousand weights.
+
+The replay buffer is a set of preallocated arrays used as a ring: drawing a batch is one fancy index, where
+copying a deque of transitions per update cost more than the update itself."""
 
 from __future__ import annotations
 
 import random
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +58,14 @@ class DiscreteSac:
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=lr)
         self.q_opt = torch.optim.Adam([*self.q1.parameters(), *self.q2.parameters()], lr=lr)
         self.gamma, self.alpha, self.tau, self.batch = gamma, alpha, tau, batch
-        self.replay: deque[Transition] = deque(maxlen=buffer)
+        self.states = np.zeros((buffer, state_dim), dtype=np.float32)
+        self.next_states = np.zeros((buffer, state_dim), dtype=np.float32)
+        self.chosen = np.zeros(buffer, dtype=np.int64)
+        self.rewards = np.zeros(buffer, dtype=np.float32)
+        self.stored = 0
+        self.sampler = np.random.default_rng(seed)
+        self.epsilon = 0.0
+        """Share of exploring actions drawn uniformly instead of from the policy (training only)."""
         self.updates = 0
 
     def act(self, state: np.ndarray, *, explore: bool) -> int:
@@ -64,20 +73,31 @@ class DiscreteSac:
             logits = self.actor(torch.as_tensor(state, dtype=torch.float32).unsqueeze(0))[0]
         if not explore:
             return int(torch.argmax(logits).item())
+        if self.epsilon and self.random.random() < self.epsilon:
+            return self.random.randrange(self.actions)
         probs = torch.softmax(logits, dim=-1).numpy().astype(float)
         return int(self.random.choices(range(self.actions), weights=list(probs))[0])
 
     def remember(self, transition: Transition) -> None:
-        self.replay.append(transition)
+        slot = self.stored % len(self.rewards)
+        self.states[slot] = transition.state
+        self.next_states[slot] = transition.next_state
+        self.chosen[slot] = transition.action
+        self.rewards[slot] = transition.reward
+        self.stored += 1
+
+    @property
+    def replay_size(self) -> int:
+        return min(self.stored, len(self.rewards))
 
     def update(self) -> dict[str, float] | None:
-        if len(self.replay) < self.batch:
+        if self.replay_size < self.batch:
             return None
-        sample = self.random.sample(list(self.replay), self.batch)
-        s = torch.as_tensor(np.stack([t.state for t in sample]), dtype=torch.float32)
-        a = torch.as_tensor([t.action for t in sample], dtype=torch.int64).unsqueeze(1)
-        r = torch.as_tensor([t.reward for t in sample], dtype=torch.float32)
-        s2 = torch.as_tensor(np.stack([t.next_state for t in sample]), dtype=torch.float32)
+        rows = self.sampler.integers(0, self.replay_size, self.batch)
+        s = torch.from_numpy(self.states[rows])
+        a = torch.from_numpy(self.chosen[rows]).unsqueeze(1)
+        r = torch.from_numpy(self.rewards[rows])
+        s2 = torch.from_numpy(self.next_states[rows])
         with torch.no_grad():
             logp2 = torch.log_softmax(self.actor(s2), dim=-1)
             p2 = logp2.exp()

@@ -1,12 +1,15 @@
 """A trace-driven simulator of one source's pipeline, to train and test the learning agents without servers.
 
-Segments of ``buffer_size`` frames are made every ``buffer_size / fps`` seconds, cross one link whose
-bandwidth follows a trace (FIFO: a segment waits for the previous one), and are processed by one FIFO
+Segments of ``buffer_size`` frames are made every ``buffer_size / fps`` seconds and are either processed
+on the source's edge node (a FIFO model server ``edge_slowdown`` times slower than the cloud's) or cross
+one link whose bandwidth follows a trace (FIFO: a segment waits for the previous one) to the cloud's FIFO
 model server; a segment that would wait longer than ``max_wait_s`` is dropped. Sizes, model times and
 accuracy follow simple models whose constants come from measurements on this project's synthetic
 workload (see docs/policies.md): bytes per frame scale with pixels and halve every +6 qp (x264's rule),
-model time per frame scales with pixels, and accuracy grows with resolution and falls with qp.
-Every finished segment becomes a :class:`TaskFeedback`, so agents see exactly what the scheduler sees.
+model time per frame scales with pixels, and accuracy grows with resolution and falls with qp. Objects
+per frame and their velocity drift as a random walk (the content dynamics the agents see).
+Every finished segment becomes a :class:`TaskFeedback`, so agents see exactly what the scheduler sees:
+the transmit time of a stage is the transfer itself, so bits over it measure the link.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class SimModel:
     qp_accuracy_loss: float = 0.012
     """Accuracy lost per qp step above 26."""
     max_wait_s: float = 5.0
+    edge_slowdown: float = 3.0
+    """Model time on the edge node over the cloud's (a small box against a server)."""
 
     def pixels(self, meta: Meta) -> float:
         height = HEIGHTS.get(meta.resolution, 720)
@@ -54,7 +59,7 @@ class SimModel:
 
 
 def random_trace(
-    rng: random.Random, length_s: float, low: float = 1.0, high: float = 40.0
+    rng: random.Random, length_s: float, low: float = 0.2, high: float = 100.0
 ) -> list[tuple[float, float]]:
     """Piecewise-constant bandwidth: levels drawn log-uniformly, each held 5-30 s."""
     points, t = [], 0.0
@@ -70,12 +75,15 @@ class Simulator:
     model: SimModel = field(default_factory=SimModel)
     seed: int = 0
     source_id: str = "sim"
+    velocity: float = 0.1
+    """Starting object velocity, frame diagonals per second."""
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self.now = 0.0
         self.link_free = 0.0
         self.server_free = 0.0
+        self.edge_free = 0.0
         self.task_id = 0
         self.objects = 3.0
 
@@ -94,6 +102,7 @@ class Simulator:
         while self.now < end:
             self.now += period
             self.objects = max(0.0, self.objects + self.rng.uniform(-0.5, 0.5))
+            self.velocity = min(0.4, max(0.01, self.velocity * self.rng.uniform(0.9, 1.1)))
             out.append(self.segment(meta, self.now, offloaded))
         return out
 
@@ -111,14 +120,18 @@ class Simulator:
             transmit = size * 8 / (self.bandwidth(start) * 1e6) + 0.005
             self.link_free = start + transmit
             arrive = self.link_free
-        service = self.model.model_ms(meta) * meta.buffer_size / 1000.0 * self.rng.uniform(0.9, 1.1)
-        begin = max(arrive, self.server_free)
+        slowdown = 1.0 if offloaded else self.model.edge_slowdown
+        service = self.model.model_ms(meta) * meta.buffer_size / 1000.0 * slowdown * self.rng.uniform(0.9, 1.1)
+        begin = max(arrive, self.server_free if offloaded else self.edge_free)
         if begin - arrive > self.model.max_wait_s:
             return DropFeedback(
                 source_id=self.source_id, task_id=task_id, reason="queue_full", meta=meta, segment_bytes=size
             )
-        self.server_free = begin + service
-        delay = self.server_free - made
+        if offloaded:
+            self.server_free = begin + service
+        else:
+            self.edge_free = begin + service
+        delay = begin + service - made
         accuracy = max(0.0, min(1.0, self.model.accuracy(meta) + self.rng.uniform(-0.05, 0.05)))
         return TaskFeedback(
             source_id=self.source_id,
@@ -133,11 +146,11 @@ class Simulator:
                     stage="s",
                     service="detect",
                     node="cloud" if offloaded else "edge1",
-                    transmit=(transmit + (begin - arrive)) if offloaded else None,
+                    transmit=transmit if offloaded else None,
                     queue=begin - arrive,
                     service_time=service,
                 )
             ],
-            content=ContentFeatures(obj_num=self.objects, obj_velocity=0.1),
+            content=ContentFeatures(obj_num=self.objects, obj_velocity=self.velocity),
             accuracy=accuracy,
         )

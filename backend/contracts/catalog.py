@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from backend.datasource_config import DatasourceConfig
 from backend.templates import PolicySpec, ServiceSpec, VisualizationSpec
 from common.dag import DagSpec
 
@@ -66,7 +67,7 @@ class DatasourceRecord(BaseModel):
 
     id: str = Field(description="The config's `name`.")
     file_name: str = Field(description="File it was uploaded as.")
-    config: dict[str, Any] = Field(description="The validated config (sources, datasets, modes).")
+    config: DatasourceConfig = Field(description="The validated config (sources, datasets, modes).")
     created: float
 
 
@@ -119,3 +120,36 @@ class DatasourceUpload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     files: list[UploadFile] = Field(description="YAML files, one datasource config each.")
+
+
+class TraceInfo(BaseModel):
+    """A bandwidth trace of the installed template (``traces/<name>.csv``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="What an install names it by (`trace`).")
+    duration_s: float = Field(ge=0, description="Length of one pass, seconds (0: a constant link).")
+    min_mbps: float = Field(gt=0, description="Slowest rate of the trace, Mbit/s.")
+    max_mbps: float = Field(gt=0, description="Fastest rate of the trace, Mbit/s.")
+    rows: int = Field(ge=1, description="Rate changes in one pass.")
+    delay: bool = Field(description="The trace sets the one-way delay too (a `delay_ms` column).")
+
+
+class TraceProblem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    error: str = Field(description="Why the file is not a usable trace.")
+
+
+class TraceList(BaseModel):
+    """``GET /api/traces``: what an install may name as its link trace."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    supported: bool = Field(description="This runtime makes links follow a trace (the local runtime).")
+    custom_files: bool = Field(
+        description="Besides these names, an install may give the path of a CSV file on the backend's machine."
+    )
+    traces: list[TraceInfo] = Field(description="Traces of the installed template, by name.")
+    invalid: list[TraceProblem] = Field(default_factory=list, description="Files of the folder that do not parse.")

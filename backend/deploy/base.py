@@ -41,6 +41,8 @@ class Deployer(ABC):
     """Applies workloads to a runtime. All methods are safe to repeat."""
 
     kind: str = ""
+    follows_traces: bool = False
+    """Links can follow a bandwidth trace (``use_trace``)."""
 
     @abstractmethod
     def nodes(self) -> dict[str, NodeSpec]:

@@ -33,6 +33,7 @@ def make_deployer(settings: BackendSettings, template: Template) -> Deployer:
         template.base.local,
         token=settings.token,
         host_ports=loopback_ports(settings.datasource_url),
+        trace_dir=template.root / "traces",
     )
 
 

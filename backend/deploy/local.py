@@ -17,8 +17,9 @@ import psutil
 
 from backend.deploy.base import Deployer, InstanceStatus
 from backend.templates import LocalSettings
+from common.errors import ConfigError
 from common.topology import LinkModel, NodeSpec, StaticTopology, Topology
-from common.trace import resolve_trace
+from common.trace import TRACE_DIR, resolve_trace
 from common.workload import Workload
 
 START_TIMEOUT_S = 90.0
@@ -26,13 +27,21 @@ START_TIMEOUT_S = 90.0
 
 class LocalDeployer(Deployer):
     kind = "local"
+    follows_traces = True
 
     def __init__(
-        self, run_dir: Path, local: LocalSettings, *, token: str | None = None, host_ports: Sequence[int] = ()
+        self,
+        run_dir: Path,
+        local: LocalSettings,
+        *,
+        token: str | None = None,
+        host_ports: Sequence[int] = (),
+        trace_dir: Path = TRACE_DIR,
     ) -> None:
         from services.local.runtime import LocalRuntime
 
         self.run_dir = Path(run_dir)
+        self.trace_dir = trace_dir  # the installed template's traces: what an install names a trace by
         self.local = local
         self.token = token
         self.host_ports = list(host_ports)  # the datasource's: nodes in namespaces reach it at their loopback
@@ -88,9 +97,13 @@ class LocalDeployer(Deployer):
         return links
 
     def use_trace(self, trace: str | None, mode: str = "loop") -> None:
-        if trace is not None:
-            resolve_trace(trace)  # an unknown trace is refused before anything is deployed
-        self._trace = None if trace is None else (trace, mode)
+        if trace is None:
+            self._trace = None
+            return
+        path = resolve_trace(trace, search=self.trace_dir)  # an unknown trace is refused before anything starts
+        # The link helpers resolve a bare name against the project's own traces: where the installed
+        # template's file differs from the project's of that name, they are handed the file itself.
+        self._trace = (trace if _same_file_as_shipped(trace, path) else str(path), mode)
 
     def link_status(self) -> dict[str, Any] | None:
         return self.runtime.link_status()
@@ -149,3 +162,11 @@ class LocalDeployer(Deployer):
     def topology(self) -> Topology | None:
         path = self.runtime.topology_path
         return StaticTopology.from_file(path) if path.is_file() and self._workloads else None
+
+
+def _same_file_as_shipped(trace: str, path: Path) -> bool:
+    try:
+        shipped = resolve_trace(trace)
+    except ConfigError:
+        return False
+    return shipped == path or shipped.read_bytes() == path.read_bytes()

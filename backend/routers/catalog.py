@@ -1,13 +1,24 @@
-"""Catalogs: policies, services, nodes, visualization views."""
+"""Catalogs: policies, services, nodes, visualization views, link traces."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from backend.contracts.catalog import NodeInfo, NodeList, PolicyInfo, PolicyList, ServiceList, ViewCatalog
+from backend.contracts.catalog import (
+    NodeInfo,
+    NodeList,
+    PolicyInfo,
+    PolicyList,
+    ServiceList,
+    TraceInfo,
+    TraceList,
+    TraceProblem,
+    ViewCatalog,
+)
 from backend.contracts.views import SystemSnapshot
 from backend.plane import Plane
-from common.errors import DayuError
+from common.errors import ConfigError, DayuError
+from common.trace import known_traces, load_trace
 
 router = APIRouter(prefix="/api", tags=["catalog"])
 
@@ -43,3 +54,25 @@ async def nodes(plane: Plane) -> NodeList:
 @router.get("/visualizations/catalog", summary="Default result and system views")
 async def view_catalog(plane: Plane) -> ViewCatalog:
     return ViewCatalog(result=plane.template.result_views, system=plane.template.system_views)
+
+
+@router.get("/traces", summary="Link bandwidth traces of the installed template (traces/*.csv) an install may name")
+async def traces(plane: Plane) -> TraceList:
+    folder = plane.template.root / "traces"
+    found: list[TraceInfo] = []
+    invalid: list[TraceProblem] = []
+    for name in known_traces(folder):
+        try:
+            trace = load_trace(name, search=folder)
+        except ConfigError as exc:
+            invalid.append(TraceProblem(name=name, error=exc.message))
+            continue
+        rates = [p.mbit_per_s for p in trace.points]
+        found.append(
+            TraceInfo(
+                name=name, duration_s=trace.period_s, min_mbps=min(rates), max_mbps=max(rates),
+                rows=len(trace.points), delay=any(p.delay_ms is not None for p in trace.points),
+            )
+        )  # fmt: skip
+    supported = plane.deployer.follows_traces
+    return TraceList(supported=supported, custom_files=supported, traces=found, invalid=invalid)

@@ -36,6 +36,7 @@ def test_every_route_but_health_and_metrics_needs_the_token(backend: RunningBack
         ("POST", "/api/install"), ("GET", "/api/install"), ("POST", "/api/uninstall"), ("GET", "/api/instances"),
         ("POST", "/api/query/open"), ("GET", "/api/sources"), ("GET", "/api/results/cam0"),
         ("GET", "/api/system"), ("GET", "/api/export/results"), ("GET", "/api/visualizations/cam0"),
+        ("GET", "/api/traces"),
     ]  # fmt: skip
     for method, path in routes:
         for client in (anon, backend.client(token="wrong")):
@@ -121,6 +122,29 @@ def test_datasource_upload_gives_a_result_per_file(backend: RunningBackend) -> N
     assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "payload_too_large"
     assert c.delete("/api/datasources/street").status_code == 200
     assert c.delete("/api/datasources/street").status_code == 404
+
+
+def test_traces_of_the_installed_template(backend: RunningBackend, template_dir: Path) -> None:
+    """The installed template's traces/*.csv with their figures, those that do not parse listed apart; the
+    local runtime follows traces and accepts a CSV file path as well."""
+    (template_dir / "traces" / "lab.csv").write_text("t_s,mbit_per_s\n0,8\n30,1.5\n45,8\n")
+    (template_dir / "traces" / "broken.csv").write_text("t_s,mbit_per_s\n0,8\n10,fast\n")
+    answer = backend.client().get("/api/traces")
+    assert answer.status_code == 200, answer.text
+    listing = answer.json()
+    assert listing["supported"] is True and listing["custom_files"] is True
+    traces = {t["name"]: t for t in listing["traces"]}
+    assert sorted(traces) == ["constant", "lab", "periodic", "random-walk", "step-drop"]
+    assert traces["step-drop"] == {
+        "name": "step-drop", "duration_s": 80.0, "min_mbps": 2.0, "max_mbps": 20.0, "rows": 4, "delay": True,
+    }  # fmt: skip
+    assert traces["lab"] == {
+        "name": "lab", "duration_s": 45.0, "min_mbps": 1.5, "max_mbps": 8.0, "rows": 3, "delay": False,
+    }  # fmt: skip
+    assert traces["constant"]["duration_s"] == 0 and traces["constant"]["rows"] == 1
+    assert listing["invalid"] == [
+        {"name": "broken", "error": "trace 'broken' line 3: not a number in {'t_s': '10', 'mbit_per_s': 'fast'}"}
+    ]
 
 
 def test_install_and_query_refuse_bad_input_without_deploying(backend: RunningBackend) -> None:

@@ -414,6 +414,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/traces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Link bandwidth traces of the installed template (traces/*.csv) an install may name */
+        get: operations["traces_api_traces_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/uninstall": {
         parameters: {
             query?: never;
@@ -562,15 +579,32 @@ export interface components {
             /** Stages */
             stages: components["schemas"]["StageSpec"][];
         };
+        /**
+         * DatasourceConfig
+         * @description A datasource config file: a named set of sources.
+         */
+        DatasourceConfig: {
+            /**
+             * Description
+             * @description What the sources show.
+             * @default
+             */
+            description: string;
+            /**
+             * Name
+             * @description Datasource id.
+             */
+            name: string;
+            /**
+             * Sources
+             * @description The sources.
+             */
+            sources: components["schemas"]["SourceEntry"][];
+        };
         /** DatasourceInfo */
         DatasourceInfo: {
-            /**
-             * Config
-             * @description The validated config (sources, datasets, modes).
-             */
-            config: {
-                [key: string]: unknown;
-            };
+            /** @description The validated config (sources, datasets, modes). */
+            config: components["schemas"]["DatasourceConfig"];
             /** Created */
             created: number;
             /**
@@ -601,13 +635,8 @@ export interface components {
         DatasourceList: components["schemas"]["DatasourceInfo"][];
         /** DatasourceRecord */
         DatasourceRecord: {
-            /**
-             * Config
-             * @description The validated config (sources, datasets, modes).
-             */
-            config: {
-                [key: string]: unknown;
-            };
+            /** @description The validated config (sources, datasets, modes). */
+            config: components["schemas"]["DatasourceConfig"];
             /** Created */
             created: number;
             /**
@@ -1415,6 +1444,57 @@ export interface components {
              */
             template: string;
         };
+        /**
+         * SourceEntry
+         * @description One video source.
+         */
+        SourceEntry: {
+            /**
+             * Dataset
+             * @description Dataset the datasource service plays for this source (http/rtsp simulated cameras).
+             */
+            dataset?: string | null;
+            /**
+             * Id
+             * @description Source id, unique in the datasource.
+             */
+            id: string;
+            /**
+             * Mode
+             * @description How the generator reads it (its source hook).
+             * @default http
+             * @enum {string}
+             */
+            mode: "http" | "rtsp" | "file" | "camera";
+            /**
+             * Name
+             * @description Human name.
+             * @default
+             */
+            name: string;
+            /**
+             * Node Candidates
+             * @description Edge nodes the source may be attached to; empty: any edge node.
+             */
+            node_candidates?: string[];
+            /**
+             * Params
+             * @description Extra parameters for the source hook.
+             */
+            params?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Path
+             * @description Video file path, for mode `file`.
+             */
+            path?: string | null;
+            /**
+             * Url
+             * @description Stream URL of a real camera; unset: the datasource service's URL.
+             */
+            url?: string | null;
+        };
         /** SourceInstall */
         SourceInstall: {
             /**
@@ -1579,6 +1659,78 @@ export interface components {
              * @description Median time of a scheduling decision, ms.
              */
             scheduling_overhead?: number | null;
+        };
+        /**
+         * TraceInfo
+         * @description A bandwidth trace of the installed template (``traces/<name>.csv``).
+         */
+        TraceInfo: {
+            /**
+             * Delay
+             * @description The trace sets the one-way delay too (a `delay_ms` column).
+             */
+            delay: boolean;
+            /**
+             * Duration S
+             * @description Length of one pass, seconds (0: a constant link).
+             */
+            duration_s: number;
+            /**
+             * Max Mbps
+             * @description Fastest rate of the trace, Mbit/s.
+             */
+            max_mbps: number;
+            /**
+             * Min Mbps
+             * @description Slowest rate of the trace, Mbit/s.
+             */
+            min_mbps: number;
+            /**
+             * Name
+             * @description What an install names it by (`trace`).
+             */
+            name: string;
+            /**
+             * Rows
+             * @description Rate changes in one pass.
+             */
+            rows: number;
+        };
+        /**
+         * TraceList
+         * @description ``GET /api/traces``: what an install may name as its link trace.
+         */
+        TraceList: {
+            /**
+             * Custom Files
+             * @description Besides these names, an install may give the path of a CSV file on the backend's machine.
+             */
+            custom_files: boolean;
+            /**
+             * Invalid
+             * @description Files of the folder that do not parse.
+             */
+            invalid?: components["schemas"]["TraceProblem"][];
+            /**
+             * Supported
+             * @description This runtime makes links follow a trace (the local runtime).
+             */
+            supported: boolean;
+            /**
+             * Traces
+             * @description Traces of the installed template, by name.
+             */
+            traces: components["schemas"]["TraceInfo"][];
+        };
+        /** TraceProblem */
+        TraceProblem: {
+            /**
+             * Error
+             * @description Why the file is not a usable trace.
+             */
+            error: string;
+            /** Name */
+            name: string;
         };
         /** UploadReport */
         UploadReport: {
@@ -2545,6 +2697,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    traces_api_traces_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TraceList"];
                 };
             };
         };

@@ -48,6 +48,26 @@ def test_unknown_trace_is_refused_and_keeps_the_links(tmp_path: Path) -> None:
     assert all(link.trace is None for link in deployer._links())
 
 
+def test_install_trace_is_one_of_the_installed_templates(tmp_path: Path) -> None:
+    """A name is looked up in the installed template's traces; the links keep the name where the project
+    ships the same file, and are handed the template's own file otherwise."""
+    traces = tmp_path / "template" / "traces"
+    traces.mkdir(parents=True)
+    shipped = Path(__file__).resolve().parents[3] / "template" / "traces" / "step-drop.csv"
+    (traces / "step-drop.csv").write_bytes(shipped.read_bytes())
+    (traces / "lab.csv").write_text("t_s,mbit_per_s\n0,8\n30,1.5\n45,8\n")
+    (traces / "periodic.csv").write_text("t_s,mbit_per_s\n0,3\n10,4\n")  # not the project's periodic
+    deployer = LocalDeployer(tmp_path / "run", SETTINGS, trace_dir=traces)
+    deployer.use_trace("step-drop")
+    assert {link.trace for link in deployer._links() if "cloud" in (link.a, link.b)} == {"step-drop"}
+    deployer.use_trace("lab", "hold")
+    assert {link.trace for link in deployer._links() if "cloud" in (link.a, link.b)} == {str(traces / "lab.csv")}
+    deployer.use_trace("periodic")
+    assert {link.trace for link in deployer._links() if "cloud" in (link.a, link.b)} == {str(traces / "periodic.csv")}
+    with pytest.raises(ConfigError, match="unknown trace 'constant'; known: lab, periodic, step-drop"):
+        deployer.use_trace("constant")  # the project has it, the installed template does not
+
+
 def test_template_link_with_unknown_trace_is_a_config_error() -> None:
     with pytest.raises(ValueError, match="unknown trace 'nope'"):
         LocalSettings.model_validate(

@@ -116,6 +116,8 @@ try {
   await page.getByTestId("policy").selectOption("fixed");
   await page.getByTestId("datasource").selectOption("e2e-ds");
   await page.getByTestId("dag-for-cam0").selectOption("e2e-faces");
+  // The template's traces are offered (installed here without one: the links of base.yaml).
+  await page.getByTestId("trace").locator("option", { hasText: "step-drop · 2–20 Mbit/s" }).waitFor({ state: "attached" });
   await page.getByTestId("install").click();
   await page.locator(".steps li.now, .steps li.done").first().waitFor();
   await page.getByTestId("phase").getByText("installed", { exact: true }).waitFor({ timeout: INSTALL_TIMEOUT });

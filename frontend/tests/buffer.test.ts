@@ -40,7 +40,7 @@ describe("series from result records", () => {
     finished_at: 1000 + seq,
     delay: seq / 10,
     stage_timings: { face: { transmit: 0.01, queue: 0.02 * seq, service: 0.03 } },
-    meta: { resolution: "720p", fps: 5, qp: null, buffer_size: 4 },
+    meta: { resolution: "720p", fps: 5, qp: null, buffer_size: 4, encoding: "mp4v" },
     objects: [{ box: [0, 0, 1, 1], label: "face", frame_index: 0 }],
     ...extra,
   });

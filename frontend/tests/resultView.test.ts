@@ -19,14 +19,14 @@ const latest: ResultRecord = {
 describe("result views", () => {
   it("shows the latest frame with the token and the labels of its first frame", () => {
     setToken("s3cret");
-    const view: ViewSpec = { id: "frame", name: "Frame", type: "image", variables: ["image"] };
+    const view: ViewSpec = { id: "frame", name: "Frame", type: "image", variables: ["image"], size: 1 };
     const wrapper = mount(ResultView, { props: { view, records: [latest], latest, snapshots: [], nodes: [] } });
     expect(wrapper.get("img").attributes("src")).toBe("/api/results/cam0/frames/12.jpg?token=s3cret");
     expect(wrapper.text()).toContain("2 objects: face, AB123");
   });
 
   it("lists drop reasons in a table view, newest first", () => {
-    const view: ViewSpec = { id: "drops", name: "Drops", type: "table", variables: ["reason"] };
+    const view: ViewSpec = { id: "drops", name: "Drops", type: "table", variables: ["reason"], size: 1 };
     const records: ResultRecord[] = [
       { seq: 1, kind: "drop", reason: "queue_full" },
       { seq: 2, kind: "drop", reason: "join_timeout" },
@@ -37,7 +37,7 @@ describe("result views", () => {
   });
 
   it("waits visibly when a chart has no data", () => {
-    const view: ViewSpec = { id: "delay", name: "Delay", type: "curve", variables: ["delay"] };
+    const view: ViewSpec = { id: "delay", name: "Delay", type: "curve", variables: ["delay"], size: 1 };
     const wrapper = mount(ResultView, { props: { view, records: [], latest: null, snapshots: [], nodes: [] } });
     expect(wrapper.text()).toContain("Waiting for data");
   });

@@ -76,11 +76,6 @@ export async function call<T>(request: Promise<FetchResult<T>>): Promise<T> {
   return result.data as T;
 }
 
-/** Like `call`, for routes whose answers are not yet named models: the caller names the shape. */
-export async function callAs<T>(request: Promise<FetchResult<unknown>>): Promise<T> {
-  return (await call(request)) as T;
-}
-
 /** A file download (exports) through fetch, so the token travels in a header, saved under its own name. */
 export async function download(url: string, fallbackName: string): Promise<number> {
   let response: Response;

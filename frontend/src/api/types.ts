@@ -1,155 +1,48 @@
-// Shapes of the backend's answers that the dashboard reads. Request bodies and paths are typed from the
-// generated schema (schema.d.ts); answers the backend still declares as free-form objects are named here.
+// Names for the backend's answers the dashboard reads. Each is the answer type of its route in the schema
+// generated from the backend's OpenAPI document (schema.d.ts, `npm run gen:api`), as the client hands it
+// back, so a contract change in the backend breaks the type check of `npm run build` instead of a user.
+// Only what the contract itself declares free-form is narrowed here.
+import type { ClientPathsWithMethod, MethodResponse } from "openapi-fetch";
+import type { client } from "./client";
 import type { components } from "./schema";
 
-export type InstallRequest = components["schemas"]["InstallRequest"];
-export type DagSpec = components["schemas"]["DagSpec"];
-export type StageSpec = components["schemas"]["StageSpec"];
-export type PolicyBench = components["schemas"]["PolicyBench"];
+type Schemas = components["schemas"];
+type Client = typeof client;
+/** The answer of `GET path`. */
+type Answer<P extends ClientPathsWithMethod<Client, "get">> = MethodResponse<Client, "get", P>;
 
-export interface Policy {
-  id: string;
-  name: string;
-  description: string;
-  default?: boolean;
-}
+// Request bodies.
+export type InstallRequest = Schemas["InstallRequest"];
+export type DagSpec = Schemas["DagSpec"];
+export type StageSpec = Schemas["StageSpec"];
 
-export interface Service {
-  id: string;
-  name: string;
-  description: string;
-  input: string;
-  output: string;
-}
+// Answers.
+export type Policy = Answer<"/api/policies">[number];
+export type Service = Answer<"/api/services">[number];
+export type NodeInfo = Answer<"/api/nodes">[number];
+export type DagInfo = Answer<"/api/dags">[number];
+export type Datasource = Answer<"/api/datasources">[number];
+export type DatasourceSource = Datasource["config"]["sources"][number];
+export type UploadReport = MethodResponse<Client, "post", "/api/datasources">;
+export type UploadResult = UploadReport["results"][number];
+/** The install state with the emulated links. */
+export type InstallState = Answer<"/api/install">;
+export type Instance = Answer<"/api/instances">[number];
+export type QueryState = Answer<"/api/query">;
+export type SourceInfo = Answer<"/api/sources">[number];
+export type ViewCatalog = Answer<"/api/visualizations/catalog">;
+export type SourceViews = Answer<"/api/visualizations/{source_id}">;
+export type ViewSpec = SourceViews["views"][number];
+export type ResultPage = Answer<"/api/results/{source_id}">;
+/** One result or drop record with its visualization variables. */
+export type ResultRecord = ResultPage["records"][number];
+export type SystemHistory = Answer<"/api/system/history">;
+export type SystemSnapshot = SystemHistory["snapshots"][number];
+export type TraceList = Answer<"/api/traces">;
+export type TraceInfo = TraceList["traces"][number];
+export type PolicyBench = Answer<"/api/bench/policies">;
 
-export interface NodeInfo {
-  name: string;
-  role: string;
-  arch?: string | null;
-  labels?: Record<string, string>;
-  /** Fractions 0-1 of the node's CPU and memory, when installed. */
-  cpu?: number | null;
-  memory?: number | null;
-}
-
-export interface DagInfo {
-  name: string;
-  spec: DagSpec;
-  dag: Record<string, { service: string; next: string[] }>;
-}
-
-export interface DatasourceSource {
-  id: string;
-  name?: string;
-  mode?: string;
-  dataset?: string | null;
-  url?: string | null;
-  node_candidates?: string[];
-}
-
-export interface Datasource {
-  id: string;
-  file_name?: string;
-  created?: number;
-  config?: { name: string; description?: string; sources: DatasourceSource[] };
-  open?: boolean;
-  installed?: boolean;
-  [key: string]: unknown;
-}
-
-export interface UploadResult {
-  file: string;
-  ok: boolean;
-  id?: string;
-  sources?: string[];
-  error?: string;
-  detail?: unknown;
-}
-
-export interface ProgressEntry {
-  at: number;
-  step: string;
-  message: string;
-}
-
-export interface ErrorInfo {
-  code?: string;
-  message: string;
-  detail?: unknown;
-}
-
-export interface InstallState {
-  phase: string;
-  step?: string | null;
-  policy?: string | null;
-  datasource?: string | null;
-  sources?: { source_id: string; dag: string; nodes: string[] }[];
-  ready?: string | null;
-  progress?: ProgressEntry[];
-  placement?: Record<string, string>;
-  deployment?: Record<string, string[]>;
-  error?: ErrorInfo | null;
-  started?: number;
-  installed_at?: number;
-  run_id?: string;
-  request?: InstallRequest | null;
-}
-
-export interface Instance {
-  name: string;
-  component: string;
-  node: string;
-  service?: string | null;
-  source_id?: string | null;
-  ready: boolean;
-  phase?: string;
-  age_s?: number | null;
-  /** CPU use in cores. */
-  cpu?: number | null;
-  memory_mb?: number | null;
-  message?: string;
-}
-
-export interface QueryState {
-  open: boolean;
-  sources: string[];
-  since?: number;
-}
-
-export interface SourceInfo {
-  source_id: string;
-  dag: string;
-  nodes: string[];
-  node?: string | null;
-  open: boolean;
-}
-
-export interface ViewSpec {
-  id: string;
-  name: string;
-  type: "image" | "curve" | "cdf" | "bar" | "topology" | "table";
-  variables: string[];
-  size?: number;
-}
-
-export interface ViewCatalog {
-  result: ViewSpec[];
-  system: ViewSpec[];
-}
-
-export interface SourceViews {
-  source_id: string;
-  custom: boolean;
-  views: ViewSpec[];
-}
-
-export interface StageTimings {
-  transmit?: number | null;
-  queue?: number | null;
-  service?: number | null;
-  execute?: number | null;
-}
-
+/** A box found by a stage: the contract keeps these free-form (each application adds its own keys). */
 export interface DetectedObject {
   box?: number[];
   label?: string | null;
@@ -158,41 +51,6 @@ export interface DetectedObject {
   frame_index?: number | null;
 }
 
-/** One result or drop record with its visualization variables (backend/views.py). */
-export interface ResultRecord {
-  seq: number;
-  kind: "result" | "drop";
-  source_id?: string;
-  task_id?: number | null;
-  reason?: string | null;
-  delay?: number;
-  frame_delay?: number;
-  critical_path?: string[];
-  stage_delay?: Record<string, number>;
-  stage_timings?: Record<string, StageTimings>;
-  object_count?: number;
-  objects?: DetectedObject[];
-  texts?: string[];
-  accuracy?: number | null;
-  offloading?: Record<string, string | null>;
-  deployment?: Record<string, string[]>;
-  meta?: Record<string, unknown>;
-  image?: string;
-  created_at?: number | null;
-  finished_at?: number | null;
-  dag?: Record<string, { service: string; next: string[]; node?: string | null }>;
-}
-
-export interface ResultPage {
-  records: ResultRecord[];
-  cursor: number;
-}
-
-export interface SystemSnapshot {
-  at: number;
-  cpu: Record<string, number | null>;
-  memory: Record<string, number | null>;
-  bandwidth: Record<string, number | null>;
-  queue_length: Record<string, Record<string, number> | null>;
-  scheduling_overhead: number | null;
+export function detectedObjects(record: ResultRecord | null | undefined): DetectedObject[] {
+  return (record?.objects ?? []) as DetectedObject[];
 }

@@ -1,6 +1,6 @@
 // The DAG editor's graph (canvas nodes and edges) <-> the backend's DAG description, and the backend's
 // validation errors mapped back onto the graph element they name.
-import type { DagSpec } from "../api/types";
+import type { DagInfo, DagSpec } from "../api/types";
 
 export interface StageNode {
   id: string;
@@ -36,7 +36,7 @@ export function toSpec(graph: Graph): DagSpec {
 }
 
 /** A graph laid out in layers (longest path from the stages without predecessors). */
-export function fromSpec(spec: DagSpec): Graph {
+export function fromSpec(spec: DagInfo["spec"]): Graph {
   const stages = spec.stages;
   const next = new Map<string, string[]>(stages.map((s) => [s.name, [...(s.next ?? [])]]));
   for (const [a, b] of spec.edges ?? []) next.get(a)?.push(b);

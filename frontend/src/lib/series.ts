@@ -12,7 +12,7 @@ const TIMING_PARTS = ["transmit", "queue", "service"] as const;
 /** The x value of a record: when it finished (ms), else when it was created, else its sequence number. */
 export function when(record: ResultRecord): number {
   const t = record.finished_at ?? record.created_at;
-  return t ? t * 1000 : record.seq;
+  return t ? t * 1000 : (record.seq ?? 0);
 }
 
 function numeric(value: unknown): number | null {
@@ -44,7 +44,7 @@ export function resultSeries(records: ResultRecord[], variable: string): Series[
   if (variable === "meta") {
     const knobs = ["resolution", "fps", "qp", "buffer_size"];
     return knobs
-      .map((knob) => ({ name: knob, points: results.map((r): Point => [when(r), numeric(r.meta?.[knob])]) }))
+      .map((knob) => ({ name: knob, points: results.map((r): Point => [when(r), numeric((r.meta as Record<string, unknown> | null | undefined)?.[knob])]) }))
       .filter((s) => s.points.some(([, y]) => y !== null));
   }
   const out = new Map<string, Point[]>();

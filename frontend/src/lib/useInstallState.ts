@@ -2,7 +2,7 @@
 // change (a component going down makes it `degraded`, its restart `installed` again). While the stream is
 // down the state is polled instead, until the stream is back.
 import { onBeforeUnmount } from "vue";
-import { callAs, client } from "../api/client";
+import { call, client } from "../api/client";
 import type { InstallState } from "../api/types";
 import { follow } from "./sse";
 import { useResource, type Resource } from "./useResource";
@@ -10,7 +10,7 @@ import { useResource, type Resource } from "./useResource";
 export const FALLBACK_POLL_MS = 3000;
 
 export function useInstallState(): Resource<InstallState> {
-  const resource = useResource(() => callAs<InstallState>(client.GET("/api/install")));
+  const resource = useResource(() => call(client.GET("/api/install")));
   let timer: ReturnType<typeof setInterval> | null = null;
 
   function poll(on: boolean): void {

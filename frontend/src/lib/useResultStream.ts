@@ -1,6 +1,6 @@
 // Live results of one source: the latest records (bounded), followed over SSE, delivered in batches.
 import { onBeforeUnmount, ref, shallowRef, watch, type Ref } from "vue";
-import { callAs, client } from "../api/client";
+import { call, client } from "../api/client";
 import type { ResultPage, ResultRecord } from "../api/types";
 import { Batcher } from "./batcher";
 import { RingBuffer } from "./buffer";
@@ -25,8 +25,9 @@ export function useResultStream(source: Ref<string | null>) {
 
   function take(batch: ResultRecord[]): void {
     for (const record of batch) {
-      if (record.seq <= cursor) continue; // a reconnect's overlap
-      cursor = Math.max(cursor, record.seq);
+      const seq = record.seq ?? 0;
+      if (seq <= cursor) continue; // a reconnect's overlap
+      cursor = Math.max(cursor, seq);
       if (record.kind === "drop") drops.push(record);
       const previous = latest.value;
       if (record.kind === "result") {
@@ -49,7 +50,7 @@ export function useResultStream(source: Ref<string | null>) {
     error.value = null;
     state.value = "loading";
     try {
-      const page = await callAs<ResultPage>(
+      const page: ResultPage = await call(
         client.GET("/api/results/{source_id}", { params: { path: { source_id: id }, query: { tail: 300 } } }),
       );
       take(page.records);

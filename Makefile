@@ -31,9 +31,11 @@ test-faults: setup
 	$(PY) -m pytest -m faults -s $(PYTEST_ARGS)
 
 # Not in CI: both sources for SOAK_MINUTES (default 30), memory and file descriptors sampled, loss counted.
+# SOAK_ARGS e.g. "--dashboard --out soak.jsonl": the dashboard open in headless chromium, sampled too.
 SOAK_MINUTES ?= 30
+SOAK_ARGS ?=
 soak: setup
-	$(PY) -m tests.faults.soak --minutes $(SOAK_MINUTES)
+	$(PY) -m tests.faults.soak --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 lint: setup
 	.venv/bin/ruff check .

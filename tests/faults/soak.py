@@ -1,8 +1,16 @@
 """``make soak``: the default install with both sources for a while (``SOAK_MINUTES``, default 30), the RSS
 and open file descriptors of every process sampled, then the slope of each and the task accounting.
 
-Not part of the test suite: it runs for as long as it is told. Prints one table; nothing is asserted,
-but the exit status is 1 when a task is missing or recorded twice.
+With ``--dashboard`` (``SOAK_ARGS=--dashboard``) the web dashboard stays open the whole time in headless Debian
+chromium (``frontend/e2e/watch.mjs``, driven by playwright-core): one page per source on its Results page,
+and every ``--system-every`` minutes the System page for a minute. Each page is sampled every minute (JS heap
+after a forced GC, DOM nodes, points per chart, requestAnimationFrame deltas, long frames and long tasks),
+and the slope of the heap and of the DOM nodes is printed with the rest.
+
+Every minute one line of progress is printed (load average, machine CPU, tasks made, results, drops, in
+flight) and, with ``--out``, every sample is written there as JSON Lines. Not part of the test suite: it
+runs for as long as it is told. Nothing is asserted, but the exit status is 1 when a task is missing or
+recorded twice, or when the dashboard watch failed.
 """
 
 from __future__ import annotations
@@ -10,15 +18,29 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import datetime
 import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any, TextIO
 
+import httpx
 import psutil
 
 from tests.e2e.cluster import wait_until
-from tests.faults.platform import SOURCES, Platform, start_platform
+from tests.faults.platform import REPO, SOURCES, Platform, start_platform
+
+FRONTEND = REPO / "frontend"
+CHROMIUM = Path(os.environ.get("DAYU_CHROMIUM", "/usr/bin/chromium"))
+Series = list[tuple[float, float]]
 
 
 def processes(p: Platform) -> dict[str, psutil.Process]:
@@ -34,7 +56,7 @@ def processes(p: Platform) -> dict[str, psutil.Process]:
     return out
 
 
-def slope(points: list[tuple[float, float]]) -> float:
+def slope(points: Series) -> float:
     """Least-squares slope (units per hour) of (seconds, value) points."""
     if len(points) < 2:
         return 0.0
@@ -45,25 +67,145 @@ def slope(points: list[tuple[float, float]]) -> float:
     return 0.0 if var == 0 else sum((t - mx) * (v - my) for t, v in points) / var * 3600
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--minutes", type=float, default=30.0)
-    parser.add_argument("--interval", type=float, default=15.0, help="seconds between samples")
-    args = parser.parse_args()
+def tree_rss_mib(proc: psutil.Process) -> float:
+    """RSS of a process and all its descendants (the browser: node, chromium and its renderers)."""
+    total = 0
+    for member in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            total += member.memory_info().rss
+    return total / 2**20
+
+
+class Journal:
+    """Samples kept in memory and, when asked, appended to a JSON Lines file as they come."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.lock = threading.Lock()
+        self.records: list[dict[str, Any]] = []
+        self.file: TextIO | None = path.open("a") if path else None
+
+    def add(self, record: dict[str, Any]) -> None:
+        with self.lock:
+            self.records.append(record)
+            if self.file:
+                self.file.write(json.dumps(record) + "\n")
+                self.file.flush()
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [r for r in self.records if r.get("kind") == kind]
+
+    def close(self) -> None:
+        if self.file:
+            self.file.close()
+
+
+class DashboardWatch:
+    """``frontend/e2e/watch.mjs`` in a child process; its JSON lines go to the journal as ``browser``."""
+
+    def __init__(self, p: Platform, journal: Journal, *, minutes: float, system_every: float) -> None:
+        if shutil.which("node") is None or not (FRONTEND / "node_modules" / "playwright-core").is_dir():
+            raise SystemExit("--dashboard needs Node.js and frontend/node_modules (hack/setup.sh installs them)")
+        if not CHROMIUM.is_file():
+            raise SystemExit(f"--dashboard needs {CHROMIUM} (hack/system-deps.sh installs Debian's chromium)")
+        if not (FRONTEND / "dist" / "index.html").is_file():
+            raise SystemExit("--dashboard needs the built dashboard, frontend/dist (hack/setup.sh builds it)")
+        env = {
+            **os.environ,
+            "DAYU_URL": p.url,
+            "DAYU_TOKEN": p.headers["Authorization"].removeprefix("Bearer "),
+            "DAYU_CHROMIUM": str(CHROMIUM),
+            "DAYU_WATCH_SOURCES": ",".join(SOURCES),
+            "DAYU_WATCH_MINUTES": str(minutes + 5),  # its own bound; stopped before that
+            "DAYU_WATCH_SYSTEM_EVERY_S": str(system_every * 60),
+        }
+        self.journal = journal
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            ["node", "e2e/watch.mjs"], cwd=FRONTEND, env=env, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            self.journal.add({"kind": "browser", "elapsed": time.monotonic() - self.started, **record})
+
+    def rss_mib(self) -> float | None:
+        with contextlib.suppress(psutil.Error):
+            return tree_rss_mib(psutil.Process(self.proc.pid))
+        return None
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            code = self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait(timeout=10)
+        self.reader.join(timeout=10)
+        return code
+
+
+def progress(p: Platform, elapsed: float) -> dict[str, Any]:
+    """Load of the machine and tasks so far: made (generators), results and drops (distributor)."""
+    made = {s: p.generator_status(s)["next_task_id"] for s in SOURCES}
+    stats = p.http.get(f"{p.topology().component_url('distributor')}/stats").json()["sources"]
+    record: dict[str, Any] = {
+        "kind": "progress",
+        "elapsed": elapsed,
+        "load1": os.getloadavg()[0],
+        "cpu_percent": psutil.cpu_percent(interval=None),
+    }
+    for s in SOURCES:
+        results = stats.get(s, {}).get("results", 0)
+        drops = sum(stats.get(s, {}).get("drops", {}).values())
+        record[s] = {"made": made[s], "results": results, "drops": drops, "in_flight": made[s] - results - drops}
+    return record
+
+
+def soak(args: argparse.Namespace, journal: Journal) -> int:
+    rss: dict[str, Series] = collections.defaultdict(list)
+    fds: dict[str, Series] = collections.defaultdict(list)
+    warmup = min(60.0, args.minutes * 60 / 5)  # models load and caches fill first: not a leak
     with tempfile.TemporaryDirectory(prefix="dayu-soak-") as tmp, start_platform(Path(tmp)) as p:
-        rss: dict[str, list[tuple[float, float]]] = collections.defaultdict(list)
-        fds: dict[str, list[tuple[float, float]]] = collections.defaultdict(list)
+        watch = (
+            DashboardWatch(p, journal, minutes=args.minutes, system_every=args.system_every) if args.dashboard else None
+        )
+        psutil.cpu_percent(interval=None)  # the first call only starts the measure
         started = time.monotonic()
-        warmup = min(60.0, args.minutes * 60 / 5)  # models load and caches fill first: not a leak
-        while (elapsed := time.monotonic() - started) < args.minutes * 60:
-            if elapsed >= warmup:
-                for name, proc in processes(p).items():
+        length = min(args.minutes * 60, seconds_until(args.stop_at)) if args.stop_at else args.minutes * 60
+        next_progress = started + 60
+        try:
+            while (elapsed := time.monotonic() - started) < length:
+                if elapsed >= warmup:
+                    for name, proc in processes(p).items():
+                        try:
+                            rss[name].append((elapsed, proc.memory_info().rss / 2**20))
+                            fds[name].append((elapsed, float(proc.num_fds())))
+                        except psutil.Error:
+                            continue
+                    browser = watch.rss_mib() if watch else None
+                    if browser is not None:
+                        rss["(browser: node + chromium)"].append((elapsed, browser))
+                if time.monotonic() >= next_progress:
+                    next_progress += 60
                     try:
-                        rss[name].append((elapsed, proc.memory_info().rss / 2**20))
-                        fds[name].append((elapsed, float(proc.num_fds())))
-                    except psutil.Error:
-                        continue
-            time.sleep(args.interval)
+                        record = progress(p, elapsed)
+                    except (httpx.HTTPError, KeyError, ValueError) as exc:  # a component restarting: next minute
+                        print(f"soak: {elapsed / 60:5.1f} min: no progress sample ({exc!r})", flush=True)
+                    else:
+                        journal.add(record)
+                        print(one_line(record), flush=True)
+                time.sleep(args.interval)
+        finally:
+            watch_code = watch.stop() if watch else 0
         p.api("POST", "/api/query/close")
         made = {s: p.generator_status(s)["next_task_id"] for s in SOURCES}
         with contextlib.suppress(AssertionError):  # what is still missing then is reported below
@@ -72,17 +214,46 @@ def main() -> int:
                     {r["task_id"] for r in p.records() if r["source_id"] == s} >= set(range(made[s])) for s in SOURCES
                 ),
                 timeout=60,
+                interval=5.0,
                 what="every task recorded",
             )
         records = p.records()
-    print(f"soak: {args.minutes:g} min, both sources, samples every {args.interval:g}s after {warmup:.0f}s")
+    print(f"\nsoak: {length / 60:.1f} min, both sources, samples every {args.interval:g}s after {warmup:.0f}s")
+    print_processes(rss, fds)
+    bad = print_accounting(records, made)
+    print_load(journal.of("progress"))
+    if watch:
+        bad = print_dashboard(journal.of("browser"), settle_s=args.settle * 60) or watch_code != 0 or bad
+    return 1 if bad else 0
+
+
+def seconds_until(clock: str) -> float:
+    """Seconds from now until ``HH:MM`` UTC today (0 when that has passed)."""
+    hour, minute = (int(part) for part in clock.split(":"))
+    now = datetime.datetime.now(datetime.UTC)
+    return max(0.0, (now.replace(hour=hour, minute=minute, second=0, microsecond=0) - now).total_seconds())
+
+
+def one_line(record: dict[str, Any]) -> str:
+    tasks = " ".join(
+        f"{s} made {record[s]['made']} results {record[s]['results']} drops {record[s]['drops']} "
+        f"in flight {record[s]['in_flight']}"
+        for s in SOURCES
+    )
+    return (
+        f"soak: {record['elapsed'] / 60:5.1f} min load {record['load1']:.2f} cpu {record['cpu_percent']:.0f}% {tasks}"
+    )
+
+
+def print_processes(rss: dict[str, Series], fds: dict[str, Series]) -> None:
     print(f"{'process':<40} {'rss MiB first':>13} {'last':>7} {'MiB/h':>8} {'fds first':>9} {'last':>5} {'fds/h':>7}")
     for name in sorted(rss):
-        r, f = rss[name], fds[name]
-        print(
-            f"{name:<40} {r[0][1]:>13.1f} {r[-1][1]:>7.1f} {slope(r):>8.1f} {f[0][1]:>9.0f} {f[-1][1]:>5.0f} "
-            f"{slope(f):>7.1f}"
-        )
+        r, f = rss[name], fds.get(name)
+        fd_cells = f"{f[0][1]:>9.0f} {f[-1][1]:>5.0f} {slope(f):>7.1f}" if f else f"{'-':>9} {'-':>5} {'-':>7}"
+        print(f"{name:<40} {r[0][1]:>13.1f} {r[-1][1]:>7.1f} {slope(r):>8.1f} {fd_cells}")
+
+
+def print_accounting(records: list[dict[str, Any]], made: dict[str, int]) -> bool:
     bad = False
     for s in SOURCES:
         mine = [r for r in records if r["source_id"] == s]
@@ -93,8 +264,79 @@ def main() -> int:
         results = sum(1 for r in mine if r["kind"] == "result")
         print(f"{s}: made {made[s]}, results {results}, drops {dict(drops)}, missing {missing}, recorded twice {twice}")
         bad = bad or missing > 0 or twice > 0
-    return 1 if bad else 0
+    return bad
+
+
+def print_load(samples: list[dict[str, Any]]) -> None:
+    if not samples:
+        return
+    loads = [s["load1"] for s in samples]
+    cpus = [s["cpu_percent"] for s in samples]
+    print(
+        f"machine ({os.cpu_count()} cores, shared): load1 median {statistics.median(loads):.2f} max {max(loads):.2f}; "
+        f"cpu median {statistics.median(cpus):.0f}% max {max(cpus):.0f}% (per-minute samples)"
+    )
+
+
+def print_dashboard(samples: list[dict[str, Any]], *, settle_s: float) -> bool:
+    """Per page: heap, DOM and points over the run, and how smooth its frames were. True when it failed."""
+    failed = [s for s in samples if s.get("event") in ("failed", "page-errors", "page-failed")]
+    for f in failed:
+        print(f"dashboard: {f.get('event')}: {f.get('error') or f.get('errors')}")
+    for s in samples:
+        if s.get("event") == "sample-error":
+            print(f"dashboard: a sample of {s['page']} failed at {s['elapsed'] / 60:.1f} min: {s['error']}")
+    pages = sorted({s["page"] for s in samples if s.get("event") == "sample"})
+    print(
+        f"\ndashboard (sampled every minute; slopes after {settle_s / 60:g} min, once the buffers are full)\n"
+        f"{'page':<16} {'samples':>7} {'heap MiB first':>14} {'last':>6} {'MiB/h':>7} {'DOM first':>9} {'last':>5} "
+        f"{'nodes/h':>8} {'max pts/chart':>13} {'frames':>7} {'p50 ms':>6} {'p95':>5} {'p99':>5} {'max':>6} "
+        f"{'long':>5} {'long tasks':>10}"
+    )
+    for page in pages:
+        mine = [s for s in samples if s.get("event") == "sample" and s["page"] == page]
+        late = [s for s in mine if s["elapsed"] >= settle_s] or mine
+        heap = [(s["elapsed"], s["heap_mb"]) for s in late]
+        dom = [(s["elapsed"], float(s["dom_nodes"])) for s in late]
+        points = max((c["points"] for s in mine for c in s["chart_points"]), default=0)
+        frames = sum(s["frames"] for s in mine)
+        p50, p95, p99 = (median_of(mine, k) for k in ("p50", "p95", "p99"))
+        worst = max((s["deltas_ms"]["max"] or 0.0 for s in mine), default=0.0)
+        print(
+            f"{page:<16} {len(mine):>7} {mine[0]['heap_mb']:>14.1f} {mine[-1]['heap_mb']:>6.1f} {slope(heap):>7.2f} "
+            f"{mine[0]['dom_nodes']:>9} {mine[-1]['dom_nodes']:>5} {slope(dom):>8.1f} {points:>13} {frames:>7} "
+            f"{p50:>6.1f} {p95:>5.1f} {p99:>5.1f} {worst:>6.0f} {sum(s['long_frames'] for s in mine):>5} "
+            f"{sum(s['long_tasks'] for s in mine):>10}"
+        )
+    print("(p50/p95/p99: medians over the minutes of each minute's requestAnimationFrame-delta percentile; max: the")
+    print(" worst delta of the run; long: frames over 50 ms; long tasks: main-thread tasks over 50 ms)")
+    return bool(failed) or not pages
+
+
+def median_of(samples: list[dict[str, Any]], key: str) -> float:
+    """The median over the minutes of one frame-delta percentile."""
+    values = [s["deltas_ms"][key] for s in samples if s["deltas_ms"][key] is not None]
+    return float(statistics.median(values)) if values else 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--interval", type=float, default=15.0, help="seconds between RSS and fd samples")
+    parser.add_argument("--dashboard", action="store_true", help="keep the dashboard open in headless chromium")
+    parser.add_argument("--system-every", type=float, default=15.0, help="minutes between System page visits")
+    parser.add_argument("--settle", type=float, default=10.0, help="minutes before the dashboard's slopes count")
+    parser.add_argument("--out", type=Path, help="append every sample to this JSON Lines file")
+    parser.add_argument("--stop-at", metavar="HH:MM", help="stop sampling by this UTC time at the latest")
+    args = parser.parse_args()
+    # Stopped with SIGTERM, it still takes the platform and the browser down (the finally clauses run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    journal = Journal(args.out)
+    try:
+        return soak(args, journal)
+    finally:
+        journal.close()
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

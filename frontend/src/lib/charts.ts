@@ -102,3 +102,15 @@ export function topologyOption(stages: TopologyStage[], nodes: string[], deploym
     ],
   };
 }
+
+/** Data points an option draws, over all its series. */
+export function pointCount(option: EChartsOption): number {
+  const series = (option as { series?: unknown }).series;
+  const list = Array.isArray(series) ? series : series ? [series] : [];
+  let total = 0;
+  for (const s of list) {
+    const data = (s as { data?: unknown }).data;
+    if (Array.isArray(data)) total += data.length;
+  }
+  return total;
+}

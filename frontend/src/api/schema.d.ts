@@ -1009,8 +1009,13 @@ export interface components {
              */
             requested?: string | null;
             /**
+             * Trace Clock
+             * @description install: traces replay from install; held: they wait for the runtime to start them.
+             */
+            trace_clock?: string | null;
+            /**
              * Trace Start
-             * @description When the traces started (wall clock).
+             * @description When the traces started (wall clock; null: held).
              */
             trace_start?: number | null;
         };

@@ -193,9 +193,9 @@ def test_concurrent_first_use_sees_the_whole_family(tmp_path, monkeypatch):
 
 
 def test_a_choice_is_checked_at_load_and_a_skipped_plugin_only_where_its_host_is_unknown() -> None:
-    """A config field typed with HookFamily: alias and params are checked when the model validates; an alias
-    that may belong to a module skipped for a missing dependency passes only inside skipped_modules_unchecked
-    (the backend validating for another host), never in the component itself."""
+    """A config field typed with HookFamily: alias and params are checked when the model validates; the alias
+    of a module skipped for a missing dependency passes only inside skipped_modules_unchecked (the backend
+    validating for another host), never in the component itself, and no other unknown alias passes there."""
     from typing import Annotated
 
     from pydantic import BaseModel, ValidationError
@@ -211,7 +211,7 @@ def test_a_choice_is_checked_at_load_and_a_skipped_plugin_only_where_its_host_is
     class Sharp(Hook):
         Config = SharpConfig
 
-    registry.declare_modules("filter", ["no_such_module_for_dayu_tests"])
+    registry.declare_modules("filter", ["no_such_package_for_dayu_tests.gpu_sharp"])
 
     class Component(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -224,5 +224,7 @@ def test_a_choice_is_checked_at_load_and_a_skipped_plugin_only_where_its_host_is
         Component.model_validate({"filter": {"alias": "gpu-sharp"}})
     with skipped_modules_unchecked():
         Component.model_validate({"filter": {"alias": "gpu-sharp"}})
+        with pytest.raises(ValidationError, match="unknown filter hook 'clairvoyant'"):
+            Component.model_validate({"filter": {"alias": "clairvoyant"}})
         with pytest.raises(ValidationError):  # a known plugin is still checked
             Component.model_validate({"filter": {"alias": "sharp", "params": {"amount": -1}}})

@@ -37,11 +37,6 @@ def test_shipped_weights_exist_and_load(agent: str) -> None:
     assert made.info()["weights"] is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the shipped casva weights (50 simulator episodes, all the shared machine allowed) still "
-    "settle on one configuration whatever the feedback window says; docs/policies.md reports it",
-)
 def test_casva_chooses_cheaper_segments_when_delays_explode_than_with_slack() -> None:
     """Same agent state except the feedback window: bad delays and a slow link vs fast, light tasks."""
 

@@ -32,8 +32,9 @@ MODES = ["latency-first", "delivery-first"]
 SLOW, FAST = 0.4, 40.0
 CASVA_GAP = pytest.mark.xfail(
     strict=True,
-    reason="known gap: the shipped casva weights (50 simulator episodes, all the shared machine allowed) still "
-    "settle on one configuration whatever the feedback window says; docs/policies.md reports it",
+    reason="known gap: after 200 simulator episodes the shipped casva weights fit the link in closed loop, but "
+    "four decisions on a synthetic window are too few for them to leave their cold-start configuration by "
+    "the factor asked; docs/policies.md reports it",
 )
 _ids = iter(range(10**9))
 
@@ -86,7 +87,6 @@ def test_shipped_casva_sends_less_over_a_slow_late_link_than_over_a_fast_one_wit
     assert send_rate(slow) < send_rate(fast) / 2, (slow, fast)
 
 
-@CASVA_GAP
 @pytest.mark.parametrize("mode", MODES)
 def test_shipped_casva_fits_its_segments_to_the_link_in_the_simulator(mode: str) -> None:
     """Closed loop, 40 decisions (80 s of video) per link: on 0.4 Mbit/s it must send less than the link

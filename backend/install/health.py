@@ -17,8 +17,14 @@ STATUS_TIMEOUT_S = 10.0
 """Bound of one look at the runtime (the local runtime probes every component's /health)."""
 
 
-async def follow_health(states: InstallStateMachine, deployer: Deployer) -> None:
-    """One look: degraded while a deployed workload is not ready (or gone), installed once all are again."""
+async def follow_health(
+    states: InstallStateMachine, deployer: Deployer, restarts: dict[str, int] | None = None
+) -> None:
+    """One look: degraded while a deployed workload is not ready (or gone), installed once all are again.
+
+    ``restarts`` (kept by the caller between looks) holds each workload's restart count: a component that
+    crashed and was restarted between two looks counts as down for this look, so a crash shorter than the
+    interval is still reported (degraded until the next look), never missed."""
     state = states.get()
     if state.phase not in (InstallPhase.INSTALLED, InstallPhase.DEGRADED):
         return
@@ -26,7 +32,13 @@ async def follow_health(states: InstallStateMachine, deployer: Deployer) -> None
     if states.get().phase != state.phase:  # an uninstall moved on while the runtime answered
         return
     names = [w.name for w in state.workloads] or sorted(statuses)
-    down = sorted(n for n in names if n not in statuses or not statuses[n].ready)
+    crashed = {n for n in names if n not in statuses or not statuses[n].ready}
+    if restarts is not None:
+        counts = {n: statuses[n].restarts for n in names if n in statuses}
+        crashed |= {n for n, count in counts.items() if count > restarts.get(n, count)}
+        restarts.clear()
+        restarts.update(counts)
+    down = sorted(crashed)
     if down:
         reason = "down: " + ", ".join(down)
         if state.phase != InstallPhase.DEGRADED or state.degraded_reason != reason:
@@ -40,11 +52,12 @@ async def follow_health(states: InstallStateMachine, deployer: Deployer) -> None
 async def health_loop(interval: float, states: InstallStateMachine, deployer: Deployer, busy: asyncio.Lock) -> None:
     """Every ``interval`` seconds; skipped while ``busy`` is held (a redeployment starts and removes
     processors, an uninstall removes everything: neither is a crash)."""
+    restarts: dict[str, int] = {}
     while True:
         await asyncio.sleep(interval)
         if busy.locked():
             continue
         try:
-            await follow_health(states, deployer)
+            await follow_health(states, deployer, restarts)
         except Exception as exc:  # the loop outlives any one failed look (a runtime busy restarting, a timeout)
             log.warning("looking at the components' health failed: %s", exc)

@@ -118,7 +118,7 @@ class Installer:
     # -- after a restart of the backend ----------------------------------------------------------
     def recover_after_restart(self) -> InstallState:
         """At start: an install or uninstall the previous process was running is finished in the background
-        (the state says ``failed``, code ``interrupted``, until the cleanup has run)."""
+        (the state says ``failed``, code ``recovering``, until the cleanup has run)."""
         before = self.state()
         after = self.states.recover_after_restart()
         if before.phase in (InstallPhase.INSTALLING, InstallPhase.UNINSTALLING):

@@ -149,8 +149,10 @@ class InstallStateMachine:
         state = self.get()
         if state.phase not in (P.INSTALLING, P.UNINSTALLING):
             return state
-        message = f"the backend restarted while {state.phase.value}"
-        return self.transition(P.FAILED, step="failed", error=ErrorInfo(code="interrupted", message=message))
+        # "recovering" until the restarted backend has finished what was interrupted (it then reads installed,
+        # uninstalled, or failed with code "interrupted"), so a reader never takes the cleanup for the outcome.
+        message = f"the backend restarted while {state.phase.value}; finishing what it was doing"
+        return self.transition(P.FAILED, step="failed", error=ErrorInfo(code="recovering", message=message))
 
     # -- changes within a phase --------------------------------------------------------------------
     def update(self, **changes: Any) -> InstallState:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from backend.contracts.install import InstallPhase, InstallRequest, InstallState
+from backend.deploy.base import InstanceStatus
 from backend.install import Installer
 from backend.install.state import InstallStateMachine
 from backend.store import Store
@@ -135,7 +136,7 @@ async def test_an_install_interrupted_by_a_backend_restart_is_installed_again(tm
     half = set(deployer.running)
     deployer.stall = False
     second = restarted(first, deployer)
-    assert second.recover_after_restart().error.code == "interrupted"  # type: ignore[union-attr]
+    assert second.recover_after_restart().error.code == "recovering"  # type: ignore[union-attr]
     state = await settle(second)
     assert state["phase"] == "installed", state
     assert [e["step"] for e in state["progress"]][:2] == ["validated", "resumed"]
@@ -193,3 +194,34 @@ async def test_a_change_wakes_a_watcher_at_once_and_a_quiet_state_times_out(tmp_
     states.begin_install()
     assert await asyncio.wait_for(watcher, 1.0) == seen + 1
     assert await states.wait_change(seen, 5.0) == seen + 1  # a change already past returns at once
+
+
+class RestartingDeployer(MemoryDeployer):
+    """Reports every workload ready; ``restarts`` says how often the runtime restarted each one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.restarts: dict[str, int] = {}
+
+    async def status(self) -> list[InstanceStatus]:
+        return [s.model_copy(update={"restarts": self.restarts.get(s.name, 0)}) for s in await super().status()]
+
+
+async def test_a_crash_shorter_than_the_health_interval_is_still_reported(tmp_path: Path) -> None:
+    """The runtime restarted the distributor between two looks (it is ready again at both): the install reads
+    degraded naming it for one look, then installed, instead of never showing the crash."""
+    from backend.install.health import follow_health
+
+    deployer = RestartingDeployer()
+    states = InstallStateMachine(Store(tmp_path / "db.sqlite3"))
+    states.begin_install()
+    deployer.running = {"distributor": Workload(name="distributor", component="distributor", node="cloud")}
+    states.installed(workloads=list(deployer.running.values()))
+    restarts: dict[str, int] = {}
+    await follow_health(states, deployer, restarts)
+    assert states.get().phase == InstallPhase.INSTALLED  # the first look only learns the counts
+    deployer.restarts["distributor"] = 1
+    await follow_health(states, deployer, restarts)
+    assert states.get().phase == InstallPhase.DEGRADED and states.get().degraded_reason == "down: distributor"
+    await follow_health(states, deployer, restarts)
+    assert states.get().phase == InstallPhase.INSTALLED

@@ -85,7 +85,8 @@ def kill_backend_mid_install(p: Platform) -> None:
     def installed() -> bool:
         state = p.api("GET", "/api/install")
         states.append((state["phase"], state.get("step"), (state.get("error") or {}).get("code")))
-        return state["phase"] in ("installed", "failed")
+        # "failed" with code "recovering" is the restarted backend still removing what the first attempt left
+        return state["phase"] == "installed" or (state["phase"] == "failed" and states[-1][2] != "recovering")
 
     wait_until(installed, timeout=300, what="the interrupted install to finish")
     MID_INSTALL.update(

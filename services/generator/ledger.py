@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from common.private import write_private
+from common.task import new_uuid
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +26,17 @@ class TaskLedger:
         self.pending: set[int] = set()
         self.unfinished: list[int] = []
         """Tasks a previous process made but never handed over (read at load)."""
+        self.uuids: dict[int, str] = {}
+        """The task uuid of every pending or unfinished id: a task handed over just before a crash, whose
+        hand-over was never written here, gets its drop record under the same uuid, and the distributor keeps
+        only the first record of a uuid, so the task is counted once (its result, if that came first)."""
 
     def load(self) -> None:
         try:
             data = json.loads(self.path.read_text())
             self.next_task_id = int(data["next_task_id"])
             self.unfinished = sorted(int(i) for i in data.get("pending", []))
+            self.uuids = {int(i): str(u) for i, u in data.get("uuids", {}).items() if int(i) in self.unfinished}
         except FileNotFoundError:
             return
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -41,20 +47,30 @@ class TaskLedger:
         task_id = self.next_task_id
         self.next_task_id += 1
         self.pending.add(task_id)
+        self.uuids[task_id] = new_uuid()
         self._save()
         return task_id
+
+    def uuid_of(self, task_id: int) -> str:
+        """The uuid the task with ``task_id`` carries (a new one for an id this ledger never gave out)."""
+        return self.uuids.setdefault(task_id, new_uuid())
 
     def done(self, task_id: int) -> None:
         """The task is the controller's now, or its drop record is written."""
         self.pending.discard(task_id)
+        self.uuids.pop(task_id, None)
         self._save()
 
     def forget_unfinished(self) -> None:
+        for task_id in self.unfinished:
+            self.uuids.pop(task_id, None)
         self.unfinished = []
         self._save()
 
     def _save(self) -> None:
-        body = json.dumps({"next_task_id": self.next_task_id, "pending": sorted(self.pending | set(self.unfinished))})
+        pending = sorted(self.pending | set(self.unfinished))
+        uuids = {str(i): self.uuids[i] for i in pending if i in self.uuids}
+        body = json.dumps({"next_task_id": self.next_task_id, "pending": pending, "uuids": uuids})
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".tmp")

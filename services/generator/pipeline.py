@@ -280,6 +280,7 @@ class Generator:
             task = Task(
                 source_id=self.config.source_id,
                 task_id=task_id,
+                task_uuid=self.ledger.uuid_of(task_id),
                 source_node=self.node,
                 dag=self.planner.dag(),
                 payload=Payload(file_name=None),
@@ -293,6 +294,7 @@ class Generator:
         task = Task(
             source_id=self.config.source_id,
             task_id=task_id,
+            task_uuid=self.ledger.uuid_of(task_id),
             source_node=self.node,
             meta=segment.meta,
             raw_meta=self.raw_meta,

@@ -20,7 +20,7 @@ def test_a_restarted_generator_continues_ids_and_drops_what_was_in_hand(tmp_path
     made = status["tasks_created"]
     assert [t["task_id"] for t in first["tasks"]] == list(range(made))
     ledger = tmp_path / "work" / SPOOL_DIR / "generator-cam_1.ledger.json"
-    assert json.loads(ledger.read_text()) == {"next_task_id": made, "pending": []}
+    assert json.loads(ledger.read_text()) == {"next_task_id": made, "pending": [], "uuids": {}}
     # As if the process had been killed while making task `made` (id taken, never handed over).
     ledger.write_text(json.dumps({"next_task_id": made + 1, "pending": [made]}))
     second, status2 = run_generator(tmp_path, refuse=False)
@@ -36,11 +36,31 @@ def test_ledger_survives_a_bad_file(tmp_path: Path) -> None:
     path.write_text("{not json")
     ledger = TaskLedger(path)
     ledger.load()
-    assert ledger.take() == 0 and json.loads(path.read_text()) == {"next_task_id": 1, "pending": [0]}
+    assert ledger.take() == 0
+    assert json.loads(path.read_text()) == {"next_task_id": 1, "pending": [0], "uuids": {"0": ledger.uuid_of(0)}}
     ledger.done(0)
     again = TaskLedger(path)
     again.load()
     assert again.next_task_id == 1 and again.unfinished == []
+
+
+@pytest.mark.unit
+def test_a_task_handed_over_just_before_a_crash_keeps_its_uuid_for_the_drop_record(tmp_path: Path) -> None:
+    """The process died after the controller took task 0 but before the hand-over was written: the restarted
+    generator's drop record carries the uuid the task was made with, so the distributor (one record per uuid,
+    the first one kept) never counts the task twice."""
+    path = tmp_path / "l.json"
+    first = TaskLedger(path)
+    first.load()
+    made_with = first.uuid_of(first.take())
+    handed_over = first.uuid_of(first.take())
+    first.done(1)
+    again = TaskLedger(path)
+    again.load()
+    assert again.unfinished == [0] and again.uuid_of(0) == made_with
+    assert again.uuid_of(1) != handed_over  # only ids still pending keep theirs
+    again.forget_unfinished()
+    assert json.loads(path.read_text())["uuids"] == {}
 
 
 @pytest.mark.unit

@@ -39,7 +39,7 @@ class TaskLedger:
             self.uuids = {int(i): str(u) for i, u in data.get("uuids", {}).items() if int(i) in self.unfinished}
         except FileNotFoundError:
             return
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("task ledger %s unreadable (%s): task ids start again from 0", self.path, exc)
 
     def take(self) -> int:

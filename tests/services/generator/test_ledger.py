@@ -42,6 +42,10 @@ def test_ledger_survives_a_bad_file(tmp_path: Path) -> None:
     again = TaskLedger(path)
     again.load()
     assert again.next_task_id == 1 and again.unfinished == []
+    path.write_text('{"next_task_id": 3, "pending": [1], "uuids": ["not", "a", "mapping"]}')
+    hostile = TaskLedger(path)
+    hostile.load()  # a broken uuid map is logged, never a crash at start-up; ids already given stay given
+    assert hostile.take() == 3 and hostile.unfinished == [1]
 
 
 @pytest.mark.unit

@@ -77,6 +77,20 @@ def _locked(method: F) -> F:
     return cast(F, wrapper)
 
 
+def launch_order(workloads: list[Workload]) -> list[list[Workload]]:
+    """Batches started one after the other, each healthy before the next: stage 1, then stage 2 without its
+    generators, then the generators. A generator whose source starts at launch (a file) sends its first
+    task at once; every processor and controller it may send to is listening by then, as on an install,
+    where the sources are opened only once everything serves."""
+    stage2 = [w for w in workloads if w.stage == 2]
+    batches = [
+        [w for w in workloads if w.stage == 1],
+        [w for w in stage2 if w.component != "generator"],
+        [w for w in stage2 if w.component == "generator"],
+    ]
+    return [b for b in batches if b]
+
+
 class LocalRuntime:
     def __init__(self, run_dir: str | Path, *, host: str = "127.0.0.1", python: str | None = None) -> None:
         self.run_dir = Path(run_dir).resolve()
@@ -164,7 +178,8 @@ class LocalRuntime:
         host_ports: Sequence[int] = (),
         trace_clock: TraceClock = "install",
     ) -> StaticTopology:
-        """Start every workload (install stage 1, healthy, then stage 2, healthy) and return the topology.
+        """Start every workload (install stage 1, healthy, then stage 2, healthy, its generators last) and return
+        the topology.
 
         On any failure everything started is stopped again and :class:`Unavailable` says which component
         failed, with the end of its log. ``trace_clock="held"``: link traces wait for :meth:`start_traces`.
@@ -181,8 +196,7 @@ class LocalRuntime:
             self.links.setup(list(spec.nodes), spec.links, spec.link_mode, spec.host_ports, trace_clock)
             topology = self._topology(spec, ports)
             topology.dump(self.topology_path)
-            for stage in (1, 2):
-                batch = [w for w in spec.workloads if w.stage == stage]
+            for batch in launch_order(spec.workloads):
                 for w in batch:
                     self._launch(w, ports[w.name], token=spec.token, extra_env=env or {})
                 self.wait_healthy([w.name for w in batch], timeout=timeout)

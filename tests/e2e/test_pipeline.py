@@ -258,9 +258,10 @@ def test_scheduler_stopped_mid_run_generators_keep_its_last_plan(tmp_path: Path)
         rt.stop(timeout=5, names=["scheduler"])
         status, records = wait_accounted(rt)
         results = [r for r in records if r["kind"] == "result"]
+        drops = [(r["source_id"], r["task_id"], r["reason"], r["drop"]["message"]) for r in records if r["drop"]]
         assert {(r["source_id"], r["task_id"]) for r in results} == {
             (s, i) for s, st in status.items() for i in range(st["tasks_created"])
-        }
+        }, drops
         assert all(st["tasks_created"] == 10 for st in status.values()), status
         for record in results:
             check_result(record, SOURCES[record["source_id"]], POLICY_META)

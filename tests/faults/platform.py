@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import yaml
 
 from common.topology import StaticTopology
@@ -113,3 +114,21 @@ def start_platform(
         yield p
     finally:
         dayu("stop", template, home)
+        left = left_running(home)
+        for proc in left:  # started by this platform (its config lies under ``home``): ended by pid, reported
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        assert not left, f"still running after ACTION=stop: {[' '.join(p.info['cmdline'] or []) for p in left]}"
+
+
+def left_running(home: Path) -> list[psutil.Process]:
+    """Processes whose component config lies under ``home``: what this platform started and did not stop."""
+    prefix = str(home) + os.sep
+    out = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        if proc.info["status"] == psutil.STATUS_ZOMBIE or proc.pid == os.getpid():
+            continue
+        with contextlib.suppress(psutil.Error):
+            if proc.environ().get("DAYU_CONFIG", "").startswith(prefix):
+                out.append(proc)
+    return out

@@ -126,6 +126,11 @@ class InstallEvents:
         self.stop.set()
         self.thread.join(timeout=10)
 
+    def index_of(self, phase: str, named: str) -> int | None:
+        """Index of the first event in ``phase`` whose reason names ``named`` (None: not seen yet)."""
+        found = [i for i, (ph, reason) in enumerate(self.seen) if ph == phase and named in (reason or "")]
+        return found[0] if found else None
+
     def _read(self) -> None:
         with self.http.stream("GET", self.url, params={"keepalive": 1}, timeout=10) as response:
             assert response.status_code == 200, response.status_code
@@ -190,13 +195,19 @@ def test_kill_9_of_each_component_type_recovers_by_itself(platform: Platform, co
         killed_at = time.monotonic()
         os.kill(record["pid"], signal.SIGKILL)
         wait_until(lambda: p.pid_record(name)["pid"] != record["pid"], timeout=30, what=f"{name} replaced")
+        # Pushed by the backend as the component went down, not computed for a poll. Waited for before
+        # "recovered" is looked at: results keep flowing while a scheduler or monitor is down, so without
+        # this a still-installed state read before the backend's next health look would pass for recovery.
+        wait_until(lambda: events.index_of("degraded", name) is not None, timeout=30, what=f"degraded naming {name}")
+        down = events.index_of("degraded", name) or 0
         wait_until(lambda: recovered(p, name, record["pid"], before), timeout=RECOVERY_TIMEOUT_S, what=f"{name} back")
         FIGURES[component] = time.monotonic() - killed_at
-        wait_until(lambda: events.seen[-1][0] == "installed", timeout=10, what="the event saying installed")
-    # Pushed by the backend as the component went down and came back, not computed for a poll.
-    down = [i for i, (phase, reason) in enumerate(events.seen) if phase == "degraded" and name in (reason or "")]
-    assert down, events.seen
-    assert events.seen[-1] == ("installed", None) and len(events.seen) - 1 > down[0], events.seen
+        wait_until(
+            lambda: events.seen[-1][0] == "installed" and len(events.seen) - 1 > down,
+            timeout=10,
+            what="the event saying installed",
+        )
+    assert events.seen[-1] == ("installed", None), events.seen
     restarted = next(i for i in p.api("GET", "/api/instances") if i["name"] == name)
     assert restarted["ready"] and restarted["restarts"] >= 1, restarted
     print(f"\nkill -9 {name}: recovered in {FIGURES[component]:.1f}s")

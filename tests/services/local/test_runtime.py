@@ -17,7 +17,7 @@ from common.errors import Conflict, InvalidInput, Unavailable
 from common.topology import WatchedTopology
 from common.workload import Workload
 from services.local.__main__ import main as cli
-from services.local.runtime import LocalRuntime
+from services.local.runtime import LocalRuntime, launch_order
 
 pytestmark = pytest.mark.integration
 
@@ -184,3 +184,16 @@ def test_watched_topology_follows_the_file_and_keeps_the_last_good_one(tmp_path:
     path.write_text("{ not json")
     os.utime(path, ns=(1, 2 * 10**18))
     assert sorted(watched.nodes()) == ["cloud", "edge1"]  # a broken file keeps the last good topology
+
+
+def test_generators_start_after_everything_they_send_to() -> None:
+    """A file source sends its first task at launch: every processor and controller must be listening."""
+    workloads = [
+        Workload(name="gen-a", component="generator", node="e1", source_id="a", config={}),
+        Workload(name="proc", component="processor", node="e1", service="s", config={}),
+        Workload(name="sched", component="scheduler", node="cloud", stage=1, config={}),
+        Workload(name="ctl", component="controller", node="e1", config={}),
+    ]
+    order = [[w.name for w in batch] for batch in launch_order(workloads)]
+    assert order == [["sched"], ["proc", "ctl"], ["gen-a"]]
+    assert [[w.name for w in b] for b in launch_order(workloads[1:2])] == [["proc"]]

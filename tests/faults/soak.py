@@ -227,11 +227,15 @@ def soak(args: argparse.Namespace, journal: Journal) -> int:
     return 1 if bad else 0
 
 
-def seconds_until(clock: str) -> float:
-    """Seconds from now until ``HH:MM`` UTC today (0 when that has passed)."""
+def seconds_until(clock: str, now: datetime.datetime | None = None) -> float:
+    """Seconds from now until the next ``HH:MM`` UTC: today's, or tomorrow's once today's has passed (a
+    soak started at 23:40 with ``--stop-at 00:53`` runs until 00:53, not zero minutes)."""
     hour, minute = (int(part) for part in clock.split(":"))
-    now = datetime.datetime.now(datetime.UTC)
-    return max(0.0, (now.replace(hour=hour, minute=minute, second=0, microsecond=0) - now).total_seconds())
+    now = now or datetime.datetime.now(datetime.UTC)
+    at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if at <= now:
+        at += datetime.timedelta(days=1)
+    return (at - now).total_seconds()
 
 
 def one_line(record: dict[str, Any]) -> str:

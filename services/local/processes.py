@@ -99,6 +99,32 @@ def spawn(
     return proc, record
 
 
+def launched_with(name: str, config: str, since: float) -> list[ProcessRecord]:
+    """Live processes started at ``since`` or later with ``DAYU_CONFIG`` set to exactly ``config`` (a path
+    only the launch of ``name`` in one run directory uses), as records to stop them by (their own group)."""
+    if not config:
+        return []
+    out: list[ProcessRecord] = []
+    for proc in psutil.process_iter(["create_time", "status"]):
+        if proc.info["status"] == psutil.STATUS_ZOMBIE or (proc.info["create_time"] or 0.0) < since - 1.0:
+            continue
+        with contextlib.suppress(psutil.Error, OSError):
+            if proc.environ().get("DAYU_CONFIG") == config:
+                out.append(
+                    ProcessRecord(
+                        name=name,
+                        pid=proc.pid,
+                        pgid=os.getpgid(proc.pid),
+                        create_time=proc.info["create_time"],
+                        port=None,
+                        node="",
+                        component="",
+                        log="",
+                    )
+                )
+    return out
+
+
 def _signal_group(record: ProcessRecord, sig: signal.Signals) -> None:
     if record.process() is None:
         return

@@ -29,7 +29,7 @@ from common.topology import Endpoint, LinkModel, NodeSpec, StaticTopology, Topol
 from common.workload import COMPONENT_MODULES, Workload
 from services.local.links import LinkEmulation, LinkModeChoice, TraceClock
 from services.local.model import RuntimeSpec, VirtualNode
-from services.local.processes import ProcessRecord, log_tail, spawn, stop_all
+from services.local.processes import ProcessRecord, launched_with, log_tail, spawn, stop_all
 from services.local.supervisor import Supervisor
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +75,10 @@ def _locked(method: F) -> F:
             return method(self, *args, **kwargs)
 
     return cast(F, wrapper)
+
+
+LAUNCH_SUFFIX = ".launching"
+"""Suffix of a launch intent in the pid directory (the pid files themselves are ``<name>.json``)."""
 
 
 def launch_order(workloads: list[Workload]) -> list[list[Workload]]:
@@ -189,6 +193,7 @@ class LocalRuntime:
         running = [r.name for r in self.records() if r.alive()]
         if running:
             raise Conflict(f"the local runtime in {self.run_dir} is already running: {', '.join(running)}")
+        stop_all(self._interrupted_launches(None, set()), timeout=5.0)  # before their intents are wiped
         self._reset_state()
         ports = self._assign_ports(spec.workloads)
         write_private(self.run_dir / "runtime.json", spec.model_dump_json(indent=2))
@@ -370,6 +375,11 @@ class LocalRuntime:
             env["DAYU_TOKEN"] = token
         env.update(w.env)
         command = self.links.command(w.node, w.command or [self.python, "-m", COMPONENT_MODULES[w.component]])
+        # Written before the process exists and removed once its pid file is saved: a supervisor killed in
+        # between (kill -9 of the backend) leaves the intent, and the next stop finds the process by it.
+        intent = self.pid_dir / f"{w.name}{LAUNCH_SUFFIX}"
+        self.pid_dir.mkdir(parents=True, exist_ok=True)
+        intent.write_text(json.dumps({"config": str(config_path), "at": time.time()}))
         proc, record = spawn(
             w.name,
             command,
@@ -383,6 +393,7 @@ class LocalRuntime:
         self._children[proc.pid] = proc
         record.restarts = restarts
         record.save(self.pid_dir)
+        intent.unlink(missing_ok=True)
 
     # -- health -------------------------------------------------------------------------------
     def wait_healthy(self, names: Iterable[str] | None = None, *, timeout: float = 60.0) -> None:
@@ -429,6 +440,7 @@ class LocalRuntime:
                 with contextlib.suppress(FileNotFoundError):
                     os.replace(self.pid_dir / f"{record.name}.json", self.stopping_dir / f"{record.name}.json")
         records += [r for r in self._stopping_records() if r.name not in {x.name for x in records}]
+        records += self._interrupted_launches(wanted, {r.pid for r in records})
         outcome = stop_all(records, timeout=timeout, children=self._children)
         for record in records:
             (self.stopping_dir / f"{record.name}.json").unlink(missing_ok=True)
@@ -436,6 +448,25 @@ class LocalRuntime:
         if wanted is None:
             self.links.teardown()
         return outcome
+
+    def _interrupted_launches(self, wanted: set[str] | None, known: set[int]) -> list[ProcessRecord]:
+        """Processes started by a launch whose pid file was never saved (the launching process died in
+        between), found by the exact config path that launch gave them; their intents are removed."""
+        if not self.pid_dir.is_dir():
+            return []
+        found: list[ProcessRecord] = []
+        for path in sorted(self.pid_dir.glob(f"*{LAUNCH_SUFFIX}")):
+            name = path.name[: -len(LAUNCH_SUFFIX)]
+            if wanted is not None and name not in wanted:
+                continue
+            try:
+                intent = json.loads(path.read_text())
+                config, since = str(intent["config"]), float(intent["at"])
+            except (OSError, ValueError, KeyError, TypeError):
+                config, since = "", 0.0  # unreadable: nothing can be matched to it, so it only goes away
+            found += [r for r in launched_with(name, config, since) if r.pid not in known]
+            path.unlink(missing_ok=True)
+        return found
 
     def _base(self, record: ProcessRecord) -> str:
         return f"http://{self.links.address(record.node)}:{record.port}"

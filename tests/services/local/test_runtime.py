@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -197,3 +199,25 @@ def test_generators_start_after_everything_they_send_to() -> None:
     order = [[w.name for w in batch] for batch in launch_order(workloads)]
     assert order == [["sched"], ["proc", "ctl"], ["gen-a"]]
     assert [[w.name for w in b] for b in launch_order(workloads[1:2])] == [["proc"]]
+
+
+def test_a_launch_cut_before_its_pid_file_is_stopped_by_the_next_stop(tmp_path: Path) -> None:
+    """The launching process dies (kill -9) after starting a component and before saving its pid file: the
+    launch intent it wrote first lets the next stop find that component and end it."""
+    rt = LocalRuntime(tmp_path / "run")
+    config = rt.run_dir / "config" / "proc.json"
+    rt.pid_dir.mkdir(parents=True)
+    (rt.pid_dir / "proc.launching").write_text(json.dumps({"config": str(config), "at": time.time() - 0.5}))
+    env = {**os.environ, "DAYU_CONFIG": str(config)}
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env, start_new_session=True)
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        outcome = rt.stop(timeout=5)
+        assert outcome == {"proc": "terminated"}, outcome
+        assert orphan.wait(timeout=10) is not None
+        assert bystander.poll() is None, "a process the launch did not start was stopped"
+        assert not (rt.pid_dir / "proc.launching").exists()
+    finally:
+        for proc in (orphan, bystander):
+            proc.kill()
+            proc.wait(timeout=10)

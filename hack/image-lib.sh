@@ -90,7 +90,8 @@ make_base() {
   fi
   # The first amd64 runs kept the rootfs at $cache/rootfs: reuse it.
   [ "$arch" = amd64 ] && [ ! -e "$rootfs" ] && [ -x "$cache/rootfs/usr/bin/python3.11" ] && rootfs="$cache/rootfs"
-  if [ ! -x "$rootfs/usr/bin/python3.11" ]; then
+  # debootstrap removes /debootstrap when its second stage ends: a rootfs that still has it was cut short.
+  if [ ! -x "$rootfs/usr/bin/python3.11" ] || [ -d "$rootfs/debootstrap" ]; then
     rm -rf "$rootfs"
     local include=python3,python3-pip,python-is-python3,ca-certificates mirror=http://deb.debian.org/debian
     t0=$(date +%s)

@@ -4,12 +4,19 @@ With a fast measured link (above ``bandwidth_mbps``) every stage goes to the clo
 is placed on a node drawn with probability proportional to ``weight / latency`` (latency from the table
 at the current resolution; the node's weight halved while its queue for the service is longer than
 ``queue_long``). Then the richest resolution whose estimated delay (model time of every stage for the
-segment's frames, plus the segment's bytes over the measured link when a stage leaves the source's
-node) meets the SLO is chosen.
+segment's frames, plus, when a stage leaves the source's node, the segment's time on the measured link)
+meets the SLO is chosen.
+
+The time on the link is a queue's, not one segment's: segments arrive every ``buffer_size / fps`` seconds,
+so a configuration whose bit rate reaches the link's rate builds a backlog that grows without bound even
+when each segment alone would cross in time. The estimate is the mean sojourn of an M/D/1 queue
+(Pollaczek-Khinchine: ``S * (1 + rho / (2 * (1 - rho)))`` for a segment's transfer time ``S`` and link
+utilisation ``rho``), infinite from ``rho >= 1``.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections import defaultdict
 
@@ -46,6 +53,18 @@ class ProfilingConfig(AgentConfig):
     default_ms: float = Field(50.0, gt=0, description="ms per frame assumed where the table has no entry.")
     seed: int | None = Field(None, description="Seed of the placement draws.")
     ladders: Ladders = Field(default_factory=Ladders, description="Values the knobs may take, cheapest first.")
+
+
+def link_sojourn_s(bits_per_frame: float, frames: int, fps: float, bandwidth_mbps: float) -> float:
+    """Mean time a segment of ``frames`` spends on a link of ``bandwidth_mbps`` that a stream at ``fps``
+    keeps sending such segments over: M/D/1 waiting plus its own transfer; infinite once the stream's bit
+    rate reaches the link's."""
+    rate = bandwidth_mbps * 1e6
+    transfer = bits_per_frame * frames / rate
+    rho = bits_per_frame * fps / rate
+    if rho >= 1.0:
+        return math.inf
+    return transfer * (1.0 + rho / (2.0 * (1.0 - rho)))
 
 
 @hook(FAMILY, "offline-profiling")
@@ -118,10 +137,9 @@ class OfflineProfilingAgent(Agent):
         )
         leaves = any(node != request.source_node for node in offload.values())
         bandwidth = link_mbps(self, request.source_node)
-        transfer = 0.0
-        if leaves and bandwidth:
-            transfer = self.bytes_per_frame(meta.resolution) * frames * 8 / (bandwidth * 1e6)
-        return compute + transfer
+        if not (leaves and bandwidth):
+            return compute
+        return compute + link_sojourn_s(self.bytes_per_frame(meta.resolution) * 8, frames, meta.fps, bandwidth)
 
     def decide(self, request: PlanRequest) -> Plan:
         ladders = self.cfg.ladders

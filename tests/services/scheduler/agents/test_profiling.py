@@ -101,3 +101,39 @@ def test_online_profiling_keeps_per_object_services_per_object() -> None:
     # 50 ms per frame for 5 objects: 10 ms per object, estimated for the current 5 objects again
     assert agent.learnt[("classify", "cloud", "720p")] == pytest.approx(10.0)
     assert agent.latency_ms("classify", "cloud", "720p") == pytest.approx(50.0)
+
+
+def test_a_configuration_whose_bit_rate_exceeds_the_link_is_refused_though_one_segment_crosses_in_time(
+    tmp_path: Path,
+) -> None:
+    # The policy benchmark's drop: 4-frame 720p segments of 220 kB at 10 fps (4.4 Mbit/s) over a 2 Mbit/s link.
+    # One segment alone crosses in 0.88 s, inside the 1 s SLO, but the stream sends twice what the link carries,
+    # so every segment waits longer than the one before.
+    startup = Meta(resolution="720p", fps=10, buffer_size=4)
+    agent = make_agent(
+        "offline-profiling",
+        {"table": table(tmp_path, 1000, 5), "slo_s": 1.0, "seed": 3},
+        startup=startup,
+        resources=link(2),
+    )
+    feed(agent, [task(startup, 0.5, size=220_000, nodes={"d": "cloud", "c": "cloud"}) for _ in range(4)])
+    on_cloud = {"d": "cloud", "c": "cloud"}
+    alone = 220_000 * 8 / 2e6 + 2 * 4 * 5 / 1000
+    assert alone < 1.0
+    assert agent.estimate_s(request(), startup, on_cloud) == float("inf")
+    # 360p: a quarter of the bytes, utilisation 0.55, waiting included well inside the SLO
+    low = startup.model_copy(update={"resolution": "360p"})
+    assert alone / 4 < agent.estimate_s(request(), low, on_cloud) < 1.0
+    plans = [agent.decide(request()) for _ in range(20)]
+    on_the_link = [p.meta.resolution for p in plans if "cloud" in p.offload.values()]
+    assert on_the_link and set(on_the_link) == {"360p"}
+
+
+def test_link_sojourn_is_the_md1_mean_and_grows_without_bound_near_the_links_rate() -> None:
+    from services.scheduler.agents.offline_profiling import link_sojourn_s
+
+    # 1 Mbit per segment of 4 frames on a 10 Mbit/s link at 10 fps: S = 0.1 s, rho = 0.25
+    assert link_sojourn_s(250_000, 4, 10, 10) == pytest.approx(0.1 * (1 + 0.25 / 1.5))
+    near = link_sojourn_s(250_000, 4, 39, 10)  # rho 0.975
+    assert near > 10 * 0.1
+    assert link_sojourn_s(250_000, 4, 40, 10) == float("inf")

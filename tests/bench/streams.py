@@ -174,6 +174,28 @@ def _wait(check: Any, timeout: float, what: str) -> None:
     raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
 
 
+def delay_parts(task: dict[str, Any], delay_ms: float) -> dict[str, float]:
+    """Where one task's delay went, from the stage timings it carries (one machine, so one clock): getting
+    the segment to the stage's node (``transmit``: link wait + the body's arrival), the processor's queue,
+    decode and model call, the rest of the processor hand-off (HTTP and parsing: ``execute`` minus those),
+    and what lies outside the stage (encoding and writing the segment, the first hop's send, the
+    controller's routing and the result's hop to the distributor)."""
+    timings = task["dag"]["face"]["timings"]
+    transmit = (timings.get("transmit") or 0.0) * 1000
+    execute = (timings.get("execute") or 0.0) * 1000
+    queue = (timings.get("queue") or 0.0) * 1000
+    model = (timings.get("service") or 0.0) * 1000
+    decode = ((task["dag"]["face"].get("result") or {}).get("extra", {}).get("decode_s") or 0.0) * 1000
+    return {
+        "transmit": transmit,
+        "queue": queue,
+        "decode": decode,
+        "model": model,
+        "handoff_rest": max(0.0, execute - queue - decode - model),
+        "outside_stage": max(0.0, delay_ms - transmit - execute),
+    }
+
+
 def run_e2e(results: dict[str, Any], run_dir: Path, *, quick: bool = False) -> None:
     """Default DAG (one face-detection stage), first on the edge node, then offloaded to the cloud."""
     tasks = 10 if quick else 30
@@ -204,6 +226,7 @@ def run_e2e(results: dict[str, Any], run_dir: Path, *, quick: bool = False) -> N
             figure: dict[str, Any] = {"results": len(got), "drops": drops}
             if got:
                 per_task = []
+                parts: list[dict[str, float]] = []
                 for record in got:
                     task = record["task"]
                     delay_ms = (task["finished_at"] - task["created_at"]) * 1000
@@ -213,6 +236,7 @@ def run_e2e(results: dict[str, Any], run_dir: Path, *, quick: bool = False) -> N
                         link_ms = size * 8 / (LINK["bandwidth_mbps"] * 1e6) * 1000 + LINK["latency_ms"]
                     bound = alone["encode_ms"] + link_ms + alone["decode_ms"] + alone["model_ms"]
                     per_task.append((delay_ms, bound))
+                    parts.append(delay_parts(task, delay_ms))
                 ratio = [d / b for d, b in per_task]
                 figure.update(
                     {
@@ -221,6 +245,7 @@ def run_e2e(results: dict[str, Any], run_dir: Path, *, quick: bool = False) -> N
                         "delay_ms_p50": round(percentile([d for d, _ in per_task], 50), 1),
                         "delay_ms_p95": round(percentile([d for d, _ in per_task], 95), 1),
                         "bound_ms_p50": round(percentile([b for _, b in per_task], 50), 1),
+                        "parts_ms_p50": {k: round(percentile([p[k] for p in parts], 50), 1) for k in parts[0]},
                     }
                 )
             ratios["edge" if placement == "edge1" else "cloud"] = figure

@@ -76,6 +76,39 @@ def tree_rss_mib(proc: psutil.Process) -> float:
     return total / 2**20
 
 
+def browser_kind(proc: psutil.Process) -> str:
+    """What a process of the browser's tree is: node (playwright-core), chromium's browser process, or the
+    ``--type=`` chromium gave it (renderer, gpu-process, utility: the network service and others, zygote)."""
+    cmdline = proc.cmdline()
+    if cmdline and os.path.basename(cmdline[0]).startswith("node"):
+        return "node"
+    for arg in cmdline:
+        if arg.startswith("--type="):
+            kind = arg.removeprefix("--type=")
+            if kind == "utility":
+                service = next((a for a in cmdline if a.startswith("--utility-sub-type=")), "")
+                return f"utility {service.removeprefix('--utility-sub-type=').rsplit('.', 1)[-1]}".strip()
+            return kind
+    return "browser"
+
+
+def browser_memory_mib(proc: psutil.Process) -> dict[str, float]:
+    """The browser's memory by kind of process, in MiB: ``rss`` (what the summed RSS counts: shared pages once
+    per process), ``pss`` (shared pages split between the processes that map them, so the kinds add up to
+    what the tree really holds) and ``uss`` (pages no other process maps), plus ``processes`` per kind."""
+    out: dict[str, float] = collections.defaultdict(float)
+    for member in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            kind = browser_kind(member)
+            full = member.memory_full_info()
+            out[f"{kind} pss"] += full.pss / 2**20
+            out[f"{kind} uss"] += full.uss / 2**20
+            out[f"{kind} processes"] += 1
+            out["total pss"] += full.pss / 2**20
+            out["total rss"] += full.rss / 2**20
+    return dict(out)
+
+
 class Journal:
     """Samples kept in memory and, when asked, appended to a JSON Lines file as they come."""
 
@@ -141,6 +174,11 @@ class DashboardWatch:
             return tree_rss_mib(psutil.Process(self.proc.pid))
         return None
 
+    def memory_mib(self) -> dict[str, float]:
+        with contextlib.suppress(psutil.Error):
+            return browser_memory_mib(psutil.Process(self.proc.pid))
+        return {}
+
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -194,6 +232,12 @@ def soak(args: argparse.Namespace, journal: Journal) -> int:
                     browser = watch.rss_mib() if watch else None
                     if browser is not None:
                         rss["(browser: node + chromium)"].append((elapsed, browser))
+                    if watch:
+                        by_kind = watch.memory_mib()
+                        journal.add({"kind": "browser_memory", "elapsed": elapsed, **by_kind})
+                        for key, mib in by_kind.items():
+                            if not key.endswith("processes"):
+                                rss[f"(browser) {key}"].append((elapsed, mib))
                 if time.monotonic() >= next_progress:
                     next_progress += 60
                     try:

@@ -15,6 +15,7 @@
 #   BUILDKITD_CONFIG  buildkitd config (default hack/resource/buildkitd.toml; used when not empty)
 #   DRIVER_OPTS_FILE  `key = "value"` lines, each one --driver-opt (default hack/resource/driver_opts.toml)
 #   IMAGES_FILE       the image list (default hack/images.list)
+#   NPM_CA_FILE       a CA bundle for npm in the dashboard build (a TLS-inspecting proxy), as the build secret npm_ca
 # Changing buildkitd.toml or driver_opts.toml takes effect once the builder is removed and re-created:
 #   docker buildx rm dayu-buildx
 set -euo pipefail
@@ -203,6 +204,9 @@ build_command() {
     for arg in "${extra[@]}"; do
       cmd+=(--build-arg "$arg")
     done
+  fi
+  if [ -n "${NPM_CA_FILE:-}" ]; then
+    cmd+=(--secret "id=npm_ca,src=$NPM_CA_FILE")
   fi
   cmd+=(--tag "$ref" "--$OUTPUT" .)
   BUILD_CMD=("${cmd[@]}")

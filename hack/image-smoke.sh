@@ -71,15 +71,22 @@ make_node_image() {
 
 # --- images ----------------------------------------------------------------------------------------------------
 build_images() {
-  local name start end
+  local name start end npm_ca=()
   : >"$cache/build-times.txt"
+  # npm in the build trusts what the host's npm trusts (a TLS-inspecting proxy's CA, say): the build secret.
+  if [ "$dashboard" = build ]; then
+    local ca
+    ca="$(npm config get cafile 2>/dev/null || true)"
+    [ -f "$ca" ] || ca="${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}"
+    [ -f "$ca" ] && npm_ca=(--secret "id=npm_ca,src=$ca")
+  fi
   # The CPU images (each one's target is its name); the host's architecture.
   for name in $(awk '!/^#/ && NF == 5 && $3 == "cpu" {print $1}' hack/images.list); do
     start=$(date +%s)
     log "building $name"
     DOCKER_BUILDKIT=1 docker build --network host --file hack/docker/Dockerfile --target "$name" \
       --build-arg VARIANT=cpu --build-arg PYTHON_IMAGE="$base_tag" --build-arg NODE_IMAGE="$node_tag" \
-      --build-arg DASHBOARD="$dashboard" \
+      --build-arg DASHBOARD="$dashboard" "${npm_ca[@]}" \
       --build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS="/wheelhouse/linux-$arch" \
       --platform "$(docker_platform "$arch")" --tag "$image_prefix/$name:smoke" . >"$cache/build-$name.log" 2>&1 \
       || {

@@ -151,6 +151,8 @@ main() {
   mkdir -p "$cache"
   : >"$report"
   echo "machine: $(uname -m), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start" >>"$report"
+  # First: the project's environment (its Python writes the arm64 image archive; its pip fills the wheelhouse).
+  bash hack/setup.sh
   register_qemu
   start_engine
   local t0
@@ -158,7 +160,6 @@ main() {
   make_base "$arch" "$base_tag"
   echo "arm64 base image (debootstrap foreign + second stage under QEMU, or cached): $(($(date +%s) - t0)) s" >>"$report"
   [ -f "$cache/debootstrap-$arch.time" ] && cat "$cache/debootstrap-$arch.time" >>"$report"
-  bash hack/setup.sh # the host's pip downloads the wheelhouse
   t0=$(date +%s)
   make_wheelhouse "$arch"
   echo "arm64 wheelhouse: $(($(date +%s) - t0)) s, $(du -sh "hack/docker/wheelhouse/linux-$arch" | cut -f1)" >>"$report"

@@ -62,14 +62,14 @@ class ControlPlane:
         )
         self._sampler: asyncio.Task[None] | None = None
 
-    def component_url(self, component: str) -> str:
+    def component_url(self, component: str, node: str | None = None) -> str:
         if not self.installer.deployed():
             # Wrong for the present state, not a server fault: 409 (the caller installs first).
             raise Conflict("nothing is installed: install first", detail={"phase": self.installer.state().phase})
         topology = self.deployer.topology()
         if topology is None:
             raise Unavailable("the runtime reports no topology")
-        return topology.component_url(component)
+        return topology.component_url(component, node)
 
     def remember(self, source_id: str, view: ResultView) -> None:
         seq = view.seq

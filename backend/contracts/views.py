@@ -43,7 +43,9 @@ class ResultView(_Out):
     accuracy: dict[str, float] | None = Field(None, description="Scores against ground truth, when available.")
     offloading: dict[str, str | None] = Field(default_factory=dict, description="Stage -> node it ran on.")
     meta: Meta | None = Field(None, description="Knobs the segment was made with.")
-    segment: str | None = Field(None, description="Segment file name at the distributor.")
+    segment: str | None = Field(
+        None, description="Segment file name: at the distributor, or on the node that ran the last stage."
+    )
     image: str | None = Field(None, description="URL of the annotated first frame (JPEG).")
     created_at: float | None = None
     finished_at: float | None = None

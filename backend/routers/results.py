@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import tempfile
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from backend.plane import ControlPlane, Plane
 from backend.views import result_view
 from common.contracts.distributor import ResultPage as RecordPage
 from common.errors import DayuError, DecodeError, NotFound, TransportError
+from common.task import END
 
 router = APIRouter(prefix="/api/results", tags=["results"])
 SOURCE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -114,16 +116,35 @@ async def frame(source_id: str, seq: int, plane: Plane) -> Response:
     view = recent.get(seq) if recent is not None else None
     if view is None or not view.segment:
         raise NotFound(f"no recent result {seq} of source {source_id!r} with a segment")
-    distributor = plane.component_url("distributor")
-    response = await plane.client.request(
-        "GET", f"{distributor}/files/{view.segment}", timeout=10.0, raise_for_status=False
-    )
-    if response.status_code == 404:
-        raise NotFound(f"the distributor no longer keeps (or never received) segment {view.segment!r}")
-    if response.status_code >= 400:
-        raise TransportError(f"the distributor answered {response.status_code} for the segment", url=distributor)
-    jpeg = await asyncio.to_thread(render_frame, response.content, view.objects)
-    return Response(jpeg, media_type="image/jpeg")
+    # A result that finished on the cloud left its segment with the distributor; one that finished on an edge
+    # node crossed the link without it, and that node's controller keeps it for a while.
+    holders = [("distributor", plane.component_url("distributor"))]
+    last_node = finishing_node(view)
+    if last_node is not None:
+        with contextlib.suppress(DayuError):
+            holders.append((f"the controller of {last_node}", plane.component_url("controller", last_node)))
+    for holder, url in holders:
+        response = await plane.client.request(
+            "GET", f"{url}/files/{view.segment}", timeout=10.0, raise_for_status=False
+        )
+        if response.status_code == 404:
+            continue
+        if response.status_code >= 400:
+            raise TransportError(f"{holder} answered {response.status_code} for the segment", url=url)
+        jpeg = await asyncio.to_thread(render_frame, response.content, view.objects)
+        # Each frame is asked for once: a browser need not keep it.
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    where = " nor ".join(holder for holder, _ in holders)
+    raise NotFound(f"segment {view.segment!r} is no longer kept by {where}")
+
+
+def finishing_node(view: ResultView) -> str | None:
+    """The node that ran the stage before ``_end`` (a joining stage when the DAG joins): where a result's
+    segment stays when it went to the cloud without it."""
+    for stage in view.dag.values():
+        if END in stage.next and stage.node is not None:
+            return stage.node
+    return None
 
 
 def render_frame(segment: bytes, objects: list[dict[str, Any]]) -> bytes:

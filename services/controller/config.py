@@ -24,7 +24,16 @@ class ControllerConfig(BaseModel):
     forward_timeout_s: float = Field(30.0, gt=0, le=3600, description="One upload to another node's controller.")
     forward_retries: int = Field(2, ge=0, le=10, description="Retries of an upload before a drop record.")
     drop_retries: int = Field(3, ge=0, le=10, description="Retries when recording a drop at the distributor.")
-    segment_ttl_s: float = Field(300.0, gt=0, description="Segment files older than this are removed.")
+    segment_ttl_s: float = Field(
+        300.0, gt=0, description="Segment files older than this are removed (the dashboard shows frames from them)."
+    )
+    results_carry_segment: bool = Field(
+        False,
+        description=(
+            "Send the segment with a result that finished on another node than the cloud. Off: only the task "
+            "crosses the link, the segment stays where its last stage ran (GET /files/{name}, for segment_ttl_s)."
+        ),
+    )
     cleanup_interval_s: float = Field(30.0, gt=0, description="How often old segment files are looked for.")
     max_payload_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest segment accepted.")
     dedup_window: int = Field(4096, ge=0, le=1_000_000, description="Recent deliveries remembered to ignore repeats.")

@@ -267,23 +267,27 @@ class Dispatcher:
         """Hand the task with its segment to ``target``'s controller in one call (a framed body).
 
         The receiver sets the stage's ``transmit``: the time this side held the transfer back for the
-        shaped link, plus the time the body took to arrive there.
+        shaped link, plus the time the body took to arrive there. A result (at ``_end``) goes without its
+        segment unless ``results_carry_segment``: processing on the edge exists to keep video off the link,
+        and the segment stays here for display; its ``transmit`` is the task's own time on the link.
         """
         assert self.topology is not None
         name = task.payload.file_name
+        carry = task.cursor != END or self.config.results_carry_segment
         try:
             base = self.topology.component_url("controller", target)
             data = None
-            if name:
+            if name and carry:
                 path = safe_path(self.work_dir, name)
                 data = await asyncio.to_thread(path.read_bytes)
             start = time.perf_counter()
+            shaper = self.client.shaper
             if data is not None:
-                shaper = self.client.shaper
                 link_wait = await shaper.wait(target, len(data)) if shaper is not None else 0.0
                 body, headers = framed_task(task, data, link_wait=link_wait)
             else:
-                task.stage.timings.transmit = 0.0
+                size = len(task.to_json())
+                task.stage.timings.transmit = await shaper.wait(target, size) if shaper is not None else 0.0
                 body, headers = task.to_json().encode(), {"content-type": "application/json"}
             await self.client.request(
                 "POST",

@@ -1,4 +1,4 @@
-"""Controller routes: ``POST /tasks``, ``PUT /files/{name}``, ``GET /status``."""
+"""Controller routes: ``POST /tasks``, ``PUT /files/{name}``, ``GET /files/{name}``, ``GET /status``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import tempfile
 from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse
 
 from common.contracts.controller import ControllerStatus, FileStored, TaskAccepted, TaskForm
-from common.contracts.openapi import body, reply
+from common.contracts.openapi import body, media, reply
 from common.dag import topological_order
 from common.errors import DayuError, InvalidInput, NotFound, PayloadTooLarge
 from common.task import END, Task
@@ -32,6 +33,8 @@ def check_routable(task: Task, work_dir: Path) -> None:
     name = task.payload.file_name
     if not name:
         raise InvalidInput("the task names no segment file (payload.file_name)")
+    if task.cursor == END:
+        return  # a result needs no segment here: it may stay on the node that ran the last stage
     if not safe_path(work_dir, name).is_file():
         raise NotFound(
             f"segment {name!r} is not in this node's work dir: upload it with the task or by PUT /files/{name}",
@@ -101,6 +104,24 @@ async def put_file(name: str, request: Request) -> FileStored:
         Path(tmp).unlink(missing_ok=True)
         raise
     return FileStored(stored=name, size=size)
+
+
+@router.get(
+    "/files/{name}",
+    response_class=FileResponse,
+    responses=media("application/octet-stream", "A segment in this node's work dir, in its container (e.g. MP4)."),
+)
+async def get_file(name: str, request: Request) -> FileResponse:
+    """A segment this node still keeps (for ``segment_ttl_s``): a result that finished here went to the cloud
+    without it, and the dashboard shows its frame from here."""
+    dispatcher = _dispatcher(request)
+    path = safe_path(dispatcher.work_dir, name)
+    if name.startswith(".") or not path.is_file():
+        raise NotFound(
+            f"segment {name!r} is not on this node (kept for {dispatcher.config.segment_ttl_s:g}s)",
+            detail={"file": name},
+        )
+    return FileResponse(path, media_type="application/octet-stream")
 
 
 @router.get("/status")

@@ -141,9 +141,18 @@ def test_whole_flow(tmp_path: Path) -> None:
         with_faces = next(v for v in results if v["object_count"] > 0)
         assert with_faces["objects"][0]["box"] and view["critical_path"][0] == "_start"
         frame = httpx.get(f"{url}{with_faces['image']}", headers=headers, timeout=10)
-        # The distributor keeps each recent segment (sent by reference on the cloud node) for display.
+        # The stage ran on edge1: the result crossed the link without its segment, which edge1's controller
+        # keeps for display; the distributor never had it.
         assert frame.status_code == 200, frame.text
         assert cv2.imdecode(np.frombuffer(frame.content, np.uint8), cv2.IMREAD_COLOR) is not None
+        assert frame.headers["cache-control"] == "no-store"
+        distributor_url = topology.component_url("distributor")
+        assert (
+            httpx.get(f"{distributor_url}/files/{with_faces['segment']}", headers=headers, timeout=10).status_code
+            == 404
+        )
+        edge_url = topology.component_url("controller", "edge1")
+        assert httpx.get(f"{edge_url}/files/{with_faces['segment']}", headers=headers, timeout=10).status_code == 200
         # Without --after the CLI shows the latest records, not the oldest ones.
         latest = ctl(home, "--json", "results", "cam-a", "--limit", "2")
         tail = [json.loads(line) for line in latest.stdout.splitlines() if line.strip()]

@@ -235,6 +235,33 @@ def test_a_stage_on_another_node_is_uploaded_over_the_shaped_link(tmp_path: Path
         assert (c.work["cloud"] / "seg-0.mp4").stat().st_size == 1_000_000
 
 
+def test_a_result_finished_on_the_edge_crosses_the_link_without_its_segment(tmp_path: Path) -> None:
+    """Only the task goes to the cloud (shaped by its own bytes); the segment stays on the edge for display."""
+    c = Cluster(tmp_path, ControllerConfig(), edge=True, bandwidth=0.5)
+    with c.stack:
+        task = make_task({"stages": [{"name": "a", "service": "svc-a"}]}, nodes={"_start": "edge", "a": "edge"})
+        c.submit(task, node="edge", size=1_000_000)  # 16 s over 0.5 Mbit/s if it crossed
+        result = Task.from_dict(wait_until(lambda: c.rec.results, timeout=10, what="the result")[0])
+        assert result.dag["a"].node == "edge" and result.dag["a"].done
+        assert not (c.work["cloud"] / "seg-0.mp4").exists()
+        task_bits = len(result.to_json()) * 8
+        assert 0.5 * task_bits / 0.5e6 < (result.dag["_end"].timings.transmit or 0.0) < 5.0
+        kept = httpx.get(c.urls["edge"] + "/files/seg-0.mp4", timeout=10)
+        assert kept.status_code == 200 and kept.content == (c.work["edge"] / "seg-0.mp4").read_bytes()
+        missing = httpx.get(c.urls["edge"] + "/files/seg-9.mp4", timeout=10)
+        assert missing.status_code == 404 and "seg-9.mp4" in missing.json()["error"]["message"]
+        assert httpx.get(c.urls["edge"] + "/files/..", timeout=10).status_code in (400, 404)
+
+
+def test_results_carry_their_segment_when_configured(tmp_path: Path) -> None:
+    c = Cluster(tmp_path, ControllerConfig(results_carry_segment=True), edge=True, bandwidth=40.0)
+    with c.stack:
+        task = make_task({"stages": [{"name": "a", "service": "svc-a"}]}, nodes={"_start": "edge", "a": "edge"})
+        c.submit(task, node="edge", size=100_000)
+        wait_until(lambda: c.rec.results, timeout=10, what="the result")
+        assert (c.work["cloud"] / "seg-0.mp4").stat().st_size == 100_000
+
+
 def test_a_transfer_the_link_cannot_carry_in_time_is_dropped_as_overloaded(tmp_path: Path) -> None:
     """1 MB over 0.1 Mbit/s would hold the sender 80 s, past the 60 s a transfer may wait: dropped at once."""
     c = Cluster(tmp_path, ControllerConfig(), edge=True, bandwidth=0.1)

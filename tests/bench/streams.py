@@ -11,6 +11,7 @@ model time.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
@@ -230,10 +231,13 @@ def run_e2e(results: dict[str, Any], run_dir: Path, *, quick: bool = False) -> N
                 for record in got:
                     task = record["task"]
                     delay_ms = (task["finished_at"] - task["created_at"]) * 1000
-                    link_ms = 0.0
+                    # What must cross the edge-cloud link: the segment when the stage runs on the cloud, the
+                    # result (the task alone) when it ran on the edge; either way once, with the link's latency.
                     if placement == "cloud":
                         size = task["payload"]["size_bytes"] or alone["segment_bytes"]
-                        link_ms = size * 8 / (LINK["bandwidth_mbps"] * 1e6) * 1000 + LINK["latency_ms"]
+                    else:
+                        size = len(json.dumps(task).encode())
+                    link_ms = size * 8 / (LINK["bandwidth_mbps"] * 1e6) * 1000 + LINK["latency_ms"]
                     bound = alone["encode_ms"] + link_ms + alone["decode_ms"] + alone["model_ms"]
                     per_task.append((delay_ms, bound))
                     parts.append(delay_parts(task, delay_ms))

@@ -3,12 +3,19 @@ with a -1/0/+1 step per knob (resolution, fps, frames per segment, split point: 
 the source's node, the rest on the cloud); between macro steps the micro negative-feedback loop of
 ``hei-nf`` moves the knobs down on delay violations and up with slack. Ships with weights trained on the
 project's simulator; keeps learning online when ``learn`` is set. Needs PyTorch (the ``rl`` extra).
+
+A macro step waits for evidence of the one before: ``micro.every`` tasks (or drops) made after it. Feedback
+arrives a task's delay late, and on a congested link that is many decisions; a macro agent acting on a
+window that does not yet show its last step's effect steps again the same way, and two runs that differ
+only in when feedback arrived diverge. Without such evidence for ``8 * macro_every`` decisions (feedback
+lost) it acts anyway.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +81,10 @@ class HeiAgent(Agent):
         self.decisions = 0
         self.last: tuple[np.ndarray, int, int] | None = None
         self.macro_steps = 0
+        self.macro_at: float | None = None  # wall clock of the last macro step: tasks made after it show its effect
+        self.next_macro = 0
+        self.last_macro_decision = 0
+        self.macro_waits = 0
 
     def positions(self, stages: int) -> list[float]:
         lad = self.ladders
@@ -99,6 +110,16 @@ class HeiAgent(Agent):
         self.last = (state, action, history.seq)
         self.macro_steps += 1
 
+    def macro_evidence(self) -> bool:
+        """Whether enough tasks made since the last macro step came back to judge it (or waiting has gone on
+        too long)."""
+        if self.macro_at is None:
+            return True
+        history = self.context.history
+        seen = len(history.since(self.macro_at)) + len(history.drops_since(self.macro_at))
+        waited = self.decisions - self.last_macro_decision
+        return seen >= self.micro.config.every or waited >= 8 * self.cfg.macro_every
+
     def offload(self, request: PlanRequest, stages: list[str]) -> dict[str, str]:
         split = self.split or 0
         return {
@@ -111,9 +132,14 @@ class HeiAgent(Agent):
         if self.split is None:
             startup = self.context.startup.offload
             self.split = sum(1 for s in stages if (startup.get(s) or request.source_node) != self.context.cloud)
-        if self.decisions % self.cfg.macro_every == 0:
+        if self.decisions >= self.next_macro and self.macro_evidence():
             self.macro(request, stages)
+            self.macro_at = time.time()
+            self.last_macro_decision = self.decisions
+            self.next_macro = self.decisions + self.cfg.macro_every
         else:
+            if self.decisions >= self.next_macro:
+                self.macro_waits += 1
             self.meta = self.micro.step(self.context.history, self.meta)
         self.decisions += 1
         return Plan(meta=self.meta.model_copy(deep=True), offload=self.offload(request, stages))
@@ -127,6 +153,7 @@ class HeiAgent(Agent):
         return {
             "weights": self.weights,
             "macro_steps": self.macro_steps,
+            "macro_waits": self.macro_waits,
             "split": self.split,
             "updates": self.sac.updates,
         }

@@ -98,6 +98,8 @@ def fresh_episode(agent: Agent, rng: random.Random) -> None:
         agent.meta = meta  # type: ignore[attr-defined]
         agent.split = rng.randrange(2)  # type: ignore[attr-defined]
         agent.decisions = 0  # type: ignore[attr-defined]
+        agent.next_macro = agent.last_macro_decision = 0  # type: ignore[attr-defined]
+        agent.macro_at = None  # type: ignore[attr-defined]
 
 
 def params_for(agent: str, mode: str, slo_s: float, seed: int, learn: bool) -> dict[str, Any]:

@@ -84,5 +84,22 @@ def test_hei_split_point_moves_stages_between_edge_and_cloud() -> None:
         on_edge = sum(1 for node in plan.offload.values() if node == "edge1")
         assert plan.offload == {s: ("edge1" if i < on_edge else "cloud") for i, s in enumerate(["d", "c"])}
         splits.add(on_edge)
-        feed(agent, [task(plan.meta, 0.4)])
+        feed(agent, [task(plan.meta, 0.4) for _ in range(4)])  # the evidence each macro step waits for
     assert agent.info()["macro_steps"] == 30 and splits <= {0, 1, 2}
+
+
+def test_hei_waits_for_tasks_made_after_its_last_macro_step_before_the_next() -> None:
+    agent = make_agent("hei", {"macro_every": 1, "micro": {"ladders": LADDERS}, "seed": 2}, startup=START)
+    agent.decide(request())
+    stale = task(START, 3.0)
+    stale.created_at -= 60  # made before the step: says nothing of it
+    feed(agent, [stale for _ in range(8)])
+    for _ in range(5):
+        agent.decide(request())
+    assert agent.info()["macro_steps"] == 1 and agent.info()["macro_waits"] == 5
+    feed(agent, [task(agent.decide(request()).meta, 0.4) for _ in range(4)])
+    agent.decide(request())
+    assert agent.info()["macro_steps"] == 2
+    for _ in range(8):  # feedback lost: after 8 x macro_every decisions it acts anyway
+        agent.decide(request())
+    assert agent.info()["macro_steps"] == 3

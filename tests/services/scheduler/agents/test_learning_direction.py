@@ -129,7 +129,8 @@ def test_hei_learns_online_its_macro_networks_change() -> None:
     counts = []
     for n in range(140):
         plan = agent.decide(req)
-        feed(agent, [link_task(plan.meta, 0.5 + (n % 3), FAST if n % 2 else SLOW, stage="s") for _ in range(2)])
+        # 4 tasks per decision: the evidence each macro step waits for before the next
+        feed(agent, [link_task(plan.meta, 0.5 + (n % 3), FAST if n % 2 else SLOW, stage="s") for _ in range(4)])
         counts.append(agent.info()["updates"])
     assert counts[63] == 0 < counts[100] < counts[-1]  # from a full batch on (64 macro steps), and it goes on
     moved = [name for name, p in sac.actor.named_parameters() if not p.detach().equal(before[name])]

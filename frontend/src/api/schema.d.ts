@@ -1371,7 +1371,7 @@ export interface components {
             reason?: string | null;
             /**
              * Segment
-             * @description Segment file name at the distributor.
+             * @description Segment file name: at the distributor, or on the node that ran the last stage.
              */
             segment?: string | null;
             /**

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from common.wire import framed_task
 from common.workload import Workload
 from services.local.runtime import REPO_ROOT, LocalRuntime, free_port
 from tests.bench import floor, guard
-from tests.bench.measure import load_window, percentile
+from tests.bench.measure import busy_share, load_window, percentile
 from tests.e2e.cluster import face_image
 
 CATALOG = {
@@ -366,8 +368,34 @@ PASS_COMPONENTS = ("controller-cloud", "proc-passthrough", "distributor")
 SECTIONS = ("hop", "passthrough", "face", "schedule")
 
 
-def start_floor(role: str, args: list[str], log_dir: Path) -> str:
-    """One bare server of :mod:`tests.bench.floor` in its own process group; its URL once healthy."""
+@dataclass(frozen=True)
+class FloorServer:
+    """A bare server of :mod:`tests.bench.floor`: where it answers and its process (for its CPU time)."""
+
+    url: str
+    proc: subprocess.Popen[Any]
+
+    def cpu_s(self) -> float:
+        return process_cpu_s(self.proc.pid)
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU time (user + system) used so far by process ``pid`` and its children; 0 once it is gone."""
+    try:
+        proc = psutil.Process(pid)
+        members = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for member in members:
+        with contextlib.suppress(psutil.Error):
+            times = member.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def start_floor(role: str, args: list[str], log_dir: Path) -> FloorServer:
+    """One bare server of :mod:`tests.bench.floor` in its own process group, once healthy."""
     port = free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / f"floor-{role}.log", "ab") as log:
@@ -386,7 +414,7 @@ def start_floor(role: str, args: list[str], log_dir: Path) -> str:
             raise RuntimeError(f"bare {role} server exited with {proc.returncode}: see {log_dir}")
         try:
             if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                return url
+                return FloorServer(url, proc)
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
@@ -412,7 +440,7 @@ def run_hops(results: dict[str, Any], ctrl: str, floor_dir: Path, log_dir: Path,
     floor_dir.mkdir(parents=True, exist_ok=True)
     floor = start_floor("hop", [str(floor_dir)], log_dir)
     with load_window(results, "hop"):
-        dayu, bare = asyncio.run(hop_overhead(ctrl, [0.1, 1.0, 5.0], rounds=30 if quick else 200, floor_url=floor))
+        dayu, bare = asyncio.run(hop_overhead(ctrl, [0.1, 1.0, 5.0], rounds=30 if quick else 200, floor_url=floor.url))
     hops, floors = summarise(dayu), summarise(bare)
     results["hop_overhead_ms_p50"] = {k: v["p50"] for k, v in hops.items()}
     results["hop_overhead_ms_p95"] = {k: v["p95"] for k, v in hops.items()}
@@ -427,13 +455,31 @@ def cpu_seconds(rt: LocalRuntime, name: str) -> float:
     for record in rt.records():
         proc = record.process() if record.name == name else None
         if proc is not None:
-            total = 0.0
-            for p in [proc, *proc.children(recursive=True)]:
-                with contextlib.suppress(psutil.Error):
-                    times = p.cpu_times()
-                    total += times.user + times.system
-            return total
+            return process_cpu_s(proc.pid)
     raise LookupError(f"no running workload {name!r}")
+
+
+def own_cpu_s() -> float:
+    """CPU time of the bench process itself (its closed loop: submitting and polling), children excluded."""
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
+class CpuMeter:
+    """CPU time of named processes, and of every core on the machine, over one timed block."""
+
+    def __init__(self, sources: dict[str, Callable[[], float]]) -> None:
+        self.sources = sources
+        self.start = {name: read() for name, read in sources.items()}
+        self.machine = psutil.cpu_times()
+
+    def per_task_ms(self, tasks: int) -> dict[str, float]:
+        used = {name: read() - self.start[name] for name, read in self.sources.items()}
+        return {name: round(seconds * 1000 / max(1, tasks), 2) for name, seconds in used.items()}
+
+    def busy_share(self) -> float | None:
+        """Share of all cores busy since the meter started (everything on the machine)."""
+        return busy_share(self.machine, psutil.cpu_times())
 
 
 def run_passthrough(results: dict[str, Any], rt: LocalRuntime, tag: str, quick: bool) -> None:
@@ -453,16 +499,21 @@ def run_passthrough(results: dict[str, Any], rt: LocalRuntime, tag: str, quick: 
     }
     worker = start_floor("worker", [str(work)], log_dir)
     sink = start_floor("sink", [], log_dir)
-    entry = start_floor("entry", [worker, sink], log_dir)
+    entry = start_floor("entry", [worker.url, sink.url], log_dir)
 
     failures: list[int] = []
+    chain_cpu: list[dict[str, float]] = []
+    chain_busy: list[float | None] = []
 
     def floor_rate(run: str) -> float:
         source = f"chain-{tag}-{run}"  # the same task bodies as Dayu's run, under a source of their own
         bodies = [make_task(two_stage, i, seg.name, source=source).to_json().encode() for i, seg in enumerate(seg_pass)]
+        meter = CpuMeter({"entry": entry.cpu_s, "worker": worker.cpu_s, "sink": sink.cpu_s, "bench": own_cpu_s})
         elapsed, done, failed = asyncio.run(
-            floor.chain_floor(entry, sink, bodies, source, window=PASS_WINDOW, poll_s=PASS_POLL_S)
+            floor.chain_floor(entry.url, sink.url, bodies, source, window=PASS_WINDOW, poll_s=PASS_POLL_S)
         )
+        chain_cpu.append(meter.per_task_ms(done + failed))
+        chain_busy.append(meter.busy_share())
         failures.append(failed)
         return done / elapsed
 
@@ -470,23 +521,66 @@ def run_passthrough(results: dict[str, Any], rt: LocalRuntime, tag: str, quick: 
     # during the run weighs on both sides alike.
     with load_window(results, "passthrough"):
         before = floor_rate("a")
-        cpu = {name: cpu_seconds(rt, name) for name in PASS_COMPONENTS}
+        meter = CpuMeter(
+            {**{name: functools.partial(cpu_seconds, rt, name) for name in PASS_COMPONENTS}, "bench": own_cpu_s}
+        )
         passed = asyncio.run(
             closed_loop(ctrl, dist, two_stage, f"pass-{tag}", seg_pass, window=PASS_WINDOW, poll_s=PASS_POLL_S)
         )
-        cpu = {name: cpu_seconds(rt, name) - cpu[name] for name in PASS_COMPONENTS}
+        cpu_ms = meter.per_task_ms(passed.results + passed.dropped)
+        busy = meter.busy_share()
         after = floor_rate("b")
     results["passthrough_tasks_per_s"] = throughput(passed)
     results["passthrough_results"] = passed.results
     results["passthrough_drops"] = passed.drops
     results["passthrough_window"] = PASS_WINDOW
     results["passthrough_latency_ms_mean"] = round((passed.mean_latency_s or float("nan")) * 1000, 2)
-    tasks = max(1, passed.results + passed.dropped)
-    results["passthrough_cpu_ms_per_task"] = {name: round(cpu[name] * 1000 / tasks, 2) for name in PASS_COMPONENTS}
+    results["passthrough_cpu_ms_per_task"] = cpu_ms
+    results["passthrough_cpu_busy_share"] = busy
     results["chain_floor_tasks_per_s"] = round((before + after) / 2, 1)
     results["chain_floor_before_after"] = [round(before, 1), round(after, 1)]
     results["chain_floor_failures"] = sum(failures)  # lost in the bare chain (connection errors): not counted
+    results["chain_floor_cpu_ms_per_task"] = {
+        name: round(statistics.mean(run[name] for run in chain_cpu), 2) for name in chain_cpu[0]
+    }
+    results["chain_floor_cpu_busy_share"] = chain_busy
     results["passthrough_ratio_vs_floor"] = round(results["passthrough_tasks_per_s"] / ((before + after) / 2), 3)
+    results["passthrough_cpu_accounting"] = cpu_accounting(
+        results["passthrough_tasks_per_s"], cpu_ms, busy, results["chain_floor_tasks_per_s"], chain_cpu, chain_busy
+    )
+
+
+def cpu_accounting(
+    rate: float,
+    cpu_ms: dict[str, float],
+    busy: float | None,
+    floor_rate: float,
+    chain_cpu: list[dict[str, float]],
+    chain_busy: list[float | None],
+) -> dict[str, float | None]:
+    """Where the passthrough ratio comes from. Both loops are bound by the machine's cores, so
+    tasks/s = busy cores x 1000 / CPU ms per task. The ratio splits into what each task costs
+    (``cpu_ratio``: the bare chain's CPU per task over Dayu's, every process on both sides, the bench's
+    closed loop included) and how much of the machine each side kept busy (``busy_ratio``). The rest
+    (``unexplained``) is CPU neither side's processes account for (other work on the machine)."""
+    cores = os.cpu_count() or 1
+    dayu_ms = sum(cpu_ms.values())
+    chain_ms = statistics.mean(sum(run.values()) for run in chain_cpu)
+    shares = [s for s in chain_busy if s is not None]
+    out: dict[str, float | None] = {
+        "dayu_cpu_ms_per_task": round(dayu_ms, 2),
+        "chain_cpu_ms_per_task": round(chain_ms, 2),
+        "cpu_ratio": round(chain_ms / dayu_ms, 3) if dayu_ms > 0 else None,
+        # The rate Dayu would reach with every core busy on this work alone: its CPU bound on this machine.
+        "dayu_cpu_bound_tasks_per_s": round(cores * 1000 / dayu_ms, 1) if dayu_ms > 0 else None,
+        "chain_cpu_bound_tasks_per_s": round(cores * 1000 / chain_ms, 1) if chain_ms > 0 else None,
+        "busy_ratio": None,
+        "dayu_cores_on_its_processes": round(rate * dayu_ms / 1000, 2),
+        "chain_cores_on_its_processes": round(floor_rate * chain_ms / 1000, 2),
+    }
+    if busy and shares:
+        out["busy_ratio"] = round(busy / statistics.mean(shares), 3)
+    return out
 
 
 def run(results: dict[str, Any], run_dir: Path, *, quick: bool = False, sections: Iterable[str] = SECTIONS) -> None:

@@ -20,7 +20,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
-def _busy(before: Any, after: Any) -> float | None:
+def busy_share(before: Any, after: Any) -> float | None:
+    """Share of all cores busy between two ``psutil.cpu_times()`` readings."""
     total = sum(after) - sum(before)
     idle = (after.idle - before.idle) + (getattr(after, "iowait", 0.0) - getattr(before, "iowait", 0.0))
     return round(1 - idle / total, 3) if total > 0 else None
@@ -39,7 +40,7 @@ def load_window(results: dict[str, Any], figure: str) -> Iterator[None]:
         results.setdefault("load", {})[figure] = {
             "before": [round(x, 2) for x in before],
             "after": [round(x, 2) for x in after],
-            "cpu_busy_share": _busy(cpu_before, cpu_after),
+            "cpu_busy_share": busy_share(cpu_before, cpu_after),
         }
 
 

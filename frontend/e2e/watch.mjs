@@ -9,8 +9,12 @@
 //   charts' data-points), frames (requestAnimationFrame callbacks since the last sample) with the
 //   percentiles of their deltas in ms, long_frames (deltas over 50 ms), long_tasks (main-thread tasks
 //   over 50 ms, from the Long Tasks API) and their total ms, results (records the page holds).
+// Every DAYU_WATCH_MEMORY_EVERY_S (default 300; 0: never) chromium's own memory dump of each Results page's
+// browser is printed as {"event": "memory", "page", "processes": [{kind, footprint_mb, allocators_mb}]}
+// (e2e/memory.mjs): which allocator of which process holds the memory.
 // It stops on SIGTERM/SIGINT or after DAYU_WATCH_MINUTES, and prints a line {"event": "end"}.
 import { chromium } from "playwright-core";
+import { memoryDump } from "./memory.mjs";
 
 const url = need("DAYU_URL");
 const token = need("DAYU_TOKEN");
@@ -20,6 +24,7 @@ const intervalMs = Number(process.env.DAYU_WATCH_INTERVAL_S ?? 60) * 1000;
 const minutes = Number(process.env.DAYU_WATCH_MINUTES ?? 60);
 const systemEveryMs = Number(process.env.DAYU_WATCH_SYSTEM_EVERY_S ?? 900) * 1000;
 const systemForMs = Number(process.env.DAYU_WATCH_SYSTEM_S ?? 60) * 1000;
+const memoryEveryMs = Number(process.env.DAYU_WATCH_MEMORY_EVERY_S ?? 300) * 1000;
 const LONG_FRAME_MS = 50;
 
 function need(name) {
@@ -165,6 +170,7 @@ try {
   let system = null;
   let systemUntil = 0;
   let nextSample = started + intervalMs;
+  let nextMemory = memoryEveryMs > 0 ? started : Infinity; // one dump right away: the start of the trend
   while (!stopping && Date.now() < deadline) {
     const now = Date.now();
     if (!system && now >= nextSystem) {
@@ -187,12 +193,22 @@ try {
       }
       nextSample += intervalMs;
     }
+    if (Date.now() >= nextMemory) {
+      for (const watched of pages) {
+        try {
+          emit({ event: "memory", page: watched.name, processes: await memoryDump(watched.browser) });
+        } catch (error) {
+          emit({ event: "memory-error", page: watched.name, error: String(error) });
+        }
+      }
+      nextMemory += memoryEveryMs;
+    }
     if (system && Date.now() >= systemUntil) {
       await closePage(system);
       system = null;
       emit({ event: "closed", page: "system" });
     }
-    await sleep(Math.max(100, Math.min(nextSample, system ? systemUntil : nextSystem) - Date.now()));
+    await sleep(Math.max(100, Math.min(nextSample, nextMemory, system ? systemUntil : nextSystem) - Date.now()));
   }
   if (pageErrors.length) emit({ event: "page-errors", errors: pageErrors.slice(0, 20), count: pageErrors.length });
 } catch (error) {

@@ -5,7 +5,9 @@ With ``--dashboard`` (``SOAK_ARGS=--dashboard``) the web dashboard stays open th
 chromium (``frontend/e2e/watch.mjs``, driven by playwright-core): one page per source on its Results page,
 and every ``--system-every`` minutes the System page for a minute. Each page is sampled every minute (JS heap
 after a forced GC, DOM nodes, points per chart, requestAnimationFrame deltas, long frames and long tasks),
-and the slope of the heap and of the DOM nodes is printed with the rest.
+and the slope of the heap and of the DOM nodes is printed with the rest. Every 5 minutes chromium's own memory
+dump of each Results page's browser (``frontend/e2e/memory.mjs``) says which allocator of which process holds
+its memory; the slope of each is printed too.
 
 Every minute one line of progress is printed (load average, machine CPU, tasks made, results, drops, in
 flight) and, with ``--out``, every sample is written there as JSON Lines. Not part of the test suite: it
@@ -268,6 +270,7 @@ def soak(args: argparse.Namespace, journal: Journal) -> int:
     print_load(journal.of("progress"))
     if watch:
         bad = print_dashboard(journal.of("browser"), settle_s=args.settle * 60) or watch_code != 0 or bad
+        print_browser_allocators(journal.of("browser"), settle_s=args.settle * 60)
     return 1 if bad else 0
 
 
@@ -359,6 +362,48 @@ def print_dashboard(samples: list[dict[str, Any]], *, settle_s: float) -> bool:
     print("(p50/p95/p99: medians over the minutes of each minute's requestAnimationFrame-delta percentile; max: the")
     print(" worst delta of the run; long: frames over 50 ms; long tasks: main-thread tasks over 50 ms)")
     return bool(failed) or not pages
+
+
+def allocator_series(samples: list[dict[str, Any]]) -> dict[tuple[str, str, str], Series]:
+    """From the watch's ``memory`` records: (page, kind of process, ``footprint`` or an allocator) -> MiB over
+    time, each kind summed over its processes in that page's browser (a spare renderer included)."""
+    series: dict[tuple[str, str, str], Series] = collections.defaultdict(list)
+    for record in samples:
+        if record.get("event") != "memory":
+            continue
+        totals: dict[tuple[str, str, str], float] = collections.defaultdict(float)
+        for proc in record["processes"]:
+            if proc.get("footprint_mb") is not None:
+                totals[(record["page"], proc["kind"], "footprint")] += proc["footprint_mb"]
+            for name, mib in proc["allocators_mb"].items():
+                totals[(record["page"], proc["kind"], name)] += mib
+        for key, mib in totals.items():
+            series[key].append((record["elapsed"], mib))
+    return series
+
+
+def print_browser_allocators(samples: list[dict[str, Any]], *, settle_s: float, least_mib: float = 1.0) -> None:
+    """Chromium's own memory dumps (``frontend/e2e/memory.mjs``): per page, process kind and allocator, the
+    first and last MiB and the slope once settled. Allocators under ``least_mib`` throughout are left out."""
+    for failure in (s for s in samples if s.get("event") == "memory-error"):
+        when = failure["elapsed"] / 60
+        print(f"dashboard: a memory dump of {failure['page']} failed at {when:.1f} min: {failure['error']}")
+    series = allocator_series(samples)
+    if not series:
+        return
+    print(
+        "\nchromium memory-infra dumps (private footprint and top-level allocators, MiB; "
+        f"slopes after {settle_s / 60:g} min)"
+    )
+    print(f"{'page':<16} {'process':<40} {'what':<18} {'dumps':>5} {'first':>8} {'last':>8} {'MiB/h':>8}")
+    for (page, kind, what), points in sorted(series.items()):
+        if max(mib for _, mib in points) < least_mib:
+            continue
+        late = [pt for pt in points if pt[0] >= settle_s]
+        rate = f"{slope(late):>8.1f}" if len(late) >= 2 else f"{'-':>8}"
+        print(
+            f"{page:<16} {kind[:40]:<40} {what:<18} {len(points):>5} {points[0][1]:>8.1f} {points[-1][1]:>8.1f} {rate}"
+        )
 
 
 def median_of(samples: list[dict[str, Any]], key: str) -> float:

@@ -91,6 +91,19 @@ def test_committed_document_is_current(exported: Path, component: str) -> None:
     assert committed.read_text() == current, f"{committed} is out of date: run make schema"
 
 
+def test_the_dashboards_committed_api_document_is_current() -> None:
+    # The dashboard's API client (frontend/src/api) is committed and every build regenerates it: a stale
+    # commit leaves a diff after any build, and a type check run without a build checks the old contract.
+    result = subprocess.run(
+        [sys.executable, "frontend/scripts/dump_openapi.py"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    committed = ROOT / "frontend" / "src" / "api" / "openapi.json"
+    assert json.loads(committed.read_text()) == json.loads(result.stdout), (
+        f"{committed} is out of date: run `npm run gen:api` in frontend/"
+    )
+
+
 @pytest.mark.parametrize("component", [*RUNTIME, "backend"])
 def test_every_route_has_a_named_contract(exported: Path, component: str) -> None:
     found = problems(load(exported, component))

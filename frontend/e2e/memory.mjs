@@ -82,3 +82,10 @@ export async function memoryDump(browser, { timeoutMs = 60_000 } = {}) {
     await cdp.detach().catch(() => {});
   }
 }
+
+// Tells every process of the page's browser that memory is critically short, as the operating system would
+// under pressure: chromium then drops what it keeps only as a cache (decoded images in discardable memory,
+// the compositor's tiles, font and resource caches). A dump right after shows what was cache and what stays.
+export async function simulateCriticalPressure(cdp) {
+  await cdp.send("Memory.simulatePressureNotification", { level: "critical" });
+}

@@ -11,10 +11,12 @@
 //   over 50 ms, from the Long Tasks API) and their total ms, results (records the page holds).
 // Every DAYU_WATCH_MEMORY_EVERY_S (default 300; 0: never) chromium's own memory dump of each Results page's
 // browser is printed as {"event": "memory", "page", "processes": [{kind, footprint_mb, allocators_mb}]}
-// (e2e/memory.mjs): which allocator of which process holds the memory.
+// (e2e/memory.mjs): which allocator of which process holds the memory. At the end, each page's browser is
+// dumped once more, then told that memory is critically short, then dumped again ("phase": "after-pressure"):
+// what it gave back was cache, what it kept is what the page holds.
 // It stops on SIGTERM/SIGINT or after DAYU_WATCH_MINUTES, and prints a line {"event": "end"}.
 import { chromium } from "playwright-core";
-import { memoryDump } from "./memory.mjs";
+import { memoryDump, simulateCriticalPressure } from "./memory.mjs";
 
 const url = need("DAYU_URL");
 const token = need("DAYU_TOKEN");
@@ -209,6 +211,18 @@ try {
       emit({ event: "closed", page: "system" });
     }
     await sleep(Math.max(100, Math.min(nextSample, nextMemory, system ? systemUntil : nextSystem) - Date.now()));
+  }
+  if (memoryEveryMs > 0) {
+    for (const watched of pages) {
+      try {
+        emit({ event: "memory", page: watched.name, phase: "before-pressure", processes: await memoryDump(watched.browser) });
+        await simulateCriticalPressure(watched.cdp);
+        await new Promise((resolve) => setTimeout(resolve, 5_000));
+        emit({ event: "memory", page: watched.name, phase: "after-pressure", processes: await memoryDump(watched.browser) });
+      } catch (error) {
+        emit({ event: "memory-error", page: watched.name, error: String(error) });
+      }
+    }
   }
   if (pageErrors.length) emit({ event: "page-errors", errors: pageErrors.slice(0, 20), count: pageErrors.length });
 } catch (error) {

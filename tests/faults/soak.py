@@ -364,12 +364,17 @@ def print_dashboard(samples: list[dict[str, Any]], *, settle_s: float) -> bool:
     return bool(failed) or not pages
 
 
-def allocator_series(samples: list[dict[str, Any]]) -> dict[tuple[str, str, str], Series]:
+def allocator_series(samples: list[dict[str, Any]], phase: str | None = None) -> dict[tuple[str, str, str], Series]:
     """From the watch's ``memory`` records: (page, kind of process, ``footprint`` or an allocator) -> MiB over
-    time, each kind summed over its processes in that page's browser (a spare renderer included)."""
+    time, each kind summed over its processes in that page's browser (a spare renderer included). ``phase``
+    None: the run's dumps (the one after the simulated pressure left out); else only that phase's dumps."""
     series: dict[tuple[str, str, str], Series] = collections.defaultdict(list)
     for record in samples:
         if record.get("event") != "memory":
+            continue
+        if (phase is None and record.get("phase") == "after-pressure") or (
+            phase is not None and record.get("phase") != phase
+        ):
             continue
         totals: dict[tuple[str, str, str], float] = collections.defaultdict(float)
         for proc in record["processes"]:
@@ -404,6 +409,13 @@ def print_browser_allocators(samples: list[dict[str, Any]], *, settle_s: float, 
         print(
             f"{page:<16} {kind[:40]:<40} {what:<18} {len(points):>5} {points[0][1]:>8.1f} {points[-1][1]:>8.1f} {rate}"
         )
+    before, after = allocator_series(samples, "before-pressure"), allocator_series(samples, "after-pressure")
+    if after:
+        print("\nat the end, before -> after a simulated critical memory pressure (what chromium gave back was cache)")
+        for key in sorted(set(before) & set(after)):
+            if max(before[key][-1][1], after[key][-1][1]) >= least_mib:
+                page, kind, what = key
+                print(f"{page:<16} {kind[:40]:<40} {what:<18} {before[key][-1][1]:>8.1f} -> {after[key][-1][1]:>8.1f}")
 
 
 def median_of(samples: list[dict[str, Any]], key: str) -> float:

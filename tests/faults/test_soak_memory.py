@@ -39,3 +39,15 @@ def test_the_table_gives_the_settled_slope_and_leaves_out_tiny_allocators(
     # Settled (after 10 min): 110 -> 170 MiB over one hour; the 400 MiB start is not part of the slope.
     assert footprint.split()[-3:] == ["410.0", "170.0", "60.0"]
     assert " cc " not in out  # 0.2 MiB throughout
+
+
+def test_the_dump_after_the_simulated_pressure_is_kept_apart(capsys: pytest.CaptureFixture[str]) -> None:
+    before = {**dump(3600.0, 400.0), "phase": "before-pressure"}
+    after = {**dump(3610.0, 90.0), "phase": "after-pressure"}
+    records = [dump(0.0, 100.0), before, after]
+    # The run's series ends with the last dump before the pressure: the relief is not part of the trend.
+    assert allocator_series(records)[("results-cam1", "Renderer", "footprint")] == [(0.0, 110.0), (3600.0, 410.0)]
+    assert allocator_series(records, "after-pressure")[("results-cam1", "Renderer", "footprint")] == [(3610.0, 100.0)]
+    print_browser_allocators(records, settle_s=600.0)
+    relief = capsys.readouterr().out.split("simulated critical memory pressure")[1]
+    assert any(line.split()[-3:] == ["410.0", "->", "100.0"] for line in relief.splitlines() if "footprint" in line)

@@ -55,6 +55,7 @@ def create_app(settings: ControllerSettings | None = None, config: ControllerCon
             metrics=app.state.metrics,
         )
         outbox.open()
+        journal = InflightJournal(settings.work_dir / SPOOL_DIR / "controller-inflight")
         dispatcher = Dispatcher(
             config,
             node=settings.node,
@@ -63,7 +64,7 @@ def create_app(settings: ControllerSettings | None = None, config: ControllerCon
             topology=app.state.topology,
             metrics=app.state.metrics,
             outbox=outbox,
-            journal=InflightJournal(settings.work_dir / SPOOL_DIR / "controller-inflight"),
+            journal=journal,
         )
         app.state.dispatcher = dispatcher
         recovered = await dispatcher.recover()
@@ -88,6 +89,7 @@ def create_app(settings: ControllerSettings | None = None, config: ControllerCon
             await asyncio.gather(*loops, return_exceptions=True)
             await dispatcher.drain(timeout=5.0)
             await dispatcher.abandon_joins()
+            journal.close()
             await outbox.close()  # after the last drop records: what the distributor did not take stays spooled
 
     def health(app: FastAPI) -> dict[str, Any]:

@@ -134,11 +134,12 @@ class Dispatcher:
             self._side.add(job)
             job.add_done_callback(self._side.discard)
 
-    async def _guarded(self, task: Task, entry: Path | None = None) -> None:
+    async def _guarded(self, task: Task, entry: str | None = None) -> None:
         try:
             await self._routed_or_dropped(task)
         finally:
-            InflightJournal.remove(entry)
+            if self.journal is not None:
+                self.journal.remove(entry)
 
     async def _routed_or_dropped(self, task: Task) -> None:
         try:

@@ -105,6 +105,11 @@ async function openPage(name, path) {
   const browser = await chromium.launch({
     executablePath: browserPath,
     headless: true,
+    // This script stops on SIGTERM/SIGINT itself and still dumps the pages' memory before closing them;
+    // playwright-core would otherwise close every browser on the signal first.
+    handleSIGTERM: false,
+    handleSIGINT: false,
+    handleSIGHUP: false,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
   });
   browsers.add(browser);

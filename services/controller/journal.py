@@ -36,6 +36,7 @@ class InflightJournal:
         self._fd: int | None = None
         self._size = 0
         self._live: dict[str, bytes] = {}  # key -> its "+" line, for compaction
+        self._live_bytes = 0
 
     @staticmethod
     def key(task: Task) -> str:
@@ -47,15 +48,19 @@ class InflightJournal:
         line = b"+" + key.encode() + b" " + task.to_json().encode() + b"\n"
         if not self._write(line):
             return None
+        self._live_bytes += len(line) - len(self._live.get(key, b""))
         self._live[key] = line
         return key
 
     def remove(self, key: str | None) -> None:
         """Cross the copy out: it left this controller."""
-        if key is None or self._live.pop(key, None) is None:
+        line = self._live.pop(key, None) if key is not None else None
+        if key is None or line is None:
             return
+        self._live_bytes -= len(line)
         self._write(b"-" + key.encode() + b"\n")
-        if self._size >= self.compact_bytes:
+        # Only when most of the file is crossed out: with many copies in flight, not a rewrite per task.
+        if self._size >= self.compact_bytes and self._size >= 2 * self._live_bytes:
             self._compact()
 
     def _write(self, line: bytes) -> bool:

@@ -103,3 +103,16 @@ def test_copies_of_a_process_killed_with_sigkill_are_found(tmp_path: Path) -> No
         if proc.poll() is None:
             proc.kill()
     assert ids(InflightJournal(tmp_path).left_over()) == [1, 3, 5, 7, 9]
+
+
+def test_many_copies_in_flight_do_not_rewrite_the_file_at_every_removal(tmp_path: Path) -> None:
+    journal = InflightJournal(tmp_path, compact_bytes=1_000)  # smaller than the copies in flight alone
+    held = [journal.add(make_task(FORK_JOIN, task_id=i)) for i in range(20)]
+    taken = lambda: journal.path.read_bytes().count(b"\n+") + journal.path.read_bytes().startswith(b"+")  # noqa: E731
+    journal.remove(held.pop())  # the file is past compact_bytes, but almost all of it is still in flight
+    assert taken() == 20  # not rewritten
+    for key in held[:15]:
+        journal.remove(key)
+    assert taken() < 20  # most of it crossed out: cut back to what is in flight
+    journal.close()
+    assert ids(InflightJournal(tmp_path).left_over()) == [15, 16, 17, 18]

@@ -9,7 +9,8 @@ One append-only file, one line per event: ``+<key> <task JSON>`` when a copy is 
 left. Each line is one ``write`` on a descriptor opened with ``O_APPEND``, so a process killed at any
 moment leaves whole lines in the kernel's page cache (a torn last line, from a crash of the machine, is
 skipped). A small file per copy cost a create, a rename and an unlink per task, most of the journal's CPU.
-The file is cut back to the copies still in flight once it passes ``compact_bytes``. It sits under the
+The file is cut back to the copies still in flight once it passes ``compact_bytes`` and most of it is crossed
+out. It sits under the
 work dir's spool directory, which the segment cleanup does not touch.
 """
 

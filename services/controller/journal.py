@@ -10,8 +10,7 @@ left. Each line is one ``write`` on a descriptor opened with ``O_APPEND``, so a 
 moment leaves whole lines in the kernel's page cache (a torn last line, from a crash of the machine, is
 skipped). A small file per copy cost a create, a rename and an unlink per task, most of the journal's CPU.
 The file is cut back to the copies still in flight once it passes ``compact_bytes`` and most of it is crossed
-out. It sits under the
-work dir's spool directory, which the segment cleanup does not touch.
+out. It sits under the work dir's spool directory, which the segment cleanup does not touch.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
 """Monitor integration tests: real monitor, scheduler and processor servers on loopback.
 
-There is no GPU on this machine: the gpu probe must say so (available: false), never report 0.
+The gpu probe must say when there is no GPU (available: false, with the reason), never report 0; where
+NVML does see a device (a GPU machine) the other gpu test checks the figures against ``nvidia-smi``.
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -44,7 +47,23 @@ def wait_for(url: str, check: Any, timeout: float = 10.0) -> Any:
         time.sleep(0.1)
 
 
+def nvml_devices() -> int:
+    """How many GPUs NVML sees here (0 without the library, a driver or a device)."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:
+        return 0
+    try:
+        return int(pynvml.nvmlDeviceGetCount())
+    finally:
+        pynvml.nvmlShutdown()
+
+
 def test_cpu_memory_fractions_and_gpu_unavailable() -> None:
+    if nvml_devices():
+        pytest.skip("NVML sees a GPU here: test_gpu_probe_reports_each_device covers it")
     with monitor(probes=["cpu", "memory", "gpu"]) as url:
         time.sleep(0.3)  # let the cpu probe see an interval
         report = httpx.get(f"{url}/resources").json()
@@ -54,6 +73,36 @@ def test_cpu_memory_fractions_and_gpu_unavailable() -> None:
     assert 0.0 < report["memory"] <= 1.0
     assert report["gpu"]["available"] is False and report["gpu"]["reason"]
     assert metrics.status_code == 200
+
+
+def test_gpu_probe_reports_each_device() -> None:
+    """Runs only on a machine with an NVIDIA GPU; the figures must match what nvidia-smi reads."""
+    count = nvml_devices()
+    if not count or shutil.which("nvidia-smi") is None:
+        pytest.skip("no NVIDIA GPU (or no nvidia-smi) here")
+    with monitor(probes=["gpu"]) as url:
+        report = wait_for(f"{url}/resources", lambda r: r.get("gpu") is not None)
+    smi = (
+        subprocess.run(
+            ["nvidia-smi", "--query-gpu=index,name,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()
+    )
+    gpu = report["gpu"]
+    assert gpu["available"] is True, gpu
+    assert len(gpu["devices"]) == count == len(smi)
+    for device, line in zip(gpu["devices"], smi, strict=True):
+        index, name, total_mib = (field.strip() for field in line.split(","))
+        assert device["index"] == int(index)
+        assert device["name"] == name
+        assert abs(device["memory_total_bytes"] / 2**20 - float(total_mib)) <= 1.0
+        assert 0.0 <= device["utilization"] <= 1.0
+        assert 0.0 < device["memory"] < 1.0  # the driver itself holds some memory on every device
 
 
 def test_bandwidth_probe_between_two_monitors() -> None:

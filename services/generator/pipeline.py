@@ -1,7 +1,9 @@
-"""The generator's loop: read -> filter -> resize -> batch -> encode (worker thread) -> submit.
+"""The generator's loop: read -> filter -> resize -> encode frame by frame (worker thread) -> submit.
 
-Reading (with filtering and resizing) runs in one worker thread and encoding in another, with a bounded
-queue of segments between them. When that queue is full, a replayed source waits (replays stay identical),
+Reading (with filtering and resizing) runs in one worker thread and encoding in another: each kept frame is
+handed to the encoder thread as soon as it is read, so a segment's file is finished shortly after its last
+frame (``services/generator/encoder.py``). Complete segments wait in a bounded queue for their encoding to
+finish and to be submitted. When that queue is full, a replayed source waits (replays stay identical),
 while a live (paced) source skips the frames it cannot hand over and counts them, so a slow encoder never
 stalls a camera. Every task created is either accepted by the node's controller or recorded as a drop at
 the distributor.
@@ -42,7 +44,7 @@ from services.generator import frame_filter as filter_family
 from services.generator import frame_process as process_family
 from services.generator import source as source_family
 from services.generator.config import GeneratorConfig
-from services.generator.encoder import Encoder, encoder_alias_for
+from services.generator.encoder import Encoder, FailedSegment, SegmentWriter, encoder_alias_for
 from services.generator.frame_filter import FrameFilter
 from services.generator.frame_process import FrameProcess
 from services.generator.ledger import OpenMarker, TaskLedger
@@ -50,19 +52,25 @@ from services.generator.planner import Planner
 from services.generator.source import Frame, FrameSource
 
 log = logging.getLogger(__name__)
+_ENCODED = np.empty((0, 0, 3), np.uint8)
+"""Stands for a frame's image once it went to the encoder: the reader holds no frame after that."""
 FAMILIES = (source_family.FAMILY, filter_family.FAMILY, process_family.FAMILY, encoder_family.FAMILY)
 """Hook families the generator uses; importing their modules declares the built-in hooks."""
 
 
 @dataclass
 class Segment:
-    """Frames of one future task, with the plan they were made under."""
+    """One future task: its frames' indices and truths, the plan they were made under, and its file."""
 
-    frames: list[np.ndarray]
     indices: list[int]
     truths: list[dict[str, Any] | None]
     meta: Meta
     source_time: float
+    completed_at: float
+    """Wall clock when the last frame was read: the task's ``created_at``."""
+    writer: SegmentWriter
+    encoded: asyncio.Future[int]
+    """The file's size once the encoder thread has finished it."""
 
 
 @dataclass
@@ -158,6 +166,24 @@ class Generator:
             self._encoders[alias] = REGISTRY.create("encoder", alias, choice.params if choice.alias == alias else {})
         return self._encoders[alias]
 
+    def _writer(self, meta: Meta) -> SegmentWriter:
+        """A new segment file for frames made under ``meta`` (a failed one when no encoder can be made)."""
+        try:
+            encoder = self.encoder_for(meta)
+        except Exception as exc:  # the segment ends as a drop record once complete
+            return FailedSegment(exc)
+        fps = min(meta.fps, self.raw_meta.fps or meta.fps)
+        return encoder.writer(self.work_dir, fps, meta, prefix=self._temp_prefix)
+
+    @property
+    def _temp_prefix(self) -> str:
+        return f".enc-{_safe_name(self.config.source_id)}-"
+
+    def _remove_stale_segments(self) -> None:
+        """Temporary files this source's encoder left when its process stopped mid-segment."""
+        for path in self.work_dir.glob(f"{self._temp_prefix}*.mp4"):
+            path.unlink(missing_ok=True)
+
     # -- reading (worker thread) --------------------------------------------------------------
     def _next_kept(self, source: FrameSource, meta: Meta, resize: bool = True) -> Frame | None:
         """Read until a frame passes the filter; resize it unless told not to (it is to be skipped). Runs in the
@@ -180,6 +206,7 @@ class Generator:
         """Read until the source ends, fails or is closed; then wait until every segment made is a task that
         was submitted or recorded as dropped, and report how reading ended."""
         loop = asyncio.get_running_loop()
+        writer: SegmentWriter | None = None  # the segment being filled
         try:
             await self.planner.first_plan(self.raw_meta)
             source.set_rate_hint(self.planner.plan.meta.fps)
@@ -218,12 +245,18 @@ class Generator:
                             break
                 self.stats.frames_kept += 1
                 batch.append(frame)
+                if writer is None:
+                    writer = self._writer(meta)
+                # Not awaited: the reader goes on while the encoder thread takes the frames in order.
+                loop.run_in_executor(self._encoder_pool, writer.add, frame.image)
+                frame.image = _ENCODED
                 if len(batch) >= meta.buffer_size:
-                    await self._put(self._segment(batch, meta))
-                    batch = []
+                    await self._put(self._segment(batch, meta, writer))
+                    batch, writer = [], None
                     self.planner.maybe_refresh(frame.timestamp, self.raw_meta)
-            if ended and batch and self._under_limit():
-                await self._put(self._segment(batch, meta))
+            if ended and batch and writer is not None and self._under_limit():
+                await self._put(self._segment(batch, meta, writer))
+                writer = None
             await self._segments.join()
             if not self._stop.is_set():
                 self.stats.state = "finished"
@@ -234,6 +267,9 @@ class Generator:
             await self._segments.join()
             self.stats.state, self.stats.error = "failed", str(exc)
         finally:
+            if writer is not None:  # frames read while closing, or before the source failed: in no task
+                with contextlib.suppress(RuntimeError):  # the encoder thread is gone: the next start removes it
+                    loop.run_in_executor(self._encoder_pool, writer.discard)
             with contextlib.suppress(Exception):
                 # In the reader thread, so it never races a read still running there.
                 await asyncio.shield(loop.run_in_executor(self._reader, source.close))
@@ -242,13 +278,16 @@ class Generator:
         self._segments_made += 1
         await self._segments.put(segment)
 
-    def _segment(self, batch: list[Frame], meta: Meta) -> Segment:
+    def _segment(self, batch: list[Frame], meta: Meta, writer: SegmentWriter) -> Segment:
+        loop = asyncio.get_running_loop()
         return Segment(
-            frames=[f.image for f in batch],
             indices=[f.index for f in batch],
             truths=[f.truth for f in batch],
             meta=meta.model_copy(update={"buffer_size": len(batch)} if len(batch) != meta.buffer_size else {}),
             source_time=batch[-1].timestamp,
+            completed_at=time.time(),
+            writer=writer,
+            encoded=loop.run_in_executor(self._encoder_pool, writer.finish),
         )
 
     # -- encoding and submission ----------------------------------------------------------------
@@ -301,16 +340,14 @@ class Generator:
             dag=self.planner.dag(),
             payload=Payload(file_name=name, frame_indices=segment.indices, ground_truth=truth),
             deployment_version=self.planner.deployment_version,
+            created_at=segment.completed_at,
         )
         self.stats.tasks_created += 1
-        loop = asyncio.get_running_loop()
-        fps = min(segment.meta.fps, self.raw_meta.fps or segment.meta.fps)
         try:
-            encoder = self.encoder_for(segment.meta)
-            size = await loop.run_in_executor(
-                self._encoder_pool, encoder.encode, segment.frames, fps, segment.meta, self.work_dir / name
-            )
+            size = await segment.encoded
+            segment.writer.move_to(self.work_dir / name)
         except Exception as exc:  # any encoder failure ends this task as a drop record, not silently
+            await asyncio.get_running_loop().run_in_executor(self._encoder_pool, segment.writer.discard)
             await self._drop(task, DropReason.INVALID, f"encoding failed: {exc}")
             return
         task.payload.size_bytes = size
@@ -367,6 +404,7 @@ class Generator:
     def start(self) -> None:
         """Start the submission loop; reading starts with :meth:`open`."""
         if self._submitter is None:
+            self._remove_stale_segments()
             self.outbox.open()
             self._submitter = asyncio.create_task(self._submit_loop(), name="generator-submit")
             if self.ledger.unfinished:

@@ -11,7 +11,7 @@ from pydantic import Field
 from common.errors import InvalidInput
 from common.registry import HookConfig, hook
 from common.task import Meta
-from services.generator.encoder import FAMILY, Encoder
+from services.generator.encoder import FAMILY, Encoder, FrameSink
 
 
 class OpenCVEncoderConfig(HookConfig):
@@ -26,14 +26,20 @@ class OpenCVEncoder(Encoder):
 
     config: OpenCVEncoderConfig
 
-    def write(self, frames: list[np.ndarray], fps: float, meta: Meta, path: Path) -> None:
+    def open_sink(self, path: Path, width: int, height: int, fps: float, meta: Meta) -> FrameSink:
         code = meta.encoding if len(meta.encoding) == 4 else self.config.fourcc
-        height, width = frames[0].shape[:2]
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*code), max(fps, 1.0), (width, height))
         if not writer.isOpened():
             raise InvalidInput(f"OpenCV cannot encode with codec {code!r}")
-        try:
-            for frame in frames:
-                writer.write(frame)
-        finally:
-            writer.release()
+        return OpenCVSink(writer)
+
+
+class OpenCVSink:
+    def __init__(self, writer: cv2.VideoWriter) -> None:
+        self.writer = writer
+
+    def write(self, frame: np.ndarray) -> None:
+        self.writer.write(frame)
+
+    def close(self) -> None:
+        self.writer.release()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib.util
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import Field
 
 from common.registry import HookConfig, hook
 from common.task import Meta
-from services.generator.encoder import FAMILY, Encoder
+from services.generator.encoder import FAMILY, Encoder, FrameSink
 
 # PyAV (and the FFmpeg libraries it maps, ~16 MB resident) is loaded on the first H.264 segment, not when
 # the encoder family is listed: most generators never encode H.264. A missing PyAV still skips this hook.
@@ -34,8 +35,7 @@ class X264Encoder(Encoder):
     Config = X264EncoderConfig
     config: X264EncoderConfig
 
-    def write(self, frames: list[np.ndarray], fps: float, meta: Meta, path: Path) -> None:
-        height, width = frames[0].shape[:2]
+    def open_sink(self, path: Path, width: int, height: int, fps: float, meta: Meta) -> FrameSink:
         options = {"preset": self.config.preset}
         if self.config.zerolatency:
             options["tune"] = "zerolatency"
@@ -45,14 +45,31 @@ class X264Encoder(Encoder):
             options["crf"] = str(self.config.crf)
         import av
 
-        rate = Fraction(max(fps, 1.0)).limit_denominator(1001)
-        with av.open(str(path), mode="w", format="mp4") as container:
-            stream = container.add_stream("libx264", rate=rate, options=options)
-            stream.width, stream.height = width - width % 2, height - height % 2
+        container = av.open(str(path), mode="w", format="mp4")
+        try:
+            stream = container.add_stream(
+                "libx264", rate=Fraction(max(fps, 1.0)).limit_denominator(1001), options=options
+            )
+            stream.width, stream.height = width - width % 2, height - height % 2  # 4:2:0 needs even sizes
             stream.pix_fmt = "yuv420p"
-            for image in frames:
-                frame = av.VideoFrame.from_ndarray(image[: stream.height, : stream.width], format="bgr24")
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-            for packet in stream.encode(None):
-                container.mux(packet)
+        except BaseException:
+            container.close()
+            raise
+        return X264Sink(av, container, stream)
+
+
+class X264Sink:
+    def __init__(self, av: Any, container: Any, stream: Any) -> None:
+        self.av, self.container, self.stream = av, container, stream
+
+    def write(self, frame: np.ndarray) -> None:
+        image = self.av.VideoFrame.from_ndarray(frame[: self.stream.height, : self.stream.width], format="bgr24")
+        for packet in self.stream.encode(image):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        try:
+            for packet in self.stream.encode(None):
+                self.container.mux(packet)
+        finally:
+            self.container.close()

@@ -26,6 +26,7 @@ from common.registry import HookConfig, hook
 from common.task import Meta, RawMeta, Task
 from services.generator.app import create_app
 from services.generator.config import GeneratorConfig, GeneratorSettings
+from services.generator.encoder import FrameSink
 from services.generator.encoders.opencv import OpenCVEncoder, OpenCVEncoderConfig
 from services.generator.source import Frame, FrameSource
 from tests.e2e.cluster import wait_until, write_video
@@ -106,9 +107,9 @@ class SlowOpenCVEncoder(OpenCVEncoder):
     Config = SlowEncoderConfig
     config: SlowEncoderConfig
 
-    def write(self, frames: list[np.ndarray], fps: float, meta: Meta, path: Path) -> None:
+    def open_sink(self, path: Path, width: int, height: int, fps: float, meta: Meta) -> FrameSink:
         time.sleep(self.config.delay_s)
-        super().write(frames, fps, meta, path)
+        return super().open_sink(path, width, height, fps, meta)
 
 
 def run(tmp_path: Path, source: dict[str, Any], **config: Any) -> tuple[dict[str, Any], dict[str, list[Any]], Any]:
@@ -194,3 +195,95 @@ def test_a_replayed_file_waits_for_the_slow_encoder_and_loses_no_frame(tmp_path:
     assert status["tasks_dropped"] == 0
     indices = [i for t in sorted(store["tasks"], key=lambda t: t["task_id"]) for i in t["payload"]["frame_indices"]]
     assert indices == list(range(24))
+
+
+GATE_TIMEOUT_S = 5.0
+WRITTEN: list[tuple[int, float]] = []
+"""(frame index, wall clock) of every frame the recording encoder took, in order."""
+CLOSED: list[float] = []
+"""Wall clock at which each of its segment files was finished."""
+WRITTEN_CHANGED = threading.Condition()
+
+
+@hook("encoder", "test-recording-opencv")
+class RecordingOpenCVEncoder(OpenCVEncoder):
+    """The real OpenCV encoder, noting when it takes each frame (the index is the frame's pixel value)."""
+
+    Config = OpenCVEncoderConfig
+    config: OpenCVEncoderConfig
+
+    def open_sink(self, path: Path, width: int, height: int, fps: float, meta: Meta) -> FrameSink:
+        sink = super().open_sink(path, width, height, fps, meta)
+
+        class Recording:
+            def write(self, frame: np.ndarray) -> None:
+                sink.write(frame)
+                with WRITTEN_CHANGED:
+                    WRITTEN.append((int(frame[0, 0, 0]), time.time()))
+                    WRITTEN_CHANGED.notify_all()
+
+            def close(self) -> None:
+                sink.close()
+                CLOSED.append(time.time())
+
+        return Recording()
+
+
+class GatedCameraConfig(HookConfig):
+    frames: int = Field(16, ge=1, description="Frames before the stream ends.")
+    segment: int = Field(4, ge=2, description="Frames per segment of the generator's plan.")
+
+
+@hook("source", "test-gated-camera")
+class GatedCamera(FrameSource):
+    """Hands over a segment's last frame only once the encoder has taken the segment's first one (or after
+    ``GATE_TIMEOUT_S``): with encoding deferred to complete segments, every gate would time out."""
+
+    Config = GatedCameraConfig
+    config: GatedCameraConfig
+
+    def __init__(self, config: GatedCameraConfig) -> None:
+        super().__init__(config)
+        self.next_index = 0
+        self.gates: list[bool] = []
+
+    def open(self) -> RawMeta:
+        return RawMeta(width=160, height=120, fps=10.0)
+
+    def read(self) -> Frame | None:
+        index = self.next_index
+        if index >= self.config.frames:
+            return None
+        self.next_index += 1
+        if index % self.config.segment == self.config.segment - 1:
+            first = index - self.config.segment + 1
+            with WRITTEN_CHANGED:
+                opened = WRITTEN_CHANGED.wait_for(lambda: any(i == first for i, _ in WRITTEN), GATE_TIMEOUT_S)
+            self.gates.append(opened)
+        return Frame(image=np.full((120, 160, 3), index, np.uint8), index=index, timestamp=index / 10.0)
+
+
+def test_frames_are_encoded_as_they_arrive_and_a_task_is_created_when_its_last_frame_is_read(
+    tmp_path: Path,
+) -> None:
+    WRITTEN.clear()
+    CLOSED.clear()
+    status, store, camera = run(
+        tmp_path,
+        {"alias": "test-gated-camera"},
+        encoder={"alias": "test-recording-opencv"},
+        startup_plan={"resolution": "360p", "fps": 10, "encoding": "mp4v", "buffer_size": 4},
+        realtime=False,
+    )
+    assert status["state"] == "finished" and status["tasks_dropped"] == 0, status
+    # Each segment's first frame was in the encoder before the segment's last frame was read.
+    assert camera.gates == [True] * 4, camera.gates
+    assert [i for i, _ in WRITTEN] == list(range(16))
+    tasks = sorted(store["tasks"], key=lambda t: t["task_id"])
+    assert [t["payload"]["frame_indices"] for t in tasks] == [list(range(k, k + 4)) for k in range(0, 16, 4)]
+    for task, closed in zip(tasks, CLOSED, strict=True):
+        # created_at is when the segment was complete, before its file was finished (not after encoding it).
+        first_written = min(at for i, at in WRITTEN if i in task["payload"]["frame_indices"])
+        assert first_written <= task["created_at"] <= closed, (first_written, task["created_at"], closed)
+        assert (tmp_path / "work" / task["payload"]["file_name"]).stat().st_size == task["payload"]["size_bytes"]
+    assert not list((tmp_path / "work").glob(".enc-*"))  # no temporary left behind

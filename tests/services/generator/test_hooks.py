@@ -78,6 +78,43 @@ def test_encoders_write_decodable_segments(alias: str, meta: Meta, tmp_path: Pat
     assert [p.name for p in tmp_path.iterdir()] == ["seg.mp4"]  # no temporary left behind
 
 
+@pytest.mark.parametrize(("alias", "meta"), [("opencv", Meta()), ("x264", Meta(encoding="h264", qp=30))])
+def test_a_segment_written_frame_by_frame_is_the_segment_written_at_once(
+    alias: str, meta: Meta, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (180, 320, 3), np.uint8) for _ in range(4)]
+    enc = REGISTRY.create("encoder", alias)
+    at_once = enc.encode(frames, 10.0, meta, tmp_path / "once.mp4")
+    writer = enc.writer(tmp_path, 10.0, meta, prefix=".enc-cam-")
+    for image in frames:
+        writer.add(image)
+        assert writer.path is not None and writer.path.name.startswith(".enc-cam-")  # a hidden temporary
+    size = writer.finish()
+    writer.move_to(tmp_path / "streamed.mp4")
+    assert size == at_once == (tmp_path / "streamed.mp4").stat().st_size
+    assert (tmp_path / "streamed.mp4").read_bytes() == (tmp_path / "once.mp4").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["once.mp4", "streamed.mp4"]
+
+
+def test_a_segment_whose_encoder_fails_raises_at_finish_and_leaves_no_file(tmp_path: Path) -> None:
+    enc = REGISTRY.create("encoder", "opencv")
+    writer = enc.writer(tmp_path, 10.0, Meta(encoding="zzzz"))  # no such fourcc
+    for _ in range(3):
+        writer.add(np.zeros((36, 64, 3), np.uint8))  # never raises: the frames are in the encoder thread
+    with pytest.raises(Exception, match="zzzz"):
+        writer.finish()
+    writer.discard()
+    assert list(tmp_path.iterdir()) == []
+    empty = enc.writer(tmp_path, 10.0, Meta())
+    with pytest.raises(ValueError, match="at least one frame"):
+        empty.finish()
+    half = enc.writer(tmp_path, 10.0, Meta())
+    half.add(np.zeros((36, 64, 3), np.uint8))
+    half.discard()  # closing mid-segment: the frames belong to no task
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_x264_qp_changes_the_size(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, (180, 320, 3), np.uint8) for _ in range(4)]

@@ -50,7 +50,7 @@ async def fetch(
 async def results(
     source_id: str,
     plane: Plane,
-    after: int = Query(0, ge=0, description="Return records after this sequence number."),
+    after: int = Query(0, ge=0, lt=2**63, description="Return records after this sequence number."),
     limit: int = Query(100, ge=1, le=1000, description="At most this many records."),
     tail: int | None = Query(
         None, ge=1, le=1000, description="Instead of paging after `after`: the latest this many records."
@@ -72,7 +72,7 @@ async def stream(
     source_id: str,
     request: Request,
     plane: Plane,
-    after: int = Query(0, ge=0, description="Start after this sequence number."),
+    after: int = Query(0, ge=0, lt=2**63, description="Start after this sequence number."),
     interval: float = Query(0.5, ge=0.1, le=10, description="Polling interval of the distributor, seconds."),
 ) -> StreamingResponse:
     _check_source(plane, source_id)

@@ -77,7 +77,7 @@ async def post_drop(request: Request) -> Response:
 @router.get("/results", response_model=ResultPage)
 async def get_results(
     request: Request,
-    after: Annotated[int, Query(ge=0, description="Return records with seq greater than this.")] = 0,
+    after: Annotated[int, Query(ge=0, lt=2**63, description="Return records with seq greater than this.")] = 0,
     limit: Annotated[int, Query(ge=1, description="Records at most (capped by the config).")] = 100,
     source_id: Annotated[str | None, Query(max_length=128)] = None,
     tail: Annotated[

@@ -111,7 +111,12 @@ def test_cursor_paging_and_source_filter(tmp_path: Path) -> None:
             cursor = body["cursor"]
         cam2 = httpx.get(f"{url}/results", params={"source_id": "cam2"}).json()["records"]
         bad = httpx.get(f"{url}/results", params={"after": -1})
+        # Beyond SQLite's 64-bit integers: refused with what was wrong, never a 500 from the database.
+        huge = httpx.get(f"{url}/results", params={"after": 2**63})
+        last = httpx.get(f"{url}/results", params={"after": 2**63 - 1})
     assert seen == list(range(7))
+    assert huge.status_code == 422 and "after" in huge.json()["error"]["message"]
+    assert last.status_code == 200 and last.json()["records"] == []
     assert [r["task_id"] for r in cam2] == [1, 3, 5]
     assert bad.status_code == 422 and "after" in bad.json()["error"]["message"]
 

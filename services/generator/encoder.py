@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Protocol
 
@@ -20,6 +20,9 @@ from common.registry import REGISTRY, Hook
 from common.task import Meta
 
 FAMILY = "encoder"
+TEMP_SUFFIX_CHARS = 32
+"""A temporary segment file is ``<prefix><32 hex digits>.mp4``: a name of that exact length is the mark
+that tells one source's leftovers from another's whose prefix starts the same way."""
 H264_NAMES = frozenset({"h264", "x264", "libx264", "avc1"})
 
 
@@ -74,9 +77,7 @@ class SegmentWriter:
         try:
             if self._sink is None:
                 self.directory.mkdir(parents=True, exist_ok=True)
-                fd, name = tempfile.mkstemp(dir=self.directory, prefix=self.prefix, suffix=".mp4")
-                os.close(fd)
-                self.path = Path(name)
+                self.path = self.directory / f"{self.prefix}{uuid.uuid4().hex}.mp4"
                 height, width = frame.shape[:2]
                 self._sink = self.encoder.open_sink(self.path, width, height, self.fps, self.meta)
             self._sink.write(frame)
@@ -133,6 +134,11 @@ class FailedSegment(SegmentWriter):
 
     def discard(self) -> None:
         return None
+
+
+def temporary_files(directory: Path, prefix: str) -> list[Path]:
+    """The temporary segment files of writers made with ``prefix`` (and of no other prefix)."""
+    return sorted(directory.glob(f"{prefix}{'?' * TEMP_SUFFIX_CHARS}.mp4"))
 
 
 def encoder_alias_for(encoding: str, default: str) -> str:

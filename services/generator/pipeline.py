@@ -44,7 +44,7 @@ from services.generator import frame_filter as filter_family
 from services.generator import frame_process as process_family
 from services.generator import source as source_family
 from services.generator.config import GeneratorConfig
-from services.generator.encoder import Encoder, FailedSegment, SegmentWriter, encoder_alias_for
+from services.generator.encoder import Encoder, FailedSegment, SegmentWriter, encoder_alias_for, temporary_files
 from services.generator.frame_filter import FrameFilter
 from services.generator.frame_process import FrameProcess
 from services.generator.ledger import OpenMarker, TaskLedger
@@ -181,7 +181,7 @@ class Generator:
 
     def _remove_stale_segments(self) -> None:
         """Temporary files this source's encoder left when its process stopped mid-segment."""
-        for path in self.work_dir.glob(f"{self._temp_prefix}*.mp4"):
+        for path in temporary_files(self.work_dir, self._temp_prefix):
             path.unlink(missing_ok=True)
 
     # -- reading (worker thread) --------------------------------------------------------------

@@ -287,3 +287,23 @@ def test_frames_are_encoded_as_they_arrive_and_a_task_is_created_when_its_last_f
         assert first_written <= task["created_at"] <= closed, (first_written, task["created_at"], closed)
         assert (tmp_path / "work" / task["payload"]["file_name"]).stat().st_size == task["payload"]["size_bytes"]
     assert not list((tmp_path / "work").glob(".enc-*"))  # no temporary left behind
+
+
+def test_a_generator_removes_its_own_half_written_segments_at_start_and_no_other_sources(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    mine = work / f".enc-cam-{'a' * 32}.mp4"  # left by a process of this source that was killed mid-segment
+    theirs = work / f".enc-cam-1-{'b' * 32}.mp4"  # being written by source "cam-1" on the same work dir
+    mine.write_bytes(b"half a segment")
+    theirs.write_bytes(b"half a segment")
+    WRITTEN.clear()
+    CLOSED.clear()
+    status, store, camera = run(
+        tmp_path,
+        {"alias": "test-gated-camera", "params": {"frames": 4}},
+        encoder={"alias": "test-recording-opencv"},
+        startup_plan={"resolution": "360p", "fps": 10, "encoding": "mp4v", "buffer_size": 4},
+        realtime=False,
+    )
+    assert status["state"] == "finished" and len(store["tasks"]) == 1 and camera.gates == [True], status
+    assert not mine.exists() and theirs.read_bytes() == b"half a segment"

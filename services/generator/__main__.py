@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from common.entrypoint import one_line_errors
+from common.memory import reuse_freed_frames
 from common.service import load_topology, serve
 from services.generator.app import create_app
 from services.generator.config import GeneratorSettings
-from services.generator.memory import return_freed_frames
 
 
 def main() -> None:
-    return_freed_frames()
+    reuse_freed_frames()
     with one_line_errors("generator"):
         settings = GeneratorSettings.from_env()
         load_topology(settings)  # a bad topology is named now, not as a traceback at startup

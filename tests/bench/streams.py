@@ -294,6 +294,29 @@ def _rss_by_type(rt: LocalRuntime) -> dict[str, float]:
     return {k: round(max(v), 1) for k, v in sorted(groups.items())}
 
 
+def kernel_counters(rt: LocalRuntime, name: str) -> tuple[float, int]:
+    """Kernel CPU seconds and minor page faults so far of workload ``name`` and its children (Linux's
+    /proc; zeros elsewhere): what a process pays the kernel for memory it maps and touches afresh."""
+    for record in rt.records():
+        proc = record.process() if record.name == name else None
+        if proc is None:
+            continue
+        system, faults = 0.0, 0
+        try:
+            members = [proc, *proc.children(recursive=True)]
+        except psutil.Error:
+            return 0.0, 0
+        for member in members:
+            try:
+                system += member.cpu_times().system
+                stat = Path(f"/proc/{member.pid}/stat").read_text()
+                faults += int(stat[stat.rfind(")") + 2 :].split()[7])  # field 10 of stat(5): minflt
+            except (psutil.Error, OSError, ValueError, IndexError):
+                continue
+        return system, faults
+    raise LookupError(f"no running workload {name!r}")
+
+
 def run_scale(results: dict[str, Any], run_dir: Path, *, quick: bool = False) -> None:
     """N sources on the edge node at 5 fps 720p; face detection on the edge, passthrough on the cloud."""
     counts = stream_counts(quick)
@@ -341,10 +364,12 @@ def run_scale(results: dict[str, Any], run_dir: Path, *, quick: bool = False) ->
             names = [r.name for r in rt.records()]
             with load_window(results, f"scale_{n}"):
                 cpu0 = {name: cpu_seconds(rt, name) for name in names}
+                kernel0 = {name: kernel_counters(rt, name) for name in names}
                 c0, t0 = _counts(dist), time.time()
                 time.sleep(window_s)
                 c1, t1 = _counts(dist), time.time()
                 cpu1 = {name: cpu_seconds(rt, name) for name in names}
+                kernel1 = {name: kernel_counters(rt, name) for name in names}
             if n == max(counts):
                 scale["rss_mb"] = _rss_by_type(rt)
             done = sum(c1.get(s, (0, 0))[0] - c0.get(s, (0, 0))[0] for s in sources)
@@ -356,9 +381,14 @@ def run_scale(results: dict[str, Any], run_dir: Path, *, quick: bool = False) ->
                     if record["kind"] == "result" and task.get("finished_at") and t0 <= task["finished_at"] <= t1:
                         delays.append((task["finished_at"] - task["created_at"]) * 1000)
             cpu_ms: dict[str, float] = {}
+            sys_ms: dict[str, float] = {}
+            faults: dict[str, int] = {}
             for name in names:
                 kind = _type_of(name)
                 cpu_ms[kind] = cpu_ms.get(kind, 0.0) + (cpu1[name] - cpu0[name]) * 1000
+                sys_ms[kind] = sys_ms.get(kind, 0.0) + (kernel1[name][0] - kernel0[name][0]) * 1000
+                faults[kind] = faults.get(kind, 0) + kernel1[name][1] - kernel0[name][1]
+            finished = max(1, done + dropped)
             elapsed = t1 - t0
             rows[str(n)] = {
                 "results_per_s": round(done / elapsed, 2),
@@ -370,7 +400,10 @@ def run_scale(results: dict[str, Any], run_dir: Path, *, quick: bool = False) ->
                 "e2e_ms_p95": round(percentile(delays, 95), 1),
                 # Over the segments finished in the window, results and drops alike: a dropped segment cost the
                 # generator its encode and the processors whatever they did before the drop.
-                "cpu_ms_per_segment": {k: round(v / max(1, done + dropped), 1) for k, v in sorted(cpu_ms.items())},
+                "cpu_ms_per_segment": {k: round(v / finished, 1) for k, v in sorted(cpu_ms.items())},
+                # The kernel's part of it, and the page faults behind most of that: memory mapped afresh.
+                "sys_ms_per_segment": {k: round(v / finished, 1) for k, v in sorted(sys_ms.items())},
+                "minor_faults_per_segment": {k: round(v / finished) for k, v in sorted(faults.items())},
             }
             print(f"bench: scale {n}: {rows[str(n)]}", file=sys.stderr, flush=True)
             # No drops: no drop record, and at least 95 % of the offered segments delivered (a replayed

@@ -3,10 +3,10 @@ of streams (``scale``), on the local runtime with one cloud and one edge node jo
 real generators replaying a 720p video at 5 fps in real time.
 
 Each task's delay is the distributor's wall clock when the result is stored minus the generator's when
-the task was made (right before its segment is encoded; one machine, one clock). Its lower bound is what
-the work itself costs, each part measured alone in the bench process on the same frames in the same run:
-encode + segment bytes / link rate + the link's latency (when the stage runs on the cloud) + decode +
-model time.
+the task was made (when its segment's last frame was read: each frame is encoded as it is read; one
+machine, one clock). Its lower bound is what the work itself costs, each part measured alone in the bench
+process on the same frames in the same run: encode + segment bytes / link rate + the link's latency (when
+the stage runs on the cloud) + decode + model time.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import psutil
 from common.workload import Workload
 from services.local.runtime import LocalRuntime
 from tests.bench import guard
-from tests.bench.dataplane import cpu_seconds
+from tests.bench.dataplane import workload_usage
 from tests.bench.measure import load_window, percentile
 from tests.e2e.cluster import face_image
 
@@ -294,29 +294,6 @@ def _rss_by_type(rt: LocalRuntime) -> dict[str, float]:
     return {k: round(max(v), 1) for k, v in sorted(groups.items())}
 
 
-def kernel_counters(rt: LocalRuntime, name: str) -> tuple[float, int]:
-    """Kernel CPU seconds and minor page faults so far of workload ``name`` and its children (Linux's
-    /proc; zeros elsewhere): what a process pays the kernel for memory it maps and touches afresh."""
-    for record in rt.records():
-        proc = record.process() if record.name == name else None
-        if proc is None:
-            continue
-        system, faults = 0.0, 0
-        try:
-            members = [proc, *proc.children(recursive=True)]
-        except psutil.Error:
-            return 0.0, 0
-        for member in members:
-            try:
-                system += member.cpu_times().system
-                stat = Path(f"/proc/{member.pid}/stat").read_text()
-                faults += int(stat[stat.rfind(")") + 2 :].split()[7])  # field 10 of stat(5): minflt
-            except (psutil.Error, OSError, ValueError, IndexError):
-                continue
-        return system, faults
-    raise LookupError(f"no running workload {name!r}")
-
-
 def run_scale(results: dict[str, Any], run_dir: Path, *, quick: bool = False) -> None:
     """N sources on the edge node at 5 fps 720p; face detection on the edge, passthrough on the cloud."""
     counts = stream_counts(quick)
@@ -363,13 +340,11 @@ def run_scale(results: dict[str, Any], run_dir: Path, *, quick: bool = False) ->
             _wait(warm, 60 + 10 * n, f"{n} streams")
             names = [r.name for r in rt.records()]
             with load_window(results, f"scale_{n}"):
-                cpu0 = {name: cpu_seconds(rt, name) for name in names}
-                kernel0 = {name: kernel_counters(rt, name) for name in names}
+                usage0 = {name: workload_usage(rt, name) for name in names}
                 c0, t0 = _counts(dist), time.time()
                 time.sleep(window_s)
                 c1, t1 = _counts(dist), time.time()
-                cpu1 = {name: cpu_seconds(rt, name) for name in names}
-                kernel1 = {name: kernel_counters(rt, name) for name in names}
+                usage1 = {name: workload_usage(rt, name) for name in names}
             if n == max(counts):
                 scale["rss_mb"] = _rss_by_type(rt)
             done = sum(c1.get(s, (0, 0))[0] - c0.get(s, (0, 0))[0] for s in sources)
@@ -385,9 +360,10 @@ def run_scale(results: dict[str, Any], run_dir: Path, *, quick: bool = False) ->
             faults: dict[str, int] = {}
             for name in names:
                 kind = _type_of(name)
-                cpu_ms[kind] = cpu_ms.get(kind, 0.0) + (cpu1[name] - cpu0[name]) * 1000
-                sys_ms[kind] = sys_ms.get(kind, 0.0) + (kernel1[name][0] - kernel0[name][0]) * 1000
-                faults[kind] = faults.get(kind, 0) + kernel1[name][1] - kernel0[name][1]
+                before, after = usage0[name], usage1[name]
+                cpu_ms[kind] = cpu_ms.get(kind, 0.0) + (after.cpu_s - before.cpu_s) * 1000
+                sys_ms[kind] = sys_ms.get(kind, 0.0) + (after.system_s - before.system_s) * 1000
+                faults[kind] = faults.get(kind, 0) + after.minor_faults - before.minor_faults
             finished = max(1, done + dropped)
             elapsed = t1 - t0
             rows[str(n)] = {

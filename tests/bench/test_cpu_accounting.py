@@ -1,12 +1,17 @@
-"""The passthrough run's CPU accounting (``tests.bench.dataplane.cpu_accounting``): the ratio it explains."""
+"""The bench's CPU accounting: the passthrough ratio it explains (``cpu_accounting``) and the per-process
+usage it is built from (``process_usage``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
+import sys
 
 import pytest
 
-from tests.bench.dataplane import cpu_accounting
+from tests.bench.dataplane import ProcessUsage, cpu_accounting, process_usage
 
 pytestmark = pytest.mark.unit
 
@@ -31,3 +36,29 @@ def test_the_ratio_splits_into_cpu_per_task_and_busy_cores() -> None:
 def test_no_busy_share_leaves_the_busy_ratio_unknown() -> None:
     out = cpu_accounting(100.0, {"bench": 1.0}, None, 300.0, [{"bench": 0.5}], [None])
     assert out["busy_ratio"] is None and out["cpu_ratio"] == 0.5
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="page faults are read from Linux's /proc")
+def test_process_usage_counts_a_childs_cpu_and_the_pages_it_touches() -> None:
+    # A parent that starts a child; the child writes 64 MiB of fresh memory (16,384 pages), then both wait.
+    child = "import time; b = b'x' * (64 << 20); print('ready', flush=True); time.sleep(30)"
+    parent = (
+        "import subprocess, sys, time; "
+        f"c = subprocess.Popen([sys.executable, '-c', {child!r}], stdout=subprocess.PIPE); "
+        "c.stdout.readline(); print(c.pid, flush=True); time.sleep(30)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE)
+    child_pid = 0
+    try:
+        assert proc.stdout is not None
+        child_pid = int(proc.stdout.readline())
+        usage = process_usage(proc.pid)
+        assert usage.minor_faults >= 16_384  # the child's pages are counted with the parent's
+        assert 0.0 < usage.system_s <= usage.cpu_s  # zeroing those pages is the kernel's work
+    finally:
+        if child_pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child_pid, signal.SIGKILL)
+        proc.kill()
+        proc.wait(timeout=10)
+    assert process_usage(proc.pid) == ProcessUsage()  # gone: zeros, not an error

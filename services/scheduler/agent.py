@@ -6,7 +6,8 @@ learn from task feedback and resource reports. Each agent is one file under ``se
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,8 @@ class AgentContext:
     topology: Topology | None = None
     resources: Mapping[str, ResourceReport] = field(default_factory=dict)
     history: SourceHistory = field(default_factory=SourceHistory)
+    clock: Callable[[], float] = time.monotonic
+    """Seconds for the agent's own periods and timeouts; tests drive it so a loaded machine decides nothing."""
 
 
 class AgentConfig(HookConfig):

@@ -91,6 +91,8 @@ class ChameleonAgent(Agent):
         self.golden = lad.set(lad.set(base, "resolution", lad.size("resolution") - 1), "fps", lad.size("fps") - 1)
         self.measured: dict[Key, Measured] = {}
         self.round_started = -math.inf
+        self.round_started_wall = -math.inf
+        """Wall clock of the round's start: feedback carries wall-clock creation times."""
         self.ranked_at = -math.inf
         self.queue: list[Meta] = []
         self.probing: Meta | None = None
@@ -111,7 +113,7 @@ class ChameleonAgent(Agent):
         if not isinstance(feedback, TaskFeedback):
             return
         key = key_of(feedback.meta)
-        if key in self._probe_keys and feedback.created_at >= self.round_started:
+        if key in self._probe_keys and feedback.created_at >= self.round_started_wall:
             self.profiling_tasks += 1
             self.profiling_bytes += feedback.segment_bytes or 0
             # Profiling measures each configuration afresh in every round.
@@ -131,6 +133,7 @@ class ChameleonAgent(Agent):
 
     def start_round(self, now: float) -> None:
         self.round_started = now
+        self.round_started_wall = time.time()
         self.queue = self.probes()
         self._probe_keys = {key_of(m) for m in self.queue}
         for key in self._probe_keys:
@@ -170,7 +173,7 @@ class ChameleonAgent(Agent):
         return accuracy, cost * golden.bytes_per_s
 
     def rank(self) -> None:
-        self.ranked_at = time.time()
+        self.ranked_at = self.context.clock()
         golden = self.measured.get(key_of(self.golden))
         if golden is None or golden.n == 0:
             # Nothing can be scored against a golden run that never came back: keep what was served.
@@ -199,7 +202,7 @@ class ChameleonAgent(Agent):
 
     # -- decisions --------------------------------------------------------------------------
     def decide(self, request: PlanRequest) -> Plan:
-        now = time.time()
+        now = self.context.clock()
         if not self.queue and not self.collecting and now - self.ranked_at >= self.cfg.profile_window_s:
             self.start_round(now)
         if self.queue:

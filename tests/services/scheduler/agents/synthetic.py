@@ -26,12 +26,26 @@ def request(source_node: str = "edge1", edge_nodes: tuple[str, ...] = ("edge1", 
     return PlanRequest(source_id="cam1", source_node=source_node, dag=dag, edge_nodes=list(edge_nodes))
 
 
+class FakeClock:
+    """A clock the test moves by hand, so periods and timeouts do not depend on how loaded the machine is."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def make_agent(
     alias: str,
     params: Mapping[str, Any] | None = None,
     *,
     startup: Meta | None = None,
     resources: Mapping[str, ResourceReport] | None = None,
+    clock: FakeClock | None = None,
 ) -> Agent:
     context = AgentContext(
         source_id="cam1",
@@ -39,6 +53,7 @@ def make_agent(
         startup=Plan(meta=startup or Meta(resolution="720p", fps=10, buffer_size=4)),
         resources=dict(resources or {}),
         history=SourceHistory(256),
+        clock=clock or FakeClock(),
     )
     agent: Agent = REGISTRY.create(FAMILY, alias, params or {}, context=context)
     return agent

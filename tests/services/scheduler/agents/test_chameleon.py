@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from common.task import Meta
-from tests.services.scheduler.agents.synthetic import feed, make_agent, request, task
+from tests.services.scheduler.agents.synthetic import FakeClock, feed, make_agent, request, task
 
 pytestmark = pytest.mark.unit
 LADDERS = {"resolution": ["360p", "540p", "1080p"], "fps": [5, 10, 30]}
@@ -22,14 +20,21 @@ def world(meta: Meta, *, truth: bool = True) -> tuple[float | None, int, float]:
     return (accuracy if truth else None), RES_BYTES[meta.resolution], 10 * accuracy
 
 
-def run(agent_params: dict[str, object], decisions: int, *, truth: bool = True) -> tuple[list[Meta], object]:
-    agent = make_agent("chameleon", {"ladders": LADDERS, **agent_params}, startup=Meta(resolution="540p", fps=10))
+def run(
+    agent_params: dict[str, object], decisions: int, *, truth: bool = True, clock: FakeClock | None = None
+) -> tuple[list[Meta], object]:
+    """``decisions`` decisions one second apart on ``clock``, each answered at once by the synthetic scene."""
+    clock = clock or FakeClock()
+    agent = make_agent(
+        "chameleon", {"ladders": LADDERS, **agent_params}, startup=Meta(resolution="540p", fps=10), clock=clock
+    )
     served = []
     for _ in range(decisions):
         plan = agent.decide(request())
         served.append(plan.meta)
         accuracy, size, objects = world(plan.meta, truth=truth)
         feed(agent, [task(plan.meta, 0.5, accuracy=accuracy, size=size, obj_num=objects)])
+        clock.advance(1.0)
     return served, agent
 
 
@@ -63,8 +68,11 @@ def test_without_ground_truth_objects_found_relative_to_golden_score_configurati
 
 
 def test_profiling_repeats_every_window() -> None:
-    _, agent = run({"target": 0.8, "profile_window_s": 0.001}, 14)
-    assert agent.info()["rounds"] >= 2  # type: ignore[attr-defined]
+    """Round 1 serves five configurations (t=0..4) and ranks at t=5; the next round is due at t=5+10."""
+    _, agent = run({"target": 0.8, "profile_window_s": 10}, 15)  # decisions at t=0..14
+    assert agent.info()["rounds"] == 1  # type: ignore[attr-defined]
+    _, agent = run({"target": 0.8, "profile_window_s": 10}, 16)  # t=15: the window has passed
+    assert agent.info()["rounds"] == 2  # type: ignore[attr-defined]
 
 
 def test_a_round_serves_each_configuration_once_without_waiting_for_its_results() -> None:
@@ -91,12 +99,19 @@ def test_a_round_serves_each_configuration_once_without_waiting_for_its_results(
 
 
 def test_a_round_whose_golden_result_never_comes_keeps_what_was_served() -> None:
+    clock = FakeClock()
     agent = make_agent(
-        "chameleon", {"ladders": LADDERS, "probe_timeout_s": 0.001}, startup=Meta(resolution="540p", fps=10)
+        "chameleon",
+        {"ladders": LADDERS, "probe_timeout_s": 5},
+        startup=Meta(resolution="540p", fps=10),
+        clock=clock,
     )
     for _ in range(5):
         agent.decide(request())
-    time.sleep(0.01)
+    still = agent.decide(request())  # no timeout yet: still collecting
+    assert agent.info()["profiling"] is True  # type: ignore[attr-defined]
+    assert (still.meta.resolution, still.meta.fps) == ("540p", 10.0)
+    clock.advance(6)
     after = agent.decide(request())  # timed out with no result at all: nothing to rank against
     assert (after.meta.resolution, after.meta.fps) == ("540p", 10.0)
     assert agent.info()["shortlist"] == []  # type: ignore[attr-defined]

@@ -88,12 +88,14 @@ def token_matches(presented: str | None, expected: str) -> bool:
 
 class BodyTooLarge(PayloadTooLarge, StarletteHTTPException):
     """Raised while the body arrives. An HTTP exception too, so FastAPI's body parsing passes it on as it
-    is (it turns anything else into a 400), and a :class:`PayloadTooLarge` for Dayu's own handlers."""
+    is (it turns anything else into a 400), and a :class:`PayloadTooLarge` for Dayu's own handlers.
+
+    ``detail`` stays ``{"limit": ...}``: both bases name that attribute, and a route that reads the body
+    itself (a form) must answer the same error body as the guard answers before the route."""
 
     def __init__(self, message: str, limit: int) -> None:
         PayloadTooLarge.__init__(self, message, detail={"limit": limit})
         self.status_code = 413
-        self.detail = message
         self.headers = None
 
 

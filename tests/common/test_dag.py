@@ -153,7 +153,18 @@ def _hand_dag() -> dict[str, Stage]:
 
 
 def test_validate_accepts_a_good_hand_written_dag():
-    validate_dag(_hand_dag(), CATALOG)
+    """Accepted: no DagError, the DAG left as written, and it is the DAG build_dag makes of the same spec
+    (so a hand-written DAG and a built one are held to the same rules)."""
+    dag = _hand_dag()
+    written = {name: stage.model_copy(deep=True) for name, stage in dag.items()}
+    validate_dag(dag, CATALOG)
+    assert dag == written
+    assert dag == build_dag(spec(("a", "anything")), CATALOG)
+    assert topological_order(dag) == [START, "a", END]
+    broken = _hand_dag()
+    broken[END].prev.clear()  # the same DAG less one back-link: refused, so acceptance above means something
+    with pytest.raises(DagError, match="missing from '_end'"):
+        validate_dag(broken, CATALOG)
 
 
 @pytest.mark.parametrize(

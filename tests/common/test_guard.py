@@ -31,7 +31,7 @@ class Thing(BaseModel):
 
 def make_app():
     router = APIRouter()
-    seen: dict[str, int] = {"bodies": 0}
+    seen: dict[str, int] = {"bodies": 0, "forms": 0}
 
     @router.post("/json")
     async def take_json(thing: Thing) -> dict[str, str]:
@@ -57,6 +57,7 @@ def make_app():
     @router.post("/form")
     async def form(request: Request) -> dict[str, int]:
         parsed = await request.form()
+        seen["forms"] += 1
         return {"fields": len(parsed)}
 
     settings = ServiceSettings(token=TOKEN, port=1, max_json_bytes=64 * 1024, max_body_bytes=1024 * 1024)
@@ -151,33 +152,49 @@ def test_chunked_body_over_the_limit_stops_while_streaming(guarded):
 
 
 def test_chunked_json_over_the_limit_is_413(guarded):
-    base, _ = guarded
+    """No length declared: the JSON limit (64 KiB here) is counted as the chunks arrive; the route never
+    parses the body. The same chunked shape under the limit goes through, so the 413 is the limit's."""
+    base, seen = guarded
 
-    def chunks():
+    def chunks(pieces: int):
         yield b'{"name": "'
-        for _ in range(4):
+        for _ in range(pieces):
             yield b"y" * 32768
         yield b'"}'
 
+    headers = {**AUTH, "Content-Type": "application/json"}
     with httpx.Client(timeout=10) as client:
-        response = client.post(f"{base}/json", content=chunks(), headers={**AUTH, "Content-Type": "application/json"})
-    assert response.status_code == 413
+        response = client.post(f"{base}/json", content=chunks(4), headers=headers)
+        assert response.status_code == 413
+        error = response.json()["error"]
+        assert error["code"] == "payload_too_large" and error["detail"]["limit"] == 64 * 1024
+        assert seen["bodies"] == 0
+        under = client.post(f"{base}/json", content=chunks(1), headers=headers)
+    assert under.status_code == 200 and under.json() == {"name": "y" * 32768}
+    assert seen["bodies"] == 1
 
 
 def test_multipart_form_over_the_limit_is_413(guarded):
-    base, _ = guarded
+    """A streamed form is held to the streamed-body limit (1 MiB here): 413 naming it, the form never parsed
+    by the route; the same form under the limit is parsed whole."""
+    base, seen = guarded
 
-    def chunks():
+    def chunks(pieces: int):
         yield b'--b\r\nContent-Disposition: form-data; name="f"; filename="a"\r\n\r\n'
-        for _ in range(40):
+        for _ in range(pieces):
             yield b"z" * 65536
         yield b"\r\n--b--\r\n"
 
+    headers = {**AUTH, "Content-Type": "multipart/form-data; boundary=b"}
     with httpx.Client(timeout=10) as client:
-        response = client.post(
-            f"{base}/form", content=chunks(), headers={**AUTH, "Content-Type": "multipart/form-data; boundary=b"}
-        )
-    assert response.status_code == 413
+        response = client.post(f"{base}/form", content=chunks(40), headers=headers)
+        assert response.status_code == 413
+        error = response.json()["error"]
+        assert error["code"] == "payload_too_large" and error["detail"]["limit"] == 1024 * 1024
+        assert seen["forms"] == 0
+        under = client.post(f"{base}/form", content=chunks(8), headers=headers)
+    assert under.status_code == 200 and under.json() == {"fields": 1}
+    assert seen["forms"] == 1
 
 
 def test_bodies_within_limits_pass_unchanged(guarded):

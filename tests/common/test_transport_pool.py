@@ -43,14 +43,32 @@ def make_app() -> FastAPI:
     async def echo(request: Request) -> Response:
         return Response(await request.body(), media_type="application/octet-stream")
 
+    @app.get("/peer")
+    async def peer(request: Request) -> dict[str, int]:
+        """The client's source port: the same port on two requests means one connection carried both."""
+        assert request.client is not None
+        return {"port": request.client.port}
+
     return app
 
 
 @pytest.fixture
 def short_keepalive_url() -> Iterator[str]:
     """A server that closes idle connections after 1 s, as any server may between two calls."""
+    yield from serve(keepalive_s=1)
+
+
+@pytest.fixture
+def long_keepalive_url() -> Iterator[str]:
+    """A server that keeps idle connections far longer than any test here lasts, even on a loaded machine."""
+    yield from serve(keepalive_s=300)
+
+
+def serve(keepalive_s: int) -> Iterator[str]:
     port = free_port()
-    config = uvicorn.Config(make_app(), host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=1)
+    config = uvicorn.Config(
+        make_app(), host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=keepalive_s
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -65,9 +83,18 @@ def short_keepalive_url() -> Iterator[str]:
         thread.join(10)
 
 
-async def test_the_default_transport_is_the_pooled_one() -> None:
+async def test_the_default_transport_is_the_pooled_one(long_keepalive_url: str) -> None:
+    """Pooled: sequential requests of one client ride one kept-alive connection; two clients share none."""
     async with ServiceClient() as client:
-        assert isinstance(client._client._transport, PooledTransport)
+        ports = [(await client.request("GET", f"{long_keepalive_url}/peer")).json()["port"] for _ in range(3)]
+        async with ServiceClient() as other:
+            elsewhere = (await other.request("GET", f"{long_keepalive_url}/peer")).json()["port"]
+    assert len(set(ports)) == 1, f"a new connection per request: source ports {ports}"
+    assert elsewhere != ports[0]
+    async with ServiceClient(transport=PooledTransport(max_connections=1)) as narrow:
+        # Three at once over a pool of one: they queue for the one connection, never open a second.
+        answers = await asyncio.gather(*(narrow.request("GET", f"{long_keepalive_url}/peer") for _ in range(3)))
+    assert len({a.json()["port"] for a in answers}) == 1
 
 
 async def test_a_streamed_body_arrives_whole_in_chunks(short_keepalive_url: str) -> None:

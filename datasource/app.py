@@ -2,26 +2,31 @@
 
 Routes (token required, see docs/datasource.md): ``GET /streams``, ``POST /streams/{id}/open``,
 ``POST /streams/{id}/close``, ``GET /streams/{id}``, ``GET /streams/{id}/segment``,
-``POST /streams/{id}/reset``, ``GET /datasets``. Their bodies and replies are the models of
-:mod:`common.contracts.datasource`; the segment body is :mod:`common.segment_wire`.
+``POST /streams/{id}/reset``, ``GET /datasets``, ``PUT /datasets/{name}`` (add a video file). Their bodies
+and replies are the models of :mod:`common.contracts.datasource`; the segment body is :mod:`common.segment_wire`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from common.config import load_component_config
 from common.contracts.datasource import (
     ClientReset,
+    DatasetAdded,
     DatasetList,
     StreamClosed,
     StreamInfo,
@@ -29,11 +34,12 @@ from common.contracts.datasource import (
     StreamOpen,
 )
 from common.contracts.openapi import media
-from common.errors import Conflict, InvalidInput, NotFound, Unavailable
+from common.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, Unavailable
 from common.segment_wire import MEDIA_TYPE, SegmentHeader, WireFrame, encode_segment
 from common.service import create_service
 from common.task import describe_validation_error
 from datasource.config import DatasourceConfig, DatasourceSettings, SourceSpec
+from datasource.ingest import DATASET_NAME, WORK_PREFIX, add_video, receive
 from datasource.player import Stream
 from datasource.rtsp import RtspProcess, rtsp_support
 
@@ -49,6 +55,7 @@ class Streams:
         self.streams: dict[str, Stream] = {}
         self.rtsp: dict[str, RtspProcess] = {}
         self.lock = asyncio.Lock()
+        self.adding: set[str] = set()  # dataset names being added: a second upload of one is a 409
 
     async def open(self, spec: SourceSpec) -> Stream:
         async with self.lock:
@@ -196,6 +203,53 @@ async def datasets(request: Request) -> DatasetList:
     if not root.is_dir():
         return DatasetList([])
     return DatasetList(sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")))
+
+
+@router.put(
+    "/datasets/{name}",
+    summary="Add a video file as a dataset (the request body is the file); it has no ground truth",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def add_dataset(
+    request: Request,
+    name: str = PathParam(pattern=DATASET_NAME, max_length=40, description="Dataset name, a plain directory name."),
+    file_name: str = Query("", max_length=255, description="The file's original name (informative)."),
+    description: str = Query("", max_length=500, description="What the video shows."),
+) -> DatasetAdded:
+    streams = streams_of(request)
+    settings = streams.settings
+    root = settings.root
+    if (root / name).exists() or name in streams.adding:
+        raise Conflict(f"dataset {name!r} exists already; pick another name", detail={"dataset": name})
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > settings.max_video_bytes:
+        limit = settings.max_video_bytes
+        raise PayloadTooLarge(f"the video is larger than the {limit}-byte limit", detail={"limit": limit})
+    root.mkdir(parents=True, exist_ok=True)
+    streams.adding.add(name)
+    try:
+        handle, raw = tempfile.mkstemp(prefix=f"{WORK_PREFIX}{name}-", suffix=".upload", dir=root)
+        os.close(handle)
+        upload = Path(raw)
+        size = await receive(request.stream(), upload, settings.max_video_bytes)
+        return await asyncio.to_thread(
+            add_video,
+            root,
+            name,
+            upload,
+            file_name=file_name or f"{name}.mp4",
+            description=description,
+            max_frames=settings.max_video_frames,
+            size=size,
+        )
+    finally:
+        streams.adding.discard(name)
 
 
 def create_app(settings: DatasourceSettings | None = None) -> FastAPI:

@@ -92,3 +92,9 @@ class DatasourceSettings(ServiceSettings):
     max_clients: int = Field(16, ge=1, le=1024, description="Readers kept per source (least recently used go).")
     max_wait_s: float = Field(30.0, gt=0, le=600, description="Longest a segment request may wait for its frames.")
     rtsp_python: str = Field("/usr/bin/python3", description="System Python with GStreamer bindings (python3-gi).")
+    max_video_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024,
+        description="Largest video file `PUT /datasets/{name}` accepts (the guard's `max_body_bytes` caps it too).",
+    )
+    max_video_frames: int = Field(108_000, ge=1, description="Most frames an added video may hold (1 h at 30 fps).")

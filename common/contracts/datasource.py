@@ -58,3 +58,18 @@ class ClientReset(Contract):
 
 class DatasetList(RootModel[list[str]]):
     """``GET /datasets``: dataset directories under the root."""
+
+
+class DatasetAdded(Contract):
+    """``PUT /datasets/{name}``: a video file stored as a dataset the sources can play."""
+
+    name: str = Field(description="Dataset name (a source opens it with `dataset: <name>`).")
+    file_name: str = Field(description="Name the file was uploaded under (informative only).")
+    bytes: int = Field(ge=1, description="Size of the upload.")
+    frames: int = Field(ge=1, description="Frames the clip holds.")
+    fps: float = Field(gt=0, description="Native frame rate.")
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    ground_truth: bool = Field(
+        description="False for an added video: accuracy on it is measured against the golden configuration."
+    )

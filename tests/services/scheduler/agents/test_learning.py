@@ -1,14 +1,20 @@
 """``casva`` and ``hei`` (PyTorch, the ``rl`` extra): shipped weights load, decisions move the right way on
-synthetic feedback, online learning updates the networks, and the simulator behaves like a link and a server."""
+synthetic feedback, online learning changes what the agent chooses, and the simulator behaves like a link and
+a server."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pytest
 
 from common.task import Meta
 from services.scheduler.learning.simulator import SimModel, Simulator
 
 pytest.importorskip("torch", reason="the learning agents need the rl extra (torch)")
+
+import torch
 
 from services.scheduler.agents.casva import shipped_weights
 from tests.services.scheduler.agents.synthetic import feed, make_agent, request, task
@@ -32,9 +38,23 @@ def test_simulator_link_and_model_respond_to_the_knobs() -> None:
 
 @pytest.mark.parametrize("agent", ["casva", "hei"])
 def test_shipped_weights_exist_and_load(agent: str) -> None:
-    assert shipped_weights(agent, "latency-first").exists()
-    made = make_agent(agent, {"ladders": LADDERS} if agent == "casva" else {"micro": {"ladders": LADDERS}})
-    assert made.info()["weights"] is not None
+    """Loaded: the agent's networks hold the file's tensors, and they decide otherwise than the same
+    agent untrained (same seed) on the states the agent meets."""
+    path = shipped_weights(agent, "latency-first")
+    assert path.exists()
+    params: dict[str, object] = {"ladders": LADDERS} if agent == "casva" else {"micro": {"ladders": LADDERS}}
+    made = make_agent(agent, params)
+    untrained = make_agent(agent, {**params, "pretrained": False})
+    assert made.info()["weights"] == str(path) and untrained.info()["weights"] is None
+    stored = torch.load(path, map_location="cpu", weights_only=True)
+    sac, bare = made.sac, untrained.sac  # type: ignore[attr-defined]
+    for net in ("actor", "q1", "q2"):
+        mine = getattr(sac, net).state_dict()
+        assert mine.keys() == stored[net].keys()
+        assert all(torch.equal(mine[k], stored[net][k]) for k in mine), f"{net} is not the file's"
+    states = [np.random.default_rng(n).random(sac.state_dim).astype(np.float32) for n in range(32)]
+    shipped = [sac.act(s, explore=False) for s in states]
+    assert shipped != [bare.act(s, explore=False) for s in states]
 
 
 def test_casva_chooses_cheaper_segments_when_delays_explode_than_with_slack() -> None:
@@ -60,11 +80,32 @@ def test_casva_buffer_follows_fps_for_fixed_segment_seconds() -> None:
 
 
 def test_casva_learns_online_when_asked() -> None:
-    agent = make_agent("casva", {"ladders": LADDERS, "learn": True, "seed": 1})
-    for _ in range(80):
-        meta = agent.decide(request()).meta
-        feed(agent, [task(meta, 0.5, accuracy=0.7)])
-    assert agent.info()["updates"] > 0
+    """Feedback where every segment is as late as it is heavy (0.2 s + 1 s per 200 kB/s sent): the agent
+    that learns from it ends up choosing far lighter segments, on the very states it met, than the same
+    agent (same seed, same shipped weights) fed the same kind of feedback without learning."""
+    model = SimModel()
+
+    def send_rate(agent: Any, action: int) -> float:
+        lad = agent.cfg.ladders
+        res, fps, qp = agent.actions[action]
+        meta = lad.set(lad.set(lad.set(agent.meta, "resolution", res), "fps", fps), "qp", qp)
+        return model.frame_bytes(meta) * meta.fps
+
+    agents, met = {}, []
+    for learn in (True, False):
+        agent = make_agent("casva", {"ladders": LADDERS, "learn": learn, "seed": 1})
+        for _ in range(100):
+            meta = agent.decide(request()).meta
+            if learn:
+                met.append(agent.last[0])  # type: ignore[attr-defined]
+            rate = model.frame_bytes(meta) * meta.fps
+            feed(agent, [task(meta, 0.2 + rate / 200_000, accuracy=0.7)])
+        agents[learn] = agent
+    learned, frozen = agents[True], agents[False]
+    assert learned.info()["updates"] > 0 and frozen.info()["updates"] == 0
+    chose = [send_rate(learned, learned.sac.act(s, explore=False)) for s in met]  # type: ignore[attr-defined]
+    would = [send_rate(frozen, frozen.sac.act(s, explore=False)) for s in met]  # type: ignore[attr-defined]
+    assert sum(chose) < sum(would) / 2, (sum(chose) / len(met), sum(would) / len(met))
 
 
 def test_hei_micro_loop_halves_knobs_between_macro_steps_on_violations() -> None:

@@ -29,13 +29,20 @@ from common.topology import Endpoint, LinkModel, NodeSpec, StaticTopology, Topol
 from common.workload import COMPONENT_MODULES, Workload
 from services.local.links import LinkEmulation, LinkModeChoice, TraceClock
 from services.local.model import RuntimeSpec, VirtualNode
+from services.local.ports import PortAllocator
 from services.local.processes import ProcessRecord, launched_with, log_tail, spawn, stop_all
 from services.local.supervisor import Supervisor
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+PORT_RETRIES = 3
+"""Other ports tried for a workload whose port a process outside Dayu bound first, before the start fails."""
+
+
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port the kernel picks now; it may hand it out again at once. Workloads get theirs from
+    :class:`services.local.ports.PortAllocator`; this is for a caller's own short-lived server."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
@@ -81,6 +88,25 @@ LAUNCH_SUFFIX = ".launching"
 """Suffix of a launch intent in the pid directory (the pid files themselves are ``<name>.json``)."""
 
 
+def _log_size(log: Path) -> int:
+    try:
+        return log.stat().st_size
+    except OSError:
+        return 0
+
+
+def _port_taken(log: Path, since: int) -> bool:
+    """The process's log, from byte ``since`` (its launch: logs are appended to), says it could not bind its
+    port (uvicorn's and Python's words for EADDRINUSE)."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(since)
+            text = f.read(65536).decode(errors="replace")
+    except OSError:
+        return False
+    return "address already in use" in text.lower()
+
+
 def launch_order(workloads: list[Workload]) -> list[list[Workload]]:
     """Batches started one after the other, each healthy before the next: stage 1, then stage 2 without its
     generators, then the generators. A generator whose source starts at launch (a file) sends its first
@@ -96,9 +122,17 @@ def launch_order(workloads: list[Workload]) -> list[list[Workload]]:
 
 
 class LocalRuntime:
-    def __init__(self, run_dir: str | Path, *, host: str = "127.0.0.1", python: str | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: str | Path,
+        *,
+        host: str = "127.0.0.1",
+        python: str | None = None,
+        ports: PortAllocator | None = None,
+    ) -> None:
         self.run_dir = Path(run_dir).resolve()
         self.host = host
+        self.ports = ports or PortAllocator(str(self.run_dir), host=host)
         self.python = python or sys.executable
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self.links = LinkEmulation(self.run_dir, host=host)
@@ -195,20 +229,18 @@ class LocalRuntime:
             raise Conflict(f"the local runtime in {self.run_dir} is already running: {', '.join(running)}")
         stop_all(self._interrupted_launches(None, set()), timeout=5.0)  # before their intents are wiped
         self._reset_state()
-        ports = self._assign_ports(spec.workloads)
+        self.ports.release()  # nothing of this run dir runs: what it reserved before is free again
+        ports = self._assign_ports(spec)
         write_private(self.run_dir / "runtime.json", spec.model_dump_json(indent=2))
         try:
             self.links.setup(list(spec.nodes), spec.links, spec.link_mode, spec.host_ports, trace_clock)
-            topology = self._topology(spec, ports)
-            topology.dump(self.topology_path)
+            self._topology(spec, ports).dump(self.topology_path)
             for batch in launch_order(spec.workloads):
-                for w in batch:
-                    self._launch(w, ports[w.name], token=spec.token, extra_env=env or {})
-                self.wait_healthy([w.name for w in batch], timeout=timeout)
+                self._start_batch(spec, batch, ports, env or {}, timeout)
         except BaseException:
             self.stop(timeout=5.0)
             raise
-        return topology
+        return self.topology()
 
     @_locked
     def apply(
@@ -264,24 +296,25 @@ class LocalRuntime:
         ports: dict[str, int] = {}
         for w in spec.workloads:
             kept = old_ports.get(w.name) if w.name not in added else None
-            ports[w.name] = w.port or kept or free_port(self.host)
-        if len(set(ports.values())) != len(ports):
-            raise InvalidInput("two workloads would share a port")
-        topology = self._topology(spec, ports)
-        topology.dump(self.topology_path)
+            if w.port or kept:
+                ports[w.name] = w.port or kept or 0
+        self._check_fixed(ports)
+        new = [w.name for w in spec.workloads if w.name not in ports]
+        ports.update(zip(new, self.ports.allocate(len(new), exclude=[*ports.values(), *spec.host_ports]), strict=True))
+        self.ports.keep(ports.values())
+        self._topology(spec, ports).dump(self.topology_path)
         write_private(self.run_dir / "runtime.json", spec.model_dump_json(indent=2))
         fresh = set(changed) | set(added)
         try:
             for stage in (1, 2):
                 batch = [w for w in spec.workloads if w.stage == stage and w.name in fresh]
-                for w in batch:
-                    self._launch(w, ports[w.name], token=spec.token, extra_env=env or {})
-                self.wait_healthy([w.name for w in batch], timeout=timeout)
+                if batch:
+                    self._start_batch(spec, batch, ports, env or {}, timeout)
         except BaseException:
             # What was running before keeps running; what failed to come up is stopped again.
             self.stop(timeout=5.0, names=fresh)
             raise
-        return topology
+        return self.topology()
 
     @_locked
     def start_traces(self, at: float | None = None) -> float:
@@ -317,14 +350,60 @@ class LocalRuntime:
             shutil.rmtree(self.run_dir / sub, ignore_errors=True)
         private_dir(self.run_dir)
 
-    def _assign_ports(self, workloads: Iterable[Workload]) -> dict[str, int]:
-        ports: dict[str, int] = {}
-        for w in workloads:
-            port = w.port or free_port(self.host)
-            if port in ports.values():
-                raise InvalidInput(f"port {port} of workload {w.name!r} is used by another workload")
-            ports[w.name] = port
+    def _assign_ports(self, spec: RuntimeSpec) -> dict[str, int]:
+        """The workloads' own ports, then one from the allocator for each of the rest (none is ever handed
+        out twice, nor one a workload named, nor a host port)."""
+        ports = {w.name: w.port for w in spec.workloads if w.port}
+        self._check_fixed(ports)
+        auto = [w.name for w in spec.workloads if not w.port]
+        given = self.ports.allocate(len(auto), exclude=[*ports.values(), *spec.host_ports])
+        ports.update(zip(auto, given, strict=True))
         return ports
+
+    @staticmethod
+    def _check_fixed(ports: Mapping[str, int]) -> None:
+        seen: dict[int, str] = {}
+        for name, port in ports.items():
+            if port in seen:
+                raise InvalidInput(f"port {port} of workload {name!r} is used by workload {seen[port]!r}")
+            seen[port] = name
+
+    def _start_batch(
+        self, spec: RuntimeSpec, batch: list[Workload], ports: dict[str, int], env: Mapping[str, str], timeout: float
+    ) -> None:
+        """Launch ``batch`` and wait until each answers. A workload whose given port a process outside Dayu
+        bound first (it exits saying the address is in use) gets another port from the allocator and is
+        launched again, up to :data:`PORT_RETRIES` times; the topology file follows."""
+        logs = {w.name: _log_size(self.log_dir / f"{w.name}.log") for w in batch}
+        for w in batch:
+            self._launch(w, ports[w.name], token=spec.token, extra_env=env)
+        tries: dict[str, list[int]] = {}
+        by_name = {w.name: w for w in batch}
+        while True:
+            try:
+                self.wait_healthy(list(by_name), timeout=timeout)
+                return
+            except Unavailable as exc:
+                name = exc.detail.get("workload") if isinstance(exc.detail, dict) else None
+                failed = by_name.get(name) if isinstance(name, str) else None
+                if failed is None or failed.port:
+                    raise
+                w = failed
+                if not _port_taken(self.log_dir / f"{w.name}.log", logs[w.name]):
+                    raise
+                tried = tries.setdefault(w.name, [])
+                tried.append(ports[w.name])
+                if len(tried) > PORT_RETRIES:
+                    raise Unavailable(
+                        f"workload {w.name!r} could not listen: ports {', '.join(map(str, tried))} were each "
+                        "bound by another process before it started",
+                        detail={"workload": w.name, "ports": tried},
+                    ) from None
+                self.stop(timeout=5.0, names=[w.name])
+                ports[w.name] = self.ports.replace(ports[w.name], exclude=[*ports.values(), *spec.host_ports])
+                self._topology(spec, ports).dump(self.topology_path)
+                logs[w.name] = _log_size(self.log_dir / f"{w.name}.log")
+                self._launch(w, ports[w.name], token=spec.token, extra_env=env)
 
     def _topology(self, spec: RuntimeSpec, ports: Mapping[str, int]) -> StaticTopology:
         specs = {
@@ -447,6 +526,7 @@ class LocalRuntime:
             self._children.pop(record.pid, None)
         if wanted is None:
             self.links.teardown()
+            self.ports.release()
         return outcome
 
     def _interrupted_launches(self, wanted: set[str] | None, known: set[int]) -> list[ProcessRecord]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
+from common.derive import fps_ratio, keeps
 from common.registry import HookConfig, hook
 from services.generator.frame_filter import FAMILY, FrameFilter
 from services.generator.source import Frame
@@ -24,8 +23,7 @@ class FpsFilter(FrameFilter):
         self._seen = 0
 
     def keep(self, frame: Frame, source_fps: float, target_fps: float) -> bool:
-        ratio = 1.0 if source_fps <= 0 else min(1.0, target_fps / source_fps)
         n = self._seen
         self._seen += 1
         # Counting frames seen (not frame.index) keeps the spacing even across loops and reconnects.
-        return math.floor((n + 1) * ratio + 1e-9) > math.floor(n * ratio + 1e-9)
+        return keeps(n, fps_ratio(source_fps, target_fps))

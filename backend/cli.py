@@ -308,6 +308,23 @@ def cmd_datasource_upload(api: Api, args: argparse.Namespace) -> None:
         raise CliError("some files were refused")
 
 
+def cmd_datasource_add(api: Api, args: argparse.Namespace) -> None:
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    form = {"mode": args.mode, "description": args.description or ""}
+    if args.name:
+        form["name"] = args.name
+    with path.open("rb") as video:
+        # The datasource decodes every frame before it answers: a long clip takes a while.
+        result = api.call("POST", "/api/datasources/video", files={"file": (path.name, video)}, data=form, timeout=600)
+    dataset, source = result["dataset"], result["datasource"]["config"]["sources"][0]
+    row = {**dataset, "datasource": result["datasource"]["id"], "source": source["id"], "mode": source["mode"]}
+    emit(args, result if args.json else row, ["datasource", "source", "mode", "frames", "fps", "width", "height"])
+    if not args.json:
+        print("no ground truth: its accuracy is relative to the golden configuration", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dayuctl", description="Dayu control plane CLI")
     p.add_argument("--url", help="backend URL (default: $DAYU_URL, else the one dayu.sh started)")
@@ -347,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
     upload = ds.add_parser("upload")
     upload.add_argument("files", nargs="+")
     upload.set_defaults(run=cmd_datasource_upload)
+    add = ds.add_parser("add", help="a video file as a datasource of one source (no ground truth)")
+    add.add_argument("--file", required=True, help="the video (any format FFmpeg decodes)")
+    add.add_argument("--name", help="id of the datasource, its source and dataset (default: from the file name)")
+    add.add_argument("--mode", choices=["http", "rtsp"], default="http", help="how the datasource serves it")
+    add.add_argument("--description", help="what the video shows")
+    add.set_defaults(run=cmd_datasource_add)
     ds_delete = ds.add_parser("delete")
     ds_delete.add_argument("id")
     ds_delete.set_defaults(run=cmd_simple("DELETE", "/api/datasources/{id}"))

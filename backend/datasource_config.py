@@ -31,6 +31,19 @@ class SourceEntry(BaseModel):
         default_factory=list, description="Edge nodes the source may be attached to; empty: any edge node."
     )
     params: dict[str, Any] = Field(default_factory=dict, description="Extra parameters for the source hook.")
+    ground_truth: bool | None = Field(
+        None,
+        description="Whether the source's frames carry ground truth. false: a real video, its accuracy is relative "
+        "to the golden configuration; unset: a dataset served over HTTP has it, anything else has not.",
+    )
+
+    @property
+    def accuracy_reference(self) -> Literal["ground_truth", "golden"]:
+        """What the accuracy of this source's results is measured against (ground truth never travels over
+        RTSP, and a real camera, file or added video has none)."""
+        if self.ground_truth is False or self.mode != "http" or self.dataset is None or self.url is not None:
+            return "golden"
+        return "ground_truth"
 
     @model_validator(mode="after")
     def _where(self) -> SourceEntry:
@@ -40,6 +53,8 @@ class SourceEntry(BaseModel):
             raise ValueError(f"mode {self.mode!r} needs `url` or `dataset`")
         if self.mode == "camera" and "device" not in self.params:
             raise ValueError("mode 'camera' needs params.device")
+        if self.ground_truth and self.accuracy_reference == "golden":
+            raise ValueError("`ground_truth: true` needs a dataset served over HTTP (mode http, no url)")
         return self
 
 

@@ -31,4 +31,7 @@ class BackendSettings(ServiceSettings):
         2.0, ge=0, description="How often the install state follows the components' health; 0: never."
     )
     max_upload_bytes: int = Field(1024 * 1024, ge=1024, description="Largest accepted YAML upload per file.")
+    max_video_bytes: int = Field(
+        256 * 1024 * 1024, ge=1024, description="Largest video file `POST /api/datasources/video` accepts."
+    )
     max_json_bytes: int = Field(1024 * 1024, ge=1024, description="Body limit of a JSON request.")

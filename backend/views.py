@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from backend.contracts.views import ResultView, StageView, SystemSnapshot
 from common.contracts.distributor import ResultRecord
@@ -30,8 +30,14 @@ def _frame_count(result: Any) -> int:
     return 1
 
 
-def result_view(record: ResultRecord, *, deployment: dict[str, list[str]] | None = None) -> ResultView:
-    """One distributor record as the variables the result views draw."""
+def result_view(
+    record: ResultRecord,
+    *,
+    deployment: dict[str, list[str]] | None = None,
+    accuracy_reference: Literal["ground_truth", "golden"] | None = None,
+) -> ResultView:
+    """One distributor record as the variables the result views draw; ``accuracy_reference`` says what its
+    source's accuracy is measured against (see ``SourceEntry.accuracy_reference``)."""
     view = ResultView(
         seq=record.seq,
         kind=record.kind,
@@ -39,6 +45,7 @@ def result_view(record: ResultRecord, *, deployment: dict[str, list[str]] | None
         task_id=record.task_id,
         reason=record.reason,
         deployment=deployment or {},
+        accuracy_reference=accuracy_reference,
     )
     task = record.task
     if task is None:

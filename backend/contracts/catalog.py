@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from backend.datasource_config import DatasourceConfig
+from backend.datasource_config import ID_PATTERN, DatasourceConfig
 from backend.templates import PolicySpec, ServiceSpec, VisualizationSpec
+from common.contracts.datasource import DatasetAdded
 from common.dag import DagSpec
 
 
@@ -120,6 +121,30 @@ class DatasourceUpload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     files: list[UploadFile] = Field(description="YAML files, one datasource config each.")
+
+
+class VideoUpload(BaseModel):
+    """``POST /api/datasources/video``: a video file, as multipart form data. It becomes a dataset of the
+    datasource service and a datasource config with one source playing it; it has no ground truth."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: UploadFile = Field(description="The video: any file FFmpeg decodes (stored as H.264 MP4).")
+    name: str | None = Field(
+        None,
+        pattern=ID_PATTERN,
+        max_length=40,
+        description="Id of the datasource config, of its source and of the dataset; default: from the file name.",
+    )
+    mode: Literal["http", "rtsp"] = Field("http", description="How the datasource serves it.")
+    description: str = Field("", max_length=500, description="What the video shows.")
+
+
+class VideoAdded(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    datasource: DatasourceRecord = Field(description="The datasource config made for the video.")
+    dataset: DatasetAdded = Field(description="The dataset the datasource service stored.")
 
 
 class TraceInfo(BaseModel):

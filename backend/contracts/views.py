@@ -40,7 +40,14 @@ class ResultView(_Out):
         default_factory=list, description="Boxes of that stage (box, label, score, text, frame_index); at most 200."
     )
     texts: list[str] = Field(default_factory=list, description="Recognised texts; at most 100.")
-    accuracy: dict[str, float] | None = Field(None, description="Scores against ground truth, when available.")
+    accuracy: dict[str, float] | None = Field(
+        None, description="Accuracy scores, when available; what they are measured against is `accuracy_reference`."
+    )
+    accuracy_reference: Literal["ground_truth", "golden"] | None = Field(
+        None,
+        description="What `accuracy` is measured against: the source's ground truth, or the golden configuration "
+        "(the richest knobs through the most accurate model on the same frames) for a source without ground truth.",
+    )
     offloading: dict[str, str | None] = Field(default_factory=dict, description="Stage -> node it ran on.")
     meta: Meta | None = Field(None, description="Knobs the segment was made with.")
     segment: str | None = Field(

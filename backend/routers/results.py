@@ -8,7 +8,7 @@ import json
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from backend.contracts.views import ResultView, ResultViewPage
+from backend.datasource_config import DatasourceConfig
 from backend.plane import ControlPlane, Plane
 from backend.views import result_view
 from common.contracts.distributor import ResultPage as RecordPage
@@ -35,15 +36,29 @@ async def fetch(
     if tail is not None:
         params["tail"] = str(tail)
     answer = await plane.client.get_model(f"{distributor}/results", RecordPage, params=params, timeout=10.0)
-    deployment = plane.installer.state().deployment
+    install = plane.installer.state()
+    reference = accuracy_reference(plane, install.datasource, source_id)
     views: list[ResultView] = []
     for record in answer.records:
-        view = result_view(record, deployment=deployment)
+        view = result_view(record, deployment=install.deployment, accuracy_reference=reference)
         if view.segment and view.seq is not None:
             view.image = f"/api/results/{source_id}/frames/{view.seq}.jpg"
         plane.remember(source_id, view)
         views.append(view)
     return ResultViewPage(records=views, cursor=answer.cursor)
+
+
+def accuracy_reference(
+    plane: ControlPlane, datasource: str | None, source_id: str
+) -> Literal["ground_truth", "golden"] | None:
+    """What the installed source's accuracy is measured against; None when its config is gone."""
+    if datasource is None:
+        return None
+    try:
+        config = DatasourceConfig.model_validate(plane.store.get_datasource(datasource)["config"])
+        return config.source(source_id).accuracy_reference
+    except DayuError:
+        return None
 
 
 @router.get("/{source_id}", summary="Results after `after` (a cursor), with visualization data")

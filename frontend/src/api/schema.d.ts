@@ -107,6 +107,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/datasources/video": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a video file as a datasource of one source (no ground truth: accuracy against the golden config) */
+        post: operations["add_video_api_datasources_video_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/export/results": {
         parameters: {
             query?: never;
@@ -578,6 +595,46 @@ export interface components {
             ][];
             /** Stages */
             stages: components["schemas"]["StageSpec"][];
+        };
+        /**
+         * DatasetAdded
+         * @description ``PUT /datasets/{name}``: a video file stored as a dataset the sources can play.
+         */
+        DatasetAdded: {
+            /**
+             * Bytes
+             * @description Size of the upload.
+             */
+            bytes: number;
+            /**
+             * File Name
+             * @description Name the file was uploaded under (informative only).
+             */
+            file_name: string;
+            /**
+             * Fps
+             * @description Native frame rate.
+             */
+            fps: number;
+            /**
+             * Frames
+             * @description Frames the clip holds.
+             */
+            frames: number;
+            /**
+             * Ground Truth
+             * @description False for an added video: accuracy on it is measured against the golden configuration.
+             */
+            ground_truth: boolean;
+            /** Height */
+            height: number;
+            /**
+             * Name
+             * @description Dataset name (a source opens it with `dataset: <name>`).
+             */
+            name: string;
+            /** Width */
+            width: number;
         };
         /**
          * DatasourceConfig
@@ -1300,11 +1357,16 @@ export interface components {
         ResultView: {
             /**
              * Accuracy
-             * @description Scores against ground truth, when available.
+             * @description Accuracy scores, when available; what they are measured against is `accuracy_reference`.
              */
             accuracy?: {
                 [key: string]: number;
             } | null;
+            /**
+             * Accuracy Reference
+             * @description What `accuracy` is measured against: the source's ground truth, or the golden configuration (the richest knobs through the most accurate model on the same frames) for a source without ground truth.
+             */
+            accuracy_reference?: ("ground_truth" | "golden") | null;
             /** Created At */
             created_at?: number | null;
             /** Critical Path */
@@ -1459,6 +1521,11 @@ export interface components {
              * @description Dataset the datasource service plays for this source (http/rtsp simulated cameras).
              */
             dataset?: string | null;
+            /**
+             * Ground Truth
+             * @description Whether the source's frames carry ground truth. false: a real video, its accuracy is relative to the golden configuration; unset: a dataset served over HTTP has it, anything else has not.
+             */
+            ground_truth?: boolean | null;
             /**
              * Id
              * @description Source id, unique in the datasource.
@@ -1773,6 +1840,43 @@ export interface components {
              * @description Its source ids, when stored.
              */
             sources?: string[];
+        };
+        /** VideoAdded */
+        VideoAdded: {
+            /** @description The dataset the datasource service stored. */
+            dataset: components["schemas"]["DatasetAdded"];
+            /** @description The datasource config made for the video. */
+            datasource: components["schemas"]["DatasourceRecord"];
+        };
+        /**
+         * VideoUpload
+         * @description ``POST /api/datasources/video``: a video file, as multipart form data. It becomes a dataset of the
+         *     datasource service and a datasource config with one source playing it; it has no ground truth.
+         */
+        VideoUpload: {
+            /**
+             * Description
+             * @description What the video shows.
+             * @default
+             */
+            description: string;
+            /**
+             * File
+             * @description The video: any file FFmpeg decodes (stored as H.264 MP4).
+             */
+            file: string;
+            /**
+             * Mode
+             * @description How the datasource serves it.
+             * @default http
+             * @enum {string}
+             */
+            mode: "http" | "rtsp";
+            /**
+             * Name
+             * @description Id of the datasource config, of its source and of the dataset; default: from the file name.
+             */
+            name?: string | null;
         };
         /** ViewCatalog */
         ViewCatalog: {
@@ -2205,6 +2309,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Deleted"];
+                };
+            };
+            /** @description Invalid input (the message names the field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    add_video_api_datasources_video_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["VideoUpload"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VideoAdded"];
                 };
             };
             /** @description Invalid input (the message names the field) */

@@ -232,8 +232,11 @@ def render_sedna(
     w: Workload, install: str, namespace: str, role: str, network: Network = "service"
 ) -> list[dict[str, Any]]:
     port = w.port or CONTAINER_PORT
-    worker = {"logLevel": {"level": "info"}, "template": pod_template(w, install, namespace, network)}
-    spec: dict[str, Any] = {"serviceConfig": {"pos": role, "port": port, "targetPort": port}}
+    # The CRD types template.metadata as a bare object: the API server would prune labels put there, so the
+    # template carries none; the controller adds its own (sedna.NAME_LABEL) and Dayu's stay on the resource.
+    template = {"spec": pod_template(w, install, namespace, network)["spec"]}
+    worker = {"logLevel": {"level": "info"}, "template": template}
+    spec: dict[str, Any] = {"serviceConfig": {"pos": sedna.position(role), "port": port, "targetPort": port}}
     if role == "cloud":
         spec["cloudWorker"] = worker
     else:
@@ -270,7 +273,7 @@ def topology_for(
     addresses: Mapping[str, str] | None = None,
 ) -> TopologyModel:
     """Where every component is reached inside the cluster: its Service's DNS name (in sedna mode the
-    Service the controller creates, ``<cr-name>-<worker-type>``), or its node's address with host networking."""
+    Service the controller creates, ``lower(<cr-name>-<pos>)``), or its node's address with host networking."""
     specs = {name: NodeSpec(role=n.role, arch=n.arch, labels=n.labels) for name, n in nodes.items()}
     for w in workloads:
         host = endpoint_host(w, nodes, namespace, mode, network, addresses or {})

@@ -2,7 +2,7 @@
 
 Native mode: each workload's Service (labelled with the workload). Sedna mode: each JointMultiEdgeService
 of the install (labelled with the workload) and the Service the controller made for it, found by the
-controller's own label (``jointmultiedgeservice.sedna.io/name``), since that Service carries no other.
+controller's own label (``jointmultiedge.sedna.io/name``), since that Service carries no other.
 With host networking a component is reached at its node's address and its own port.
 """
 

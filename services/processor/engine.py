@@ -48,6 +48,18 @@ def upstream_result(task: Task) -> SegmentResult | None:
     return None
 
 
+def model_knob(task: Task) -> str | None:
+    """The model the task's plan picked for this stage's service, when it picked one.
+
+    ``meta.extra["model"]`` is a model name, or a mapping from service to model name for a DAG whose
+    stages run different multi-model applications.
+    """
+    value = task.meta.extra.get("model")
+    if isinstance(value, dict):
+        value = value.get(task.stage.service)
+    return value if isinstance(value, str) and value else None
+
+
 class Engine:
     def __init__(self, config: ProcessorConfig, *, threads: int, work_dir: Path, metrics: ServiceMetrics) -> None:
         self.config = config
@@ -62,6 +74,8 @@ class Engine:
         self.threads = int(params.get("threads") or threads)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self.model_lock = threading.Lock()
+        """Held while the model runs: the worker and the golden labeller share one model instance."""
         self.processed = 0
         # Running mean of the model's ms per frame by the segment's resolution (what model_info reports).
         self.cost_ms: dict[str, tuple[int, float]] = {}
@@ -143,7 +157,8 @@ class Engine:
         if self.application.needs_frames:
             frames = decode_segment(path, max_frames=self.config.max_frames)
             decoded = time.perf_counter()
-            results = self.application.process(frames, upstream)
+            with self.model_lock:
+                results = self.application.process_with(model_knob(task), frames, upstream)
             count = len(frames)
         else:
             probe = probe_segment(path, max_frames=self.config.max_frames)

@@ -1,0 +1,231 @@
+"""The golden labeller: accuracy of candidate configurations against the golden one, on the same frames.
+
+Given a segment made at the golden configuration (the richest knobs), each candidate is derived from it
+as the generator would have made it: the frames its fps keeps (:func:`common.derive.kept_frames`), scaled
+to its resolution (:func:`common.derive.target_size`), encoded with its codec and quality in segments of
+its ``buffer_size`` frames, and decoded again. The stage's application runs the candidate's model on those
+frames; the golden model's detections on the golden frames are the labels. A frame the candidate's fps
+skips carries the detections of the last frame it processed, as a deployed camera would show them (frames
+before its first processed one carry that first one's: the stream's previous frame is outside the segment).
+
+F1 is pooled over the segment's frames: greedy one-to-one matching at IoU 0.5 within each class, boxes
+compared in golden-frame pixels. Each candidate also reports the bytes it would have sent and its model
+time; the labeller's own CPU time is reported so that it can be charged as profiling cost.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.accuracy import IOU_THRESHOLD, f1_score, match_boxes
+from common.derive import kept_frames, target_size
+from common.errors import InvalidInput
+from services.processor.application import Application, Detection, FrameResult
+from services.processor.decode import decode_segment
+
+Detect = Callable[[str | None, list[np.ndarray]], list[FrameResult]]
+
+
+class Knobs(BaseModel):
+    """A configuration the labeller derives and scores (the knobs a plan sets, and the model)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: str = Field(description="Named resolution, e.g. 360p.")
+    fps: float = Field(gt=0, le=240, description="Frames per second kept.")
+    encoding: str = Field("mp4v", description="Codec: an OpenCV fourcc, or h264/x264 for libx264.")
+    qp: int | None = Field(None, ge=0, le=51, description="x264 quantiser (h264 only; none: crf 23).")
+    buffer_size: int = Field(4, ge=1, le=1000, description="Frames per segment (each segment starts a key frame).")
+    model: str | None = Field(None, description="The application's model; none: its configured default.")
+
+
+class CandidateScore(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    knobs: Knobs
+    f1: float = Field(ge=0, le=1, description="F1 against the golden detections at IoU 0.5, same class.")
+    precision: float = Field(ge=0, le=1)
+    recall: float = Field(ge=0, le=1)
+    frames_processed: int = Field(ge=0, description="Frames of the segment the candidate's fps keeps.")
+    bytes: int = Field(ge=0, description="Bytes the candidate's segments would have sent.")
+    model_s: float = Field(ge=0, description="Model time on the candidate's frames, seconds.")
+
+
+class LabelReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    golden: Knobs
+    frames: int = Field(ge=1, description="Frames of the golden segment.")
+    golden_objects: int = Field(ge=0, description="Detections of the golden model over the segment.")
+    golden_model_s: float = Field(ge=0)
+    candidates: list[CandidateScore]
+    cpu_s: float = Field(ge=0, description="CPU time the labeller took (this thread), seconds.")
+    segment_bytes: int = Field(ge=0, description="Bytes of the golden segment (what profiling adds to the link).")
+
+
+def _encode(frames: Sequence[np.ndarray], fps: float, knobs: Knobs, path: Path) -> None:
+    height, width = frames[0].shape[:2]
+    if knobs.encoding.lower() in ("h264", "x264", "avc1"):
+        import av  # only here: PyAV is needed for H.264 alone
+
+        # The generator's x264 defaults: ultrafast, zerolatency, the plan's qp or crf 23.
+        options = {"preset": "ultrafast", "tune": "zerolatency"}
+        options["qp" if knobs.qp is not None else "crf"] = str(knobs.qp if knobs.qp is not None else 23)
+        with av.open(str(path), mode="w", format="mp4") as container:
+            rate = Fraction(max(fps, 1.0)).limit_denominator(1001)
+            stream = container.add_stream("libx264", rate=rate, options=options)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            for frame in frames:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        return
+    if len(knobs.encoding) != 4:
+        raise InvalidInput(f"unknown encoding {knobs.encoding!r}: a four-character OpenCV code, or h264")
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*knobs.encoding), max(fps, 1.0), (width, height))
+    if not writer.isOpened():
+        raise InvalidInput(f"OpenCV cannot encode with codec {knobs.encoding!r}")
+    try:
+        for frame in frames:
+            writer.write(frame)
+    finally:
+        writer.release()
+
+
+def same_frames(a: Knobs, b: Knobs) -> bool:
+    """The two configurations make the same pixels (they may differ in model and segment length)."""
+    return (a.resolution, a.fps, a.encoding.lower(), a.qp) == (b.resolution, b.fps, b.encoding.lower(), b.qp)
+
+
+def derive(
+    frames: Sequence[np.ndarray], golden_fps: float, knobs: Knobs, work: Path, *, as_golden: bool = False
+) -> tuple[list[int], list[np.ndarray], int]:
+    """(kept frame indices, the decoded frames the candidate's model would see, bytes sent).
+
+    ``as_golden``: the candidate makes the golden segment's pixels, so its model sees the golden frames
+    themselves (encoding them again would add a generation loss the real segment does not have); it is
+    still encoded, for the bytes its segment length would send."""
+    kept = kept_frames(len(frames), golden_fps, knobs.fps)
+    if not kept:
+        return [], [], 0
+    height, width = frames[0].shape[:2]
+    size = target_size(width, height, knobs.resolution)
+    scaled = [
+        frames[i] if size == (width, height) else cv2.resize(frames[i], size, interpolation=cv2.INTER_AREA)
+        for i in kept
+    ]
+    fps = min(knobs.fps, golden_fps)
+    decoded: list[np.ndarray] = []
+    sent = 0
+    for start in range(0, len(scaled), knobs.buffer_size):
+        chunk = scaled[start : start + knobs.buffer_size]
+        path = work / f"candidate-{start}.mp4"
+        _encode(chunk, fps, knobs, path)
+        sent += path.stat().st_size
+        if not as_golden:
+            decoded.extend(decode_segment(path, max_frames=len(chunk)))
+        path.unlink()
+    if as_golden:
+        decoded = [frames[i] for i in kept]
+    return kept, decoded, sent
+
+
+def carried(kept: Sequence[int], results: Sequence[list[Detection]], frames: int) -> list[list[Detection]]:
+    """Per frame of the segment, the detections on show: the last processed frame's (the first one's before it)."""
+    shown: list[list[Detection]] = []
+    at = 0
+    for i in range(frames):
+        while at + 1 < len(kept) and kept[at + 1] <= i:
+            at += 1
+        shown.append(list(results[at]) if results else [])
+    return shown
+
+
+def score(
+    predicted: Sequence[Sequence[Detection]], golden: Sequence[Sequence[Detection]]
+) -> tuple[float, float, float]:
+    """(F1, precision, recall) pooled over frames, matching within each class at IoU 0.5."""
+    tp = fp = fn = 0
+    for preds, labels in zip(predicted, golden, strict=True):
+        by_class: dict[str, tuple[list[Detection], list[Detection]]] = defaultdict(lambda: ([], []))
+        for d in preds:
+            by_class[d.label][0].append(d)
+        for d in labels:
+            by_class[d.label][1].append(d)
+        for p, g in by_class.values():
+            hits = len(match_boxes([d.box for d in p], [d.box for d in g], IOU_THRESHOLD))
+            tp, fp, fn = tp + hits, fp + len(p) - hits, fn + len(g) - hits
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    return f1_score(tp, fp, fn), precision, recall
+
+
+def _scaled(result: FrameResult, fx: float, fy: float) -> list[Detection]:
+    return [
+        d.model_copy(update={"box": (d.box[0] * fx, d.box[1] * fy, d.box[2] * fx, d.box[3] * fy)})
+        for d in result.objects
+    ]
+
+
+def label(
+    frames: list[np.ndarray], golden: Knobs, candidates: Sequence[Knobs], detect: Detect, *, segment_bytes: int = 0
+) -> LabelReport:
+    """Score every candidate against the golden model on the golden segment's ``frames``."""
+    if not frames:
+        raise InvalidInput("the golden segment holds no frame")
+    cpu0 = time.thread_time()
+    height, width = frames[0].shape[:2]
+    started = time.perf_counter()
+    golden_results = detect(golden.model, frames)
+    golden_s = time.perf_counter() - started
+    labels = [list(r.objects) for r in golden_results]
+    scores = []
+    with tempfile.TemporaryDirectory(prefix="dayu-label-") as tmp:
+        for knobs in candidates:
+            kept, seen, sent = derive(frames, golden.fps, knobs, Path(tmp), as_golden=same_frames(knobs, golden))
+            started = time.perf_counter()
+            results = detect(knobs.model, seen) if seen else []
+            model_s = time.perf_counter() - started
+            back = [_scaled(r, width / f.shape[1], height / f.shape[0]) for r, f in zip(results, seen, strict=True)]
+            f1, precision, recall = score(carried(kept, back, len(frames)), labels)
+            scores.append(
+                CandidateScore(
+                    knobs=knobs,
+                    f1=round(f1, 6),
+                    precision=round(precision, 6),
+                    recall=round(recall, 6),
+                    frames_processed=len(kept),
+                    bytes=sent,
+                    model_s=round(model_s, 6),
+                )
+            )
+    return LabelReport(
+        golden=golden,
+        frames=len(frames),
+        golden_objects=sum(len(f) for f in labels),
+        golden_model_s=round(golden_s, 6),
+        candidates=scores,
+        cpu_s=round(time.thread_time() - cpu0, 6),
+        segment_bytes=segment_bytes,
+    )
+
+
+def detector_of(application: Application) -> Detect:
+    """The application's model as the labeller calls it (model name, frames) -> results."""
+
+    def detect(model: str | None, frames: list[np.ndarray]) -> list[FrameResult]:
+        if model is not None and application.models and model not in application.models:
+            raise InvalidInput(f"{application.alias} has no model {model!r}; models: {', '.join(application.models)}")
+        return application.process_with(model, frames, None)
+
+    return detect

@@ -49,7 +49,8 @@ def make_outbox(path: Path, url: str, metrics: ServiceMetrics | None = None, **c
     )
 
 
-async def wait_for(check: Any, timeout: float = 10.0) -> None:
+async def wait_for(check: Any, timeout: float = 60.0) -> None:
+    """Until ``check()`` holds; generous, as the retry loop may get little CPU on a loaded machine."""
     async with asyncio.timeout(timeout):
         while not check():
             await asyncio.sleep(0.02)

@@ -147,7 +147,9 @@ FORK_JOIN = {
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    c = Cluster(tmp_path, ControllerConfig(join_timeout_s=0.5))
+    """Joins wait far longer than any branch takes on a loaded machine: a join here completes or a branch is
+    dropped, never timed out by the machine's speed (the timeout has its own cluster below)."""
+    c = Cluster(tmp_path, ControllerConfig(join_timeout_s=300))
     with c.stack:
         yield c
 
@@ -196,18 +198,22 @@ def test_a_full_processor_queue_drops_the_branch_and_its_waiting_sibling(cluster
     cluster.submit(make_task(spec))
     drops = wait_until(lambda: cluster.rec.drops if len(cluster.rec.drops) >= 2 else None, timeout=10, what="2 drops")
     reasons = sorted(d["reason"] for d in drops)
-    assert reasons[0] in ("branch_dropped", "join_timeout") and reasons[1] == "queue_full", reasons
+    assert reasons == ["branch_dropped", "queue_full"], reasons  # the sibling goes at once, not at the timeout
     assert not cluster.rec.results
     status = httpx.get(cluster.urls["cloud"] + "/status").json()
     assert status["joins_pending"] == 0
 
 
-def test_a_join_missing_a_branch_times_out_as_a_drop(cluster: Cluster) -> None:
-    task = make_task(FORK_JOIN).with_cursor("b").with_cursor("d")  # arrives at d from b only
-    task.task_uuid = "b" * 32
-    cluster.submit(task)
-    drops = wait_until(lambda: cluster.rec.drops, timeout=10, what="the join timeout")
+def test_a_join_missing_a_branch_times_out_as_a_drop(tmp_path: Path) -> None:
+    """A short timeout: whatever the machine's load, the lone branch can only end as a join_timeout drop."""
+    cluster = Cluster(tmp_path, ControllerConfig(join_timeout_s=0.5))
+    with cluster.stack:
+        task = make_task(FORK_JOIN).with_cursor("b").with_cursor("d")  # arrives at d from b only
+        task.task_uuid = "b" * 32
+        cluster.submit(task)
+        drops = wait_until(lambda: cluster.rec.drops, timeout=60, what="the join timeout")
     assert drops[0]["reason"] == "join_timeout" and "missing ['c']" in drops[0]["message"]
+    assert not cluster.rec.results
 
 
 def test_beyond_max_in_flight_a_task_is_dropped_as_overloaded(tmp_path: Path) -> None:

@@ -53,7 +53,9 @@ class ClusterApi(KubeApi):
     """The real cluster, through the ``kubernetes`` client's dynamic client. API errors become
     :class:`Unavailable` naming the call and the API server's reason (e.g. ``403 Forbidden``)."""
 
-    def __init__(self, kubeconfig: str | None = None) -> None:
+    def __init__(self, kubeconfig: str | None = None, *, discovery_cache: str | None = None) -> None:
+        """``discovery_cache``: where the client keeps the API server's discovery (default: a file per server
+        address in the temporary directory)."""
         from kubernetes import client, config, dynamic
         from kubernetes.config.config_exception import ConfigException
 
@@ -67,7 +69,7 @@ class ClusterApi(KubeApi):
                     config.load_kube_config()  # type: ignore[no-untyped-call]
         except (ConfigException, OSError) as exc:
             raise Unavailable(f"no Kubernetes cluster configured: {exc}") from None
-        self.dynamic = dynamic.DynamicClient(client.ApiClient())  # type: ignore[no-untyped-call]
+        self.dynamic = dynamic.DynamicClient(client.ApiClient(), cache_file=discovery_cache)  # type: ignore[no-untyped-call]
 
     def _resource(self, api_version: str, kind: str) -> Any:
         from kubernetes.dynamic.exceptions import ResourceNotFoundError
@@ -129,7 +131,8 @@ class ClusterApi(KubeApi):
         if resource is None:
             return False
         try:
-            resource.delete(name=name, namespace=namespace or None)
+            # Background: the garbage collector removes what the object owns (a Deployment's pods).
+            resource.delete(name=name, namespace=namespace or None, propagation_policy="Background")
         except ApiException as exc:
             if exc.status == 404:
                 return False

@@ -126,7 +126,12 @@ async def stream(
         }
     },
 )
-async def frame(source_id: str, seq: int, plane: Plane) -> Response:
+async def frame(
+    source_id: str,
+    seq: int,
+    plane: Plane,
+    boxes: bool = Query(True, description="Draw boxes and labels; false: the bare frame (the dashboard draws them)."),
+) -> Response:
     recent = plane.recent.get(source_id)
     view = recent.get(seq) if recent is not None else None
     if view is None or not view.segment:
@@ -146,7 +151,7 @@ async def frame(source_id: str, seq: int, plane: Plane) -> Response:
             continue
         if response.status_code >= 400:
             raise TransportError(f"{holder} answered {response.status_code} for the segment", url=url)
-        jpeg = await asyncio.to_thread(render_frame, response.content, view.objects)
+        jpeg = await asyncio.to_thread(render_frame, response.content, view.objects if boxes else [])
         # Each frame is asked for once: a browser need not keep it.
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
     where = " nor ".join(holder for holder, _ in holders)

@@ -21,7 +21,7 @@ describe("result views", () => {
     setToken("s3cret");
     const view: ViewSpec = { id: "frame", name: "Frame", type: "image", variables: ["image"], size: 1 };
     const wrapper = mount(ResultView, { props: { view, records: [latest], latest, snapshots: [], nodes: [] } });
-    expect(wrapper.get("img").attributes("src")).toBe("/api/results/cam0/frames/12.jpg?token=s3cret");
+    expect(wrapper.get("img").attributes("src")).toBe("/api/results/cam0/frames/12.jpg?boxes=false&token=s3cret");
     expect(wrapper.text()).toContain("2 objects: face, AB123");
   });
 

@@ -59,6 +59,14 @@ def test_result_view_has_every_variable() -> None:
     assert view["offloading"] == {"a": "edge1", "b": "cloud"} and view["segment"] == "seg.mp4"
 
 
+def test_a_view_says_what_its_accuracy_is_measured_against() -> None:
+    assert result_view(record(7, task=finished_task())).accuracy_reference is None
+    golden = result_view(record(7, task=finished_task()), accuracy_reference="golden")
+    assert golden.accuracy_reference == "golden" and golden.accuracy == {"f1": 0.5}
+    with pytest.raises(ValidationError):
+        result_view(record(7, task=finished_task()), accuracy_reference="guess")  # type: ignore[arg-type]
+
+
 def test_drop_without_task_and_garbage_task_still_give_a_view() -> None:
     drop = result_view(record(1, kind="drop", reason="queue_full"))
     assert drop.kind == "drop" and drop.reason == "queue_full" and drop.delay is None

@@ -2685,7 +2685,10 @@ export interface operations {
     };
     frame_api_results__source_id__frames__seq__jpg_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Draw boxes and labels; false: the bare frame (the dashboard draws them). */
+                boxes?: boolean;
+            };
             header?: never;
             path: {
                 seq: number;

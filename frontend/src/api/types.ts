@@ -25,6 +25,7 @@ export type Datasource = Answer<"/api/datasources">[number];
 export type DatasourceSource = Datasource["config"]["sources"][number];
 export type UploadReport = MethodResponse<Client, "post", "/api/datasources">;
 export type UploadResult = UploadReport["results"][number];
+export type VideoAdded = MethodResponse<Client, "post", "/api/datasources/video">;
 /** The install state with the emulated links. */
 export type InstallState = Answer<"/api/install">;
 export type Instance = Answer<"/api/instances">[number];

@@ -60,6 +60,11 @@ export function resultSeries(records: ResultRecord[], variable: string): Series[
       out.get(variable)?.push([when(r), numeric(value)]);
     }
   }
+  if (variable === "accuracy") {
+    // A figure without ground truth is only relative to the golden configuration: the series says so.
+    const golden = results.some((r) => r.accuracy_reference === "golden");
+    return [...out].map(([name, points]) => ({ name: golden ? `${name} (vs golden config)` : name, points }));
+  }
   return [...out].map(([name, points]) => ({ name, points }));
 }
 

@@ -48,8 +48,15 @@ def recorder(store: dict[str, list[Any]], *, refuse_tasks: bool = False, plan_de
 
 
 def run_generator(
-    tmp_path: Path, *, refuse: bool, plan_delay: float = 0.0, schedule_interval: float = 0.0
+    tmp_path: Path,
+    *,
+    refuse: bool,
+    plan_delay: float = 0.0,
+    schedule_interval: float = 0.0,
+    plan_timeout_s: float = 60.0,
 ) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """``plan_timeout_s`` is generous by default: a plan from the loopback scheduler is never late here,
+    however loaded the machine; only the slow-scheduler test makes it shorter than the scheduler's delay."""
     store: dict[str, list[Any]] = {"tasks": [], "drops": [], "plans": []}
     port = free_port()
     video = write_video(tmp_path / "v.mp4", frames=20, fps=10)
@@ -65,7 +72,7 @@ def run_generator(
             "source": {"alias": "file", "params": {"path": str(video)}},
             "startup_plan": {"resolution": "360p", "fps": 10, "buffer_size": 4},
             "schedule_interval": schedule_interval,
-            "plan_timeout_s": 0.3,
+            "plan_timeout_s": plan_timeout_s,
             "realtime": False,
             "submit_retries": 1,
         }
@@ -74,7 +81,7 @@ def run_generator(
     app = recorder(store, refuse_tasks=refuse, plan_delay=plan_delay)
     with serve(app, port), TestClient(create_app(settings, config)) as client:
         status = wait_until(
-            lambda: (lambda s: s if s["finished"] else None)(client.get("/status").json()), timeout=30, what="the end"
+            lambda: (lambda s: s if s["finished"] else None)(client.get("/status").json()), timeout=90, what="the end"
         )
     return store, status
 
@@ -106,8 +113,9 @@ def test_a_controller_that_refuses_every_task_yields_one_drop_record_per_task(tm
 
 
 def test_a_slow_scheduler_leaves_the_startup_plan_in_force_and_tasks_flow(tmp_path: Path) -> None:
-    """The scheduler answers after 1 s, beyond the 0.3 s plan timeout: no plan ever arrives in time."""
-    store, status = run_generator(tmp_path, refuse=False, plan_delay=1.0, schedule_interval=1.0)
+    """The scheduler answers after 1 s, beyond the 0.3 s plan timeout: no plan ever arrives in time (load only
+    makes an answer later)."""
+    store, status = run_generator(tmp_path, refuse=False, plan_delay=1.0, schedule_interval=1.0, plan_timeout_s=0.3)
     tasks = [Task.from_dict(t) for t in store["tasks"]]
     assert tasks and status["tasks_created"] == len(tasks) == status["tasks_submitted"]
     for t in tasks:

@@ -57,7 +57,7 @@ def generator(
 def created_at_least(client: TestClient, n: int) -> dict[str, Any]:
     return wait_until(
         lambda: (lambda s: s if s["tasks_created"] >= n else None)(client.get("/status").json()),
-        timeout=20,
+        timeout=90,  # encoding segments gets little CPU on a loaded machine
         what=f"{n} tasks",
     )
 

@@ -6,6 +6,12 @@ packets on a real link: each transfer books the link from the moment the previou
 bookings live in a :class:`Ledger`; with a :class:`FileLedger` (one small file per directed link under
 the run directory, updated under ``flock``) every process sending over a link shares its one rate, as
 senders share a real bottleneck. A link may follow a bandwidth :class:`~common.trace.Trace`.
+
+An outage (a trace row at 0 Mbit/s) holds every transfer on the link until it ends, in both link modes:
+here the booking simply carries no bits through it; where the kernel shapes the rate (namespace mode) a
+transfer that starts in an outage waits for its end before it leaves. A link that would hold a sender
+longer than ``MAX_QUEUE_S`` (a held trace that ends in an outage) refuses the transfer with
+:class:`LinkSaturated`, never divides by the rate.
 """
 
 from __future__ import annotations
@@ -66,7 +72,7 @@ class LinkSpec:
         """Mbit/s ``offset`` seconds into the trace (the fixed bandwidth when there is none)."""
         if self.trace is None:
             return self.bandwidth_mbps
-        return self.trace.rate_at(0.0 if self.held else offset)
+        return self.trace.initial_rate() if self.held else self.trace.rate_at(offset)
 
     def delay_at(self, offset: float) -> float:
         """One-way delay in ms: the trace's when it has one, else the link's."""
@@ -76,9 +82,11 @@ class LinkSpec:
     def finish(self, offset: float, nbytes: int) -> float:
         """Trace time at which ``nbytes`` that start leaving at ``offset`` have left."""
         if not self.shape_rate:
+            if self.trace is not None and not self.held:
+                return self.trace.finish_time(offset, 0)  # the end of an outage it starts in
             return offset
         if self.trace is not None and self.held:
-            return offset + nbytes * 8 / (self.trace.rate_at(0.0) * 1e6)
+            return offset + nbytes * 8 / (self.trace.initial_rate() * 1e6)
         if self.trace is not None:
             return self.trace.finish_time(offset, nbytes * 8)
         if self.bandwidth_mbps is None:
@@ -239,7 +247,10 @@ class TrafficShaper:
             return 0.0
         now = self._clock()
         if not spec.shaped:
-            return spec.delay_at(self.trace_offset(spec, now)) / 1000.0
+            offset = self.trace_offset(spec, now)
+            held = spec.finish(offset, nbytes) - offset  # an outage, where the kernel shapes the rate
+            _check_wait(f"{self.source}--{node}", held, 0.0, self.max_queue_s)
+            return held + spec.delay_at(offset + held) / 1000.0
         base = self.trace_offset(spec, now) - now  # trace time = monotonic time + base
 
         def finish(start: float) -> float:

@@ -6,6 +6,10 @@ In ``loop`` mode the last row marks where the trace starts again from its first 
 never used); in ``hold`` mode the last row's values stay in force for ever after. A trace with a single
 row is a constant link.
 
+A row at 0 Mbit/s is an outage: the link delivers nothing until the next row (measured cellular uplinks
+have whole seconds of it). A trace needs at least one row above 0 that replay uses, and its rows may be
+any distance apart (milliseconds or minutes) and as many as the file holds.
+
 Traces shipped with the project live in ``template/traces/<name>.csv``; a link names one by that name or
 by a file path.
 """
@@ -53,6 +57,9 @@ class Trace:
         self.mode: TraceMode = mode
         self.name = name
         self._times = [p.t_s for p in points]
+        used = points[:-1] if self._looping() else points
+        if not any(p.mbit_per_s > 0 for p in used):
+            raise ConfigError(f"trace {name!r} is an outage from start to end: no row it replays is above 0 Mbit/s")
 
     @property
     def period_s(self) -> float:
@@ -74,8 +81,16 @@ class Trace:
         return self.points[max(0, index)]
 
     def rate_at(self, t: float) -> float:
-        """Mbit/s ``t`` seconds after the start."""
+        """Mbit/s ``t`` seconds after the start (0 during an outage)."""
         return self.point_at(t).mbit_per_s
+
+    def initial_rate(self) -> float:
+        """The rate a link keeps before its replay starts: the first row's, or, when the trace opens with
+        an outage, the first rate above 0 (a link that waits for its replay never sits in an outage)."""
+        return next(p.mbit_per_s for p in self.points if p.mbit_per_s > 0)
+
+    def in_outage(self, t: float) -> bool:
+        return self.rate_at(t) <= 0
 
     def delay_at(self, t: float) -> float | None:
         return self.point_at(t).delay_ms
@@ -92,18 +107,26 @@ class Trace:
         return self._times[index] if index < len(self._times) else math.inf
 
     def finish_time(self, start: float, nbits: float) -> float:
-        """When ``nbits`` that begin leaving at ``start`` have left, the rate following the trace."""
+        """When ``nbits`` that begin leaving at ``start`` have left, the rate following the trace.
+
+        Outages carry nothing: a transfer waits through them. ``inf`` when the bits never leave (a held
+        trace that ends in an outage) or would take more than the walk's bound of trace segments.
+        """
         t = max(0.0, start)
         remaining = float(nbits)
         for _ in range(MAX_SEGMENTS_WALKED):
             rate = self.rate_at(t) * 1e6
             end = self.next_change(t)
-            capacity = rate * (end - t)
-            if remaining <= capacity:
-                return t + remaining / rate
-            remaining -= capacity
+            if rate > 0:
+                capacity = rate * (end - t)
+                if remaining <= capacity:
+                    return t + remaining / rate
+                remaining -= capacity
+            if math.isinf(end):
+                return math.inf
             t = end
-        return t + remaining / (self.rate_at(t) * 1e6)
+        rate = self.rate_at(t) * 1e6
+        return t + remaining / rate if rate > 0 else math.inf
 
     def describe(self) -> dict[str, object]:
         rates = [p.mbit_per_s for p in self.points]
@@ -113,6 +136,7 @@ class Trace:
             "period_s": self.period_s,
             "min_mbps": min(rates),
             "max_mbps": max(rates),
+            "outage_rows": sum(1 for r in rates if r <= 0),
         }
 
 
@@ -140,8 +164,10 @@ def parse_trace(text: str, *, name: str = "trace", mode: TraceMode = "loop") -> 
             raise ConfigError(f"trace {name!r} line {line}: not a number in {values}") from None
         if not (math.isfinite(t_s) and t_s >= 0):
             raise ConfigError(f"trace {name!r} line {line}: t_s must be >= 0, got {values['t_s']}")
-        if not (math.isfinite(rate) and rate > 0):
-            raise ConfigError(f"trace {name!r} line {line}: mbit_per_s must be > 0, got {values['mbit_per_s']}")
+        if not (math.isfinite(rate) and rate >= 0):
+            raise ConfigError(
+                f"trace {name!r} line {line}: mbit_per_s must be >= 0 (0: an outage), got {values['mbit_per_s']}"
+            )
         if delay is not None and not (math.isfinite(delay) and delay >= 0):
             raise ConfigError(f"trace {name!r} line {line}: delay_ms must be >= 0, got {values['delay_ms']}")
         points.append(TracePoint(t_s, rate, delay))

@@ -105,7 +105,7 @@ def run(settings: BenchSettings) -> dict[str, Any]:
     if any(p.endswith("profiling") for p in settings.policies):
         measured = profile(settings.template, clip, services=[workload.SERVICE])
         table = str(save_table(measured, out / "profile.json").resolve())
-    link_mbps = trace.rate_at(0) if trace is not None else settings.link_mbps
+    link_mbps = trace.initial_rate() if trace is not None else settings.link_mbps
     slow_link = None
     if trace is not None:
         best = max(p.mbit_per_s for p in trace.points)

@@ -154,7 +154,9 @@ class TraceInfo(BaseModel):
 
     name: str = Field(description="What an install names it by (`trace`).")
     duration_s: float = Field(ge=0, description="Length of one pass, seconds (0: a constant link).")
-    min_mbps: float = Field(gt=0, description="Slowest rate of the trace, Mbit/s.")
+    min_mbps: float = Field(
+        ge=0, description="Slowest rate of the trace, Mbit/s (0: it has outages, seconds the link carries nothing)."
+    )
     max_mbps: float = Field(gt=0, description="Fastest rate of the trace, Mbit/s.")
     rows: int = Field(ge=1, description="Rate changes in one pass.")
     delay: bool = Field(description="The trace sets the one-way delay too (a `delay_ms` column).")

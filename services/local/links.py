@@ -175,9 +175,9 @@ class LinkEmulation:
                 "current_mbps": link.bandwidth_mbps,
             }
             if link.trace:
-                offset = time.time() - start if start is not None else 0.0  # held: the first row
                 with contextlib.suppress(Exception):
-                    entry["current_mbps"] = load_trace(link.trace, mode=link.trace_mode).rate_at(offset)
+                    trace = load_trace(link.trace, mode=link.trace_mode)
+                    entry["current_mbps"] = _rate_now(trace, start)
             if plan is not None:
                 pair = plan.pair(link.a, link.b)
                 entry["tc_rate_mbps"] = pair.rate_mbps if pair is not None else None
@@ -265,8 +265,13 @@ class LinkEmulation:
 
 def _initial_rate(link: LinkModel) -> float | None:
     if link.trace:
-        return load_trace(link.trace, mode=link.trace_mode).rate_at(0.0)
+        return load_trace(link.trace, mode=link.trace_mode).initial_rate()
     return link.bandwidth_mbps
+
+
+def _rate_now(trace: Trace, start: float | None) -> float:
+    """The rate in force now for a replay that started at wall-clock ``start`` (None: not yet, held)."""
+    return trace.rate_at(time.time() - float(start)) if start is not None else trace.initial_rate()
 
 
 def _create_time(pid: int) -> float:
@@ -303,7 +308,7 @@ def drive(run_dir: Path, *, tick: float = DRIVER_TICK_S, max_runtime_s: float | 
         start = emulation.state().get("trace_start")  # read each tick: a held trace starts later
         offset = time.time() - float(start) if start is not None else 0.0
         for link, trace in traces:
-            rate = trace.rate_at(offset)
+            rate = _rate_now(trace, start)
             pair = plan.pair(link.a, link.b)
             if pair is None or pair.rate_mbps == rate:
                 continue

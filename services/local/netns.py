@@ -12,7 +12,9 @@ run directories never share a namespace, an interface or an address block):
 - ``htb`` on both ends of each shaped pair: each direction of a link is its own bottleneck, shared by
   every connection that crosses it, as on a real link.
 
-``netem`` is not assumed: the kernel shapes the rate only; the sender adds a link's delay.
+``netem`` is not assumed: the kernel shapes the rate only; the sender adds a link's delay. Nor is
+``plug``: an outage (rate 0) sets the class to ``OUTAGE_KBIT`` with a one-packet burst and leaves the
+queue as it was, so what is queued waits there (the sender holds new transfers until the outage ends).
 Everything runs ``ip``/``tc`` with a timeout; a command that fails raises :class:`NetnsError` naming it.
 """
 
@@ -33,6 +35,8 @@ from common.errors import Unavailable
 MAX_NODES = 8
 COMMAND_TIMEOUT_S = 10.0
 BLOCK_BASE = "10.209.0.0/16"
+OUTAGE_KBIT = 8
+"""The least rate htb is given: an outage lets through one 1500-byte packet every 1.5 s at most."""
 
 Runner = Callable[[Sequence[str]], str]
 
@@ -232,9 +236,10 @@ class Namespaces:
 
     @staticmethod
     def _class(rate_mbps: float) -> list[str]:
-        kbit = max(8, round(rate_mbps * 1000))
-        # A burst of ~5 ms at the rate (at least one full-size segment) keeps short-term rate close.
-        burst = max(16 * 1024, int(rate_mbps * 1e6 / 8 * 0.005))
+        kbit = max(OUTAGE_KBIT, round(rate_mbps * 1000))
+        # A burst of ~5 ms at the rate (at least one full-size segment) keeps short-term rate close; in an
+        # outage one packet, so the queue is not flushed as the outage begins.
+        burst = max(16 * 1024, int(rate_mbps * 1e6 / 8 * 0.005)) if rate_mbps > 0 else 1600
         rate = f"{kbit}kbit"
         return [
             "parent",
@@ -260,14 +265,15 @@ class Namespaces:
         return ["parent", "1:1", "handle", "10:", "bfifo", "limit", str(limit)]
 
     def set_rate(self, plan: NetPlan, a: str, b: str, rate_mbps: float) -> None:
-        """Change the rate of link a-b in both directions (the trace advanced)."""
+        """Change the rate of link a-b in both directions (the trace advanced); 0 is an outage."""
         pair = plan.pair(a, b)
         if pair is None or not pair.shaped:
             raise NetnsError(f"no shaped link {a}-{b} in this install")
         for node, dev in ((pair.a, pair.dev_a), (pair.b, pair.dev_b)):
             ns = plan.netns[node]
             self._tc(ns, "class", "change", "dev", dev, *self._class(rate_mbps))
-            self._tc(ns, "qdisc", "change", "dev", dev, *self._queue(rate_mbps))
+            if rate_mbps > 0:  # an outage keeps the queue it had, so nothing queued is dropped by it
+                self._tc(ns, "qdisc", "change", "dev", dev, *self._queue(rate_mbps))
         pair.rate_mbps = rate_mbps
 
     # -- remove -------------------------------------------------------------------------------

@@ -134,7 +134,11 @@ def test_traces_of_the_installed_template(backend: RunningBackend, template_dir:
     listing = answer.json()
     assert listing["supported"] is True and listing["custom_files"] is True
     traces = {t["name"]: t for t in listing["traces"]}
-    assert sorted(traces) == ["constant", "lab", "periodic", "random-walk", "step-drop"]
+    assert sorted(traces) == [
+        "constant", "lab", "periodic", "random-walk", "step-drop",
+        "tmobile-umts-driving-up", "verizon-evdo-driving-up", "verizon-lte-short-up",
+    ]  # fmt: skip
+    assert traces["verizon-evdo-driving-up"]["min_mbps"] == 0  # measured outages are listed, not refused
     assert traces["step-drop"] == {
         "name": "step-drop", "duration_s": 80.0, "min_mbps": 2.0, "max_mbps": 20.0, "rows": 4, "delay": True,
     }  # fmt: skip

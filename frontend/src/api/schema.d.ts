@@ -1754,7 +1754,7 @@ export interface components {
             max_mbps: number;
             /**
              * Min Mbps
-             * @description Slowest rate of the trace, Mbit/s.
+             * @description Slowest rate of the trace, Mbit/s (0: it has outages, seconds the link carries nothing).
              */
             min_mbps: number;
             /**

@@ -43,7 +43,8 @@ def test_install_trace_applies_to_the_links_to_the_cloud(tmp_path: Path) -> None
 
 def test_unknown_trace_is_refused_and_keeps_the_links(tmp_path: Path) -> None:
     deployer = LocalDeployer(tmp_path / "run", SETTINGS)
-    with pytest.raises(ConfigError, match="unknown trace 'no-such'; known: constant, periodic, random-walk, step-drop"):
+    known = "constant, periodic, random-walk, step-drop, tmobile-umts-driving-up"
+    with pytest.raises(ConfigError, match=f"unknown trace 'no-such'; known: {known}"):
         deployer.use_trace("no-such")
     assert all(link.trace is None for link in deployer._links())
 

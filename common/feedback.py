@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from common.dag import critical_path
+from common.golden import LabelReport, report_of
 from common.records import DropRecord
 from common.task import SENTINELS, Meta, RawMeta, Task
 
@@ -60,6 +61,9 @@ class TaskFeedback(BaseModel):
     stages: list[StageFeedback] = Field(default_factory=list, max_length=256)
     content: ContentFeatures = Field(default_factory=ContentFeatures)
     accuracy: float | None = Field(None, ge=0, le=1, description="Headline score against ground truth, if any.")
+    labels: LabelReport | None = Field(
+        None, description="Golden-configuration labels of candidate configurations, when the plan asked for them."
+    )
     deployment_version: int = Field(0, ge=0)
 
     @property
@@ -125,6 +129,9 @@ def task_feedback(task: Task, delay: float | None = None) -> TaskFeedback:
         if name not in SENTINELS or name == SENTINELS[1]
     ]
     accuracy = (task.accuracy or {}).get("accuracy")
+    labels = next(
+        (r for name, stage in task.dag.items() if name not in SENTINELS and (r := report_of(stage.result))), None
+    )
     return TaskFeedback(
         source_id=task.source_id,
         task_id=task.task_id,
@@ -138,6 +145,7 @@ def task_feedback(task: Task, delay: float | None = None) -> TaskFeedback:
         stages=stages,
         content=content_of(task),
         accuracy=None if accuracy is None else min(1.0, max(0.0, accuracy)),
+        labels=labels,
         deployment_version=task.deployment_version,
     )
 

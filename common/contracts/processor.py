@@ -48,3 +48,7 @@ class ModelInfo(Contract):
         default_factory=dict, description="Measured model time per frame by the segments' resolution (running mean)."
     )
     memory_mb: float | None = Field(None, ge=0, description="Resident memory of the processor process, MiB.")
+    labeller: dict[str, float | int] | None = Field(
+        None,
+        description="The golden labeller where this node may label: period_s, served, refused, cpu_s, bytes.",
+    )

@@ -13,7 +13,6 @@ from common.config import load_component_config
 from common.service import create_service
 from services.processor.config import ProcessorConfig
 from services.processor.engine import Engine
-from services.processor.label_route import LabelGate
 from services.processor.label_route import router as label_router
 from services.processor.routes import router
 from services.processor.settings import ProcessorSettings
@@ -27,11 +26,12 @@ def create_app(settings: ProcessorSettings | None = None, config: ProcessorConfi
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.work_dir.mkdir(parents=True, exist_ok=True)
-        engine = Engine(config, threads=threads, work_dir=settings.work_dir, metrics=app.state.metrics)
+        engine = Engine(
+            config, threads=threads, work_dir=settings.work_dir, metrics=app.state.metrics, node=settings.node
+        )
         await asyncio.to_thread(engine.load)
         engine.start()
         app.state.engine = engine
-        app.state.label_gate = LabelGate(config.labeller.min_period_s)
         try:
             yield
         finally:

@@ -10,19 +10,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import psutil
 
 from common.contracts.processor import ModelInfo
 from common.errors import DayuError, Overloaded
+from common.golden import LABEL_KEY, Knobs, requested
 from common.metrics import ServiceMetrics
 from common.registry import REGISTRY
 from common.task import SENTINELS, Task
 from services.processor.application import FAMILY as APPLICATION
-from services.processor.application import Application, SegmentResult
+from services.processor.application import Application, FrameResult, SegmentResult
 from services.processor.config import ProcessorConfig
 from services.processor.decode import decode_segment, probe_segment
+from services.processor.labeller import LabelGate, detector_of, label
 from services.processor.queue import FAMILY as QUEUE
 from services.processor.queue import Job, JobQueue
 from services.processor.scenario import FAMILY as SCENARIO
@@ -61,9 +65,23 @@ def model_knob(task: Task) -> str | None:
 
 
 class Engine:
-    def __init__(self, config: ProcessorConfig, *, threads: int, work_dir: Path, metrics: ServiceMetrics) -> None:
+    def __init__(
+        self,
+        config: ProcessorConfig,
+        *,
+        threads: int,
+        work_dir: Path,
+        metrics: ServiceMetrics,
+        node: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
         self.work_dir = work_dir
+        self.node = node
+        labeller = config.labeller
+        allowed = labeller.enabled and (not labeller.nodes or node in labeller.nodes)
+        self.label_gate = LabelGate(labeller.min_period_s, clock) if allowed else None
+        """None where the deployment does not let this node label."""
         params = dict(config.application.params)
         app_fields = REGISTRY.get(APPLICATION, config.application.alias).Config.model_fields
         if "threads" in app_fields and params.get("threads") is None:
@@ -154,18 +172,22 @@ class Engine:
         name = task.payload.file_name or ""
         path = self.work_dir / name
         upstream = upstream_result(task)
+        extra: dict[str, object] = {}
         if self.application.needs_frames:
             frames = decode_segment(path, max_frames=self.config.max_frames)
             decoded = time.perf_counter()
             with self.model_lock:
                 results = self.application.process_with(model_knob(task), frames, upstream)
             count = len(frames)
+            finished = time.perf_counter()
+            if upstream is None:
+                extra.update(self._label(task, path, frames, results))
         else:
             probe = probe_segment(path, max_frames=self.config.max_frames)
             decoded = time.perf_counter()
             results = self.application.describe(probe, upstream)
             count = probe.frames
-        finished = time.perf_counter()
+            finished = time.perf_counter()
         indices = task.payload.frame_indices
         for i, frame in enumerate(results):
             if frame.frame_index is None and i < len(indices):
@@ -176,7 +198,7 @@ class Engine:
         stage.result = SegmentResult(
             application=self.application.alias,
             frames=results,
-            extra={"decode_s": round(decoded - started, 6), "frames": count},
+            extra={"decode_s": round(decoded - started, 6), "frames": count, **extra},
         ).model_dump()
         stage.scenario = scenario
         stage.timings.queue = max(0.0, started - job.enqueued_at)
@@ -186,6 +208,43 @@ class Engine:
         self._queue_hist.observe(stage.timings.queue)
         self._service_hist.observe(stage.timings.service)
         return task
+
+    def _label(self, task: Task, path: Path, frames: list[np.ndarray], results: list[FrameResult]) -> dict[str, object]:
+        """The golden labels a profiling segment asked for (``meta.extra["label"]``), where this node may label.
+
+        The segment was made at the golden configuration; its results from the golden model are the labels.
+        Runs after the model's own pass, so the task's service time does not include it (its delay does)."""
+        candidates = requested(task.meta.extra)
+        if candidates is None or self.label_gate is None:
+            return {}
+        if self.label_gate.wait_s() > 0:
+            return {"label_skipped": "the labeller's period has not passed"}
+        meta = task.meta
+        served = model_knob(task)
+        golden = Knobs(
+            resolution=meta.resolution,
+            fps=min(meta.fps, task.raw_meta.fps or meta.fps),
+            encoding=meta.encoding,
+            qp=meta.qp,
+            buffer_size=meta.buffer_size,
+            model=served or self.config.labeller.golden_model,
+        )
+        # The task's own pass ran the golden model when the plan named one, or when no golden model is set.
+        same_model = served is not None or self.config.labeller.golden_model is None
+        try:
+            with self.model_lock:
+                report = label(
+                    frames,
+                    golden,
+                    candidates,
+                    detector_of(self.application),
+                    segment_bytes=path.stat().st_size,
+                    golden_results=results if same_model else None,
+                )
+        except DayuError as exc:  # a bad candidate list spoils the labels, not the task's own result
+            return {"label_skipped": exc.message}
+        self.label_gate.record(report)
+        return {LABEL_KEY: report.model_dump()}
 
     def _record_cost(self, resolution: str, seconds: float, frames: int) -> None:
         if frames <= 0 or (resolution not in self.cost_ms and len(self.cost_ms) >= 32):
@@ -205,5 +264,6 @@ class Engine:
                 "processed": self.processed,
                 "ms_per_frame": {res: round(mean, 3) for res, (_, mean) in sorted(self.cost_ms.items())},
                 "memory_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+                "labeller": self.label_gate.info() if self.label_gate is not None else None,
             }
         )

@@ -2,25 +2,23 @@
 
 The segment is in the node's work dir, as for ``/process``. The request is refused (503) where the
 deployment has not enabled the labeller on this node, and (503 with the seconds to wait) when it comes
-sooner than ``labeller.min_period_s`` after the last one: the labeller's CPU is bounded by its config.
+sooner than ``labeller.min_period_s`` after the last labelling (this endpoint's or one asked for in-band
+by a task's ``meta.extra["label"]``): the labeller's CPU is bounded by its config.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-import threading
-import time
-from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.errors import InvalidInput, NotFound, Overloaded, Unavailable
+from common.golden import Knobs, LabelReport
 from common.wire import safe_path
 from services.processor.decode import decode_segment
 from services.processor.engine import Engine
-from services.processor.labeller import Knobs, LabelReport, detector_of, label
+from services.processor.labeller import detector_of, label
 
 router = APIRouter()
 
@@ -33,36 +31,14 @@ class LabelRequest(BaseModel):
     candidates: list[Knobs] = Field(min_length=1, description="Configurations to derive from it and score.")
 
 
-class LabelGate:
-    """Admits one label request at a time, at most one per ``period`` seconds of ``clock``."""
-
-    def __init__(self, period: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.period = period
-        self.clock = clock
-        self._last = -math.inf
-        self._lock = threading.Lock()
-        self.served = 0
-        self.cpu_s = 0.0
-
-    def admit(self) -> None:
-        with self._lock:
-            now = self.clock()
-            wait = self._last + self.period - now
-            if wait > 0:
-                raise Overloaded(
-                    f"the labeller ran {now - self._last:.3g} s ago; its period is {self.period:g} s",
-                    detail={"retry_after_s": round(wait, 3)},
-                )
-            self._last = now
-
-
 @router.post("/label")
 async def label_segment(request: Request, body: LabelRequest) -> LabelReport:
     """Score candidate configurations against the golden configuration on one golden segment."""
     engine: Engine = request.app.state.engine
     cfg = engine.config.labeller
-    node = request.app.state.settings.node
-    if not cfg.enabled or (cfg.nodes and node not in cfg.nodes):
+    gate = engine.label_gate
+    if gate is None:
+        node = engine.node
         raise Unavailable(f"the golden labeller is not enabled on node {node!r}", detail={"node": node})
     if not engine.application.needs_frames:
         raise InvalidInput(f"{engine.application.alias} does not read frames: there is nothing to label")
@@ -79,8 +55,12 @@ async def label_segment(request: Request, body: LabelRequest) -> LabelReport:
     if not path.is_file():
         raise NotFound(f"segment {path.name!r} is not in this node's work dir", detail={"file": path.name})
     golden = body.golden if body.golden.model else body.golden.model_copy(update={"model": cfg.golden_model})
-    gate: LabelGate = request.app.state.label_gate
-    gate.admit()
+    wait = gate.wait_s()
+    if wait > 0:
+        raise Overloaded(
+            f"the labeller is busy for {wait:.3g} s more; its period is {gate.period:g} s",
+            detail={"retry_after_s": round(wait, 3)},
+        )
     detect = detector_of(engine.application)
 
     def run() -> LabelReport:
@@ -89,6 +69,5 @@ async def label_segment(request: Request, body: LabelRequest) -> LabelReport:
             return label(frames, golden, body.candidates, detect, segment_bytes=path.stat().st_size)
 
     report = await asyncio.to_thread(run)
-    gate.served += 1
-    gate.cpu_s += report.cpu_s
+    gate.record(report)
     return report

@@ -15,7 +15,9 @@ time; the labeller's own CPU time is reported so that it can be charged as profi
 
 from __future__ import annotations
 
+import math
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -24,52 +26,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from common.accuracy import IOU_THRESHOLD, f1_score, match_boxes
 from common.derive import kept_frames, target_size
 from common.errors import InvalidInput
+from common.golden import CandidateScore, Knobs, LabelReport
 from services.processor.application import Application, Detection, FrameResult
 from services.processor.decode import decode_segment
 
 Detect = Callable[[str | None, list[np.ndarray]], list[FrameResult]]
-
-
-class Knobs(BaseModel):
-    """A configuration the labeller derives and scores (the knobs a plan sets, and the model)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    resolution: str = Field(description="Named resolution, e.g. 360p.")
-    fps: float = Field(gt=0, le=240, description="Frames per second kept.")
-    encoding: str = Field("mp4v", description="Codec: an OpenCV fourcc, or h264/x264 for libx264.")
-    qp: int | None = Field(None, ge=0, le=51, description="x264 quantiser (h264 only; none: crf 23).")
-    buffer_size: int = Field(4, ge=1, le=1000, description="Frames per segment (each segment starts a key frame).")
-    model: str | None = Field(None, description="The application's model; none: its configured default.")
-
-
-class CandidateScore(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    knobs: Knobs
-    f1: float = Field(ge=0, le=1, description="F1 against the golden detections at IoU 0.5, same class.")
-    precision: float = Field(ge=0, le=1)
-    recall: float = Field(ge=0, le=1)
-    frames_processed: int = Field(ge=0, description="Frames of the segment the candidate's fps keeps.")
-    bytes: int = Field(ge=0, description="Bytes the candidate's segments would have sent.")
-    model_s: float = Field(ge=0, description="Model time on the candidate's frames, seconds.")
-
-
-class LabelReport(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    golden: Knobs
-    frames: int = Field(ge=1, description="Frames of the golden segment.")
-    golden_objects: int = Field(ge=0, description="Detections of the golden model over the segment.")
-    golden_model_s: float = Field(ge=0)
-    candidates: list[CandidateScore]
-    cpu_s: float = Field(ge=0, description="CPU time the labeller took (this thread), seconds.")
-    segment_bytes: int = Field(ge=0, description="Bytes of the golden segment (what profiling adds to the link).")
 
 
 def _encode(frames: Sequence[np.ndarray], fps: float, knobs: Knobs, path: Path) -> None:
@@ -178,15 +143,25 @@ def _scaled(result: FrameResult, fx: float, fy: float) -> list[Detection]:
 
 
 def label(
-    frames: list[np.ndarray], golden: Knobs, candidates: Sequence[Knobs], detect: Detect, *, segment_bytes: int = 0
+    frames: list[np.ndarray],
+    golden: Knobs,
+    candidates: Sequence[Knobs],
+    detect: Detect,
+    *,
+    segment_bytes: int = 0,
+    golden_results: list[FrameResult] | None = None,
 ) -> LabelReport:
-    """Score every candidate against the golden model on the golden segment's ``frames``."""
+    """Score every candidate against the golden model on the golden segment's ``frames``.
+
+    ``golden_results``: the golden model's results on these frames when the caller has them already (the
+    processor's own pass over a profiling segment), so the model does not run twice."""
     if not frames:
         raise InvalidInput("the golden segment holds no frame")
     cpu0 = time.thread_time()
     height, width = frames[0].shape[:2]
     started = time.perf_counter()
-    golden_results = detect(golden.model, frames)
+    if golden_results is None or len(golden_results) != len(frames):
+        golden_results = detect(golden.model, frames)
     golden_s = time.perf_counter() - started
     labels = [list(r.objects) for r in golden_results]
     scores = []
@@ -229,3 +204,43 @@ def detector_of(application: Application) -> Detect:
         return application.process_with(model, frames, None)
 
     return detect
+
+
+class LabelGate:
+    """Admits at most one labelling per ``period`` seconds of ``clock`` (bounds the labeller's CPU)."""
+
+    def __init__(self, period: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.period = period
+        self.clock = clock
+        self._last = -math.inf
+        self._lock = threading.Lock()
+        self.served = 0
+        self.refused = 0
+        self.cpu_s = 0.0
+        self.bytes = 0
+
+    def wait_s(self) -> float:
+        """Seconds until the next labelling is admitted (0: now); admits it when 0."""
+        with self._lock:
+            now = self.clock()
+            wait = self._last + self.period - now
+            if wait > 0:
+                self.refused += 1
+                return wait
+            self._last = now
+            return 0.0
+
+    def record(self, report: LabelReport) -> None:
+        with self._lock:
+            self.served += 1
+            self.cpu_s += report.cpu_s
+            self.bytes += report.segment_bytes
+
+    def info(self) -> dict[str, float | int]:
+        return {
+            "period_s": self.period,
+            "served": self.served,
+            "refused": self.refused,
+            "cpu_s": round(self.cpu_s, 6),
+            "bytes": self.bytes,
+        }

@@ -15,14 +15,17 @@ import pytest
 from skimage import data as skdata
 
 from common.derive import kept_frames
+from common.feedback import task_feedback
+from common.golden import Knobs
+from common.task import Meta, Task
 from services.processor.app import create_app
 from services.processor.application import Detection
 from services.processor.applications.face_detection import FaceDetection, FaceDetectionConfig
 from services.processor.config import ProcessorConfig
-from services.processor.labeller import Knobs, carried, detector_of, label
+from services.processor.labeller import carried, detector_of, label
 from services.processor.settings import ProcessorSettings
 from tests.servers import serve
-from tests.services.processor.segments import astronaut_scene, write_segment
+from tests.services.processor.segments import astronaut_scene, stage_task, write_segment
 
 pytestmark = pytest.mark.integration
 
@@ -127,3 +130,34 @@ def test_the_label_endpoint_scores_candidates_and_is_bounded(tmp_path: Path) -> 
         assert report["segment_bytes"] == (tmp_path / "golden.mp4").stat().st_size and report["cpu_s"] > 0
         again = httpx.post(f"{url}/label", json=body, timeout=60)
         assert again.status_code == 503 and "period" in again.text  # one per min_period_s
+
+
+def test_a_profiling_task_carries_golden_labels_back_in_its_result_and_feedback(tmp_path: Path) -> None:
+    """In-band: a golden segment whose plan lists candidates under meta.extra.label is labelled by the cloud
+    processor after its own pass; the report reaches the scheduler's feedback. Once per period."""
+    write_segment(tmp_path / "golden.mp4", [faces_scene() for _ in range(4)])
+    task = stage_task("face-detection", "golden.mp4")
+    candidates = [{"resolution": "720p", "fps": 10, "buffer_size": 4}, {"resolution": "360p", "fps": 10}]
+    task.meta = Meta(resolution="720p", fps=10, buffer_size=4, extra={"label": candidates})
+    config = ProcessorConfig.model_validate(
+        {
+            "application": {"alias": "face-detection", "params": {"min_size": 60}},
+            "labeller": {"enabled": True, "nodes": ["cloud"], "min_period_s": 3600},
+        }
+    )
+    with serve(create_app(ProcessorSettings(work_dir=tmp_path, node="cloud"), config)) as url:
+        answer = httpx.post(f"{url}/process", content=task.to_json(), timeout=120)
+        assert answer.status_code == 200, answer.text
+        done = Task.model_validate(answer.json())
+        feedback = task_feedback(done)
+        assert feedback.labels is not None
+        full, half = feedback.labels.candidates
+        assert full.f1 == 1.0 and half.f1 < 1.0 and half.bytes < full.bytes
+        again = httpx.post(f"{url}/process", content=task.to_json(), timeout=120)
+        extra = again.json()["dag"]["detect"]["result"]["extra"]
+        assert "label" not in extra and "period" in extra["label_skipped"]
+        info = httpx.get(f"{url}/model", timeout=10).json()
+        assert info["labeller"]["served"] == 1 and info["labeller"]["refused"] == 1 and info["labeller"]["cpu_s"] > 0
+    with serve(create_app(ProcessorSettings(work_dir=tmp_path, node="edge1"), config)) as url:
+        answer = httpx.post(f"{url}/process", content=task.to_json(), timeout=120)
+        assert "label" not in answer.json()["dag"]["detect"]["result"]["extra"]  # edge1 may not label

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -42,8 +43,17 @@ def validate_hooks(config: SchedulerConfig) -> None:
 
 
 class Scheduler:
-    def __init__(self, config: SchedulerConfig, topology: Topology | None, metrics: ServiceMetrics) -> None:
+    def __init__(
+        self,
+        config: SchedulerConfig,
+        topology: Topology | None,
+        metrics: ServiceMetrics,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``clock`` paces redeployment (``redeploy_interval_s``); tests pass one they move by hand."""
         validate_hooks(config)
+        self.clock = clock
         self.config = config
         self.topology = topology
         self.cloud = config.cloud_node or (topology.cloud() if topology is not None else "cloud")
@@ -59,7 +69,7 @@ class Scheduler:
         )
         self.deployment: dict[str, list[str]] = {}
         self.nodes: list[str] = []
-        self.redeployed_at = time.monotonic()
+        self.redeployed_at = clock()
         self.deployment_version = 0
         self.feedback_counts = {"tasks": 0, "drops": 0, "agents_rebuilt": 0}
         self._plans = metrics.counter("scheduler_plans_total", "Plans served")
@@ -103,9 +113,9 @@ class Scheduler:
 
     def maybe_redeploy(self) -> None:
         interval = self.config.redeploy_interval_s
-        if interval <= 0 or time.monotonic() - self.redeployed_at < interval:
+        if interval <= 0 or self.clock() - self.redeployed_at < interval:
             return
-        self.redeployed_at = time.monotonic()
+        self.redeployed_at = self.clock()
         view = ClusterView(
             services=sorted(self.deployment),
             nodes=self.nodes or sorted({n for nodes in self.deployment.values() for n in nodes}),

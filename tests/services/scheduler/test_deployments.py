@@ -7,10 +7,13 @@ import time
 import httpx
 import pytest
 
-from common.plan import ResourceReport
+from common.metrics import ServiceMetrics
+from common.plan import PlanRequest, ResourceReport
 from common.registry import REGISTRY
+from services.scheduler.config import SchedulerConfig
+from services.scheduler.core import Scheduler
 from services.scheduler.policies import DEPLOYMENT, REDEPLOYMENT, ClusterView
-from tests.services.scheduler.test_app import plan_of, plan_request, start
+from tests.services.scheduler.test_app import plan_of, plan_request, start, topology
 
 NODES = ["cloud", "edge1", "edge2", "edge3"]
 
@@ -56,6 +59,31 @@ def test_profiling_redeployment_puts_costly_services_on_strong_nodes_within_slot
         {}, view(resources, {"a": 5.0, "b": 80.0, "c": 20.0})
     )
     assert out == {"b": ["cloud", "edge2"], "c": ["cloud", "edge3"], "a": ["cloud", "edge1"]}
+
+
+@pytest.mark.unit
+def test_redeployment_waits_for_its_interval_on_the_schedulers_clock() -> None:
+    """A clock moved by hand: not a moment before ``redeploy_interval_s``, then once per interval."""
+    now = [100.0]
+    config = SchedulerConfig.model_validate(
+        {"redeployment": {"alias": "dynamic", "params": {"max_load": 0.5}}, "redeploy_interval_s": 10.0}
+    )
+    scheduler = Scheduler(config, topology(), ServiceMetrics("test"), clock=lambda: now[0])
+    request = PlanRequest.model_validate(plan_request())
+    first = scheduler.plan(request)
+    assert "edge1" in first.deployment["detect"]
+    scheduler.resources["edge1"] = report("edge1", 0.9)
+    now[0] += 9.99
+    assert scheduler.plan(request).deployment_version == first.deployment_version  # not yet
+    now[0] += 0.01
+    moved = scheduler.plan(request)
+    assert moved.deployment_version == first.deployment_version + 1
+    assert "edge1" not in moved.deployment["detect"] and "cloud" in moved.deployment["detect"]
+    scheduler.resources["edge1"] = report("edge1", 0.1)
+    now[0] += 5.0
+    assert scheduler.plan(request).deployment_version == moved.deployment_version  # the next interval starts
+    now[0] += 5.0  # at the redeployment, not at the last plan
+    assert "edge1" in scheduler.plan(request).deployment["detect"]
 
 
 @pytest.mark.integration

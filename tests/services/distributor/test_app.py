@@ -21,6 +21,7 @@ from services.distributor.settings import DistributorSettings
 from services.scheduler.app import create_app as create_scheduler
 from services.scheduler.config import SchedulerConfig
 from services.scheduler.settings import SchedulerSettings
+from tests.e2e.cluster import wait_until
 from tests.servers import free_port, serve
 from tests.services.processor.segments import CATALOG, plain_segment
 
@@ -173,12 +174,10 @@ def test_join_timeout_becomes_a_drop_record(tmp_path: Path) -> None:
     a, _ = branch_copies()
     with start(tmp_path, join_timeout=0.3) as url:
         assert post_result(url, a).json()["status"] == "waiting"
-        records: list[dict[str, Any]] = []
-        for _ in range(50):
-            records = httpx.get(f"{url}/results").json()["records"]
-            if records:
-                break
-            time.sleep(0.1)
+        # The timeout is short; only how soon the sweep runs depends on the machine: waited for, up to 60 s.
+        records: list[dict[str, Any]] = wait_until(
+            lambda: httpx.get(f"{url}/results").json()["records"], timeout=60, interval=0.1, what="the drop"
+        )
     assert len(records) == 1
     assert records[0]["kind"] == "drop" and records[0]["reason"] == "join_timeout"
     assert "missing ['b']" in records[0]["drop"]["message"]
@@ -209,12 +208,14 @@ def test_dead_scheduler_loses_no_record(tmp_path: Path) -> None:
     with start(tmp_path, **config) as url:
         answers = [post_result(url, finished_task(i)) for i in range(5)]
         records = httpx.get(f"{url}/results").json()["records"]
-        metrics = ""
-        for _ in range(50):
-            metrics = httpx.get(f"{url}/metrics").text
-            if 'dayu_distributor_feedback_total{outcome="failed"}' in metrics:
-                break
-            time.sleep(0.1)
+        metrics: str = wait_until(
+            lambda: (lambda text: text if 'dayu_distributor_feedback_total{outcome="failed"}' in text else None)(
+                httpx.get(f"{url}/metrics").text
+            ),
+            timeout=60,
+            interval=0.1,
+            what="a failed feedback send",
+        )
     assert all(a.json()["status"] == "stored" for a in answers)
     assert len(records) == 5
     # The feedback failed and waits to be sent again (tests/services/distributor/test_feedback_resend.py).
@@ -248,12 +249,14 @@ def test_feedback_reaches_a_real_scheduler(tmp_path: Path) -> None:
         post_result(url, finished_task(0))
         drop = DropRecord.of(finished_task(1).with_cursor("detect"), DropReason.TIMEOUT, "slow")
         httpx.post(f"{url}/drops", content=drop.model_dump_json())
-        stats: dict[str, Any] = {}
-        for _ in range(50):
-            stats = httpx.get(f"{scheduler}/stats").json()
-            if stats["feedback"]["tasks"] + stats["feedback"]["drops"] == 2:
-                break
-            time.sleep(0.1)
+        stats: dict[str, Any] = wait_until(
+            lambda: (lambda got: got if got["feedback"]["tasks"] + got["feedback"]["drops"] >= 2 else None)(
+                httpx.get(f"{scheduler}/stats").json()
+            ),
+            timeout=60,
+            interval=0.1,
+            what="both feedbacks at the scheduler",
+        )
     # No plan was asked: the scheduler builds the source's agent from its first feedback (once).
     assert stats["feedback"] == {"tasks": 1, "drops": 1, "agents_rebuilt": 1}
     assert stats["agents"] == {finished_task(0).source_id: "fixed"}

@@ -98,7 +98,7 @@ def test_a_result_and_a_drop_made_while_the_distributor_is_down_arrive_after_a_r
         with node.controller() as url:
             node.submit(url, 0, "svc-a")  # finishes: its result cannot be delivered
             node.submit(url, 1, "ghost")  # deployed nowhere: its drop record cannot be delivered
-            wait_until(lambda: status(url)["outbox"]["pending"] == 2, timeout=10, what="both records spooled")
+            wait_until(lambda: status(url)["outbox"]["pending"] == 2, timeout=60, what="both records spooled")
             first = status(url)
             assert first["counts"]["finished"] == 1 and first["drops"] == {"service_missing": 1}
             assert first["counts"]["unrecorded"] == 0 and first["outbox"]["discarded"] == 0
@@ -108,12 +108,12 @@ def test_a_result_and_a_drop_made_while_the_distributor_is_down_arrive_after_a_r
             with node.distributor() as dist:
                 records = wait_until(
                     lambda: (r := httpx.get(dist + "/results", timeout=5).json()["records"]) and len(r) >= 2 and r,
-                    timeout=15,
+                    timeout=60,
                     what="both records at the distributor",
                 )
                 assert sorted((r["kind"], r["task_id"]) for r in records) == [("drop", 1), ("result", 0)]
                 assert next(r for r in records if r["kind"] == "drop")["reason"] == "service_missing"
-                wait_until(lambda: status(url)["outbox"]["pending"] == 0, timeout=10, what="an empty outbox")
+                wait_until(lambda: status(url)["outbox"]["pending"] == 0, timeout=60, what="an empty outbox")
                 after = status(url)
                 assert after["outbox"]["delivered_later"] == 2 and after["counts"]["unrecorded"] == 0
                 metrics = httpx.get(url + "/metrics", timeout=5).text

@@ -10,6 +10,8 @@ const token = need("DAYU_TOKEN");
 const shots = need("DAYU_SHOTS");
 const dsFile = need("DAYU_DATASOURCE_FILE");
 const badFile = need("DAYU_BAD_DATASOURCE_FILE");
+const videoFile = need("DAYU_VIDEO_FILE");
+const badVideoFile = need("DAYU_BAD_VIDEO_FILE");
 const downloads = join(shots, "downloads");
 const browserPath = process.env.DAYU_CHROMIUM ?? "/usr/bin/chromium";
 const INSTALL_TIMEOUT = Number(process.env.DAYU_INSTALL_TIMEOUT_MS ?? 240_000);
@@ -111,6 +113,17 @@ try {
   await page.getByTestId("ds-e2e-ds").waitFor();
   await shot(page, "datasources");
 
+  step("datasources: a file that is not a video is refused; a real clip becomes a datasource without ground truth");
+  await page.getByTestId("video-file").setInputFiles(badVideoFile);
+  await page.getByTestId("video-add").click();
+  await page.getByTestId("video-error").getByText("not a video file").waitFor({ timeout: 60_000 });
+  await page.getByTestId("video-file").setInputFiles(videoFile);
+  await page.getByTestId("video-add").click();
+  await page.getByTestId("video-added").getByText("768x432, 12.5 fps, 377 frames").waitFor({ timeout: 120_000 });
+  await page.getByTestId("ds-car-detection").getByTestId("no-ground-truth").waitFor();
+  if (await page.getByTestId("ds-notes").count()) throw new Error("the refused file was stored");
+  await shot(page, "datasources-video");
+
   step("install: policy, datasource, DAG per source; live stages until installed");
   await page.getByTestId("nav-Install").click();
   await page.getByTestId("policy").selectOption("fixed");
@@ -133,6 +146,27 @@ try {
     const img = document.querySelector('[data-test="frame"]');
     return img instanceof HTMLImageElement && img.complete && img.naturalWidth > 0;
   }, null, { timeout: 60_000 });
+  // The boxes are drawn over the frame by the dashboard: wait for a result whose frame has some.
+  await page.waitForFunction(() => document.querySelectorAll('[data-test="box"] rect').length > 0, null, {
+    timeout: 120_000,
+  });
+  const drawn = await page.evaluate(() => {
+    const svg = document.querySelector('[data-test="boxes"]');
+    const img = document.querySelector('[data-test="frame"]');
+    const a = svg.getBoundingClientRect();
+    const b = img.getBoundingClientRect();
+    const rect = svg.querySelector("rect").getBoundingClientRect();
+    return {
+      boxes: svg.querySelectorAll("rect").length,
+      // the overlay covers the image exactly and its first box lies inside it
+      aligned: Math.abs(a.left - b.left) < 1 && Math.abs(a.top - b.top) < 1 && Math.abs(a.width - b.width) < 1 && Math.abs(a.height - b.height) < 1,
+      inside: rect.width > 0 && rect.left >= b.left - 1 && rect.right <= b.right + 1 && rect.top >= b.top - 1 && rect.bottom <= b.bottom + 1,
+      labels: [...svg.querySelectorAll("text")].map((t) => t.textContent),
+    };
+  });
+  if (!drawn.aligned || !drawn.inside) throw new Error(`boxes not drawn over the frame: ${JSON.stringify(drawn)}`);
+  step(`${drawn.boxes} box(es) drawn over the frame: ${drawn.labels.join(", ")}`);
+  await page.getByTestId("view-frame").screenshot({ path: join(shots, "frame.png") });
   const count = async () => Number((await page.getByTestId("results-status").innerText()).match(/(\d+) results/)?.[1] ?? 0);
   const before = await count();
   await page.waitForFunction(

@@ -138,11 +138,11 @@ def test_hostile_videos_through_the_backend_change_nothing(platform: Platform, t
 
 
 def test_without_a_datasource_service_a_video_is_a_clear_503(tmp_path: Path) -> None:
-    with serve(backend_app(tmp_path, None)) as url:  # type: ignore[arg-type]
-        with httpx.Client(base_url=url, headers=auth(), timeout=30) as c:
-            response = c.post("/api/datasources/video", files={"file": ("car.mp4", CAR.read_bytes()[:4096])})
-            assert response.status_code == 503 and "datasource service" in response.json()["error"]["message"]
-            assert [d["id"] for d in c.get("/api/datasources").json()] == ["synthetic"]
+    app = backend_app(tmp_path, None)
+    with serve(app) as url, httpx.Client(base_url=url, headers=auth(), timeout=30) as c:  # type: ignore[arg-type]
+        response = c.post("/api/datasources/video", files={"file": ("car.mp4", CAR.read_bytes()[:4096])})
+        assert response.status_code == 503 and "datasource service" in response.json()["error"]["message"]
+        assert [d["id"] for d in c.get("/api/datasources").json()] == ["synthetic"]
 
 
 @pytest.mark.parametrize(

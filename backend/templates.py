@@ -69,6 +69,13 @@ class LocalNode(_Model):
     role: Literal["cloud", "edge"] = Field(description="Exactly one node is the cloud.")
     arch: str = Field("amd64", description="CPU architecture (picks the image variant on a cluster).")
     labels: dict[str, str] = Field(default_factory=dict, description="Free labels shown in the node catalog.")
+    cpu_quota: float | None = Field(
+        None,
+        gt=0,
+        le=1024,
+        description="Cores the node's processes may use together (a cgroup CPU quota where the local runtime may "
+        "use cgroups); none: unlimited.",
+    )
 
 
 class LocalSettings(_Model):

@@ -1,5 +1,5 @@
 """``dayuctl render``: an install's Kubernetes manifests written without a cluster, to review them or to apply
-them with your own tools (``kubectl apply -f DIR``)."""
+them with your own tools (``kubectl apply --server-side -f DIR``)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,13 @@ def add_render_command(sub: Any) -> None:
     render = sub.add_parser(
         "render",
         help="write an install's Kubernetes manifests (no cluster or backend needed)",
-        description="The CRD (sedna mode), the control plane `dayu.sh start` applies and the workloads of the "
-        "template's default install, as multi-document YAML: one file per step in --out, else on stdout.",
+        description="The CRD (sedna and runtime-service modes), the control plane `dayu.sh start` applies and "
+        "the workloads of the template's default install, as multi-document YAML: one file per step in --out, "
+        "else on stdout.",
     )
-    render.add_argument("--mode", choices=["sedna", "native"], help="default: the template's kubernetes.mode")
+    render.add_argument(
+        "--mode", choices=["sedna", "runtime-service", "native"], help="default: the template's kubernetes.mode"
+    )
     render.add_argument("--network", choices=["service", "host"], help="default: the template's kubernetes.network")
     render.add_argument("--template", default="template", help="template directory (default: template)")
     render.add_argument("--nodes", help="`kubectl get nodes -o yaml` output, or {name: {role, arch, labels}}")

@@ -46,7 +46,11 @@ class ImageSettings(_Model):
 
 
 class KubernetesSettings(_Model):
-    mode: Literal["sedna", "native"] = Field("native", description="Custom resources or plain Deployments.")
+    mode: Literal["sedna", "runtime-service", "native"] = Field(
+        "native",
+        description="sedna: a JointMultiEdgeService per workload; runtime-service: a RuntimeService per workload "
+        "and revision (both need the dayu-sedna controller); native: plain Deployments and Services.",
+    )
     kubeconfig: str | None = Field(None, description="Kubeconfig file; null: in-cluster, then ~/.kube/config.")
     ready_timeout_s: float = Field(300, gt=0, description="How long to wait for workloads to become ready.")
     network: Literal["service", "host"] = Field(

@@ -256,10 +256,10 @@ def control_plane_manifests(template: Template, cloud: str, token: str) -> list[
     ]
 
 
-def check_sedna_controller(api: KubeApi) -> None:
+def check_sedna_controller(api: KubeApi, mode: str = "sedna") -> None:
     if api.get("apps/v1", "Deployment", sedna.CONTROLLER_NAMESPACE, sedna.CONTROLLER_DEPLOYMENT) is None:
         raise Unavailable(
-            f"kubernetes.mode is sedna but the cluster runs no dayu-sedna controller (no Deployment "
+            f"kubernetes.mode is {mode} but the cluster runs no dayu-sedna controller (no Deployment "
             f"{sedna.CONTROLLER_DEPLOYMENT!r} in namespace {sedna.CONTROLLER_NAMESPACE!r}); install it "
             "(docs/control-plane.md) or set kubernetes.mode: native"
         )
@@ -271,9 +271,9 @@ def start(api: KubeApi, template: Template, token: str | None = None, timeout: f
     cloud = next((n for n, s in nodes.items() if s.role == "cloud"), None)
     if cloud is None:
         raise Unavailable("the cluster has no control-plane node to run the control plane on")
-    if template.base.kubernetes.mode == "sedna":
-        check_sedna_controller(api)
-        ensure_crd(api)
+    if template.base.kubernetes.mode in ("sedna", "runtime-service"):
+        check_sedna_controller(api, template.base.kubernetes.mode)
+        ensure_crd(api, template.base.kubernetes.mode)
     for obj in control_plane_manifests(template, cloud, token or secrets.token_urlsafe(24)):
         api.apply(obj)
     deadline = time.monotonic() + timeout

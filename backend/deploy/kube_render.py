@@ -1,5 +1,6 @@
-"""Kubernetes manifests from workloads: `native` (Deployment + NodePort Service per workload) or `sedna`
-(one JointMultiEdgeService per workload) plus the topology ConfigMap every component reads.
+"""Kubernetes manifests from workloads: `native` (Deployment + NodePort Service per workload), `sedna` (one
+JointMultiEdgeService per workload) or `runtime-service` (one RuntimeService per workload and revision), plus
+the topology ConfigMap every component reads.
 
 Every object carries the labels of its install (``dayu.io/install``, the namespace) and plane
 (``dayu.io/plane: runtime``): removal selects by both, so it never touches the control plane (plane
@@ -15,7 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from backend.deploy import sedna
+from backend.deploy import runtime_service, sedna
 from common.topology import Endpoint, LinkModel, NodeSpec, TopologyModel
 from common.workload import Workload
 
@@ -247,6 +248,29 @@ def render_sedna(
     return [obj]
 
 
+def render_runtime_service(
+    w: Workload, install: str, namespace: str, revision: int, network: Network = "service"
+) -> list[dict[str, Any]]:
+    """One RuntimeService of this revision. The pod template keeps Dayu's labels (the CRD types them), runs
+    without a service-account token (the controller refuses one) and declares the endpoint's port."""
+    port = w.port or CONTAINER_PORT
+    template = pod_template(w, install, namespace, network)
+    template["spec"]["automountServiceAccountToken"] = False
+    spec: dict[str, Any] = {
+        "installID": install,
+        "deploymentRevision": revision,
+        "component": w.component,
+        "targetNode": w.node,
+        "podTemplate": template,
+        "endpoint": {"port": port},
+    }
+    if w.service:
+        spec["logicalService"] = w.service
+    meta = _meta(w, install, namespace, runtime_service.resource_name(w.name, revision))
+    meta["annotations"][SPEC_HASH_ANNOTATION] = runtime_service.spec_hash(spec)
+    return [{"apiVersion": runtime_service.API_VERSION, "kind": runtime_service.KIND, "metadata": meta, "spec": spec}]
+
+
 def endpoint_host(
     w: Workload,
     nodes: Mapping[str, NodeSpec],
@@ -254,9 +278,13 @@ def endpoint_host(
     mode: str,
     network: Network,
     addresses: Mapping[str, str],
+    runtime_names: Mapping[str, str] | None = None,
 ) -> str:
     if network == "host":
         return addresses.get(w.node, w.node)
+    if mode == "runtime-service":
+        name = (runtime_names or {}).get(w.name) or runtime_service.resource_name(w.name, 1)
+        return runtime_service.dns_name(name, namespace)
     if mode == "sedna":
         return f"{sedna.service_name(sedna.resource_name(w.name), nodes[w.node].role)}.{namespace}.svc"
     return f"{w.name}.{namespace}.svc"
@@ -271,12 +299,15 @@ def topology_for(
     mode: str = "native",
     network: Network = "service",
     addresses: Mapping[str, str] | None = None,
+    runtime_names: Mapping[str, str] | None = None,
 ) -> TopologyModel:
     """Where every component is reached inside the cluster: its Service's DNS name (in sedna mode the
-    Service the controller creates, ``lower(<cr-name>-<pos>)``), or its node's address with host networking."""
+    Service the controller creates, ``lower(<cr-name>-<pos>)``; in runtime-service mode the DNS name the
+    controller reports for the RuntimeService ``runtime_names[workload]``), or its node's address with host
+    networking."""
     specs = {name: NodeSpec(role=n.role, arch=n.arch, labels=n.labels) for name, n in nodes.items()}
     for w in workloads:
-        host = endpoint_host(w, nodes, namespace, mode, network, addresses or {})
+        host = endpoint_host(w, nodes, namespace, mode, network, addresses or {}, runtime_names)
         endpoint = Endpoint(host=host, port=w.port or CONTAINER_PORT)
         target = specs[w.node].processors if w.component == "processor" else specs[w.node].components
         target[w.topology_key()] = endpoint
@@ -315,11 +346,14 @@ def render(
     *,
     install: str | None = None,
     network: Network = "service",
+    revision: int = 1,
 ) -> list[dict[str, Any]]:
     install = install or namespace
     out: list[dict[str, Any]] = []
     for w in workloads:
-        if mode == "sedna":
+        if mode == "runtime-service":
+            out += render_runtime_service(w, install, namespace, revision, network)
+        elif mode == "sedna":
             out += render_sedna(w, install, namespace, nodes[w.node].role, network)
         else:
             out += render_native(w, install, namespace, network)

@@ -3,14 +3,17 @@
 Native mode: each workload's Service (labelled with the workload). Sedna mode: each JointMultiEdgeService
 of the install (labelled with the workload) and the Service the controller made for it, found by the
 controller's own label (``jointmultiedge.sedna.io/name``), since that Service carries no other.
-With host networking a component is reached at its node's address and its own port.
+Runtime-service mode: each workload's serving RuntimeService (newest Ready revision, else newest), reached
+at the DNS name the controller reports in ``status.endpoint.dnsName``. With host networking a component is
+reached at its node's address and its own port.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from backend.deploy import sedna
+from backend.deploy import kube_revisions, sedna
+from backend.deploy import runtime_service as rts
 from backend.deploy.kube_api import KubeApi
 from backend.deploy.kube_render import (
     COMPONENT_LABEL,
@@ -82,6 +85,8 @@ class KubernetesTopology(Topology):
         addresses = node_addresses(raw) if self.network == "host" else {}
         if self.mode == "sedna":
             self._sedna(nodes, addresses)
+        elif self.mode == "runtime-service":
+            self._runtime_service(nodes, addresses)
         else:
             self._native(nodes, addresses)
         return nodes
@@ -118,6 +123,21 @@ class KubernetesTopology(Topology):
                 name = svc["metadata"]["name"] if svc else sedna.service_name(meta["name"], nodes[node].role)
                 endpoint = Endpoint(host=f"{name}.{self.namespace}.svc", port=port)
             _place(nodes, obj_labels, meta["name"], endpoint)
+
+    def _runtime_service(self, nodes: dict[str, NodeSpec], addresses: dict[str, str]) -> None:
+        by_workload = kube_revisions.resources(self.api, self.namespace, runtime_selector(self.namespace))
+        for objs in by_workload.values():
+            obj = kube_revisions.current(objs)
+            meta = obj["metadata"]
+            obj_labels = meta.get("labels") or {}
+            node = obj_labels.get(NODE_LABEL, "")
+            if node not in nodes:
+                continue
+            port = int(
+                ((obj["spec"].get("endpoint") or {}).get("port")) or (meta.get("annotations") or {})[PORT_ANNOTATION]
+            )
+            host = addresses.get(node) or rts.endpoint_dns(obj) or rts.dns_name(meta["name"], self.namespace)
+            _place(nodes, obj_labels, meta["name"], Endpoint(host=host, port=port))
 
     def links(self) -> list[LinkModel]:
         return []  # a real network: links are measured by the monitors, not declared

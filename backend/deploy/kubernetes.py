@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from backend.deploy import sedna
+from backend.deploy import kube_revisions, sedna
+from backend.deploy import runtime_service as rts
 from backend.deploy.base import Deployer, InstanceStatus
 from backend.deploy.kube_api import KubeApi
 from backend.deploy.kube_render import (
@@ -45,6 +46,8 @@ from common.workload import Workload
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default", "kubeedge", "sedna"})
 NATIVE_KINDS = (("apps/v1", "Deployment"), ("v1", "Service"))
 CRD_TIMEOUT_S = 30.0
+RUNTIME_ID_LABEL = "dayu.io/runtime-id"
+"""Set by the RuntimeService controller on its pods: the RuntimeService's name."""
 REMOVAL_TIMEOUT_S = 120.0
 """Pods get a grace period (30 s by default) to stop before they are gone."""
 NO_POD_GRACE_S = 20.0
@@ -57,22 +60,24 @@ def check_namespace(namespace: str) -> str:
     return namespace
 
 
-def ensure_crd(api: KubeApi, timeout: float = CRD_TIMEOUT_S) -> None:
-    """Apply the JointMultiEdgeService CRD when the cluster lacks it, and wait until it is established."""
-    if sedna.established(api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", sedna.CRD_NAME)):
+def ensure_crd(api: KubeApi, mode: str = "sedna", timeout: float = CRD_TIMEOUT_S) -> None:
+    """Apply the mode's CRD (the controller's own, vendored) when the cluster lacks it; wait until established."""
+    crd = rts.crd() if mode == "runtime-service" else sedna.crd()
+    name, kind = crd["metadata"]["name"], crd["spec"]["names"]["kind"]
+    if sedna.established(api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", name)):
         return
     try:
-        api.apply(sedna.crd())
+        api.apply(crd)
     except Unavailable as exc:
         raise Unavailable(
-            f"the {sedna.KIND} CRD is not installed and cannot be installed ({exc.message}); install the "
-            "dayu-sedna controller, or apply backend/deploy/crds/sedna.io_jointmultiedgeservices.yaml, or use "
-            "kubernetes.mode: native"
+            f"the {kind} CRD is not installed and cannot be installed ({exc.message}); install the "
+            f"dayu-sedna controller, or apply backend/deploy/crds/sedna.io_{crd['spec']['names']['plural']}.yaml, "
+            "or use kubernetes.mode: native"
         ) from None
     deadline = time.monotonic() + timeout
-    while not sedna.established(api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", sedna.CRD_NAME)):
+    while not sedna.established(api.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", name)):
         if time.monotonic() > deadline:
-            raise Unavailable(f"the {sedna.KIND} CRD is not established after {timeout:.0f}s")
+            raise Unavailable(f"the {kind} CRD is not established after {timeout:.0f}s")
         time.sleep(0.5)
 
 
@@ -104,7 +109,9 @@ class KubernetesDeployer(Deployer):
     def _used_ports(self, skip: set[str]) -> dict[str, set[int]]:
         """Ports taken per node by this install's workloads already deployed (host networking)."""
         used: dict[str, set[int]] = {}
-        kind = (sedna.API_VERSION, sedna.KIND) if self.mode == "sedna" else NATIVE_KINDS[0]
+        kind = {"sedna": (sedna.API_VERSION, sedna.KIND), "runtime-service": (rts.API_VERSION, rts.KIND)}.get(
+            self.mode, NATIVE_KINDS[0]
+        )
         for obj in self.api.list_objects(*kind, self.namespace, runtime_selector(self.install)):
             meta = obj["metadata"]
             obj_labels = meta.get("labels") or {}
@@ -121,19 +128,40 @@ class KubernetesDeployer(Deployer):
             raise ConfigError(f"workloads placed on nodes the cluster does not have: {unknown}")
         if self.network == "host":
             workloads = assign_host_ports(workloads, self._used_ports({w.name for w in workloads}))
-        if self.mode == "sedna" and not self._crd_ready:
-            ensure_crd(self.api)
+        if self.mode in ("sedna", "runtime-service") and not self._crd_ready:
+            ensure_crd(self.api, self.mode)
             self._crd_ready = True
         for w in workloads:
             self._workloads[w.name] = w
         everything = list(self._workloads.values())
         addresses = node_addresses(self.api.nodes()) if self.network == "host" else {}
+        revision, names, objs = 0, {}, []
+        if self.mode == "runtime-service":
+            existing = kube_revisions.resources(self.api, self.namespace, runtime_selector(self.install))
+            revision = kube_revisions.next_revision(existing)
+            names = kube_revisions.serving_names(existing)
+            for obj in render(workloads, nodes, self.mode, self.namespace, install=self.install,
+                              network=self.network, revision=revision):  # fmt: skip
+                workload = obj["metadata"]["labels"][WORKLOAD_LABEL]
+                same = kube_revisions.unchanged(existing.get(workload, []), obj)
+                names[workload] = (same or obj)["metadata"]["name"]
+                if same is None:
+                    objs.append(obj)
+        else:
+            objs = render(workloads, nodes, self.mode, self.namespace, install=self.install, network=self.network)
         model = topology_for(
-            everything, nodes, [], self.namespace, mode=self.mode, network=self.network, addresses=addresses
+            everything,
+            nodes,
+            [],
+            self.namespace,
+            mode=self.mode,
+            network=self.network,
+            addresses=addresses,
+            runtime_names=names,
         )
         # The topology lists every workload, so it is applied first; pods mount it at start.
         self.api.apply(topology_configmap(model, self.install, self.namespace))
-        for obj in render(workloads, nodes, self.mode, self.namespace, install=self.install, network=self.network):
+        for obj in objs:
             if self.mode == "sedna":
                 self._apply_sedna(obj)
             else:
@@ -199,7 +227,34 @@ class KubernetesDeployer(Deployer):
     def _pod_of(pod: dict[str, Any]) -> str:
         return str((pod["metadata"].get("labels") or {}).get(sedna.NAME_LABEL, ""))
 
+    def _delete_runtime_services(self, names: Sequence[str]) -> None:
+        """RuntimeServices (their Deployment and Service go with them); returns once they and their pods are gone."""
+        wanted = set(names)
+        for name in wanted:
+            self.api.delete_named(rts.API_VERSION, rts.KIND, self.namespace, name)
+        deadline = time.monotonic() + self.removal_timeout
+        while True:
+            left = [
+                f"{rts.KIND}/{n}" for n in sorted(wanted) if self.api.get(rts.API_VERSION, rts.KIND, self.namespace, n)
+            ]
+            left += [
+                f"Pod/{p['metadata']['name']}"
+                for p in self.api.pods(self.namespace, runtime_selector(self.install))
+                if (p["metadata"].get("labels") or {}).get(RUNTIME_ID_LABEL) in wanted
+            ]
+            if not left:
+                return
+            if time.monotonic() >= deadline:
+                raise Unavailable(
+                    f"still there {self.removal_timeout:.0f}s after deletion: {', '.join(left)}",
+                    detail={"left": left},
+                )
+            time.sleep(self.poll_interval)
+
     def _delete(self, selector: str) -> None:
+        if self.mode == "runtime-service":
+            found = self.api.list_objects(rts.API_VERSION, rts.KIND, self.namespace, selector)
+            self._delete_runtime_services([o["metadata"]["name"] for o in found])
         if self.mode == "sedna":
             found = self.api.list_objects(sedna.API_VERSION, sedna.KIND, self.namespace, selector)
             self._delete_resources([o["metadata"]["name"] for o in found])
@@ -218,6 +273,11 @@ class KubernetesDeployer(Deployer):
 
     # -- status --------------------------------------------------------------------------------
     def _status(self) -> list[InstanceStatus]:
+        if self.mode == "runtime-service":
+            out, old = kube_revisions.statuses(self.api, self.namespace, self.install)
+            for name in old:  # a newer revision is Ready: the older one has done its job
+                self.api.delete_named(rts.API_VERSION, rts.KIND, self.namespace, name)
+            return out
         if self.mode != "sedna":
             return [
                 instance(p, p["metadata"].get("labels") or {})

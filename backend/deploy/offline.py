@@ -1,4 +1,5 @@
-"""Every manifest of an install, rendered without a cluster (``dayuctl render``): the CRD (sedna mode), the
+"""Every manifest of an install, rendered without a cluster (``dayuctl render``): the CRD (sedna and
+runtime-service modes, revision 1 of every RuntimeService), the
 control plane ``dayu.sh start`` applies, and the workloads of the template's default install (default
 policy, default DAG on every source of the default datasource), as the backend would deploy them.
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from backend.datasource_config import parse_datasource
 from backend.deploy import cluster, sedna
+from backend.deploy import runtime_service as rts
 from backend.deploy.kube_render import (
     Network,
     assign_host_ports,
@@ -101,6 +103,8 @@ def render_install(
     files: dict[str, list[dict[str, Any]]] = {}
     if mode == "sedna":
         files["00-crd.yaml"] = [sedna.crd()]
+    elif mode == "runtime-service":
+        files["00-crd.yaml"] = [rts.crd()]
     files["10-control-plane.yaml"] = cluster.control_plane_manifests(
         template, cloud, token or secrets.token_urlsafe(24)
     )

@@ -17,7 +17,14 @@ Dayu's code assumes:
   then the Service ``lower(<cr>-<pos>)`` owned by the kind ``JointMultiEdge`` (creating it fails if it
   exists, and then no edge worker is made), then ``<cr>-edgeworker-<5 random>`` per edge worker; the
   template's containers get the controller's variables appended; the resource ends ``Failed``. Nothing is
-  ever updated or deleted by it.
+  ever updated or deleted by it;
+- the RuntimeService controller (``sedna_controller``), from dayu-sedna's ``docs/runtime-service.md`` and its
+  types and validation: a valid new RuntimeService gets a Deployment and (with ``spec.endpoint``) a ClusterIP
+  Service of its name, owned by it, labelled with the six controller-owned ``dayu.io/*`` labels; an invalid
+  one, or a changed spec of an existing one, is refused in the condition ``SpecAccepted``; the status is
+  recomputed on every read from the pods (``WorkloadReady``, ``EndpointReady``), the node's EdgeMesh
+  acknowledgement (``Activated``, held back while ``activation`` is False) and ``Ready``, with
+  ``status.endpoint.dnsName``.
 """
 
 from __future__ import annotations
@@ -25,10 +32,12 @@ from __future__ import annotations
 import copy
 import itertools
 import random
+import re
 import string
 from typing import Any
 
 from backend.deploy import crd_schema, sedna
+from backend.deploy import runtime_service as rts
 from backend.deploy.kube_api import KubeApi
 from common.errors import Unavailable
 
@@ -87,6 +96,9 @@ class FakeCluster(KubeApi):
         self.crd_forbidden = crd_forbidden
         self.terminating_reads = terminating_reads
         self.controller_errors: list[str] = []
+        self.activation = True
+        self._rts_refused: dict[tuple[str, str, str], str] = {}
+        self._rts_acked: set[tuple[str, str, str]] = set()
         self._terminating: dict[tuple[str, str, str], int] = {}
         self._ids = itertools.count(1)
         self._random = random.Random(seed)
@@ -182,14 +194,20 @@ class FakeCluster(KubeApi):
             self._deployment_controller(obj)
         if kind == sedna.KIND and existing is None and self.sedna_controller:
             self._jmes_controller(obj)
+        if kind == rts.KIND and self.sedna_controller:
+            self._rts_controller(obj, existing)
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        if kind == rts.KIND:
+            self._rts_status()
         obj = self.objects.get(self._key(kind, namespace, name))
         return copy.deepcopy(obj) if obj is not None else None
 
     def list_objects(self, api_version: str, kind: str, namespace: str, selector: str) -> list[dict[str, Any]]:
         if kind == "Pod":
             self._tick()
+        if kind == rts.KIND:
+            self._rts_status()
         ns = "" if kind in CLUSTER_SCOPED else namespace
         return [
             copy.deepcopy(o)
@@ -327,6 +345,186 @@ class FakeCluster(KubeApi):
             }
         )
 
+    def _rts_controller(self, obj: dict[str, Any], existing: dict[str, Any] | None) -> None:
+        key = self._key(rts.KIND, obj["metadata"]["namespace"], obj["metadata"]["name"])
+        if existing is not None:
+            if existing["spec"] != obj["spec"]:
+                self._rts_refused[key] = (
+                    "RuntimeService spec and revision are immutable; create a new revision-scoped resource"
+                )
+            return
+        problem = rts_validation(self.objects[key])
+        if problem:
+            self._rts_refused[key] = problem
+            return
+        stored = self.objects[key]
+        meta, spec = stored["metadata"], stored["spec"]
+        identity = {
+            "dayu.io/mesh-managed": "true",
+            "dayu.io/install-id": spec["installID"],
+            "dayu.io/deployment-revision": str(spec["deploymentRevision"]),
+            "dayu.io/runtime-id": meta["name"],
+            "dayu.io/component": spec["component"],
+            "dayu.io/runtime-service-uid": meta["uid"],
+        }
+        selector = {
+            k: identity[k] for k in ("dayu.io/deployment-revision", "dayu.io/runtime-id", "dayu.io/runtime-service-uid")
+        }
+        owner = [
+            {
+                "apiVersion": rts.API_VERSION,
+                "kind": rts.KIND,
+                "name": meta["name"],
+                "uid": meta["uid"],
+                "controller": True,
+            }
+        ]
+        template = copy.deepcopy(spec["podTemplate"])
+        template.setdefault("metadata", {})["labels"] = {**(template["metadata"].get("labels") or {}), **identity}
+        template["spec"]["nodeName"] = spec["targetNode"]
+        template["spec"]["automountServiceAccountToken"] = False
+        self.create(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {
+                    "name": meta["name"],
+                    "namespace": meta["namespace"],
+                    "labels": identity,
+                    "ownerReferences": owner,
+                },
+                "spec": {
+                    "replicas": 1,
+                    "strategy": {"type": "Recreate"},
+                    "selector": {"matchLabels": selector},
+                    "template": template,
+                },
+            }
+        )
+        if spec.get("endpoint"):
+            port = spec["endpoint"]["port"]
+            self.create(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {
+                        "name": meta["name"],
+                        "namespace": meta["namespace"],
+                        "labels": identity,
+                        "ownerReferences": owner,
+                    },
+                    "spec": {
+                        "type": "ClusterIP",
+                        "selector": selector,
+                        "ports": [{"name": rts.PORT_NAME, "protocol": "TCP", "port": port, "targetPort": port}],
+                    },
+                }
+            )
+
+    def _rts_status(self) -> None:
+        """What the controller would report now, for every RuntimeService."""
+        for key, obj in self.objects.items():
+            if key[0] != rts.KIND:
+                continue
+            ns, name = key[1], key[2]
+
+            def cond(kind: str, ok: bool, reason: str, message: str = "") -> dict[str, str]:
+                return {"type": kind, "status": "True" if ok else "False", "reason": reason, "message": message}
+
+            refused = self._rts_refused.get(key)
+            if refused:
+                obj["status"] = {
+                    "conditions": [
+                        cond("SpecAccepted", False, "InvalidSpec", refused),
+                        cond("Ready", False, "SpecRejected"),
+                    ]
+                }
+                continue
+            pods = [
+                p
+                for (k, n, _), p in self.objects.items()
+                if k == "Pod"
+                and n == ns
+                and (p["metadata"].get("labels") or {}).get("dayu.io/runtime-id") == name
+                and not p["metadata"].get("deletionTimestamp")
+            ]
+            ready_pods = [
+                p
+                for p in pods
+                if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"]["conditions"])
+            ]
+            service = self.objects.get(("Service", ns, name))
+            workload = len(ready_pods) == 1
+            endpoint = service is not None and workload
+            # An acknowledgement outlives later gaps (the UIDs are unchanged); Ready stays dynamic.
+            activated = key in self._rts_acked or (endpoint and self.activation)
+            if activated:
+                self._rts_acked.add(key)
+            status: dict[str, Any] = {
+                "observedRevision": obj["spec"]["deploymentRevision"],
+                "conditions": [
+                    cond("SpecAccepted", True, "Accepted", "runtime specification is valid"),
+                    cond("ResourcesReconciled", ("Deployment", ns, name) in self.objects, "Reconciled"),
+                    cond("NodeReady", True, "NodeReady"),
+                    cond("WorkloadReady", workload, "WorkloadReady" if workload else "WorkloadNotReady"),
+                    cond("EndpointReady", endpoint, "EndpointReady" if endpoint else "EndpointNotReady"),
+                    cond("Activated", activated, "Activated" if activated else "AwaitingNodeAck"),
+                    cond(
+                        "Ready", activated and endpoint, "Ready" if activated and endpoint else "ReadinessGatesPending"
+                    ),
+                ],
+            }
+            if service is not None:
+                status["endpoint"] = {
+                    "serviceRef": {"name": name, "uid": service["metadata"]["uid"]},
+                    "dnsName": f"{name}.{ns}.svc.cluster.local",
+                    "port": service["spec"]["ports"][0]["port"],
+                    "readyAddresses": len(ready_pods),
+                    "notReadyAddresses": len(pods) - len(ready_pods),
+                }
+            obj["status"] = status
+
     # -- views for tests ---------------------------------------------------------------------------
     def names(self, kind: str, namespace: str = "") -> set[str]:
         return {k[2] for k in self.objects if k[0] == kind and k[1] == namespace}
+
+
+DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def rts_validation(obj: dict[str, Any]) -> str:
+    """The RuntimeService controller's checks (its validation.go), worded as it words them; "" when valid."""
+    name, spec = obj["metadata"]["name"], obj["spec"]
+    pod = spec["podTemplate"]["spec"]
+    if not DNS_1035.match(name) or len(name) > 63:
+        return f"metadata.name {name!r} must be a DNS-1035 label no longer than 63 characters"
+    for field in ("installID", "component"):
+        if not spec.get(field) or not LABEL_VALUE.match(spec[field]) or len(spec[field]) > 63:
+            return f"spec.{field} {spec.get(field)!r} is not a valid label value"
+    if pod.get("nodeName") and pod["nodeName"] != spec["targetNode"]:
+        return f"podTemplate nodeName {pod['nodeName']!r} conflicts with targetNode {spec['targetNode']!r}"
+    if pod.get("restartPolicy") not in (None, "", "Always"):
+        return "podTemplate restartPolicy must be empty or Always"
+    if pod.get("automountServiceAccountToken") is True:
+        return "podTemplate may not enable service account token automount"
+    for volume in pod.get("volumes") or []:
+        if any("serviceAccountToken" in src for src in (volume.get("projected") or {}).get("sources") or []):
+            return f"podTemplate volume {volume['name']!r} may not project a service account token"
+    labels = (spec["podTemplate"].get("metadata") or {}).get("labels") or {}
+    own = {
+        "dayu.io/component": spec["component"],
+        "dayu.io/install-id": spec["installID"],
+        "dayu.io/runtime-id": name,
+        "dayu.io/deployment-revision": str(spec["deploymentRevision"]),
+        "dayu.io/mesh-managed": "true",
+    }
+    for key, value in own.items():
+        if key in labels and labels[key] != value:
+            return f"podTemplate label {key!r} conflicts with controller-owned value"
+    if spec.get("endpoint"):
+        port = spec["endpoint"]["port"]
+        declared = [p for c in pod["containers"] for p in c.get("ports") or [] if p.get("protocol", "TCP") == "TCP"]
+        if not any(p["containerPort"] == port for p in declared):
+            return f"endpoint port {port} is not declared as a TCP container port"
+    return ""

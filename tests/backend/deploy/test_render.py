@@ -14,9 +14,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from backend.deploy import runtime_service as rts
 from backend.deploy import sedna
 from backend.deploy.crd_schema import load_crd, prune, version_schema
-from tests.backend.deploy.fake_cluster import cluster_nodes
+from tests.backend.deploy.fake_cluster import cluster_nodes, rts_validation
 from tests.backend.deploy.structural import structural_errors
 
 pytestmark = pytest.mark.integration
@@ -42,7 +43,7 @@ def validate_with_the_cli(path: Path, version: str) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-@pytest.mark.parametrize("mode", ["native", "sedna"])
+@pytest.mark.parametrize("mode", ["native", "sedna", "runtime-service"])
 def test_render_writes_manifests_valid_for_the_newest_kubernetes(mode: str, tmp_path: Path) -> None:
     nodes = tmp_path / "nodes.yaml"
     nodes.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": cluster_nodes()}))
@@ -50,7 +51,7 @@ def test_render_writes_manifests_valid_for_the_newest_kubernetes(mode: str, tmp_
     assert run.returncode == 0, run.stderr
     files = sorted((tmp_path / "out").iterdir())
     expected = ["10-control-plane.yaml", "20-runtime.yaml"]
-    if mode == "sedna":
+    if mode != "native":
         expected.insert(0, "00-crd.yaml")
     assert [f.name for f in files] == expected
     objs: list[dict[str, Any]] = [o for f in files for o in yaml.safe_load_all(f.read_text()) if o]
@@ -70,6 +71,15 @@ def test_render_writes_manifests_valid_for_the_newest_kubernetes(mode: str, tmp_
             pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, **worker["template"]}
             for version in versions:
                 kubernetes_validate.validate(pod, version, strict=True)
+        elif obj["kind"] == "RuntimeService":
+            assert crd == load_crd(rts.CRD_FILE)
+            schema = version_schema(crd, "v1alpha1")
+            jsonschema.validate(obj, schema)
+            assert prune(obj, schema)[1] == []
+            assert rts_validation(obj) == ""  # what the controller would refuse
+            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, **obj["spec"]["podTemplate"]}
+            for version in versions:
+                kubernetes_validate.validate(pod, version, strict=True)
         else:
             for version in versions:
                 kubernetes_validate.validate(obj, version, strict=True)
@@ -77,7 +87,12 @@ def test_render_writes_manifests_valid_for_the_newest_kubernetes(mode: str, tmp_
         assert structural_errors(crd) == []
     kinds = {o["kind"] for o in objs}
     assert {"Namespace", "Secret", "ConfigMap", "Deployment", "Service"} <= kinds
-    workloads = {o["metadata"]["name"] for o in objs if o["kind"] in ("Deployment", "JointMultiEdgeService")}
+    kinds_of_workloads = ("Deployment", "JointMultiEdgeService", "RuntimeService")
+    workloads = {
+        o["metadata"]["labels"].get("dayu.io/workload", o["metadata"]["name"])
+        for o in objs
+        if o["kind"] in kinds_of_workloads
+    }
     assert {"scheduler", "distributor", "generator-cam0", "generator-cam1", "backend", "datasource"} <= workloads
     generators = [o for o in objs if o["metadata"]["name"].startswith("generator-")]
     assert all(o["metadata"]["labels"]["dayu.io/node"] in ("edge-b", "jetson-a") for o in generators)

@@ -22,6 +22,8 @@ class DropReason(StrEnum):
     SHUTDOWN = "shutdown"
     OVERLOADED = "overloaded"
     BRANCH_DROPPED = "branch_dropped"
+    SHED = "shed"
+    """Left out by its generator before encoding: the node admitted fewer segments (back-pressure)."""
 
 
 class DropRecord(BaseModel):

@@ -27,6 +27,15 @@ class TaskAccepted(Contract):
     outcome: Outcome = Field(
         description="duplicate: this copy is already in flight here; overloaded: recorded as dropped."
     )
+    admit: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="Share of its segments a source sending here should make now; it skips the rest before "
+        "encoding them, each recorded as a drop `shed`. Below 1 while this node (or a node its tasks go on to) "
+        "cannot keep up.",
+    )
+    pressure: str = Field("", max_length=500, description="Why `admit` is below 1 (empty when it is 1).")
 
 
 class FileStored(Contract):
@@ -45,4 +54,7 @@ class ControllerStatus(Contract):
     joins_pending: int = Field(ge=0)
     counts: dict[str, int] = Field(description="Tasks by what happened to them; `unrecorded`: drops lost for good.")
     drops: dict[str, int] = Field(description="Drop records made here, by reason.")
+    admit: float = Field(gt=0, le=1, description="The share of segments this node's sources are told to make now.")
+    pressure: str = Field(description="Why `admit` is below 1.")
+    congested_intervals: int = Field(ge=0, description="Admission intervals found congested since the start.")
     outbox: OutboxStatus

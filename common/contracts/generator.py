@@ -40,6 +40,10 @@ class GeneratorStatus(Contract):
     tasks_created: int = Field(ge=0)
     tasks_submitted: int = Field(ge=0)
     tasks_dropped: int = Field(ge=0)
+    tasks_shed: int = Field(ge=0, description="Tasks of segments skipped before encoding (drop records `shed`).")
+    admit: float = Field(ge=0, le=1, description="The share of segments made now, as the controller last asked.")
+    admit_reason: str = Field(description="Why the controller asked for less, when it did.")
+    admission_signals: int = Field(ge=0, description="Controller replies that carried a share.")
     drops_unrecorded: int = Field(ge=0, description="Drop records that will never reach the distributor.")
     outbox: OutboxStatus
     finished: bool

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from common.config import ServiceSettings
 from common.outbox import OutboxConfig
+from services.controller.admission import AdmissionConfig
 
 
 class ControllerSettings(ServiceSettings):
@@ -37,6 +38,10 @@ class ControllerConfig(BaseModel):
     cleanup_interval_s: float = Field(30.0, gt=0, description="How often old segment files are looked for.")
     max_payload_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest segment accepted.")
     dedup_window: int = Field(4096, ge=0, le=1_000_000, description="Recent deliveries remembered to ignore repeats.")
+    admission: AdmissionConfig = Field(
+        default_factory=AdmissionConfig,
+        description="The share of segments this node's sources are told to make (services/controller/admission.py).",
+    )
     outbox: OutboxConfig = Field(
         default_factory=OutboxConfig, description="Spool of results and drop records the distributor did not take."
     )

@@ -15,7 +15,7 @@ from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import Any
 
-from common.contracts.controller import ControllerStatus, Outcome
+from common.contracts.controller import ControllerStatus, Outcome, TaskAccepted
 from common.dag import advance, needs_join
 from common.errors import DayuError, TransportError, UpstreamTimeout
 from common.join import JoinStore, PendingJoin
@@ -27,6 +27,7 @@ from common.task import END, START, Task
 from common.topology import Topology
 from common.transport import ServiceClient
 from common.wire import framed_task, safe_path
+from services.controller.admission import Admission
 from services.controller.config import ControllerConfig
 from services.controller.journal import InflightJournal
 
@@ -73,6 +74,7 @@ class Dispatcher:
         self.client = client
         self.topology = topology
         self.joins = JoinStore(timeout=config.join_timeout_s, capacity=config.join_capacity)
+        self.admission = Admission(config.admission, node)
         self._inflight: set[asyncio.Task[None]] = set()
         self._side: set[asyncio.Task[None]] = set()  # drop records of refused tasks, outside the bound
         self._recent: OrderedDict[tuple[str, str], None] = OrderedDict()
@@ -109,6 +111,7 @@ class Dispatcher:
             return "duplicate"
         if len(self._inflight) >= self.config.max_in_flight:
             message = f"controller on {self.node!r} has {len(self._inflight)} tasks in flight (limit reached)"
+            self.admission.overloaded()
             self._spawn(self.drop(task, DropReason.OVERLOADED, message), counted=False)
             return "overloaded"
         self.counts["accepted"] += 1
@@ -250,6 +253,8 @@ class Dispatcher:
             if exc.status is None or exc.status in (502, 504):
                 raise StageFailed(DropReason.NODE_UNREACHABLE, str(exc)) from None
             reason = _PROCESSOR_FAILURES.get(exc.status, DropReason.PROCESSOR_ERROR)
+            if reason == DropReason.QUEUE_FULL:
+                self.admission.refused(task.stage.service)
             raise StageFailed(reason, str(exc)) from None
         elapsed = time.perf_counter() - start
         try:
@@ -260,6 +265,7 @@ class Dispatcher:
             raise StageFailed(DropReason.PROCESSOR_ERROR, "processor answered with another task or stage")
         done.stage.timings.execute = elapsed
         done.stage.done = True
+        self.admission.waited(task.stage.service, done.stage.timings.queue or 0.0)
         self._execute.observe(elapsed)
         self.counts["executed"] += 1
         return done
@@ -290,7 +296,7 @@ class Dispatcher:
                 size = len(task.to_json())
                 task.stage.timings.transmit = await shaper.wait(target, size) if shaper is not None else 0.0
                 body, headers = task.to_json().encode(), {"content-type": "application/json"}
-            await self.client.request(
+            response = await self.client.request(
                 "POST",
                 f"{base}/tasks",
                 content=body,
@@ -300,6 +306,7 @@ class Dispatcher:
                 retries=self.config.forward_retries,
             )
             self._transmit.observe(time.perf_counter() - start)
+            self._heard(target, response.content)
         except FileNotFoundError:
             await self.drop(task, DropReason.INVALID, f"segment {name!r} is no longer on {self.node!r}")
             return
@@ -310,6 +317,14 @@ class Dispatcher:
             await self.drop(task, DropReason.NODE_UNREACHABLE, f"cannot hand the task to {target!r}: {exc}")
             return
         self.counts["forwarded"] += 1
+
+    def _heard(self, target: str, reply: bytes) -> None:
+        """The share ``target``'s controller admits: this node's sources are told when it is the lowest."""
+        try:
+            accepted = TaskAccepted.model_validate_json(reply)
+        except ValueError:
+            return  # not a reply of this version: nothing to learn from it
+        self.admission.heard(target, accepted.admit, accepted.pressure)
 
     async def _finish(self, task: Task) -> None:
         """Give a task at ``_end`` to the distributor (on this, the cloud, node: by reference).
@@ -370,6 +385,7 @@ class Dispatcher:
                 await self._send_drops(entry.drop_records(f"controller on {self.node!r} stopped", node=self.node))
 
     def status(self) -> ControllerStatus:
+        admit, pressure = self.admission.signal()
         return ControllerStatus(
             node=self.node,
             in_flight=len(self._inflight),
@@ -378,5 +394,8 @@ class Dispatcher:
             # Only records that will never reach the distributor; those waiting in the outbox are not lost.
             counts={**self.counts, "unrecorded": self.outbox.lost},
             drops=dict(self.drops),
+            admit=admit,
+            pressure=pressure,
+            congested_intervals=self.admission.congested_intervals,
             outbox=self.outbox.status(),
         )

@@ -66,7 +66,7 @@ async def submit(request: Request) -> Response:
         task, transmit = await read_framed_task(request, dispatcher.work_dir, max_payload=limit)
         task.stage.timings.transmit = transmit
         _routable_or_forget(task, dispatcher.work_dir, stored=True)
-        return reply(TaskAccepted(accepted=task.task_uuid, outcome=dispatcher.accept(task)), 202)
+        return _accepted(dispatcher, task)
     task, upload = await read_task_form(request, max_payload=limit)
     if upload is not None:
         if not task.payload.file_name:
@@ -75,7 +75,14 @@ async def submit(request: Request) -> Response:
             raise InvalidInput(f"the payload of segment {task.payload.file_name!r} is empty")
         await save_upload(upload, dispatcher.work_dir, task.payload.file_name, max_bytes=limit)
     _routable_or_forget(task, dispatcher.work_dir, stored=upload is not None)
-    return reply(TaskAccepted(accepted=task.task_uuid, outcome=dispatcher.accept(task)), 202)
+    return _accepted(dispatcher, task)
+
+
+def _accepted(dispatcher: Dispatcher, task: Task) -> Response:
+    """Take the task; the reply tells the sender how much this node admits now (back-pressure to sources)."""
+    outcome = dispatcher.accept(task)
+    admit, pressure = dispatcher.admission.signal()
+    return reply(TaskAccepted(accepted=task.task_uuid, outcome=outcome, admit=admit, pressure=pressure), 202)
 
 
 @router.put("/files/{name}", openapi_extra=body(media_types={"application/octet-stream": None}))

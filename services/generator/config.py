@@ -70,6 +70,15 @@ class GeneratorConfig(BaseModel):
         description="Size of the encoder queue (segments waiting to be encoded and submitted). When it is full a "
         "replayed source waits; a live source skips frames (counted as frames_skipped_backpressure).",
     )
+    follow_admission: bool = Field(
+        True,
+        description="Make only the share of segments the controller admits (its reply's `admit`); the rest are "
+        "shed before encoding, each a drop record `shed`. Off: every segment is made and the stage drops what it "
+        "cannot take.",
+    )
+    admission_stale_after_s: float = Field(
+        5.0, gt=0, le=600, description="A share heard longer ago than this no longer counts (the next segment is made)."
+    )
     max_tasks: int | None = Field(
         None, ge=1, description="Stop after this many tasks in all, across openings (none: until the source ends)."
     )

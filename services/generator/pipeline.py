@@ -1,4 +1,4 @@
-"""The generator's loop: read -> filter -> resize -> encode frame by frame (worker thread) -> submit.
+"""The generator's loop: read -> filter -> admit -> resize -> encode frame by frame (worker thread) -> submit.
 
 Reading (with filtering and resizing) runs in one worker thread and encoding in another: each kept frame is
 handed to the encoder thread as soon as it is read, so a segment's file is finished shortly after its last
@@ -11,6 +11,11 @@ the distributor.
 Reading runs between :meth:`Generator.open` and :meth:`Generator.close` (or the end of the source); the
 submission loop runs for the generator's whole life, so closing lets the segments already made become
 tasks, and task ids keep increasing across openings.
+
+Before a segment's first frame the generator asks its admission (``services/generator/admission.py``)
+whether to make it: when the node's controller asked for fewer segments, a shed segment's frames are read
+at the source's pace but neither resized nor encoded, and it becomes a task that ends at once as a drop
+record ``shed`` (in order with the others, through the same queue).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from common.contracts.controller import TaskAccepted
 from common.contracts.generator import GeneratorStatus
 from common.errors import DayuError, Unavailable
 from common.metrics import ServiceMetrics
@@ -43,6 +49,7 @@ from services.generator import encoder as encoder_family
 from services.generator import frame_filter as filter_family
 from services.generator import frame_process as process_family
 from services.generator import source as source_family
+from services.generator.admission import SourceAdmission
 from services.generator.config import GeneratorConfig
 from services.generator.encoder import Encoder, FailedSegment, SegmentWriter, encoder_alias_for, temporary_files
 from services.generator.frame_filter import FrameFilter
@@ -68,9 +75,11 @@ class Segment:
     source_time: float
     completed_at: float
     """Wall clock when the last frame was read: the task's ``created_at``."""
-    writer: SegmentWriter
-    encoded: asyncio.Future[int]
-    """The file's size once the encoder thread has finished it."""
+    writer: SegmentWriter | None
+    encoded: asyncio.Future[int] | None
+    """The file's size once the encoder thread has finished it (None: shed, never encoded)."""
+    shed: str | None = None
+    """Why the segment was shed before encoding; its task ends as a drop record ``shed``."""
 
 
 @dataclass
@@ -82,6 +91,7 @@ class GeneratorStats:
     tasks_created: int = 0
     tasks_submitted: int = 0
     tasks_dropped: int = 0
+    tasks_shed: int = 0
     opens: int = 0
     state: str = "closed"
     error: str | None = None
@@ -144,6 +154,10 @@ class Generator:
             "generator_frames_skipped_backpressure_total",
             "Frames of a live source skipped because the encoder queue was full",
         )
+        self._shed_metric = metrics.counter(
+            "generator_segments_shed_total", "Segments skipped before encoding because the node admitted fewer"
+        )
+        self.admission = SourceAdmission(enabled=config.follow_admission, stale_after_s=config.admission_stale_after_s)
         self._stop = asyncio.Event()
         self._lock = asyncio.Lock()
         self._reader_task: asyncio.Task[None] | None = None
@@ -216,6 +230,8 @@ class Generator:
             batch: list[Frame] = []
             meta = self.planner.plan.meta
             ended = False
+            shed: str | None = None  # why the segment being read is shed (None: it is made)
+            decided = False  # whether that was asked for the segment being read
             while self._under_limit() and not self._stop.is_set():
                 if not batch:
                     meta = self.planner.plan.meta  # a segment is made under one plan
@@ -223,7 +239,10 @@ class Generator:
                 # Only this loop fills the queue, so room seen when a segment starts is still there when it is
                 # complete: a live source never waits on the encoder, and a segment holds consecutive kept frames.
                 skip = live and not batch and self._segments.full()
-                frame = await loop.run_in_executor(self._reader, self._next_kept, source, meta, not skip)
+                if not batch and not skip and not decided:
+                    shed, decided = self.admission.shed_next(), True
+                resize = not skip and shed is None
+                frame = await loop.run_in_executor(self._reader, self._next_kept, source, meta, resize)
                 if frame is None:
                     ended = True
                     break
@@ -245,17 +264,18 @@ class Generator:
                             break
                 self.stats.frames_kept += 1
                 batch.append(frame)
-                if writer is None:
-                    writer = self._writer(meta)
-                # Not awaited: the reader goes on while the encoder thread takes the frames in order.
-                loop.run_in_executor(self._encoder_pool, writer.add, frame.image)
+                if shed is None:
+                    if writer is None:
+                        writer = self._writer(meta)
+                    # Not awaited: the reader goes on while the encoder thread takes the frames in order.
+                    loop.run_in_executor(self._encoder_pool, writer.add, frame.image)
                 frame.image = _ENCODED
                 if len(batch) >= meta.buffer_size:
-                    await self._put(self._segment(batch, meta, writer))
-                    batch, writer = [], None
+                    await self._put(self._segment(batch, meta, writer, shed))
+                    batch, writer, shed, decided = [], None, None, False
                     self.planner.maybe_refresh(frame.timestamp, self.raw_meta)
-            if ended and batch and writer is not None and self._under_limit():
-                await self._put(self._segment(batch, meta, writer))
+            if ended and batch and (writer is not None or shed is not None) and self._under_limit():
+                await self._put(self._segment(batch, meta, writer, shed))
                 writer = None
             await self._segments.join()
             if not self._stop.is_set():
@@ -278,8 +298,19 @@ class Generator:
         self._segments_made += 1
         await self._segments.put(segment)
 
-    def _segment(self, batch: list[Frame], meta: Meta, writer: SegmentWriter) -> Segment:
+    def _segment(self, batch: list[Frame], meta: Meta, writer: SegmentWriter | None, shed: str | None) -> Segment:
         loop = asyncio.get_running_loop()
+        if shed is not None or writer is None:
+            return Segment(
+                indices=[f.index for f in batch],
+                truths=[f.truth for f in batch],
+                meta=meta.model_copy(update={"buffer_size": len(batch)} if len(batch) != meta.buffer_size else {}),
+                source_time=batch[-1].timestamp,
+                completed_at=time.time(),
+                writer=None,
+                encoded=None,
+                shed=shed or "shed",
+            )
         return Segment(
             indices=[f.index for f in batch],
             truths=[f.truth for f in batch],
@@ -343,6 +374,12 @@ class Generator:
             created_at=segment.completed_at,
         )
         self.stats.tasks_created += 1
+        if segment.shed is not None or segment.writer is None or segment.encoded is None:
+            task.payload.file_name = None
+            self.stats.tasks_shed += 1
+            self._shed_metric.inc()
+            await self._drop(task, DropReason.SHED, segment.shed or "shed before encoding")
+            return
         try:
             size = await segment.encoded
             segment.writer.move_to(self.work_dir / name)
@@ -359,7 +396,7 @@ class Generator:
             if self.topology is None:
                 raise DayuError("no topology: the generator does not know its controller")
             url = self.topology.component_url("controller", self.node) + "/tasks"
-            await self.client.request(
+            response = await self.client.request(
                 "POST",
                 url,
                 content=task.to_json(),
@@ -375,6 +412,15 @@ class Generator:
         self.stats.tasks_submitted += 1
         self.stats.submit_ms.append((time.perf_counter() - start) * 1000)
         del self.stats.submit_ms[:-200]
+        self._heard(response.content)
+
+    def _heard(self, reply: bytes) -> None:
+        """The controller's reply carries the share of segments the node admits now (back-pressure)."""
+        try:
+            accepted = TaskAccepted.model_validate_json(reply)
+        except ValueError:
+            return  # a controller that says nothing of admission: the share stays as it was
+        self.admission.heard(accepted.admit, accepted.pressure)
 
     async def _drop(self, task: Task, reason: DropReason, message: str) -> None:
         self.stats.tasks_dropped += 1
@@ -504,6 +550,10 @@ class Generator:
             tasks_created=s.tasks_created,
             tasks_submitted=s.tasks_submitted,
             tasks_dropped=s.tasks_dropped,
+            tasks_shed=s.tasks_shed,
+            admit=self.admission.current(),
+            admit_reason=self.admission.reason if self.admission.current() < 1.0 else "",
+            admission_signals=self.admission.signals,
             drops_unrecorded=self.outbox.lost,
             outbox=self.outbox.status(),
             finished=s.state in ("finished", "failed"),

@@ -1,0 +1,157 @@
+"""Admission at the source: how much of their video the sources of this node should turn into tasks now.
+
+Past its capacity a node used to lose segments at the stage's queue (``queue_full``) after its generators had
+spent their CPU encoding them, and on a small node that CPU was taken from the stage itself. Instead the
+controller tells its generators, in its reply to every ``POST /tasks`` (``TaskAccepted.admit``), the share
+of their segments to make; a generator skips the rest **before** encoding them, each with a drop record
+``shed`` (``services/generator/admission.py``).
+
+The share follows the node's congestion, interval by interval (``interval_s``), and is cut once per
+congested interval, as TCP's congestion window is:
+
+- a local stage refused tasks (``queue_full``): it took ``served / (served + refused)`` of what reached it,
+  so the share becomes that fraction (times ``margin``, to drain its queue) of the share the sources were
+  following (the higher of the last two: a source hears the share only with its next reply, so the
+  refused tasks may have been made under the earlier one, and cutting from the lower would cut twice);
+- the controller itself was at its in-flight limit (``overloaded``): the share is halved;
+- the median wait in a local processor's queue of the tasks that came back in the interval exceeded
+  ``queue_target_s``: the share is multiplied by ``decrease``, before the queue is full;
+- after an interval with none of these (or an idle one) it grows by ``increase``, up to 1; it never falls
+  under ``min_admit``, so sources keep probing.
+
+A stage's queue of a few seconds absorbs the swings, so the stage stays busy while the sources follow.
+The share another node's controller sent back (to this controller's uploads) counts too for
+``remote_ttl_s``: a source is told the lowest share along its tasks' way, and why.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AdmissionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Off: every reply admits all segments (admit 1).")
+    interval_s: float = Field(1.0, gt=0, le=60, description="How often the share is adjusted.")
+    queue_target_s: float = Field(
+        1.0, gt=0, le=600, description="Median wait in a local processor's queue above which an interval is congested."
+    )
+    decrease: float = Field(
+        0.85, gt=0, lt=1, description="Factor applied to the share after an interval with a long queue wait."
+    )
+    margin: float = Field(
+        0.9, gt=0, le=1, description="The share after refusals: the fraction the stage took, times this."
+    )
+    increase: float = Field(0.05, gt=0, le=1, description="Added to the share after an interval without congestion.")
+    min_admit: float = Field(0.05, gt=0, le=1, description="The share never falls below this.")
+    remote_ttl_s: float = Field(5.0, gt=0, le=600, description="How long another node's share counts here.")
+
+
+@dataclass
+class _Interval:
+    refused: Counter[str] = field(default_factory=Counter)
+    """service -> tasks a local stage of it refused"""
+    served: Counter[str] = field(default_factory=Counter)
+    overloaded: int = 0
+    waits: list[float] = field(default_factory=list)
+
+
+class Admission:
+    """The share of segments this node admits; the clock is injected so tests decide when intervals end."""
+
+    def __init__(self, config: AdmissionConfig, node: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.node = node
+        self.clock = clock
+        self.local = 1.0
+        self.before = 1.0
+        """The share of the interval before the current one."""
+        self.local_reason = ""
+        self.congested_intervals = 0
+        self._now = _Interval()
+        self._ends = clock() + config.interval_s
+        self._remote: dict[str, tuple[float, str, float]] = {}
+        """node -> (share, reason, when heard)"""
+
+    # -- what happens on this node --------------------------------------------------------------------
+    def refused(self, service: str) -> None:
+        """A local stage of ``service`` refused a task: its queue was full."""
+        self._roll()
+        self._now.refused[service] += 1
+
+    def overloaded(self) -> None:
+        """This controller refused a task: it had ``max_in_flight`` tasks."""
+        self._roll()
+        self._now.overloaded += 1
+
+    def waited(self, service: str, seconds: float) -> None:
+        """A task came back from a local stage of ``service`` after waiting ``seconds`` in its queue."""
+        self._roll()
+        self._now.served[service] += 1
+        self._now.waits.append(seconds)
+
+    def heard(self, node: str, admit: float, reason: str) -> None:
+        """The share another node's controller sent back to an upload from here."""
+        if node != self.node:
+            self._remote[node] = (admit, reason, self.clock())
+
+    # -- the signal -----------------------------------------------------------------------------------
+    def signal(self) -> tuple[float, str]:
+        """The share to tell a source now and why it is under 1 (empty when it is 1)."""
+        if not self.config.enabled:
+            return 1.0, ""
+        self._roll()
+        admit, reason = self.local, self.local_reason
+        now = self.clock()
+        for node, (share, why, at) in list(self._remote.items()):
+            if now - at > self.config.remote_ttl_s:
+                del self._remote[node]
+            elif share < admit:
+                admit, reason = share, why
+        return round(admit, 4), (reason if admit < 1.0 else "")
+
+    def _roll(self) -> None:
+        now = self.clock()
+        if now < self._ends:
+            return
+        c = self.config
+        ended = int((now - self._ends) // c.interval_s) + 1  # the current one and any idle ones after it
+        quiet = ended
+        factor, why = self._congestion(self._now)
+        following = max(self.local, self.before)
+        self.before = self.local
+        if why:
+            self.congested_intervals += 1
+            self.local = max(c.min_admit, min(self.local, following * factor))
+            self.local_reason = why
+            quiet -= 1
+        self.local = min(1.0, self.local + c.increase * quiet)
+        if self.local >= 1.0:
+            self.local_reason = ""
+        self._now = _Interval()
+        self._ends += ended * c.interval_s
+
+    def _congestion(self, interval: _Interval) -> tuple[float, str]:
+        """The factor to cut the share by and why (1 and an empty reason: not congested)."""
+        c = self.config
+        factor, parts = 1.0, []
+        for service, refused in interval.refused.items():
+            served = interval.served[service]
+            factor = min(factor, c.margin * served / (served + refused))
+            parts.append(f"stage {service!r} took {served} and refused {refused} task(s): its queue was full")
+        if interval.overloaded:
+            factor = min(factor, 0.5)
+            parts.append(f"{interval.overloaded} task(s) over the controller's in-flight limit")
+        if interval.waits:
+            median = statistics.median(interval.waits)
+            if median > c.queue_target_s:
+                factor = min(factor, c.decrease)
+                parts.append(f"median stage queue wait {median:.2f}s over {c.queue_target_s:g}s")
+        return factor, (f"node {self.node!r}: " + "; ".join(parts) if parts else "")

@@ -1,0 +1,180 @@
+"""The controller's admission share: unit tests on an injected clock, then a real controller on loopback whose
+stage (a small real FastAPI app standing in for a processor with a full queue) refuses tasks, so its replies
+tell the sender to make fewer segments, and an upload from another node's controller learns it too."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from common.contracts.controller import TaskAccepted
+from services.controller.admission import Admission, AdmissionConfig
+from services.controller.app import create_app
+from services.controller.config import ControllerConfig, ControllerSettings
+from tests.e2e.cluster import wait_until
+from tests.servers import free_port, serve
+from tests.services.controller.test_controller import Recorder, fake_distributor, make_task
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def admission(clock: Clock, **config: Any) -> Admission:
+    return Admission(AdmissionConfig(interval_s=1.0, queue_target_s=0.5, **config), "edge1", clock)
+
+
+def test_refusals_cut_the_share_to_what_the_stage_took_once_per_reaction_and_quiet_raises_it() -> None:
+    clock = Clock()
+    a = admission(clock, margin=1.0, increase=0.25)
+    assert a.signal() == (1.0, "")
+
+    def interval(served: int, refused: int) -> tuple[float, str]:
+        for _ in range(served):
+            a.waited("face", 0.1)
+        for _ in range(refused):
+            a.refused("face")
+        clock.now += 1.0
+        return a.signal()
+
+    admit, reason = interval(6, 2)  # the stage took 3/4 of what came
+    assert admit == 0.75 and "stage 'face' took 6 and refused 2 task(s)" in reason and "'edge1'" in reason
+    # The same again: what came may still have been made under the share before (1.0), so no second cut...
+    assert interval(3, 1)[0] == 0.75
+    # ...but once the sources had a whole interval under 0.75 and the stage still took only 3/4 of it:
+    assert interval(3, 1)[0] == 0.5625
+    assert a.congested_intervals == 3
+    clock.now += 2.0  # two quiet intervals
+    assert a.signal()[0] == 1.0 and a.signal() == (1.0, "")
+
+
+def test_the_controllers_own_limit_halves_the_share() -> None:
+    clock = Clock()
+    a = admission(clock)
+    a.overloaded()
+    clock.now += 1.0
+    admit, reason = a.signal()
+    assert admit == 0.5 and "in-flight limit" in reason
+
+
+def test_a_long_queue_wait_is_congestion_a_short_one_is_not() -> None:
+    clock = Clock()
+    a = admission(clock, decrease=0.5)
+    for wait in (0.1, 0.2, 0.3):
+        a.waited("face", wait)
+    clock.now += 1.0
+    assert a.signal()[0] == 1.0
+    for wait in (0.4, 0.9, 1.2):
+        a.waited("face", wait)
+    clock.now += 1.0
+    admit, reason = a.signal()
+    assert admit == 0.5 and "median stage queue wait 0.90s over 0.5s" in reason
+
+
+def test_the_share_has_a_floor_and_can_be_turned_off() -> None:
+    clock = Clock()
+    a = admission(clock, min_admit=0.05)
+    for _ in range(3):
+        a.refused("face")  # took none
+        clock.now += 1.0
+    assert a.signal()[0] == 0.05
+    off = admission(clock, enabled=False)
+    off.refused("face")
+    clock.now += 1.0
+    assert off.signal() == (1.0, "")
+
+
+def test_another_nodes_lower_share_counts_until_it_is_stale() -> None:
+    clock = Clock()
+    a = admission(clock, remote_ttl_s=3.0)
+    a.heard("cloud", 0.4, "node 'cloud': stage 'face' took 3 and refused 3 task(s)")
+    a.heard("edge1", 0.1, "its own share is never taken from a reply")
+    assert a.signal() == (0.4, "node 'cloud': stage 'face' took 3 and refused 3 task(s)")
+    clock.now += 3.5
+    assert a.signal() == (1.0, "")
+
+
+@pytest.mark.integration
+def test_a_controller_whose_stage_refuses_tells_its_senders_and_the_next_node_up(tmp_path: Path) -> None:
+    """Edge controller -> cloud controller -> a stage that refuses every task (queue full). The cloud's replies
+    carry a share under 1 with the reason; the edge controller, uploading to it, passes the share on."""
+    rec = Recorder()
+    refused: list[str] = []
+    ports = {n: free_port() for n in ("cloud", "edge", "proc", "dist")}
+
+    full = FastAPI()
+
+    @full.post("/process")
+    async def process(request: Request) -> JSONResponse:
+        refused.append(json.loads(await request.body())["task_uuid"])
+        return JSONResponse({"error": {"code": "overloaded", "message": "queue full"}}, status_code=503)
+
+    nodes = {
+        "cloud": {
+            "role": "cloud",
+            "components": {"controller": {"port": ports["cloud"]}, "distributor": {"port": ports["dist"]}},
+            "processors": {"svc-a": {"port": ports["proc"]}},
+        },
+        "edge": {"role": "edge", "components": {"controller": {"port": ports["edge"]}}},
+    }
+    topology = tmp_path / "topology.json"
+    topology.write_text(json.dumps({"nodes": nodes, "links": []}))
+    config = ControllerConfig.model_validate({"admission": {"interval_s": 0.1}})
+    work = {n: tmp_path / n for n in ("cloud", "edge")}
+    for d in work.values():
+        d.mkdir()
+    apps = {
+        n: create_app(ControllerSettings(node=n, port=ports[n], topology=str(topology), work_dir=work[n]), config)
+        for n in ("cloud", "edge")
+    }
+    spec = {"stages": [{"name": "a", "service": "svc-a"}]}
+    with (
+        serve(full, ports["proc"]),
+        serve(fake_distributor(rec), ports["dist"]),
+        serve(apps["cloud"], ports["cloud"]) as cloud,
+        serve(apps["edge"], ports["edge"]) as edge,
+    ):
+        submitted: list[str] = []
+
+        def submit(base: str, node: str, task_id: int) -> TaskAccepted:
+            task = make_task(spec, task_id, nodes={"_start": node, "a": "cloud"})
+            submitted.append(task.task_uuid)
+            (work[node] / (task.payload.file_name or "")).write_bytes(os.urandom(500))
+            reply = httpx.post(base + "/tasks", json=json.loads(task.to_json()), timeout=10)
+            assert reply.status_code == 202, reply.text
+            return TaskAccepted.model_validate_json(reply.content)
+
+        counter = iter(range(10_000))
+        cloud_said = wait_until(
+            lambda: (lambda r: r if r.admit < 1.0 else None)(submit(cloud, "cloud", next(counter))),
+            timeout=30,
+            interval=0.05,
+            what="the cloud controller's share to fall",
+        )
+        assert "stage 'svc-a' took 0 and refused" in cloud_said.pressure and "'cloud'" in cloud_said.pressure
+        status = httpx.get(cloud + "/status", timeout=5).json()
+        assert status["admit"] < 1.0 and status["congested_intervals"] >= 1
+        # The edge's own stage never refused; its uploads to the cloud hear the cloud's share and pass it on.
+        edge_said = wait_until(
+            lambda: (lambda r: r if r.admit < 1.0 else None)(submit(edge, "edge", next(counter))),
+            timeout=30,
+            interval=0.05,
+            what="the edge controller to pass the cloud's share on",
+        )
+        assert "'cloud'" in edge_said.pressure
+        assert httpx.get(edge + "/status", timeout=5).json()["congested_intervals"] == 0
+        # Every task so far ends as a drop record: refused at the stage, nothing lost.
+        wait_until(lambda: len(rec.drops) == len(submitted), timeout=30, what="a drop record per task")
+        assert sorted(d["task_uuid"] for d in rec.drops) == sorted(submitted) == sorted(set(refused))
+        assert {d["reason"] for d in rec.drops} == {"queue_full"}

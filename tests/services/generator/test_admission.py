@@ -1,0 +1,188 @@
+"""Back-pressure reaching a real generator: it sheds segments before encoding them when its controller asks.
+
+The generator runs its real app (TestClient drives its lifespan; its reader and encoder threads are real) and
+submits to a **real controller** served on loopback. The stage behind the controller is a small real FastAPI
+app standing in for a processor whose model takes a fixed time (one task at a time, four waiting at most, a
+503 beyond: a full queue), so the overload is the same on any machine; the distributor is a recorder. The
+source, a video file the test writes, offers 2.5 times the segments the stage can take.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.testclient import TestClient
+
+from common.task import Task
+from services.controller.app import create_app as controller_app
+from services.controller.config import ControllerConfig, ControllerSettings
+from services.generator.admission import SourceAdmission
+from services.generator.app import create_app
+from services.generator.config import GeneratorConfig, GeneratorSettings
+from tests.e2e.cluster import wait_until, write_video
+from tests.servers import free_port, serve
+from tests.services.controller.test_controller import Recorder, fake_distributor
+
+FRAMES = 120
+FPS = 20.0
+SERVICE_S = 0.25
+"""The stand-in stage's time per task: 4 segments/s against the source's 10 (2-frame segments at 20 fps)."""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_credit_sheds_evenly_and_a_stale_share_no_longer_counts() -> None:
+    clock = Clock()
+    a = SourceAdmission(enabled=True, stale_after_s=5.0, clock=clock)
+    assert [a.shed_next() is None for _ in range(3)] == [True] * 3  # nothing heard: every segment made
+    a.heard(0.5, "node 'edge1': median stage queue wait 2.00s over 1s")
+    made = [a.shed_next() is None for _ in range(8)]
+    assert made == [False, True] * 4
+    a.heard(0.25, "x")
+    assert [a.shed_next() is None for _ in range(8)].count(True) == 2
+    reason = a.shed_next()
+    assert reason is not None and "admits 0.25 of the segments: x" in reason
+    clock.now += 5.1
+    assert a.current() == 1.0 and a.shed_next() is None
+    off = SourceAdmission(enabled=False, stale_after_s=5.0, clock=clock)
+    off.heard(0.1, "x")
+    assert off.shed_next() is None and off.current() == 1.0
+
+
+def slow_stage(service_s: float, waiting_max: int) -> FastAPI:
+    """A processor's outside: tasks run one at a time for ``service_s``; more than ``waiting_max`` waiting: 503."""
+    app = FastAPI()
+    busy = asyncio.Lock()
+    waiting = 0
+
+    @app.post("/process")
+    async def process(request: Request) -> Response:
+        nonlocal waiting
+        task = Task.model_validate_json(await request.body())
+        if waiting >= waiting_max:
+            return JSONResponse({"error": {"code": "overloaded", "message": "queue full"}}, status_code=503)
+        waiting += 1
+        arrived = time.perf_counter()
+        async with busy:
+            waiting -= 1
+            started = time.perf_counter()
+            await asyncio.sleep(service_s)
+        task.stage.timings.queue, task.stage.timings.service = started - arrived, service_s
+        task.stage.result = {"frames": len(task.payload.frame_indices)}
+        return Response(task.to_json(), media_type="application/json")
+
+    return app
+
+
+def overload(tmp_path: Path, *, follow: bool) -> tuple[dict[str, Any], Recorder, dict[str, Any], str]:
+    """Run the file through generator -> controller -> slow stage; the generator's final status, what the
+    distributor got, the controller's status and the generator's metrics."""
+    rec = Recorder()
+    ports = {n: free_port() for n in ("controller", "stage", "dist")}
+    nodes = {
+        "cloud": {
+            "role": "cloud",
+            "components": {"controller": {"port": ports["controller"]}, "distributor": {"port": ports["dist"]}},
+            "processors": {"face-detection": {"port": ports["stage"]}},
+        }
+    }
+    topology = json.dumps({"nodes": nodes, "links": []})
+    work = tmp_path / "work"
+    work.mkdir()
+    video = write_video(tmp_path / "v.mp4", frames=FRAMES, fps=FPS, size=(320, 240))
+    controller = controller_app(
+        ControllerSettings(node="cloud", port=ports["controller"], topology=topology, work_dir=work),
+        ControllerConfig.model_validate({"admission": {"interval_s": 0.25, "queue_target_s": 0.5}}),
+    )
+    generator_config = GeneratorConfig.model_validate(
+        {
+            "source_id": "cam",
+            "source": {"alias": "file", "params": {"path": str(video)}},
+            "startup_plan": {"resolution": "240p", "fps": FPS, "encoding": "mp4v", "buffer_size": 2},
+            "schedule_interval": 3600,
+            "plan_timeout_s": 0.3,
+            "follow_admission": follow,
+        }
+    )
+    settings = GeneratorSettings(node="cloud", topology=topology, work_dir=work)
+    with (
+        serve(slow_stage(SERVICE_S, 4), ports["stage"]),
+        serve(fake_distributor(rec), ports["dist"]),
+        serve(controller, ports["controller"]) as controller_url,
+        TestClient(create_app(settings, generator_config)) as client,
+    ):
+        status = wait_until(
+            lambda: (lambda s: s if s["finished"] else None)(client.get("/status").json()),
+            timeout=60,
+            what="the end of the video",
+        )
+        wait_until(
+            lambda: len(rec.results) + len(rec.drops) >= status["tasks_created"],
+            timeout=60,
+            what="a result or a drop record for every task",
+        )
+        metrics = client.get("/metrics").text
+        controller_status = httpx.get(controller_url + "/status", timeout=5).json()
+    return status, rec, controller_status, metrics
+
+
+def shed_metric(metrics: str) -> float:
+    for line in metrics.splitlines():
+        if line.startswith("dayu_generator_segments_shed_total "):
+            return float(line.split()[1])
+    raise AssertionError("the shed counter is missing from /metrics")
+
+
+def accounting(status: dict[str, Any], rec: Recorder) -> Counter[str]:
+    """Every task created is exactly one result or one drop record, and every frame is in exactly one task."""
+    created = status["tasks_created"]
+    ids = [r["task_id"] for r in rec.results] + [d["task_id"] for d in rec.drops]
+    assert sorted(ids) == list(range(created)), ids
+    by_reason = Counter(d["reason"] for d in rec.drops)
+    assert created == len(rec.results) + sum(by_reason.values())
+    frames = [i for r in rec.results for i in r["payload"]["frame_indices"]]
+    frames += [i for d in rec.drops for i in d["task"]["payload"]["frame_indices"]]
+    assert sorted(frames) == list(range(FRAMES))
+    return by_reason
+
+
+@pytest.mark.integration
+def test_an_overloaded_node_makes_its_generator_shed_segments_before_encoding(tmp_path: Path) -> None:
+    status, rec, controller, metrics = overload(tmp_path, follow=True)
+    assert status["state"] == "finished", status
+    by_reason = accounting(status, rec)
+    # The controller found its stage congested and said so in its replies; the generator heard it and shed.
+    assert controller["congested_intervals"] >= 1, controller
+    assert status["admission_signals"] > 0 and status["tasks_shed"] > 0, status
+    assert by_reason["shed"] == status["tasks_shed"] == shed_metric(metrics), (by_reason, status)
+    shed = [d for d in rec.drops if d["reason"] == "shed"]
+    for record in shed:
+        assert "the node admits" in record["message"] and "'cloud'" in record["message"], record
+        assert record["node"] == "cloud" and record["task"]["payload"]["file_name"] is None
+        assert len(record["task"]["payload"]["frame_indices"]) == 2
+    # A shed segment was never encoded: no file of it, and the generator's drops are exactly the shed ones.
+    assert status["tasks_dropped"] == status["tasks_shed"]
+    assert len(list((tmp_path / "work").glob("cam-*.mp4"))) <= status["tasks_submitted"]
+
+
+@pytest.mark.integration
+def test_without_following_the_share_every_segment_is_encoded_and_still_accounted(tmp_path: Path) -> None:
+    status, rec, _, metrics = overload(tmp_path, follow=False)
+    by_reason = accounting(status, rec)
+    assert status["tasks_shed"] == 0 == by_reason["shed"] == shed_metric(metrics)
+    assert status["tasks_submitted"] == status["tasks_created"] == FRAMES // 2

@@ -24,6 +24,15 @@ def _objects(result: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _first_frame_index(result: Any) -> int | None:
+    """Source index of the segment's first frame, the one its frame image shows."""
+    frames = result.get("frames") if isinstance(result, dict) else None
+    if isinstance(frames, list) and frames and isinstance(frames[0], dict):
+        index = frames[0].get("frame_index")
+        return index if isinstance(index, int) else None
+    return None
+
+
 def _frame_count(result: Any) -> int:
     if isinstance(result, dict):
         return max(1, len(result.get("frames", []) or []))
@@ -66,6 +75,7 @@ def result_view(
             "stage_timings": {n: s.timings for n, s in stages.items()},
             "object_count": round(len(boxes) / frames, 3),
             "objects": boxes[:200],
+            "frame_index": _first_frame_index(first_detector.result) if first_detector else None,
             "texts": [str(t) for t in texts[:100]],
             "accuracy": task.accuracy,
             "offloading": {n: s.node for n, s in stages.items()},

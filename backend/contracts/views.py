@@ -39,6 +39,9 @@ class ResultView(_Out):
     objects: list[dict[str, Any]] = Field(
         default_factory=list, description="Boxes of that stage (box, label, score, text, frame_index); at most 200."
     )
+    frame_index: int | None = Field(
+        None, description="Source index of the segment's first frame: the frame `image` shows, with its boxes."
+    )
     texts: list[str] = Field(default_factory=list, description="Recognised texts; at most 100.")
     accuracy: dict[str, float] | None = Field(
         None, description="Accuracy scores, when available; what they are measured against is `accuracy_reference`."

@@ -151,7 +151,8 @@ async def frame(
             continue
         if response.status_code >= 400:
             raise TransportError(f"{holder} answered {response.status_code} for the segment", url=url)
-        jpeg = await asyncio.to_thread(render_frame, response.content, view.objects if boxes else [])
+        objects = view.objects if boxes else []
+        jpeg = await asyncio.to_thread(render_frame, response.content, objects, view.frame_index)
         # Each frame is asked for once: a browser need not keep it.
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
     where = " nor ".join(holder for holder, _ in holders)
@@ -167,7 +168,9 @@ def finishing_node(view: ResultView) -> str | None:
     return None
 
 
-def render_frame(segment: bytes, objects: list[dict[str, Any]]) -> bytes:
+def render_frame(segment: bytes, objects: list[dict[str, Any]], frame_index: int | None = None) -> bytes:
+    """The segment's first frame as JPEG with the boxes of that frame (``frame_index``, its source index;
+    unknown: the first object's frame)."""
     with tempfile.NamedTemporaryFile(suffix=".mp4") as tmp:
         Path(tmp.name).write_bytes(segment)
         cap = cv2.VideoCapture(tmp.name)
@@ -175,7 +178,7 @@ def render_frame(segment: bytes, objects: list[dict[str, Any]]) -> bytes:
         cap.release()
     if not ok or image is None:
         raise DecodeError("the segment holds no decodable frame")
-    first = next((o.get("frame_index") for o in objects), None)
+    first = frame_index if frame_index is not None else next((o.get("frame_index") for o in objects), None)
     for obj in objects:
         if obj.get("frame_index") != first:
             continue

@@ -27,6 +27,9 @@ describe("boxes on a frame", () => {
     ]);
     expect(boxes[0].color).toBe(colorOf("car"));
     expect(frameBoxes([{ box: [1, 1, 5, 5], frame_index: 0 }], 0, 0)).toEqual([]);
+    // the frame shown is the segment's first: a later frame's boxes are not drawn on it
+    expect(frameBoxes([{ box: [1, 1, 5, 5], label: "car", frame_index: 3 }], 320, 180, 0)).toEqual([]);
+    expect(frameBoxes([{ box: [1, 1, 5, 5], label: "car", frame_index: 3 }], 320, 180, 3)).toHaveLength(1);
   });
 
   it("draws the boxes over the bare frame once it has loaded, in the frame's pixels", async () => {
@@ -36,9 +39,11 @@ describe("boxes on a frame", () => {
       kind: "result",
       task_id: 9,
       image: "/api/results/car/frames/3.jpg",
+      frame_index: 30,
       objects: [
-        { box: [100, 50, 300, 200], label: "car", score: 0.9, frame_index: 0 },
-        { box: [400, 100, 500, 180], label: "car", score: 0.7, frame_index: 0 },
+        { box: [100, 50, 300, 200], label: "car", score: 0.9, frame_index: 30 },
+        { box: [400, 100, 500, 180], label: "car", score: 0.7, frame_index: 30 },
+        { box: [10, 10, 20, 20], label: "car", score: 0.6, frame_index: 32 },
       ],
     };
     const view: ViewSpec = { id: "frame", name: "Frame", type: "image", variables: ["image"], size: 1 };

@@ -57,6 +57,7 @@ def test_result_view_has_every_variable() -> None:
     assert view["object_count"] == 1.0  # two boxes over two frames
     assert view["texts"] == ["AB123"] and view["accuracy"] == {"f1": 0.5}
     assert view["offloading"] == {"a": "edge1", "b": "cloud"} and view["segment"] == "seg.mp4"
+    assert view["frame_index"] == 0  # the first frame of the detecting stage's result
 
 
 def test_a_view_says_what_its_accuracy_is_measured_against() -> None:
@@ -104,5 +105,9 @@ def test_frame_rendering_from_a_real_segment(tmp_path: Path) -> None:
     assert image is not None
     assert image.shape == (120, 160, 3)
     assert image[10, 30, 1] > 150  # the green box was drawn
+    # only the boxes of the frame shown: those of a later frame of the segment are not drawn on it
+    later = render_frame(path.read_bytes(), [{"box": [10, 10, 60, 60], "label": "face", "frame_index": 2}], 0)
+    shown = cv2.imdecode(np.frombuffer(later, np.uint8), cv2.IMREAD_COLOR)
+    assert shown[10, 30, 1] < 100
     with pytest.raises(DecodeError):
         render_frame(b"not a video", [])

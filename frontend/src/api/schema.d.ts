@@ -1395,6 +1395,11 @@ export interface components {
              */
             frame_delay?: number | null;
             /**
+             * Frame Index
+             * @description Source index of the segment's first frame: the frame `image` shows, with its boxes.
+             */
+            frame_index?: number | null;
+            /**
              * Image
              * @description URL of the annotated first frame (JPEG).
              */

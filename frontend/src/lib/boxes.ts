@@ -25,11 +25,16 @@ function labelOf(o: DetectedObject): string {
   return typeof o.score === "number" ? `${name} ${o.score.toFixed(2)}` : name;
 }
 
-/** Boxes of the first frame index among ``objects``, clipped to a ``width`` x ``height`` frame; a box without
- * four finite numbers or with no area left inside the frame is skipped. */
-export function frameBoxes(objects: DetectedObject[], width: number, height: number): FrameBox[] {
+/** Boxes of the frame shown (``frameIndex``, its source index; unknown: the first object's frame), clipped to
+ * a ``width`` x ``height`` frame; a box without four finite numbers or with no area inside the frame is skipped. */
+export function frameBoxes(
+  objects: DetectedObject[],
+  width: number,
+  height: number,
+  frameIndex: number | null = null,
+): FrameBox[] {
   if (!(width > 0 && height > 0)) return [];
-  const first = objects[0]?.frame_index;
+  const first = frameIndex ?? objects[0]?.frame_index;
   const out: FrameBox[] = [];
   for (const o of objects) {
     if (o.frame_index !== first) continue;

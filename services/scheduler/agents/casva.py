@@ -4,7 +4,9 @@ A deep-RL actor-critic picks resolution, fps and quantisation (qp) for the next 
 measured bandwidth, delay, segment size, content dynamics (objects, motion) and skipped segments. The
 segment length is fixed in seconds, so the buffer is ``ceil(fps x segment_s)`` frames. Two reward modes:
 ``latency-first`` (accuracy minus delay) and ``delivery-first`` (accuracy of segments delivered within the
-SLO, skipped ones penalised). As in the original Dayu the learner is a soft actor-critic (discrete actions);
+SLO, skipped ones penalised). Accuracy is the F1 against ground truth where the source has it, else the
+F1 relative to the golden configuration learnt from golden-labelled segments (``golden.every_s``).
+As in the original Dayu the learner is a soft actor-critic (discrete actions);
 it ships with weights trained on the project's simulator (``python -m services.scheduler.learning.train``)
 and keeps learning online when ``learn`` is set. Needs PyTorch (the ``rl`` extra).
 """
@@ -28,6 +30,7 @@ from services.scheduler.agent import FAMILY, Agent, AgentConfig, AgentContext, s
 from services.scheduler.knobs import Ladders
 from services.scheduler.learning import require_torch
 from services.scheduler.learning.features import reward, state_dim, state_vector
+from services.scheduler.learning.golden import GoldenAccuracy, GoldenLabelsConfig
 
 require_torch()
 log = logging.getLogger(__name__)
@@ -45,6 +48,10 @@ class CasvaConfig(AgentConfig):
     explore: bool = Field(False, description="Sample actions from the policy instead of taking the most likely.")
     seed: int = Field(0, description="Seed of the networks and of the sampling.")
     ladders: Ladders = Field(default_factory=Ladders, description="Values the knobs may take, cheapest first.")
+    golden: GoldenLabelsConfig = Field(
+        default_factory=GoldenLabelsConfig,
+        description="Golden-labelled segments: the reward's accuracy where the source has no ground truth.",
+    )
 
 
 def shipped_weights(agent: str, mode: str) -> Path:
@@ -74,6 +81,11 @@ class CasvaAgent(Agent):
         self.last: tuple[np.ndarray, int] | None = None
         self.last_seq = 0
         self.rewards: list[float] = []
+        self.golden = GoldenAccuracy(config.golden, config.ladders, context.clock)
+
+    def on_feedback(self, feedback: TaskFeedback | DropFeedback) -> None:
+        if isinstance(feedback, TaskFeedback) and feedback.labels is not None:
+            self.golden.ingest(feedback.labels)
 
     def _load(self, path: Path) -> str | None:
         if not self.cfg.pretrained:
@@ -99,11 +111,14 @@ class CasvaAgent(Agent):
         return [i for i in items if isinstance(i, DropFeedback) or i.meta.resolution == self.meta.resolution]
 
     def decide(self, request: PlanRequest) -> Plan:
+        if self.golden.due():
+            # A profiling segment, not the policy's action: the learner neither sees nor is rewarded for it.
+            return self.golden.plan(request, self.meta, self.context.cloud)
         history = self.context.history
         state = state_vector(history.window(16), self.knob_position(self.meta), self.cfg.slo_s)
         outcome = self.since_last()
         if self.last is not None and outcome:
-            r = reward(outcome, self.cfg.slo_s, self.cfg.mode, self.cfg.delay_weight)
+            r = reward(outcome, self.cfg.slo_s, self.cfg.mode, self.cfg.delay_weight, self.golden.estimate)
             self.rewards = [*self.rewards[-99:], r]
             if self.cfg.learn:
                 self.sac.remember(self.transition(self.last[0], self.last[1], r, state))
@@ -125,4 +140,4 @@ class CasvaAgent(Agent):
 
     def info(self) -> dict[str, Any]:
         mean = sum(self.rewards) / len(self.rewards) if self.rewards else None
-        return {"weights": self.weights, "updates": self.sac.updates, "reward_mean": mean}
+        return {"weights": self.weights, "updates": self.sac.updates, "reward_mean": mean, "golden": self.golden.info()}

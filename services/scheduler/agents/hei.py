@@ -9,6 +9,9 @@ arrives a task's delay late, and on a congested link that is many decisions; a m
 window that does not yet show its last step's effect steps again the same way, and two runs that differ
 only in when feedback arrived diverge. Without such evidence for ``8 * macro_every`` decisions (feedback
 lost) it acts anyway.
+
+The macro reward's accuracy is the F1 against ground truth where the source has it, else the F1 relative
+to the golden configuration learnt from golden-labelled segments (``golden.every_s``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from common.feedback import DropFeedback, TaskFeedback
 from common.plan import Plan, PlanRequest
 from common.registry import HookConfig, hook
 from services.scheduler.agent import FAMILY, Agent, AgentConfig, AgentContext, place, service_stages
@@ -29,6 +33,7 @@ from services.scheduler.agents.casva import shipped_weights
 from services.scheduler.agents.hei_nf import MicroConfig, MicroController
 from services.scheduler.learning import require_torch
 from services.scheduler.learning.features import reward, state_dim, state_vector
+from services.scheduler.learning.golden import GoldenAccuracy, GoldenLabelsConfig
 
 require_torch()
 log = logging.getLogger(__name__)
@@ -45,6 +50,10 @@ class HeiConfig(AgentConfig):
     pretrained: bool = Field(True, description="Start from the weights file; false: untrained (for training).")
     learn: bool = Field(False, description="Keep learning online from feedback.")
     seed: int = Field(0, description="Seed of the networks and of the sampling.")
+    golden: GoldenLabelsConfig = Field(
+        default_factory=GoldenLabelsConfig,
+        description="Golden-labelled segments: the macro reward's accuracy where the source has no ground truth.",
+    )
 
 
 @hook(FAMILY, "hei")
@@ -85,6 +94,11 @@ class HeiAgent(Agent):
         self.next_macro = 0
         self.last_macro_decision = 0
         self.macro_waits = 0
+        self.golden = GoldenAccuracy(config.golden, self.ladders, context.clock)
+
+    def on_feedback(self, feedback: TaskFeedback | DropFeedback) -> None:
+        if isinstance(feedback, TaskFeedback) and feedback.labels is not None:
+            self.golden.ingest(feedback.labels)
 
     def positions(self, stages: int) -> list[float]:
         lad = self.ladders
@@ -97,7 +111,7 @@ class HeiAgent(Agent):
         if self.last is not None and self.cfg.learn:
             outcome = history.added_after(self.last[2])
             if outcome:
-                r = reward(outcome, self.cfg.slo_s, "latency-first", self.cfg.delay_weight)
+                r = reward(outcome, self.cfg.slo_s, "latency-first", self.cfg.delay_weight, self.golden.estimate)
                 self.sac.remember(self.transition(self.last[0], self.last[1], r, state))
                 self.sac.update()
         action = self.sac.act(state, explore=self.cfg.learn)
@@ -128,6 +142,9 @@ class HeiAgent(Agent):
         }
 
     def decide(self, request: PlanRequest) -> Plan:
+        if self.golden.due():
+            # A profiling segment, not a macro or micro step: the knobs served stay as they were.
+            return self.golden.plan(request, self.meta, self.context.cloud)
         stages = service_stages(request)
         if self.split is None:
             startup = self.context.startup.offload
@@ -156,4 +173,5 @@ class HeiAgent(Agent):
             "macro_waits": self.macro_waits,
             "split": self.split,
             "updates": self.sac.updates,
+            "golden": self.golden.info(),
         }

@@ -5,6 +5,11 @@ node, resolution). For services whose cost grows with the objects they see (``pe
 is kept per detected object and scaled back by the recent object count when estimating. Entries not
 yet measured borrow the table file's figure when one is given, else ``default_ms`` (optimistic, so
 unexplored nodes get tried).
+
+Accuracy is learnt too, from golden-labelled segments (``golden.every_s``: now and then one segment at the
+golden configuration, every stage on the cloud, labelled by the cloud processor's labeller): with an
+``accuracy_target`` the agent serves the cheapest resolution that meets the SLO and whose learnt F1
+relative to golden reaches the target, instead of the richest that meets the SLO.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from typing import Any
 from pydantic import Field
 
 from common.feedback import DropFeedback, TaskFeedback
+from common.plan import Plan, PlanRequest
 from common.registry import HookConfig, hook
 from services.scheduler.agent import FAMILY, AgentContext
 from services.scheduler.agents.offline_profiling import OfflineProfilingAgent, ProfilingConfig
+from services.scheduler.learning.golden import GoldenAccuracy, GoldenLabelsConfig
 
 Entry = tuple[str, str, str]
 
@@ -25,6 +32,12 @@ class OnlineProfilingConfig(ProfilingConfig):
     alpha: float = Field(0.3, gt=0, le=1, description="Weight of the newest measurement in the running mean.")
     per_object: list[str] = Field(
         default_factory=list, description="Services whose time is kept per detected object (e.g. recognisers)."
+    )
+    golden: GoldenLabelsConfig = Field(
+        default_factory=GoldenLabelsConfig, description="Golden-labelled segments the accuracy is learnt from."
+    )
+    accuracy_target: float | None = Field(
+        None, gt=0, le=1, description="F1 relative to golden to reach; none: the richest resolution meeting the SLO."
     )
 
 
@@ -40,11 +53,14 @@ class OnlineProfilingAgent(OfflineProfilingAgent):
         self.online = config
         self.learnt: dict[Entry, float] = {}
         self.objects = 1.0
+        self.golden = GoldenAccuracy(config.golden, config.ladders, context.clock)
 
     def on_feedback(self, feedback: TaskFeedback | DropFeedback) -> None:
         super().on_feedback(feedback)
         if not isinstance(feedback, TaskFeedback):
             return
+        if feedback.labels is not None:
+            self.golden.ingest(feedback.labels)
         objects = feedback.content.obj_num
         if objects is not None:
             self.objects += self.online.alpha * (max(objects, 1.0) - self.objects)
@@ -65,5 +81,24 @@ class OnlineProfilingAgent(OfflineProfilingAgent):
             return super().latency_ms(service, node, resolution)
         return learnt * self.objects if service in self.online.per_object else learnt
 
+    def decide(self, request: PlanRequest) -> Plan:
+        if self.golden.due():
+            return self.golden.plan(request, self.meta, self.context.cloud)
+        target = self.online.accuracy_target
+        if target is None:
+            return super().decide(request)
+        ladders = self.cfg.ladders
+        for index in range(ladders.size("resolution")):
+            meta = ladders.set(self.meta, "resolution", index)
+            accuracy = self.golden.estimate(meta)
+            if accuracy is None or accuracy < target:
+                continue
+            offload = self.placement(request, meta.resolution)
+            if self.estimate_s(request, meta, offload) <= self.cfg.slo_s:
+                self.meta = meta
+                return Plan(meta=meta.model_copy(deep=True), offload=offload)
+        # No resolution is known to be accurate enough within the SLO: the richest that meets it.
+        return super().decide(request)
+
     def info(self) -> dict[str, Any]:
-        return {"entries": len(self.learnt)}
+        return {"entries": len(self.learnt), "golden": self.golden.info()}

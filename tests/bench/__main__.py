@@ -41,6 +41,7 @@ TARGETS: list[tuple[str, str, float]] = [
     ("rss_mb.scheduler", "<=", 150.0),
     ("e2e_ratio_vs_bound.*.p50", "<=", 1.15),
     ("scale.max_streams_ratio_vs_bound", ">=", 0.8),
+    ("scale.overload_ratio", ">=", 0.9),
     ("scale.rss_mb.generator", "<=", 150.0),
     ("apps.text-detection.peak_rss_mb", "<=", 700.0),
 ]

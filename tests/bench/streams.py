@@ -2,6 +2,11 @@
 of streams (``scale``), on the local runtime with one cloud and one edge node joined by a shaped link, with
 real generators replaying a 720p video at 5 fps in real time.
 
+Past the node's capacity the generators are told by their controller to make fewer segments and shed the
+rest before encoding them (drop records ``shed``); each scale row splits the offered segments into those
+delivered, those shed and those lost after encoding, and ``scale.overload_ratio`` says how much of the best
+throughput is kept at 1.5x the bound and beyond.
+
 Each task's delay is the distributor's wall clock when the result is stored minus the generator's when
 the task was made (when its segment's last frame was read: each frame is encoded as it is read; one
 machine, one clock). Its lower bound is what the work itself costs, each part measured alone in the bench
@@ -162,8 +167,15 @@ def _records(dist: str, source: str) -> list[dict[str, Any]]:
 
 
 def _counts(dist: str) -> dict[str, tuple[int, int]]:
+    return {s: (results, sum(drops.values())) for s, (results, drops) in _by_reason(dist).items()}
+
+
+def _by_reason(dist: str) -> dict[str, tuple[int, dict[str, int]]]:
+    """Per source: results stored and drop records by reason, as the distributor counts them."""
     sources = httpx.get(f"{dist}/stats", timeout=30).json()["sources"]
-    return {s: (int(e.get("results", 0)), sum(e.get("drops", {}).values())) for s, e in sources.items()}
+    return {
+        s: (int(e.get("results", 0)), {k: int(v) for k, v in e.get("drops", {}).items()}) for s, e in sources.items()
+    }
 
 
 def _wait(check: Any, timeout: float, what: str) -> None:
@@ -258,11 +270,37 @@ def run_e2e(results: dict[str, Any], run_dir: Path, *, quick: bool = False) -> N
     results["e2e_budget"] = out
 
 
+STREAM_COUNTS = [1, 2, 4, 6, 8, 10, 12, 16, 20]
+"""Steps of 2 around the bound (8-12 streams on two cores), so the figure does not move in steps of 2x; 16
+and 20 are 1.5x and 2x a bound of ~10.5, where ``overload_ratio`` is measured."""
+OVERLOAD_FROM = 1.5
+"""Counts at or above this multiple of the bound are the overload that ``overload_ratio`` judges."""
+
+
 def stream_counts(quick: bool) -> list[int]:
     raw = os.environ.get("BENCH_SCALE")
     if raw:
         return sorted({int(x) for x in raw.split(",") if x.strip()})
-    return [1, 2, 4] if quick else [1, 2, 4, 8, 16]
+    return [1, 2, 4] if quick else list(STREAM_COUNTS)
+
+
+def overload_ratio(rows: dict[str, dict[str, Any]], bound: float) -> dict[str, Any] | None:
+    """The lowest results/s at the counts at or above ``OVERLOAD_FROM`` x ``bound``, over the best results/s at
+    any count: 1 when overload costs nothing, near 0 when a run collapses. None without such a count."""
+    rates = {int(n): float(row["results_per_s"]) for n, row in rows.items()}
+    over = sorted(n for n in rates if n >= OVERLOAD_FROM * bound)
+    best = max(rates.values(), default=0.0)
+    if not over or best <= 0:
+        return None
+    worst = min(over, key=lambda n: rates[n])
+    return {
+        "ratio": round(rates[worst] / best, 3),
+        "counts": over,
+        "worst_count": worst,
+        "best_count": max(rates, key=lambda n: rates[n]),
+        "best_results_per_s": best,
+        "max_x_bound": round(max(over) / bound, 2),
+    }
 
 
 COMPONENT_TYPES = {"generator": "gen-", "controller": "controller-", "distributor": "distributor"}
@@ -341,14 +379,21 @@ def run_scale(results: dict[str, Any], run_dir: Path, *, quick: bool = False) ->
             names = [r.name for r in rt.records()]
             with load_window(results, f"scale_{n}"):
                 usage0 = {name: workload_usage(rt, name) for name in names}
-                c0, t0 = _counts(dist), time.time()
+                c0, t0 = _by_reason(dist), time.time()
                 time.sleep(window_s)
-                c1, t1 = _counts(dist), time.time()
+                c1, t1 = _by_reason(dist), time.time()
                 usage1 = {name: workload_usage(rt, name) for name in names}
             if n == max(counts):
                 scale["rss_mb"] = _rss_by_type(rt)
-            done = sum(c1.get(s, (0, 0))[0] - c0.get(s, (0, 0))[0] for s in sources)
-            dropped = sum(c1.get(s, (0, 0))[1] - c0.get(s, (0, 0))[1] for s in sources)
+            done = sum(c1.get(s, (0, {}))[0] - c0.get(s, (0, {}))[0] for s in sources)
+            reasons: dict[str, int] = {}
+            for s in sources:
+                was, now = c0.get(s, (0, {}))[1], c1.get(s, (0, {}))[1]
+                for reason in now:
+                    reasons[reason] = reasons.get(reason, 0) + now[reason] - was.get(reason, 0)
+            reasons = {k: v for k, v in sorted(reasons.items()) if v}
+            dropped = sum(reasons.values())
+            shed = reasons.get("shed", 0)
             delays = []
             for s in sources:
                 for record in _records(dist, s):
@@ -366,11 +411,19 @@ def run_scale(results: dict[str, Any], run_dir: Path, *, quick: bool = False) ->
                 faults[kind] = faults.get(kind, 0) + after.minor_faults - before.minor_faults
             finished = max(1, done + dropped)
             elapsed = t1 - t0
+            offered_segments = n * offered * elapsed
             rows[str(n)] = {
                 "results_per_s": round(done / elapsed, 2),
                 "offered_per_s": round(n * offered, 2),
-                "delivered_share": round(done / elapsed / (n * offered), 3),
+                "x_bound": round(n / bound, 2),
+                # Shares of the segments the sources offered in the window (N x 5 fps / 4 frames): delivered as
+                # results, shed by their generator before encoding (admission), or lost after it (other drops).
+                "delivered_share": round(done / offered_segments, 3),
+                "shed_share": round(shed / offered_segments, 3),
+                "delivered_or_shed_share": round((done + shed) / offered_segments, 3),
                 "drops": dropped,
+                "drops_by_reason": reasons,
+                "drops_after_encoding": dropped - shed,
                 "drop_rate": round(dropped / (done + dropped), 3) if done + dropped else 0.0,
                 "e2e_ms_p50": round(percentile(delays, 50), 1),
                 "e2e_ms_p95": round(percentile(delays, 95), 1),
@@ -391,6 +444,10 @@ def run_scale(results: dict[str, Any], run_dir: Path, *, quick: bool = False) ->
             # the node got when no count is free of drops, as on an overloaded machine.
             scale["delivered_streams_max"] = round(max(r["results_per_s"] for r in rows.values()) / offered, 2)
             scale["delivered_streams_ratio_vs_bound"] = round(scale["delivered_streams_max"] / bound, 3)
+            overload = overload_ratio(rows, bound)
+            if overload is not None:
+                scale["overload_ratio"] = overload["ratio"]
+                scale["overload"] = overload
     shutil.rmtree(video.parent, ignore_errors=True)
     plot(scale, run_dir.parent / "scale.png")
 
@@ -412,6 +469,7 @@ def plot(scale: dict[str, Any], path: Path) -> None:
     right = left.twinx()
     right.plot(ns, [r["drop_rate"] for r in rows], "r^-", label="drop rate")
     right.plot(ns, [1 - r["delivered_share"] for r in rows], "mv:", label="shortfall (1 - delivered/offered)")
+    right.plot(ns, [r.get("shed_share", 0.0) for r in rows], "gx-.", label="shed before encoding / offered")
     right.set_ylabel("share of segments")
     right.set_ylim(0, 1)
     left.axvline(scale["streams_bound"], color="grey", lw=0.8)

@@ -32,6 +32,7 @@ from backend.deploy.kube_render import (
     WORKLOAD_LABEL,
     base_labels,
     container_security,
+    pod_security,
     prepare_dirs,
     token_env,
 )
@@ -104,6 +105,7 @@ def _app(
     env: dict[str, str],
     *,
     state: str,
+    service_account: str,
     extra_volumes: list[dict[str, Any]] | None = None,
     extra_mounts: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
@@ -114,7 +116,10 @@ def _app(
     pod = {
         "metadata": {"labels": {**base_labels(namespace, "control"), **labels}},
         "spec": {
-            "serviceAccountName": "dayu",
+            "serviceAccountName": service_account,
+            # Only the backend talks to the API server; no other pod gets a token to do so.
+            "automountServiceAccountToken": service_account == BACKEND_ACCOUNT,
+            "securityContext": pod_security(),
             "nodeName": node,
             "initContainers": [prepare_dirs(image, {"state": STATE_MOUNT})],
             "containers": [
@@ -161,35 +166,59 @@ def _app(
     ]
 
 
+BACKEND_ACCOUNT = "dayu"
+DATASOURCE_ACCOUNT = "dayu-datasource"
+"""Bound to nothing: the datasource needs no Kubernetes API."""
+WRITE = ["get", "list", "create", "patch", "delete"]
+"""Server-side apply is a PATCH that creates what does not exist yet (the API server then also checks create)."""
+
+
+def deployer_rules() -> list[dict[str, Any]]:
+    """Exactly what the backend's deployer calls in its namespace, in every mode: no ``*``, no pods/exec, no
+    service-account tokens, no Secrets (the token reaches the backend as an environment variable)."""
+    return [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": WRITE},
+        {"apiGroups": [""], "resources": ["services"], "verbs": WRITE},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": WRITE},
+        {"apiGroups": ["sedna.io"], "resources": ["jointmultiedgeservices", "runtimeservices"], "verbs": WRITE},
+    ]
+
+
 def rbac(namespace: str) -> list[dict[str, Any]]:
     ns, cluster_name = namespace, f"dayu-{namespace}-nodes"
     return [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta("dayu", ns, ns)},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(BACKEND_ACCOUNT, ns, ns)},
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": _meta(DATASOURCE_ACCOUNT, ns, ns),
+            "automountServiceAccountToken": False,
+        },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
             "metadata": _meta("dayu-deployer", ns, ns),
-            "rules": [
-                {"apiGroups": ["", "apps", "sedna.io"], "resources": ["*"], "verbs": ["*"]},
-            ],
+            "rules": deployer_rules(),
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "RoleBinding",
             "metadata": _meta("dayu-deployer", ns, ns),
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "dayu-deployer"},
-            "subjects": [{"kind": "ServiceAccount", "name": "dayu", "namespace": ns}],
+            "subjects": [{"kind": "ServiceAccount", "name": BACKEND_ACCOUNT, "namespace": ns}],
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": _meta(cluster_name, None, ns),
             "rules": [
-                {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+                {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list"]},
                 {
                     "apiGroups": ["apiextensions.k8s.io"],
                     "resources": ["customresourcedefinitions"],
-                    "verbs": ["get", "list"],
+                    "resourceNames": ["jointmultiedgeservices.sedna.io", "runtimeservices.sedna.io"],
+                    "verbs": ["get"],
                 },
             ],
         },
@@ -198,7 +227,7 @@ def rbac(namespace: str) -> list[dict[str, Any]]:
             "kind": "ClusterRoleBinding",
             "metadata": _meta(cluster_name, None, ns),
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_name},
-            "subjects": [{"kind": "ServiceAccount", "name": "dayu", "namespace": ns}],
+            "subjects": [{"kind": "ServiceAccount", "name": BACKEND_ACCOUNT, "namespace": ns}],
         },
     ]
 
@@ -234,6 +263,7 @@ def control_plane_manifests(template: Template, cloud: str, token: str) -> list[
             ds.port,
             {"DAYU_HOST": "0.0.0.0", "DAYU_PORT": str(ds.port), "DAYU_ROOT": f"{STATE_MOUNT}/datasets"},
             state=state_dir(ns, "datasource"),
+            service_account=DATASOURCE_ACCOUNT,
         ),
         *_app(
             "backend",
@@ -250,6 +280,7 @@ def control_plane_manifests(template: Template, cloud: str, token: str) -> list[
                 "DAYU_DATASOURCE_URL": f"http://datasource.{ns}.svc:{ds.port}",
             },
             state=state_dir(ns, "backend"),
+            service_account=BACKEND_ACCOUNT,
             extra_volumes=[template_volume],
             extra_mounts=[{"name": "template", "mountPath": TEMPLATE_MOUNT, "readOnly": True}],
         ),

@@ -119,7 +119,13 @@ def container_security() -> dict[str, Any]:
         "runAsGroup": COMPONENT_UID,
         "runAsNonRoot": True,
         "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
     }
+
+
+def pod_security() -> dict[str, Any]:
+    """The pod's own part of the ``baseline`` Pod Security level (and of ``restricted``'s seccomp rule)."""
+    return {"seccompProfile": {"type": "RuntimeDefault"}}
 
 
 def prepare_dirs(image: str, volumes: Mapping[str, str]) -> dict[str, Any]:
@@ -131,7 +137,13 @@ def prepare_dirs(image: str, volumes: Mapping[str, str]) -> dict[str, Any]:
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "command": ["sh", "-c", f"chown {COMPONENT_UID}:{COMPONENT_UID} {paths} && chmod 0770 {paths}"],
-        "securityContext": {"runAsUser": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False},
+        # root with only the two capabilities chown and chmod of another user's directory need
+        "securityContext": {
+            "runAsUser": 0,
+            "runAsNonRoot": False,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"], "add": ["CHOWN", "FOWNER"]},
+        },
         "volumeMounts": [{"name": name, "mountPath": path} for name, path in sorted(volumes.items())],
         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
     }
@@ -177,6 +189,9 @@ def pod_template(w: Workload, install: str, namespace: str, network: Network = "
     volumes += [{"name": f"mount-{i}", "hostPath": {"path": m.host_path}} for i, m in enumerate(w.mounts)]
     spec: dict[str, Any] = {
         "nodeName": w.node,
+        # Components reach no Kubernetes API: no service-account token in their pods.
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security(),
         "initContainers": [prepare_dirs(image, {"work": WORK_MOUNT})],
         "containers": [container],
         "volumes": volumes,
@@ -255,7 +270,6 @@ def render_runtime_service(
     without a service-account token (the controller refuses one) and declares the endpoint's port."""
     port = w.port or CONTAINER_PORT
     template = pod_template(w, install, namespace, network)
-    template["spec"]["automountServiceAccountToken"] = False
     spec: dict[str, Any] = {
         "installID": install,
         "deploymentRevision": revision,

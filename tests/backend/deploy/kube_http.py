@@ -81,6 +81,8 @@ class Request:
     query: dict[str, str]
     content_type: str
     authorization: str
+    code: int = 0
+    """The status the server answered with (0 while it is being answered)."""
 
 
 @dataclass
@@ -150,24 +152,19 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         state = self.state
-        state.requests.append(
-            Request(
-                method,
-                url.path,
-                query,
-                self.headers.get("Content-Type", ""),
-                self.headers.get("Authorization", ""),
-            )
+        request = Request(
+            method, url.path, query, self.headers.get("Content-Type", ""), self.headers.get("Authorization", "")
         )
+        state.requests.append(request)
         if self.headers.get("Authorization") != f"Bearer {state.token}":
-            self._send(401, status_body(401, "Unauthorized"))
-            return
-        if (method, url.path) in state.refuse:
+            code, body = 401, status_body(401, "Unauthorized")
+        elif (method, url.path) in state.refuse:
             code, message = state.refuse[(method, url.path)]
-            self._send(code, status_body(code, message))
-            return
-        with state.lock:
-            code, body = self._answer(method, url.path, query, raw)
+            body = status_body(code, message)
+        else:
+            with state.lock:
+                code, body = self._answer(method, url.path, query, raw)
+        request.code = code
         self._send(code, body)
 
     def _answer(self, method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:

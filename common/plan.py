@@ -57,6 +57,11 @@ class ResourceReport(BaseModel):
     node: str
     at: float
     cpu: float | None = Field(None, ge=0, le=1, description="Fraction of CPU in use, 0-1.")
+    cpu_capacity_cores: float | None = Field(
+        None,
+        gt=0,
+        description="Cores the node may use: its cgroup CPU quota where one binds, else the cores it may run on.",
+    )
     memory: float | None = Field(None, ge=0, le=1, description="Fraction of memory in use, 0-1.")
     gpu: dict[str, Any] | None = Field(None, description="GPU figures, or null when no GPU is available.")
     bandwidth_mbps: float | None = Field(None, ge=0, description="Available bandwidth to the cloud.")

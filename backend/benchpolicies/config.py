@@ -45,4 +45,10 @@ class BenchSettings(BaseModel):
         "a round is about one decision per profiled configuration, so this keeps it a minor share of the time.",
     )
     link_mbps: float = Field(20.0, gt=0, description="Edge-cloud bandwidth when the trace cannot be replayed.")
+    edge_cpu_quota: float | None = Field(
+        0.5,
+        gt=0,
+        description="Cores the edge node may use (a cgroup CPU quota; the cloud has the machine's cores), so a "
+        "stage placed on the edge costs what it would on a small edge box. None: the edge is as strong as the cloud.",
+    )
     timeout_s: float = Field(90.0, gt=0, description="Start-up timeout of one install.")

@@ -36,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=".dayu/bench/policies", help="output folder")
     parser.add_argument("--template", default="template", help="template folder of the policies")
     parser.add_argument("--quick", action="store_true", help=f"two policies ({', '.join(QUICK_POLICIES)}), short")
+    parser.add_argument(
+        "--edge-cpu",
+        type=float,
+        help="cores the edge node may use (cgroup CPU quota; default 0.5); 0: as many as the cloud",
+    )
 
 
 def settings_of(args: argparse.Namespace) -> BenchSettings:
@@ -51,6 +56,8 @@ def settings_of(args: argparse.Namespace) -> BenchSettings:
         values["policies"] = [p.strip() for p in args.policies.split(",") if p.strip()]
     elif args.quick:
         values["policies"] = list(QUICK_POLICIES)
+    if args.edge_cpu is not None:
+        values["edge_cpu_quota"] = None if args.edge_cpu == 0 else args.edge_cpu
     if args.duration is not None:
         values["duration_s"] = args.duration
     elif args.quick:
@@ -112,6 +119,7 @@ def run(settings: BenchSettings) -> dict[str, Any]:
         slow_link = lambda t: trace.rate_at(t) < best  # noqa: E731
     policies: dict[str, Any] = {}
     series: dict[str, list[dict[str, Any]]] = {}
+    node_cpu: dict[str, Any] = {}
     for policy in settings.policies:
         agent = agent_choice(
             str(settings.template),
@@ -138,7 +146,12 @@ def run(settings: BenchSettings) -> dict[str, Any]:
                 drain_s=settings.drain_s,
                 run_dir=(out / "run").resolve(),
                 timeout_s=settings.timeout_s,
+                edge_cpu_quota=settings.edge_cpu_quota,
             )
+            if not node_cpu:
+                node_cpu = records.cpu
+                if records.cpu.get("reason"):
+                    print(f"bench-policies: {records.cpu['reason']}", file=sys.stderr)
             figures = summarise(records, settings.slo_ms, slow_link)
             runs.append(figures)
             if repeat == 0:
@@ -156,6 +169,7 @@ def run(settings: BenchSettings) -> dict[str, Any]:
             "policies": settings.policies,
             "trace_replay": replay,
             "startup": startup,
+            "node_cpu": node_cpu,
         },
         "policies": policies,
     }

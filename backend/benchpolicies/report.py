@@ -38,6 +38,7 @@ def table(results: dict[str, Any]) -> str:
     lines = [
         f"Trace `{settings['trace']}` ({settings['trace_replay']}), {settings['duration_s']:g} s measured per run, "
         f"SLO {settings['slo_ms']:g} ms, seed {settings['seed']}, {settings['repeat']} repeat(s).",
+        _cpu_line(settings),
         "",
         "| " + " | ".join(title for _, title in COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),
@@ -49,6 +50,17 @@ def table(results: dict[str, Any]) -> str:
     if settings["repeat"] > 1:
         lines += ["", "± is half the spread (max - min) between repeats."]
     return "\n".join(lines) + "\n"
+
+
+def _cpu_line(settings: dict[str, Any]) -> str:
+    """The nodes' CPU: the edge's quota and whether the kernel enforced it."""
+    quota = settings.get("edge_cpu_quota")
+    if quota is None:
+        return "Edge and cloud share the machine's cores (no CPU quota)."
+    cpu = settings.get("node_cpu") or {}
+    if cpu.get("enforced"):
+        return f"Edge limited to {quota:g} core(s) by a cgroup v{cpu.get('cgroup_version')} CPU quota; cloud unlimited."
+    return f"Edge quota {quota:g} core(s) NOT enforced: {cpu.get('reason') or 'no run recorded it'}."
 
 
 def write(out: Path, results: dict[str, Any], series: dict[str, list[dict[str, Any]]], trace: Trace) -> list[Path]:

@@ -42,6 +42,8 @@ class RunRecords:
     records: list[dict[str, Any]] = field(default_factory=list)
     scheduler: dict[str, Any] = field(default_factory=dict)
     generator: dict[str, Any] = field(default_factory=dict)
+    cpu: dict[str, Any] = field(default_factory=dict)
+    """Each node's CPU quota and whether cgroups enforced it (the runtime's ``cpu_status``)."""
 
 
 def _page(client: httpx.Client, url: str, after: int) -> tuple[list[dict[str, Any]], int]:
@@ -89,10 +91,11 @@ def run_policy(
     drain_s: float,
     run_dir: Path,
     timeout_s: float,
+    edge_cpu_quota: float | None = None,
 ) -> RunRecords:
     shutil.rmtree(run_dir, ignore_errors=True)
     runtime = LocalRuntime(run_dir)
-    nodes = {wl.CLOUD: {"role": "cloud"}, wl.EDGE: {"role": "edge"}}
+    nodes = wl.nodes(edge_cpu_quota)
     works = wl.workloads(agent=agent, startup=startup, clip=clip, truth=truth, seed=seed)
     installed = time.monotonic()
     runtime.start(nodes, [wl.link(trace, link_mbps)], works, timeout=timeout_s, trace_clock="held")
@@ -117,6 +120,7 @@ def run_policy(
                 first_task=_next_task(client, generator),
                 warmup_s=time.monotonic() - installed,
                 records=records,
+                cpu=runtime.cpu_status(),
             )
             begin = time.monotonic()
             while (elapsed := time.monotonic() - begin) < duration_s:

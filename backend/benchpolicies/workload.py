@@ -1,6 +1,7 @@
 """The benchmark's workload: one seeded synthetic clip with ground truth, and the deployment that plays it.
 
-One cloud and one edge node joined by a link that follows the trace; the source sits on the edge and
+One cloud and one weaker edge node (a CPU quota) joined by a link that follows the trace; the source sits
+on the edge and
 its DAG is one face-detection stage that the startup plan places on the cloud, so every segment crosses
 the link until a policy decides otherwise. Every policy gets the same clip, deployment and startup plan.
 """
@@ -60,6 +61,11 @@ def prepare_clip(root: Path, seed: int, frames: int = CLIP_FRAMES) -> tuple[Path
         truth_file.write_text(json.dumps([truth.get(i, {"objects": []}) for i in range(spec.frames_per_clip)]))
     manifest = load_manifest(dataset)
     return dataset / "clips" / manifest.clips[0].file, truth_file
+
+
+def nodes(edge_cpu_quota: float | None) -> dict[str, dict[str, Any]]:
+    """The cloud with the machine's cores, the edge with ``edge_cpu_quota`` cores (None: no quota)."""
+    return {CLOUD: {"role": "cloud"}, EDGE: {"role": "edge", "cpu_quota": edge_cpu_quota}}
 
 
 def link(trace: str | None, mbps: float) -> dict[str, Any]:

@@ -26,6 +26,11 @@ class NodeInfo(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     cpu: float | None = Field(None, description="Fraction of CPU in use (0-1), when installed.")
     memory: float | None = Field(None, description="Fraction of memory in use (0-1), when installed.")
+    cpu_quota: float | None = Field(None, description="Cores the node may use (its CPU quota); null: unlimited.")
+    cpu_quota_enforced: bool | None = Field(
+        None, description="Whether the kernel enforces the quota (a cgroup); null: no quota, or not installed yet."
+    )
+    cpu_quota_note: str | None = Field(None, description="Why the quota is not enforced, where it is not.")
 
 
 class ViewCatalog(BaseModel):

@@ -77,6 +77,10 @@ class Deployer(ABC):
         """How links are emulated (mode, trace and rate per link); None where the runtime does not emulate."""
         return None
 
+    def cpu_status(self) -> dict[str, Any] | None:
+        """Each node's CPU quota and whether it is enforced (and why not); None where nodes have no quotas."""
+        return None
+
     async def close(self) -> None:
         """Release clients; deployed workloads keep running."""
         return None

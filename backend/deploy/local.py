@@ -72,7 +72,10 @@ class LocalDeployer(Deployer):
         if not self._workloads:
             self.runtime.stop()
             return
-        nodes = {n: {"role": s.role, "arch": s.arch, "labels": s.labels} for n, s in self._nodes.items()}
+        nodes = {
+            n: {"role": s.role, "arch": s.arch, "labels": s.labels, "cpu_quota": self.local.nodes[n].cpu_quota}
+            for n, s in self._nodes.items()
+        }
         self.runtime.apply(
             nodes,
             self._links(),
@@ -107,6 +110,9 @@ class LocalDeployer(Deployer):
 
     def link_status(self) -> dict[str, Any] | None:
         return self.runtime.link_status()
+
+    def cpu_status(self) -> dict[str, Any] | None:
+        return self.runtime.cpu_status()
 
     async def apply(self, workloads: Sequence[Workload]) -> None:
         for w in workloads:

@@ -42,10 +42,18 @@ async def nodes(plane: Plane) -> NodeList:
             live = await plane.sample_system()
         except DayuError:
             live = None
+    local = plane.deployer.kind == "local"
+    configured = {name: node.cpu_quota for name, node in plane.template.base.local.nodes.items()} if local else {}
+    # Whether the quotas hold is known once installed; the runtime records it (with the reason, where not).
+    cpu = (plane.deployer.cpu_status() or {}) if live is not None or plane.installer.deployed() else {}
+    enforced = cpu.get("enforced") if "nodes" in cpu else None
     return NodeList([
         NodeInfo(
             name=name, role=spec.role, arch=spec.arch, labels=spec.labels,
             cpu=live.cpu.get(name) if live else None, memory=live.memory.get(name) if live else None,
+            cpu_quota=configured.get(name),
+            cpu_quota_enforced=enforced if configured.get(name) is not None else None,
+            cpu_quota_note=cpu.get("reason") if configured.get(name) is not None else None,
         )
         for name, spec in sorted(plane.deployer.nodes().items())
     ])  # fmt: skip

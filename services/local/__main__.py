@@ -1,4 +1,4 @@
-"""``python -m services.local up SPEC | down | status | links``: the local runtime from a shell.
+"""``python -m services.local up SPEC | down | status | links | cpu``: the local runtime from a shell.
 
 SPEC is a YAML/JSON file with ``nodes``, ``links``, ``workloads`` (and an optional ``token``), as in
 :class:`services.local.model.RuntimeSpec`.
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     down.add_argument("--timeout", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL")
     sub.add_parser("status", help="what runs, and whether it is healthy")
     sub.add_parser("links", help="the link mode that ran (and why), each link's trace and current rate")
+    sub.add_parser("cpu", help="each node's CPU quota and whether cgroups enforce it (and why not)")
     args = parser.parse_args(argv)
 
     runtime = LocalRuntime(args.run_dir)
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(runtime.stop(timeout=args.timeout), indent=2))
         elif args.action == "links":
             print(json.dumps(runtime.link_status(), indent=2))
+        elif args.action == "cpu":
+            print(json.dumps(runtime.cpu_status(), indent=2))
         else:
             print(json.dumps(runtime.status(), indent=2))
     except DayuError as exc:

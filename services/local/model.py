@@ -16,6 +16,13 @@ class VirtualNode(BaseModel):
     role: Literal["cloud", "edge"] = Field(description="One cloud node; any number of edges.")
     arch: str = Field("amd64", description="CPU architecture reported for the node.")
     labels: dict[str, str] = Field(default_factory=dict)
+    cpu_quota: float | None = Field(
+        None,
+        gt=0,
+        le=1024,
+        description="Cores the node's processes may use together (e.g. 0.5), enforced with a cgroup CPU quota "
+        "where the runtime may use cgroups; none: unlimited.",
+    )
 
 
 class RuntimeSpec(BaseModel):

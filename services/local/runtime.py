@@ -27,6 +27,7 @@ from common.errors import Conflict, InvalidInput, Unavailable
 from common.private import private_dir, write_private
 from common.topology import Endpoint, LinkModel, NodeSpec, StaticTopology, TopologyModel
 from common.workload import COMPONENT_MODULES, Workload
+from services.local.cgroups import NodeCpuLimits
 from services.local.links import LinkEmulation, LinkModeChoice, TraceClock
 from services.local.model import RuntimeSpec, VirtualNode
 from services.local.ports import PortAllocator
@@ -136,6 +137,7 @@ class LocalRuntime:
         self.python = python or sys.executable
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self.links = LinkEmulation(self.run_dir, host=host)
+        self.cpu = NodeCpuLimits(self.run_dir)
         # One lock for start, apply, stop and the supervisor's restarts: a component being stopped on
         # purpose is never mistaken for one that crashed.
         self._lock = threading.RLock()
@@ -234,6 +236,7 @@ class LocalRuntime:
         write_private(self.run_dir / "runtime.json", spec.model_dump_json(indent=2))
         try:
             self.links.setup(list(spec.nodes), spec.links, spec.link_mode, spec.host_ports, trace_clock)
+            self.cpu.setup({name: node.cpu_quota for name, node in spec.nodes.items()})
             self._topology(spec, ports).dump(self.topology_path)
             for batch in launch_order(spec.workloads):
                 self._start_batch(spec, batch, ports, env or {}, timeout)
@@ -454,6 +457,7 @@ class LocalRuntime:
             env["DAYU_TOKEN"] = token
         env.update(w.env)
         command = self.links.command(w.node, w.command or [self.python, "-m", COMPONENT_MODULES[w.component]])
+        command = self.cpu.command(w.node, command)  # outermost: the whole chain runs under the node's quota
         # Written before the process exists and removed once its pid file is saved: a supervisor killed in
         # between (kill -9 of the backend) leaves the intent, and the next stop finds the process by it.
         intent = self.pid_dir / f"{w.name}{LAUNCH_SUFFIX}"
@@ -526,6 +530,7 @@ class LocalRuntime:
             self._children.pop(record.pid, None)
         if wanted is None:
             self.links.teardown()
+            self.cpu.teardown()
             self.ports.release()
         return outcome
 
@@ -555,6 +560,10 @@ class LocalRuntime:
         """Which link mode ran (and why, after a fallback), and each link's trace and current rate."""
         spec = self._current_spec()
         return self.links.describe(spec.links if spec is not None else [])
+
+    def cpu_status(self) -> dict[str, Any]:
+        """Each node's CPU quota and whether cgroups enforce it (and why not, where they cannot)."""
+        return self.cpu.describe()
 
     def status(self, *, probe: bool = True) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}

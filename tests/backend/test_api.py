@@ -56,6 +56,9 @@ def test_catalogs(backend: RunningBackend) -> None:
     assert services["text-recognition"]["input"] == "bbox"
     nodes = {n["name"]: n for n in c.get("/api/nodes").json()}
     assert nodes["cloud"]["role"] == "cloud" and nodes["edge1"]["role"] == "edge" and len(nodes) == 3
+    # The template's edges are weaker than the cloud; whether cgroups enforce it is known once installed.
+    assert nodes["edge1"]["cpu_quota"] == 1.0 and nodes["cloud"]["cpu_quota"] is None
+    assert nodes["edge1"]["cpu_quota_enforced"] is None and nodes["edge1"]["cpu_quota_note"] is None
     views = c.get("/api/visualizations/catalog").json()
     assert any(v["type"] == "image" for v in views["result"]) and views["system"]
     assert c.get("/openapi.json").status_code == 200

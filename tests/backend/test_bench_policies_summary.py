@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from backend.benchpolicies import report, workload
+from backend.benchpolicies.config import BenchSettings
 from backend.benchpolicies.runner import RunRecords
 from backend.benchpolicies.summary import combine, summarise
 
@@ -60,3 +62,19 @@ def test_repeats_combine_into_mean_and_spread() -> None:
     out = combine([a, b])
     assert out["slo_violation_rate"] == pytest.approx(0.3) and out["spread"]["slo_violation_rate"] == pytest.approx(0.2)
     assert out["tasks"] == 12 and out["spread"]["tasks"] == 4
+
+
+def test_the_default_suite_runs_with_the_edge_weaker_and_the_table_says_so() -> None:
+    settings = BenchSettings()
+    assert settings.edge_cpu_quota == 0.5
+    nodes = workload.nodes(settings.edge_cpu_quota)
+    assert nodes[workload.EDGE]["cpu_quota"] == 0.5 and "cpu_quota" not in nodes[workload.CLOUD]
+    base = {"trace": "step-drop", "trace_replay": "replayed", "duration_s": 70, "slo_ms": 1000, "seed": 7, "repeat": 1}
+    enforced = {**base, "edge_cpu_quota": 0.5, "node_cpu": {"enforced": True, "cgroup_version": 1}}
+    assert "Edge limited to 0.5 core(s) by a cgroup v1 CPU quota" in report.table(
+        {"settings": enforced, "policies": {}}
+    )
+    refused = {**base, "edge_cpu_quota": 0.5, "node_cpu": {"enforced": False, "reason": "CPU quotas NOT enforced: x"}}
+    assert "NOT enforced: CPU quotas NOT enforced: x" in report.table({"settings": refused, "policies": {}})
+    equal = {**base, "edge_cpu_quota": None}
+    assert "no CPU quota" in report.table({"settings": equal, "policies": {}})

@@ -1182,6 +1182,21 @@ export interface components {
              * @description Fraction of CPU in use (0-1), when installed.
              */
             cpu?: number | null;
+            /**
+             * Cpu Quota
+             * @description Cores the node may use (its CPU quota); null: unlimited.
+             */
+            cpu_quota?: number | null;
+            /**
+             * Cpu Quota Enforced
+             * @description Whether the kernel enforces the quota (a cgroup); null: no quota, or not installed yet.
+             */
+            cpu_quota_enforced?: boolean | null;
+            /**
+             * Cpu Quota Note
+             * @description Why the quota is not enforced, where it is not.
+             */
+            cpu_quota_note?: string | null;
             /** Labels */
             labels?: {
                 [key: string]: string;

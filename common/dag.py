@@ -158,6 +158,11 @@ def _reachable(dag: Mapping[str, Stage], origin: str, *, forward: bool) -> set[s
     return seen
 
 
+def downstream(dag: Mapping[str, Stage], stage: str) -> set[str]:
+    """Every stage a copy at ``stage`` would still reach (not ``stage`` itself)."""
+    return _reachable(dag, stage, forward=True) - {stage} if stage in dag else set()
+
+
 def topological_order(dag: Mapping[str, Stage]) -> list[str]:
     """Kahn's algorithm; a cycle raises :class:`DagError` naming a stage on it."""
     indegree = {name: 0 for name in dag}

@@ -4,13 +4,17 @@ Keyed by ``(root_uuid, stage)``; completes when one copy from every predecessor 
 that wait longer than ``timeout`` s, or are evicted because the store is full, come back from
 :meth:`JoinStore.expire` / :meth:`JoinStore.add` so the caller can record them as dropped
 (:meth:`PendingJoin.drop_records` turns one into a drop record per copy that had arrived).
+
+When a branch is dropped (:meth:`JoinStore.abandon`) the joins it would have reached can never complete:
+those waiting are given up at once, and the store remembers them (bounded, for ``timeout`` s) so a sibling
+that arrives later is dropped at once too, instead of waiting out the timeout.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from common.dag import JoinKey, join_key, merge
@@ -55,6 +59,8 @@ class JoinStore:
         self.capacity = capacity
         self._clock = clock
         self._pending: OrderedDict[JoinKey, PendingJoin] = OrderedDict()
+        # root uuid -> (when, the stages no join of that root can complete at; None: every stage)
+        self._doomed: OrderedDict[str, tuple[float, frozenset[str] | None]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -83,6 +89,11 @@ class JoinStore:
             return JoinOutcome(merged=task)
         key = join_key(task)
         outcome = JoinOutcome()
+        if self._is_doomed(key):
+            late = PendingJoin(key=key, expected=expected, arrived={task.came_from: task}, since=self._clock())
+            late.drop_reason = DropReason.BRANCH_DROPPED
+            outcome.dropped.append((late, f"a sibling branch was dropped before this copy reached {key.stage!r}"))
+            return outcome
         entry = self._pending.get(key)
         if entry is None:
             while len(self._pending) >= self.capacity:
@@ -103,6 +114,8 @@ class JoinStore:
     def expire(self) -> list[tuple[PendingJoin, str]]:
         """Remove and return joins older than the timeout, with the drop message."""
         now = self._clock()
+        while self._doomed and now - next(iter(self._doomed.values()))[0] >= self.timeout:
+            self._doomed.popitem(last=False)
         expired = []
         for key, entry in list(self._pending.items()):
             if now - entry.since >= self.timeout:
@@ -112,9 +125,27 @@ class JoinStore:
                 expired.append((entry, message))
         return expired
 
-    def abandon(self, root_uuid: str) -> list[PendingJoin]:
-        """Forget every pending join of one root (e.g. after one of its branches was dropped)."""
-        gone = [k for k in self._pending if k.root_uuid == root_uuid]
+    def abandon(self, root_uuid: str, stages: Iterable[str] | None = None) -> list[PendingJoin]:
+        """Give up the joins of one root that a dropped branch would have reached: those at ``stages``
+        (the stages downstream of where it was dropped), or every one when None. The waiting ones are
+        returned; a copy arriving later at one of them comes back from :meth:`add` as dropped."""
+        doomed = None if stages is None else frozenset(stages)
+        self._remember_doomed(root_uuid, doomed)
+        gone = [k for k in self._pending if k.root_uuid == root_uuid and (doomed is None or k.stage in doomed)]
         for k in gone:
             self._pending[k].drop_reason = DropReason.BRANCH_DROPPED
         return [self._pending.pop(k) for k in gone]
+
+    def _remember_doomed(self, root_uuid: str, stages: frozenset[str] | None) -> None:
+        known = self._doomed.pop(root_uuid, None)
+        if known is not None:
+            stages = None if stages is None or known[1] is None else stages | known[1]
+        self._doomed[root_uuid] = (self._clock(), stages)
+        while len(self._doomed) > self.capacity:
+            self._doomed.popitem(last=False)
+
+    def _is_doomed(self, key: JoinKey) -> bool:
+        known = self._doomed.get(key.root_uuid)
+        if known is None or self._clock() - known[0] >= self.timeout:
+            return False
+        return known[1] is None or key.stage in known[1]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from common.contracts.controller import ControllerStatus, Outcome, TaskAccepted
-from common.dag import advance, needs_join
+from common.dag import advance, downstream, needs_join
 from common.errors import DayuError, TransportError, UpstreamTimeout
 from common.join import JoinStore, PendingJoin
 from common.metrics import ServiceMetrics
@@ -346,8 +346,8 @@ class Dispatcher:
         self._routed.labels(f"drop_{reason.value}").inc()
         log.warning("drop %s/%d at %s: %s", task.source_id, task.task_id, task.cursor, message)
         await self._send_drops([DropRecord.of(task, reason, message, node=self.node)])
-        # Siblings waiting here for this copy can never be joined now.
-        abandoned = self.joins.abandon(task.root_uuid)
+        # Siblings waiting here for this copy, or arriving later, can never be joined now.
+        abandoned = self.joins.abandon(task.root_uuid, downstream(task.dag, task.cursor))
         for entry in abandoned:
             await self._send_drops(entry.drop_records(f"a sibling branch was dropped: {message}", node=self.node))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.dag import advance, critical_path, join_key, merge
+from common.dag import advance, critical_path, downstream, join_key, merge
 from common.errors import InvalidInput
 from common.join import JoinStore
 from common.records import DropReason
@@ -210,3 +210,55 @@ def test_store_settings_are_checked():
         JoinStore(timeout=0)
     with pytest.raises(InvalidInput):
         JoinStore(capacity=0)
+
+
+def test_a_sibling_arriving_after_its_branch_was_dropped_is_dropped_at_once():
+    """The branch through c is dropped before the one through b reaches d: b's copy is not left waiting for
+    the timeout. The same drop does not touch a join it could never have reached (another root, or a stage
+    that is not downstream of where it was dropped), and the memory of it ends with the timeout."""
+    clock = [100.0]
+    dag = dag_of([("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")])
+    task = new_task(dag)
+    from_b, _ = _copies_at_join(task)
+    store = JoinStore(timeout=30, clock=lambda: clock[0])
+    assert store.abandon(task.root_uuid, downstream(task.dag, "c")) == []  # nothing waits yet
+    outcome = store.add(from_b)
+    ((late, message),) = outcome.dropped
+    assert outcome.merged is None and len(store) == 0
+    (record,) = late.drop_records(message, node="cloud")
+    assert record.reason is DropReason.BRANCH_DROPPED and record.task_uuid == from_b.task_uuid
+    assert record.stage == "d" and "sibling branch was dropped" in record.message
+
+    other_b, other_c = _copies_at_join(new_task(dag, task_id=1))  # another root joins as usual
+    assert store.add(other_b).merged is None
+    assert store.add(other_c).merged is not None
+
+    upstream = new_task(dag, task_id=2)
+    assert store.abandon(upstream.root_uuid, downstream(upstream.dag, "d")) == []  # dropped after the join
+    assert store.add(_copies_at_join(upstream)[0]).dropped == []  # d is not downstream of d: it waits
+
+    expired = new_task(dag, task_id=3)
+    store.abandon(expired.root_uuid, downstream(expired.dag, "b"))
+    clock[0] += 30
+    store.expire()
+    assert store.add(_copies_at_join(expired)[1]).dropped == []  # remembered for the timeout only
+
+
+def test_a_drop_gives_up_only_the_joins_downstream_of_it():
+    """Nested forks: a copy dropped at c dooms the join at g (c feeds it) but not the one at f (fed by d, e)."""
+    dag = dag_of([("a", "b"), ("a", "c"), ("b", "d"), ("b", "e"), ("d", "f"), ("e", "f"), ("f", "g"), ("c", "g")])
+    assert downstream(dag, "c") == {"g", END} and downstream(dag, "d") == {"f", "g", END}
+    task = new_task(dag)
+    store = JoinStore(timeout=30)
+    (at_a,) = advance(task)
+    at_b, at_c = sorted(advance(at_a), key=lambda t: t.cursor)
+    at_d, at_e = sorted(advance(at_b), key=lambda t: t.cursor)
+    assert store.abandon(task.root_uuid, downstream(task.dag, at_c.cursor)) == []
+    (d_at_f,), (e_at_f,) = advance(at_d), advance(at_e)
+    assert store.add(d_at_f).merged is None
+    at_f = store.add(e_at_f).merged
+    assert at_f is not None  # f still joins: c never fed it
+    at_f.stage.done = True
+    (f_at_g,) = advance(at_f)
+    ((late, _),) = store.add(f_at_g).dropped  # g cannot join without c: dropped at once
+    assert late.drop_reason is DropReason.BRANCH_DROPPED and late.key.stage == "g"

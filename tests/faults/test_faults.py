@@ -76,7 +76,7 @@ def kill_backend_mid_install(p: Platform) -> None:
     backend = json.loads((p.run / "pids" / "backend.json").read_text())
     killed_at = time.monotonic()
     os.kill(backend["pid"], signal.SIGKILL)
-    wait_until(lambda: not still_running(backend["pid"], backend["create_time"]), timeout=10, what="backend gone")
+    wait_until(lambda: not still_running(backend["pid"], backend["create_time"]), timeout=60, what="backend gone")
     started = dayu("start", p.template, p.home)
     assert started.returncode == 0, started.stdout + started.stderr
     p.url = (p.run / "backend.url").read_text().strip()

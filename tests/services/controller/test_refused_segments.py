@@ -48,6 +48,6 @@ def test_tasks_in_flight_when_a_controller_died_become_drop_records(tmp_path: Pa
     topology = {"nodes": {"cloud": {"role": "cloud", "components": {"distributor": {"port": port}}}}}
     settings = ControllerSettings(node="cloud", topology=json.dumps(topology), work_dir=work, config=None)
     with serve(fake_distributor(rec), port), serve(create_app(settings, ControllerConfig())):
-        wait_until(lambda: len(rec.drops) >= 2, timeout=15, what="two drop records")
-        wait_until(lambda: not journal.path.exists(), timeout=5, what="the journal read and cleared")
+        wait_until(lambda: len(rec.drops) >= 2, timeout=60, what="two drop records")
+        wait_until(lambda: not journal.path.exists(), timeout=60, what="the journal read and cleared")
     assert sorted((d["task_id"], d["reason"]) for d in rec.drops) == [(7, "shutdown"), (8, "shutdown")]

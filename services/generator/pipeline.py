@@ -299,26 +299,19 @@ class Generator:
         await self._segments.put(segment)
 
     def _segment(self, batch: list[Frame], meta: Meta, writer: SegmentWriter | None, shed: str | None) -> Segment:
-        loop = asyncio.get_running_loop()
-        if shed is not None or writer is None:
-            return Segment(
-                indices=[f.index for f in batch],
-                truths=[f.truth for f in batch],
-                meta=meta.model_copy(update={"buffer_size": len(batch)} if len(batch) != meta.buffer_size else {}),
-                source_time=batch[-1].timestamp,
-                completed_at=time.time(),
-                writer=None,
-                encoded=None,
-                shed=shed or "shed",
-            )
+        """A complete segment: its file is finished in the encoder thread, unless it was shed (no writer)."""
+        encoded = None
+        if shed is None and writer is not None:
+            encoded = asyncio.get_running_loop().run_in_executor(self._encoder_pool, writer.finish)
         return Segment(
             indices=[f.index for f in batch],
             truths=[f.truth for f in batch],
             meta=meta.model_copy(update={"buffer_size": len(batch)} if len(batch) != meta.buffer_size else {}),
             source_time=batch[-1].timestamp,
             completed_at=time.time(),
-            writer=writer,
-            encoded=loop.run_in_executor(self._encoder_pool, writer.finish),
+            writer=writer if encoded is not None else None,
+            encoded=encoded,
+            shed=None if encoded is not None else (shed or "shed before encoding"),
         )
 
     # -- encoding and submission ----------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from backend.contracts.install import InstallPhase
 from backend.deploy.base import Deployer
@@ -49,12 +50,20 @@ async def follow_health(
         states.mark_recovered()
 
 
-async def health_loop(interval: float, states: InstallStateMachine, deployer: Deployer, busy: asyncio.Lock) -> None:
+async def health_loop(
+    interval: float,
+    states: InstallStateMachine,
+    deployer: Deployer,
+    busy: asyncio.Lock,
+    *,
+    wait: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
     """Every ``interval`` seconds; skipped while ``busy`` is held (a redeployment starts and removes
-    processors, an uninstall removes everything: neither is a crash)."""
+    processors, an uninstall removes everything: neither is a crash). ``wait`` is the pause between two
+    looks: tests pass one they release look by look."""
     restarts: dict[str, int] = {}
     while True:
-        await asyncio.sleep(interval)
+        await wait(interval)
         if busy.locked():
             continue
         try:

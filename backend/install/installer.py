@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from backend.contracts.install import ErrorInfo, InstallPhase, InstallRequest, InstallState, RedeployResult
 from backend.contracts.query import QueryState
@@ -207,9 +208,11 @@ class Installer:
         if not self.lock.locked():
             await health.follow_health(self.states, self.deployer)
 
-    def start_health_loop(self, interval: float) -> None:
+    def start_health_loop(self, interval: float, *, wait: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         if interval > 0 and self._health_task is None:
-            self._health_task = asyncio.create_task(health.health_loop(interval, self.states, self.deployer, self.lock))
+            self._health_task = asyncio.create_task(
+                health.health_loop(interval, self.states, self.deployer, self.lock, wait=wait)
+            )
 
     def mark_degraded(self, reason: str) -> InstallState:
         """A deployed component is down; the install keeps serving with what is left."""

@@ -31,7 +31,7 @@ REQUEST = InstallRequest(datasource="synthetic", dag="face-detection")
 DEPLOYMENT = [{"face-detection": ["edge1"]}]
 
 
-async def until(installer: Installer, check: Callable[[InstallState], bool], timeout: float = 5.0) -> InstallState:
+async def until(installer: Installer, check: Callable[[InstallState], bool], timeout: float = 60.0) -> InstallState:
     """The state once ``check`` holds; waits on state changes only (no polling)."""
     states = installer.states
     loop = asyncio.get_running_loop()
@@ -46,31 +46,71 @@ async def until(installer: Installer, check: Callable[[InstallState], bool], tim
         await states.wait_change(seen, left)
 
 
+class Looks:
+    """The health loop's pause, released look by look by the test: what each look decides does not depend
+    on how fast the machine runs the loop."""
+
+    def __init__(self) -> None:
+        self.waits = 0
+        self._go: asyncio.Queue[None] = asyncio.Queue()
+        self._waiting = asyncio.Condition()
+
+    async def __call__(self, _interval: float) -> None:
+        async with self._waiting:
+            self.waits += 1
+            self._waiting.notify_all()
+        await self._go.get()
+
+    async def _until_waits(self, count: int) -> None:
+        async with self._waiting:
+            await asyncio.wait_for(self._waiting.wait_for(lambda: self.waits >= count), 60)
+
+    async def ready(self) -> None:
+        """Return once the loop is up and waiting for its first look."""
+        await self._until_waits(1)
+
+    async def take(self, n: int = 1) -> None:
+        """Let ``n`` looks run and return once the loop waits again after the last (call ``ready`` first)."""
+        target = self.waits + n
+        for _ in range(n):
+            self._go.put_nowait(None)
+        await self._until_waits(target)
+
+
 async def test_degraded_follows_component_health_with_nobody_asking(tmp_path: Path) -> None:
     deployer = MemoryDeployer()
     installer = make(tmp_path, deployer, DEPLOYMENT)
     installer.start_install(REQUEST)
     assert (await settle(installer))["phase"] == "installed"
-    installer.start_health_loop(0.05)
+    looks = Looks()
+    installer.start_health_loop(5.0, wait=looks)
+    await looks.ready()
     version = installer.states.version
 
     deployer.fail.add("monitor-edge1")  # it crashed; nobody reads the install state
-    state = await until(installer, lambda s: s.phase == "degraded")
-    assert state.degraded_reason == "down: monitor-edge1"
+    assert installer.state().phase == InstallPhase.INSTALLED  # not yet looked at
+    await looks.take()
+    state = installer.state()
+    assert state.phase == InstallPhase.DEGRADED and state.degraded_reason == "down: monitor-edge1"
     assert installer.states.version > version  # a change watchers (the event stream) are woken for
     deployer.running.pop("scheduler")  # gone from the runtime altogether: down as well
-    state = await until(installer, lambda s: s.degraded_reason == "down: monitor-edge1, scheduler")
+    await looks.take()
+    state = installer.state()
+    assert state.degraded_reason == "down: monitor-edge1, scheduler"
     deployer.running["scheduler"] = next(w for w in state.workloads if w.name == "scheduler")
     deployer.fail.clear()
-    state = await until(installer, lambda s: s.phase == "installed")
-    assert state.degraded_reason is None
+    await looks.take()
+    state = installer.state()
+    assert state.phase == InstallPhase.INSTALLED and state.degraded_reason is None
 
     # While an install action holds the lock (a redeployment starting processors) nothing is judged.
     async with installer.lock:
         deployer.fail.add("distributor")
-        await asyncio.sleep(0.3)
+        await looks.take(3)
         assert installer.state().phase == InstallPhase.INSTALLED
-    assert (await until(installer, lambda s: s.phase == "degraded")).degraded_reason == "down: distributor"
+    await looks.take()
+    state = installer.state()
+    assert state.phase == InstallPhase.DEGRADED and state.degraded_reason == "down: distributor"
     await installer.close()
     await installer.client.aclose()
 

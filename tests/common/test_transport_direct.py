@@ -110,8 +110,11 @@ async def test_connect_errors_are_retried_and_bad_urls_are_not() -> None:
     dead = f"http://127.0.0.1:{free_port()}/x"  # nothing listens there
     async with ServiceClient(retries=2, backoff=0.01) as c:
         direct_only(c)
+        attempts = count_fetches(c)
         with pytest.raises(TransportError, match="after 3 attempt") as err:
             await c.request("POST", dead, content=b"x")
-        assert err.value.status_code == 502
+        assert err.value.status_code == 502 and attempts == [dead] * 3
+        attempts.clear()
         with pytest.raises(TransportError, match="bad URL"):
             await c.request("POST", "ftp://127.0.0.1/x", content=b"x")
+        assert attempts == ["ftp://127.0.0.1/x"]  # refused by the first attempt, never retried

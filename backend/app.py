@@ -19,7 +19,7 @@ from backend.routers import bench, catalog, dags, datasources, install, query, r
 from backend.settings import BackendSettings
 from backend.store import Store
 from backend.templates import Template, load_template
-from common.errors import Conflict
+from common.errors import ConfigError, Conflict
 from common.private import private_dir, write_private
 from common.service import create_service
 
@@ -70,6 +70,11 @@ def seed(store: Store, template: Template) -> None:
 
 def create_app(settings: BackendSettings | None = None) -> FastAPI:
     settings = ensure_token(settings or BackendSettings())
+    if settings.component_token:
+        if settings.component_token == settings.token:
+            raise ConfigError("DAYU_COMPONENT_TOKEN must differ from the API token DAYU_TOKEN")
+        # The components' token reads; only the API token writes.
+        settings = settings.model_copy(update={"read_token": settings.component_token})
     template = load_template(settings.template)
 
     @asynccontextmanager
@@ -89,7 +94,14 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
         datasources.router.prefix: datasources.MAX_FILES * upload,
         f"{visualizations.router.prefix}/{{source_id}}": upload,
     }
-    app = create_service("backend", settings, routers=ROUTERS, lifespan=lifespan, body_limits=limits)
+    app = create_service(
+        "backend",
+        settings,
+        routers=ROUTERS,
+        lifespan=lifespan,
+        body_limits=limits,
+        client_token=settings.component_token,
+    )
     app.title = "Dayu control plane"
     static = Path(settings.static_dir)
     if (static / "index.html").is_file():

@@ -29,8 +29,8 @@ HEALTH_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 
 
-def ensure_token(dayu_dir: Path) -> str:
-    path = dayu_dir / "token"
+def ensure_token(dayu_dir: Path, name: str = "token") -> str:
+    path = dayu_dir / name
     if path.is_file() and path.read_text().strip():
         return path.read_text().strip()
     private_dir(dayu_dir)
@@ -176,7 +176,10 @@ def start_cluster(template: Template, root: Path) -> None:
     from backend.deploy.kube_api import ClusterApi
 
     token = ensure_token(root / ".dayu")
-    url = cluster.start(ClusterApi(template.base.kubernetes.kubeconfig), template, token)
+    # The components' token stays the same across starts, as their pods keep the one they started with.
+    component_token = ensure_token(root / ".dayu", "component-token")
+    api = ClusterApi(template.base.kubernetes.kubeconfig)
+    url = cluster.start(api, template, token, component_token=component_token)
     run_dir = root / template.base.local.run_dir
     private_dir(run_dir)
     (run_dir / "backend.url").write_text(url + "\n")

@@ -52,7 +52,12 @@ class ControlPlane:
         self.deployer = deployer
         self.client = client
         self.installer = Installer(
-            template, store, deployer, client, token=settings.token, datasource_url=settings.datasource_url
+            template,
+            store,
+            deployer,
+            client,
+            token=settings.component_token or settings.token,
+            datasource_url=settings.datasource_url,
         )
         self.recent: dict[str, collections.OrderedDict[int, ResultView]] = {}
         keep = template.base.log_retention.max_system_snapshots

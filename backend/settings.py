@@ -25,6 +25,12 @@ class BackendSettings(ServiceSettings):
         "docker-compose.yml, found through the topology ($DAYU_TOPOLOGY).",
     )
     datasource_url: str | None = Field(None, description="Base URL of the datasource service.")
+    component_token: str | None = Field(
+        None,
+        description="Token of the runtime components and the datasource, distinct from the API token: the "
+        "backend sends it to them and gives it to every workload, and accepts it for reads only. None: the "
+        "components share the API token.",
+    )
     static_dir: Path = Field(DASHBOARD_DIR, description="Dashboard files served at / (`npm run build` in frontend/).")
     system_interval_s: float = Field(2.0, gt=0, description="How often system figures are sampled while installed.")
     health_interval_s: float = Field(

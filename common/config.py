@@ -34,6 +34,9 @@ class ServiceSettings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="Port to listen on.")
     node: str = Field("cloud", min_length=1, description="Name of the node this component runs on.")
     token: str | None = Field(None, description="API token; none = open (development only).")
+    read_token: str | None = Field(
+        None, description="A second token, accepted for reads only (GET, HEAD); writes with it are refused 403."
+    )
     topology: str | None = Field(None, description="Topology file path, or the topology as inline JSON.")
     work_dir: Path = Field(Path(".dayu/work"), description="The node's shared work directory.")
     log_level: str = Field("INFO", description=f"One of {', '.join(LOG_LEVELS)} (any case).")

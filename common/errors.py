@@ -65,6 +65,11 @@ class Unauthorized(DayuError):
     code = "unauthorized"
 
 
+class Forbidden(DayuError):
+    status_code = 403
+    code = "forbidden"
+
+
 class NotFound(DayuError):
     status_code = 404
     code = "not_found"

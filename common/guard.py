@@ -86,6 +86,19 @@ def token_matches(presented: str | None, expected: str) -> bool:
     return presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
 
 
+READ_METHODS = ("GET", "HEAD")
+READ_ONLY_MESSAGE = "this token may only read (GET, HEAD); writes need the API token"
+
+
+def token_access(presented: str | None, expected: str, read_token: str | None, method: str) -> int:
+    """200 when the request may go on, 401 for a missing or wrong token, 403 for a write with the read token."""
+    if token_matches(presented, expected):
+        return 200
+    if read_token and token_matches(presented, read_token):
+        return 200 if method in READ_METHODS else 403
+    return 401
+
+
 class BodyTooLarge(PayloadTooLarge, StarletteHTTPException):
     """Raised while the body arrives. An HTTP exception too, so FastAPI's body parsing passes it on as it
     is (it turns anything else into a 400), and a :class:`PayloadTooLarge` for Dayu's own handlers.
@@ -165,10 +178,14 @@ class RequestGuard:
         guarded = route is not None
         method = scope["method"]
         if guarded:
-            expected: str | None = self.owner.state.settings.token
-            if expected and not token_matches(
-                presented_token(scope["headers"], method, scope.get("query_string", b"")), expected
-            ):
+            settings = self.owner.state.settings
+            expected: str | None = settings.token
+            presented = presented_token(scope["headers"], method, scope.get("query_string", b"")) if expected else None
+            access = token_access(presented, expected, settings.read_token, method) if expected else 200
+            if access == 403:
+                await self._answer(send, 403, "forbidden", READ_ONLY_MESSAGE)
+                return
+            if access == 401:
                 await self._answer(
                     send, 401, "unauthorized", "missing or wrong token: send 'Authorization: Bearer <token>'"
                 )

@@ -23,9 +23,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from common.config import ServiceSettings
 from common.contracts.openapi import include_declared_bodies, media
 from common.contracts.ops import Health
-from common.errors import DayuError, Unauthorized
+from common.errors import DayuError, Forbidden, Unauthorized
+from common.guard import (
+    READ_ONLY_MESSAGE,
+    BodyLimits,
+    GuardedRoute,
+    RequestGuard,
+    presented_token,
+    token_access,
+)
 from common.guard import TOKEN_HEADER as TOKEN_HEADER
-from common.guard import BodyLimits, GuardedRoute, RequestGuard, presented_token, token_matches
 from common.log import configure_logging
 from common.metrics import RequestMetricsMiddleware, ServiceMetrics
 from common.topology import StaticTopology, Topology
@@ -44,7 +51,10 @@ async def require_token(request: Request) -> None:
     if not expected:
         return
     presented = presented_token(request.headers.raw, request.method, request.scope.get("query_string", b""))
-    if not token_matches(presented, expected):
+    access = token_access(presented, expected, request.app.state.settings.read_token, request.method)
+    if access == 403:
+        raise Forbidden(READ_ONLY_MESSAGE)
+    if access != 200:
         raise Unauthorized("missing or wrong token: send 'Authorization: Bearer <token>'")
 
 
@@ -131,8 +141,11 @@ def create_service(
     client: ServiceClient | None = None,
     version: str = "0.1.0",
     body_limits: Mapping[str, int] | None = None,
+    client_token: str | None = None,
 ) -> FastAPI:
     """Build a component app. ``lifespan`` runs inside the base one, after the client exists.
+
+    ``client_token``: the token the app's client sends (default: the app's own token).
 
     ``body_limits`` sets the body limit of some routes, by route path, over the settings' defaults
     (``max_json_bytes`` for bodies read whole, ``max_body_bytes`` for streamed ones)."""
@@ -150,7 +163,7 @@ def create_service(
         if app.state.topology is not None and settings.node in app.state.topology.nodes():
             shaper = app.state.topology.shaper(settings.node)
         own_client = client is None
-        app.state.client = client or ServiceClient(token=settings.token, shaper=shaper)
+        app.state.client = client or ServiceClient(token=client_token or settings.token, shaper=shaper)
         try:
             if lifespan is not None:
                 async with lifespan(app):

@@ -24,6 +24,7 @@ import yaml
 from backend.deploy import sedna
 from backend.deploy.kube_api import KubeApi
 from backend.deploy.kube_render import (
+    COMPONENT_TOKEN_KEY,
     INSTALL_LABEL,
     PLANE_LABEL,
     REQUESTS,
@@ -106,13 +107,14 @@ def _app(
     *,
     state: str,
     service_account: str,
+    tokens: list[dict[str, Any]],
     extra_volumes: list[dict[str, Any]] | None = None,
     extra_mounts: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Deployment + NodePort Service; ``state`` is a host directory of ``node`` mounted at /data."""
     labels = {INSTALL_LABEL: namespace, WORKLOAD_LABEL: name}
     env_list: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(env.items())]
-    env_list.append(token_env())
+    env_list += tokens
     pod = {
         "metadata": {"labels": {**base_labels(namespace, "control"), **labels}},
         "spec": {
@@ -232,16 +234,22 @@ def rbac(namespace: str) -> list[dict[str, Any]]:
     ]
 
 
-def token_secret(namespace: str, token: str) -> dict[str, Any]:
+def token_secret(namespace: str, token: str, component_token: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": _meta(TOKEN_SECRET, namespace, namespace),
-        "stringData": {TOKEN_KEY: token},
+        "stringData": {TOKEN_KEY: token, COMPONENT_TOKEN_KEY: component_token},
     }
 
 
-def control_plane_manifests(template: Template, cloud: str, token: str) -> list[dict[str, Any]]:
+def control_plane_manifests(
+    template: Template, cloud: str, token: str, component_token: str | None = None
+) -> list[dict[str, Any]]:
+    """``component_token``: the components' own token (default: a new random one)."""
+    component_token = component_token or secrets.token_urlsafe(24)
+    if component_token == token:
+        raise ConfigError("the components' token must differ from the API token")
     ns = check_namespace(template.base.namespace)
     image = template.base.image
     be, ds = template.base.backend, template.base.datasource
@@ -253,7 +261,7 @@ def control_plane_manifests(template: Template, cloud: str, token: str) -> list[
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(ns, None, ns)},
         *rbac(ns),
-        token_secret(ns, token),
+        token_secret(ns, token, component_token),
         config,
         *_app(
             "datasource",
@@ -264,6 +272,7 @@ def control_plane_manifests(template: Template, cloud: str, token: str) -> list[
             {"DAYU_HOST": "0.0.0.0", "DAYU_PORT": str(ds.port), "DAYU_ROOT": f"{STATE_MOUNT}/datasets"},
             state=state_dir(ns, "datasource"),
             service_account=DATASOURCE_ACCOUNT,
+            tokens=[token_env(COMPONENT_TOKEN_KEY)],
         ),
         *_app(
             "backend",
@@ -281,6 +290,7 @@ def control_plane_manifests(template: Template, cloud: str, token: str) -> list[
             },
             state=state_dir(ns, "backend"),
             service_account=BACKEND_ACCOUNT,
+            tokens=[token_env(TOKEN_KEY), token_env(COMPONENT_TOKEN_KEY, "DAYU_COMPONENT_TOKEN")],
             extra_volumes=[template_volume],
             extra_mounts=[{"name": "template", "mountPath": TEMPLATE_MOUNT, "readOnly": True}],
         ),
@@ -296,7 +306,14 @@ def check_sedna_controller(api: KubeApi, mode: str = "sedna") -> None:
         )
 
 
-def start(api: KubeApi, template: Template, token: str | None = None, timeout: float = 300.0) -> str:
+def start(
+    api: KubeApi,
+    template: Template,
+    token: str | None = None,
+    timeout: float = 300.0,
+    *,
+    component_token: str | None = None,
+) -> str:
     ns = check_namespace(template.base.namespace)
     nodes = node_specs(api.nodes())
     cloud = next((n for n, s in nodes.items() if s.role == "cloud"), None)
@@ -305,7 +322,7 @@ def start(api: KubeApi, template: Template, token: str | None = None, timeout: f
     if template.base.kubernetes.mode in ("sedna", "runtime-service"):
         check_sedna_controller(api, template.base.kubernetes.mode)
         ensure_crd(api, template.base.kubernetes.mode)
-    for obj in control_plane_manifests(template, cloud, token or secrets.token_urlsafe(24)):
+    for obj in control_plane_manifests(template, cloud, token or secrets.token_urlsafe(24), component_token):
         api.apply(obj)
     deadline = time.monotonic() + timeout
     selector = control_selector(ns)

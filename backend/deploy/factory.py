@@ -31,7 +31,7 @@ def make_deployer(settings: BackendSettings, template: Template) -> Deployer:
     return LocalDeployer(
         run_dir / "runtime",
         template.base.local,
-        token=settings.token,
+        token=settings.component_token or settings.token,
         host_ports=loopback_ports(settings.datasource_url),
         trace_dir=template.root / "traces",
     )

@@ -34,6 +34,9 @@ TOPOLOGY_CONFIGMAP = "dayu-topology"
 TOPOLOGY_MOUNT = "/etc/dayu"
 TOKEN_SECRET = "dayu-token"
 TOKEN_KEY = "token"
+"""The API (admin) token: the backend's only."""
+COMPONENT_TOKEN_KEY = "component-token"
+"""The components' and the datasource's token, which the backend accepts for reads only."""
 WORK_MOUNT = "/var/lib/dayu/work"
 CONTAINER_PORT = 8000
 COMPONENT_UID = 10001
@@ -90,8 +93,8 @@ def image_variant(image: str) -> str:
     return "cpu"
 
 
-def token_env() -> dict[str, Any]:
-    return {"name": "DAYU_TOKEN", "valueFrom": {"secretKeyRef": {"name": TOKEN_SECRET, "key": TOKEN_KEY}}}
+def token_env(key: str = COMPONENT_TOKEN_KEY, name: str = "DAYU_TOKEN") -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": TOKEN_SECRET, "key": key}}}
 
 
 def _env(w: Workload, port: int) -> list[dict[str, Any]]:

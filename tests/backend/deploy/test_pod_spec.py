@@ -76,7 +76,9 @@ def test_the_token_comes_from_the_secret_and_every_pod_requests_resources() -> N
     for name, pod in pods().items():
         container = pod["spec"]["containers"][0]
         token = [e for e in container["env"] if e["name"] == "DAYU_TOKEN"]
-        assert token == [{"name": "DAYU_TOKEN", "valueFrom": {"secretKeyRef": {"name": "dayu-token", "key": "token"}}}]
+        # the components' own token, not the API token (key "token", the backend's only)
+        ref = {"secretKeyRef": {"name": "dayu-token", "key": "component-token"}}
+        assert token == [{"name": "DAYU_TOKEN", "valueFrom": ref}]
         assert all(e.get("value") != "tok" for e in container["env"]), name  # the planner's token, in plain text
         requests = container["resources"]["requests"]
         assert requests["cpu"] and requests["memory"], name

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from backend.benchpolicies.analyze import add_analyze_command
 from backend.cli_local import add_local_commands
 from backend.render_cli import add_render_command
 
@@ -337,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
         run=cmd_simple("GET", "/api/nodes", ["name", "role", "arch", "cpu", "memory", "labels"])
     )
     sub.add_parser("policies", help="scheduling policies").set_defaults(
-        run=cmd_simple("GET", "/api/policies", ["id", "name", "default", "description"])
+        run=cmd_simple("GET", "/api/policies", ["id", "name", "default", "available", "unavailable_reason"])
     )
     sub.add_parser("services", help="services").set_defaults(
         run=cmd_simple("GET", "/api/services", ["id", "input", "output", "description"])
@@ -410,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--timeout", type=float, default=300)
     quick.set_defaults(run=cmd_quickstart)
     add_render_command(sub)
+    add_analyze_command(sub)
     add_local_commands(sub)
     return p
 

@@ -14,14 +14,19 @@ COLUMNS = [
     ("latency_ms_p50", "p50 ms"),
     ("latency_ms_p95", "p95 ms"),
     ("slo_violation_rate", "SLO viol."),
+    ("slo_violation_rate_per_video_s", "viol. per video s"),
     ("slo_violation_rate_low_link", "viol. on slow link"),
     ("accuracy_f1", "F1"),
+    ("accuracy_f1_per_video_s", "F1 per video s"),
     ("link_mbytes", "link MB"),
+    ("link_mbytes_per_video_s", "MB per video s"),
     ("drop_rate", "drops"),
     ("decision_ms_p99", "decide p99 ms"),
     ("tasks", "tasks"),
 ]
 Trace = Callable[[float], float] | None
+TIMELINE_SHOWN = 40
+"""Configuration spans listed in text; the JSON has them all."""
 
 
 def _fmt(value: Any, spread: Any = None) -> str:
@@ -33,6 +38,42 @@ def _fmt(value: Any, spread: Any = None) -> str:
     return text
 
 
+def figures_table(rows: dict[str, dict[str, Any]], first: str = "policy") -> list[str]:
+    """The benchmark's table: one row per policy (or source), the figures of :func:`summary.summarise_records`."""
+    titles = [first if key == "policy" else title for key, title in COLUMNS]
+    lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(COLUMNS)]
+    for name, figures in rows.items():
+        spread = figures.get("spread") or {}
+        cells = [name] + [_fmt(figures.get(key), spread.get(key)) for key, _ in COLUMNS[1:]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def details(name: str, figures: dict[str, Any]) -> list[str]:
+    """What one row's figures hold beyond the table: accuracy's reference, drops by reason, the
+    configurations and placements over time."""
+    reference = {"ground_truth": "ground truth", "golden": "the golden configuration"}.get(
+        str(figures.get("accuracy_reference")), "nothing (no accuracy scores)"
+    )
+    drops = figures.get("drops_by_reason") or {}
+    lines = [
+        f"{name}: {figures.get('tasks', 0)} tasks over {_fmt(figures.get('video_s'))} s of video, "
+        f"p99 {_fmt(figures.get('latency_ms_p99'))} ms; accuracy against {reference}",
+        "  drops by reason: " + (", ".join(f"{k} {v}" for k, v in drops.items()) or "none"),
+        "  configurations and placements over time (s since the first task):",
+    ]
+    spans = figures.get("timeline") or []
+    for span in spans[:TIMELINE_SHOWN]:
+        knobs = f"{span['resolution']} {span['fps']:g} fps"
+        if span.get("qp") is not None:
+            knobs += f" qp {span['qp']}"
+        when = f"{span['from_s']:8.1f} - {span['to_s']:8.1f}"
+        lines.append(f"    {when}  {span['tasks']:5d} tasks  {knobs}  {span['placement']}")
+    if len(spans) > TIMELINE_SHOWN:
+        lines.append(f"    ... {len(spans) - TIMELINE_SHOWN} more (all of them in --json)")
+    return lines
+
+
 def table(results: dict[str, Any]) -> str:
     settings = results["settings"]
     lines = [
@@ -40,13 +81,8 @@ def table(results: dict[str, Any]) -> str:
         f"SLO {settings['slo_ms']:g} ms, seed {settings['seed']}, {settings['repeat']} repeat(s).",
         _cpu_line(settings),
         "",
-        "| " + " | ".join(title for _, title in COLUMNS) + " |",
-        "|" + "---|" * len(COLUMNS),
+        *figures_table(results["policies"]),
     ]
-    for policy, figures in results["policies"].items():
-        spread = figures.get("spread") or {}
-        cells = [policy] + [_fmt(figures.get(key), spread.get(key)) for key, _ in COLUMNS[1:]]
-        lines.append("| " + " | ".join(cells) + " |")
     if settings["repeat"] > 1:
         lines += ["", "± is half the spread (max - min) between repeats."]
     return "\n".join(lines) + "\n"

@@ -1,4 +1,9 @@
-"""Figures of one run, and of a policy over its repeats."""
+"""Figures of one run, and of a policy over its repeats.
+
+:func:`summarise_records` is the one summary of distributor records: the policy benchmark uses it per
+run, ``dayuctl analyze`` per source of a results export, so an operator's run and a benchmark run read
+alike. Per-task figures are also given per second of video (``*_per_video_s``).
+"""
 
 from __future__ import annotations
 
@@ -9,19 +14,25 @@ from typing import Any
 import numpy as np
 
 from backend.benchpolicies.runner import RunRecords, in_window
-from common.task import SENTINELS
+from common.task import SENTINELS, Meta
 
 METRICS = (
     "latency_ms_p50",
     "latency_ms_p95",
+    "latency_ms_p99",
     "slo_violation_rate",
     "slo_violation_rate_low_link",
+    "slo_violation_rate_per_video_s",
     "accuracy_f1",
+    "accuracy_f1_per_video_s",
     "link_mbytes",
+    "link_mbytes_per_video_s",
     "drop_rate",
     "decision_ms_p99",
     "tasks",
 )
+DEFAULT_FRAMES = Meta.model_fields["buffer_size"].default
+DEFAULT_FPS = Meta.model_fields["fps"].default
 Slow = Callable[[float], bool] | None
 """True when the link ran below its best rate ``t`` seconds into the trace."""
 
@@ -60,6 +71,8 @@ def samples(run: RunRecords) -> list[dict[str, Any]]:
                 "fps": task["meta"]["fps"],
                 "qp": task["meta"].get("qp"),
                 "nodes": sorted({s.get("node") for n, s in task["dag"].items() if n not in SENTINELS}),
+                "placement": _placement(task),
+                "video_s": video_s(task, DEFAULT_FRAMES / DEFAULT_FPS),
             }
         )
     out.sort(key=lambda s: s["t_s"])
@@ -81,20 +94,64 @@ def _drops(run: RunRecords) -> list[dict[str, Any]]:
     return out
 
 
-def summarise(run: RunRecords, slo_ms: float, slow_link: Slow = None) -> dict[str, Any]:
-    """The run's figures; ``slow_link`` singles out the tasks made while the trace held the link low."""
+def video_s(task: dict[str, Any] | None, default: float) -> float:
+    """Seconds of source video a task covers: its frames over the fps they were kept at."""
+    meta = (task or {}).get("meta") or {}
+    fps = meta.get("fps")
+    frames = meta.get("buffer_size", DEFAULT_FRAMES)
+    return float(frames) / float(fps) if fps else default
+
+
+def _placement(task: dict[str, Any]) -> str:
+    return ",".join(f"{name}@{stage.get('node')}" for name, stage in task["dag"].items() if name not in SENTINELS)
+
+
+def timeline(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The configurations and placements over time: one entry per run of consecutive tasks (by creation)
+    made with the same knobs on the same nodes."""
+    spans: list[dict[str, Any]] = []
+    for p in points:
+        key = {"resolution": p["resolution"], "fps": p["fps"], "qp": p["qp"], "placement": p["placement"]}
+        if spans and all(spans[-1][k] == v for k, v in key.items()):
+            spans[-1]["to_s"] = p["t_s"]
+            spans[-1]["tasks"] += 1
+        else:
+            spans.append({"from_s": p["t_s"], "to_s": p["t_s"], "tasks": 1, **key})
+    return spans
+
+
+def summarise_records(
+    records: list[dict[str, Any]],
+    *,
+    slo_ms: float,
+    started: float,
+    first_task: int,
+    end_task: int,
+    slow_link: Slow = None,
+    accuracy_reference: str | None = None,
+) -> dict[str, Any]:
+    """The figures of one source's records whose task ids lie in [first_task, end_task): what the policy
+    benchmark reports per run and ``dayuctl analyze`` per source of an export. A task id in the range
+    with neither a result nor a drop record counts as unfinished (a violation). Time 0 is ``started``."""
+    run = RunRecords(policy="", repeat=0, started=started, duration_s=0.0, first_task=first_task, end_task=end_task)
+    run.records = records
     points = samples(run)
     drops = _drops(run)
-    unfinished = max(0, (run.end_task - run.first_task) - len(points) - len(drops))
+    unfinished = max(0, (end_task - first_task) - len(points) - len(drops))
     latencies = np.array([p["latency_ms"] for p in points]) if points else np.array([])
     accuracies = [p["accuracy"] for p in points if p["accuracy"] is not None]
     total = len(points) + len(drops) + unfinished
     late = int((latencies > slo_ms).sum()) if len(latencies) else 0
     link = sum(p["link_bytes"] for p in points) + sum(_bytes(r["drop"].get("task")) for r in drops)
-    decision = (run.scheduler.get("decision_ms") or {}).get("p99")
     resolutions: dict[str, int] = {}
     for p in points:
         resolutions[p["resolution"]] = resolutions.get(p["resolution"], 0) + 1
+    reasons: dict[str, int] = {}
+    for r in drops:
+        reason = str(r.get("reason") or r["drop"].get("reason") or "unknown")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if unfinished:
+        reasons["unfinished"] = unfinished
     low_link = None
     if slow_link is not None:
         slow = [p for p in points if slow_link(p["t_s"])]
@@ -102,24 +159,62 @@ def summarise(run: RunRecords, slo_ms: float, slow_link: Slow = None) -> dict[st
         if slow or slow_drops:
             late_slow = sum(1 for p in slow if p["latency_ms"] > slo_ms) + len(slow_drops)
             low_link = late_slow / (len(slow) + len(slow_drops))
+    # Per second of video: each task weighs the video it covers, so a policy that raises fps (more, shorter
+    # tasks) does not weigh more; a dropped or unfinished task weighs what a typical task of the run does.
+    spans = [p["video_s"] for p in points]
+    typical = float(np.median(spans)) if spans else DEFAULT_FRAMES / DEFAULT_FPS
+    video_total = sum(spans) + sum(video_s(r["drop"].get("task"), typical) for r in drops) + unfinished * typical
+    video_late = (
+        sum(p["video_s"] for p in points if p["latency_ms"] > slo_ms)
+        + sum(video_s(r["drop"].get("task"), typical) for r in drops)
+        + unfinished * typical
+    )
+    scored = [(p["accuracy"], p["video_s"]) for p in points if p["accuracy"] is not None]
+    scored_s = sum(w for _, w in scored)
     return {
         "latency_ms_p50": float(np.percentile(latencies, 50)) if len(latencies) else None,
         "latency_ms_p95": float(np.percentile(latencies, 95)) if len(latencies) else None,
+        "latency_ms_p99": float(np.percentile(latencies, 99)) if len(latencies) else None,
         "slo_violation_rate": (late + len(drops) + unfinished) / total if total else None,
         "slo_violation_rate_low_link": low_link,
         "accuracy_f1": statistics.fmean(accuracies) if accuracies else None,
+        "accuracy_reference": accuracy_reference if accuracies else None,
         "link_mbytes": link / 1e6,
         "drop_rate": len(drops) / total if total else None,
-        "decision_ms_p99": decision,
         "tasks": len(points),
         "drops": len(drops),
         "unfinished": unfinished,
-        "warmup_s": round(run.warmup_s, 1),
-        "plans_received": run.generator.get("plans_received"),
-        "plan_failures": run.generator.get("plan_failures"),
+        "drops_by_reason": dict(sorted(reasons.items())),
+        "video_s": video_total,
+        "slo_violation_rate_per_video_s": video_late / video_total if video_total else None,
+        "accuracy_f1_per_video_s": sum(a * w for a, w in scored) / scored_s if scored_s else None,
+        "link_mbytes_per_video_s": link / 1e6 / video_total if video_total else None,
         "resolutions": resolutions,
-        "agent_info": run.scheduler.get("agent_info", {}),
+        "timeline": timeline(points),
     }
+
+
+def summarise(
+    run: RunRecords, slo_ms: float, slow_link: Slow = None, accuracy_reference: str | None = "ground_truth"
+) -> dict[str, Any]:
+    """The run's figures; ``slow_link`` singles out the tasks made while the trace held the link low."""
+    figures = summarise_records(
+        run.records,
+        slo_ms=slo_ms,
+        started=run.started,
+        first_task=run.first_task,
+        end_task=run.end_task,
+        slow_link=slow_link,
+        accuracy_reference=accuracy_reference,
+    )
+    figures.update(
+        decision_ms_p99=(run.scheduler.get("decision_ms") or {}).get("p99"),
+        warmup_s=round(run.warmup_s, 1),
+        plans_received=run.generator.get("plans_received"),
+        plan_failures=run.generator.get("plan_failures"),
+        agent_info=run.scheduler.get("agent_info", {}),
+    )
+    return figures
 
 
 def _drop_t(record: dict[str, Any], run: RunRecords) -> float:

@@ -19,7 +19,7 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
-START_TIMEOUT_S = 20.0
+START_TIMEOUT_S = 60.0  # a loaded 2-core machine; a healthy start takes well under a second
 STOP_TIMEOUT_S = 15.0
 
 

@@ -42,7 +42,7 @@ class RunningBackend:
 
     def __enter__(self) -> RunningBackend:
         self.thread.start()
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60  # start-up on a loaded machine; a healthy start takes ~1 s
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:

@@ -9,7 +9,6 @@ the generator's file source.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import os
@@ -191,7 +190,7 @@ def test_whole_flow(tmp_path: Path) -> None:
         assert closed["open"] is False and made > 0, closed
         wait_until(
             lambda: {r["task_id"] for r in all_records(url, headers)} >= set(range(made)),
-            timeout=30,
+            timeout=120,
             what="a result or a drop for every task made before closing",
         )
         time.sleep(0.8)  # two task periods
@@ -200,7 +199,7 @@ def test_whole_flow(tmp_path: Path) -> None:
         assert ctl(home, "open").returncode == 0
         wait_until(
             lambda: [r for r in all_records(url, headers) if r["task_id"] >= made],
-            timeout=30,
+            timeout=120,
             what="a task of the second opening",
         )
         reopened = generator()
@@ -228,9 +227,14 @@ def test_whole_flow(tmp_path: Path) -> None:
     finally:
         stopped = dayu("stop", template, home)
     assert stopped.returncode == 0, stopped.stderr
-    time.sleep(0.5)
     run = home / ".dayu" / "run"
     assert not list(run.rglob("pids/*.json"))
-    for proc in pids:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            assert not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE, proc
+
+    def gone(proc: psutil.Process) -> bool:
+        try:
+            return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    # `dayu.sh stop` has signalled and waited; a process still exiting on a loaded machine gets its time.
+    wait_until(lambda: all(gone(p) for p in pids), timeout=60, what=f"every started process gone: {pids}")

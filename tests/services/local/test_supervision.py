@@ -56,7 +56,7 @@ def test_a_killed_component_is_reaped_restarted_and_counted(tmp_path: Path) -> N
             now = rt.status()["controller-edge1"]
             return now if now["healthy"] and now["pid"] != before["pid"] else None
 
-        after = wait_for(back, 30, "the restart")
+        after = wait_for(back, 60, "the restart")
         print(f"recovered in {time.monotonic() - killed_at:.2f}s")
         assert after["port"] == before["port"] and after["restarts"] == 1
         assert not_a_zombie_of_ours(before["pid"])
@@ -66,7 +66,7 @@ def test_a_killed_component_is_reaped_restarted_and_counted(tmp_path: Path) -> N
         # A second crash right away: counted again, and the supervisor waits longer before it.
         os.kill(after["pid"], signal.SIGKILL)
         again = wait_for(
-            lambda: (s := rt.status()["controller-edge1"])["healthy"] and s["pid"] != after["pid"] and s, 30, "again"
+            lambda: (s := rt.status()["controller-edge1"])["healthy"] and s["pid"] != after["pid"] and s, 60, "again"
         )
         assert again["restarts"] == 2
         assert rt.supervisor is not None and rt.supervisor.down() == {}
@@ -84,9 +84,10 @@ def test_components_stopped_on_purpose_stay_stopped(tmp_path: Path) -> None:
         pids = {name: s["pid"] for name, s in rt.status().items()}
         # Another instance (a CLI `down`, a restarted backend) stops one of them.
         LocalRuntime(tmp_path / "run").stop(timeout=10, names=["controller-edge1"])
-        time.sleep(1.5)
+        # Reaped by the supervising process, however long the loaded machine takes to get to it ...
+        wait_for(lambda: not_a_zombie_of_ours(pids["controller-edge1"]), 60, "the stopped component reaped")
+        time.sleep(1.5)  # ... then many supervision rounds (0.05 s, backoff <= 0.1 s) in which it must not restart
         assert set(rt.status()) == {"controller-cloud"}
-        assert not_a_zombie_of_ours(pids["controller-edge1"])  # reaped by the supervising process
         rt.stop(timeout=10)
         time.sleep(1.0)
         assert rt.records() == []

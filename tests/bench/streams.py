@@ -41,7 +41,8 @@ from tests.e2e.cluster import face_image
 SIZE = (1280, 720)
 FPS = 5.0
 BUFFER = 4
-LINK = {"a": "cloud", "b": "edge1", "bandwidth_mbps": 40.0, "latency_ms": 5.0}
+LINK_MBPS, LINK_MS = 40.0, 5.0
+LINK: dict[str, Any] = {"a": "cloud", "b": "edge1", "bandwidth_mbps": LINK_MBPS, "latency_ms": LINK_MS}
 NODES = {"cloud": {"role": "cloud"}, "edge1": {"role": "edge"}}
 CATALOG = {
     "face-detection": {"input": "frame", "output": "bbox"},
@@ -65,7 +66,7 @@ def write_video(path: Path, frames: int = 40) -> Path:
 
 def video_frames(path: Path, n: int = BUFFER) -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(path))
-    frames = []
+    frames: list[np.ndarray] = []
     while len(frames) < n:
         ok, frame = cap.read()
         if not ok:
@@ -249,7 +250,7 @@ def run_e2e(results: dict[str, Any], run_dir: Path, *, quick: bool = False) -> N
                         size = task["payload"]["size_bytes"] or alone["segment_bytes"]
                     else:
                         size = len(json.dumps(task).encode())
-                    link_ms = size * 8 / (LINK["bandwidth_mbps"] * 1e6) * 1000 + LINK["latency_ms"]
+                    link_ms = size * 8 / (LINK_MBPS * 1e6) * 1000 + LINK_MS
                     bound = alone["encode_ms"] + link_ms + alone["decode_ms"] + alone["model_ms"]
                     per_task.append((delay_ms, bound))
                     parts.append(delay_parts(task, delay_ms))

@@ -15,6 +15,10 @@ from common.dag import DagSpec
 
 class PolicyInfo(PolicySpec):
     default: bool = Field(description="The template's default policy.")
+    available: bool = Field(True, description="Whether this install can run the policy's scheduler agent.")
+    unavailable_reason: str | None = Field(
+        None, description="Why it cannot (a plugin whose optional dependency is missing here), and what to install."
+    )
 
 
 class NodeInfo(BaseModel):

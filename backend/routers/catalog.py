@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 
 from backend.contracts.catalog import (
@@ -17,16 +19,29 @@ from backend.contracts.catalog import (
 )
 from backend.contracts.views import SystemSnapshot
 from backend.plane import Plane
+from backend.policy_availability import agent_alias, skipped_agents
 from common.errors import ConfigError, DayuError
 from common.trace import known_traces, load_trace
 
 router = APIRouter(prefix="/api", tags=["catalog"])
 
 
-@router.get("/policies", summary="Scheduling policies of the template")
+@router.get(
+    "/policies",
+    summary="Scheduling policies of the template; those whose agent cannot load here are marked unavailable, with why",
+)
 async def policies(plane: Plane) -> PolicyList:
     default = plane.template.base.defaults.policy
-    return PolicyList([PolicyInfo(**p.model_dump(), default=p.id == default) for p in plane.template.policies.values()])
+    skipped: dict[str, str] = {}
+    if plane.deployer.kind == "local":  # a cluster's scheduler image decides what it can load
+        skipped = await asyncio.to_thread(skipped_agents)  # the first call imports every agent plugin
+    out = []
+    for p in plane.template.policies.values():
+        reason = skipped.get(agent_alias(plane.template, p.id))
+        out.append(
+            PolicyInfo(**p.model_dump(), default=p.id == default, available=reason is None, unavailable_reason=reason)
+        )
+    return PolicyList(out)
 
 
 @router.get("/services", summary="Services a DAG can use")

@@ -234,7 +234,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Scheduling policies of the template */
+        /** Scheduling policies of the template; those whose agent cannot load here are marked unavailable, with why */
         get: operations["policies_api_policies_get"];
         put?: never;
         post?: never;
@@ -1258,6 +1258,12 @@ export interface components {
         /** PolicyInfo */
         PolicyInfo: {
             /**
+             * Available
+             * @description Whether this install can run the policy's scheduler agent.
+             * @default true
+             */
+            available: boolean;
+            /**
              * Controller
              * @description Controller component template.
              */
@@ -1303,6 +1309,11 @@ export interface components {
              * @description Scheduler component template.
              */
             scheduler: string;
+            /**
+             * Unavailable Reason
+             * @description Why it cannot (a plugin whose optional dependency is missing here), and what to install.
+             */
+            unavailable_reason?: string | null;
         };
         /**
          * PolicyList

@@ -40,13 +40,16 @@ def run_render(args: argparse.Namespace) -> int:
         template = load_template(Path(args.template))
         nodes = yaml.safe_load(Path(args.nodes).read_text()) if args.nodes else None
         mode = args.mode or template.base.kubernetes.mode
-        files = render_install(template, mode, nodes_data=nodes, network=args.network, token=args.token)
+        report: list[str] = []
+        files = render_install(template, mode, nodes_data=nodes, network=args.network, token=args.token, report=report)
     except DayuError as exc:
         print(f"dayuctl: {exc.message}", file=sys.stderr)
         return 1
     except (OSError, yaml.YAMLError) as exc:
         print(f"dayuctl: {exc}", file=sys.stderr)
         return 1
+    for line in report:
+        print(f"dayuctl: {line}", file=sys.stderr)
     if not args.out:
         for objs in files.values():
             sys.stdout.write(yaml.safe_dump_all(objs, sort_keys=False))

@@ -15,6 +15,7 @@ from common.config import load_yaml, parse_model
 from common.dag import DagSpec, ServiceType, build_dag
 from common.errors import ConfigError, DagError
 from common.topology import LinkModel
+from common.workload import Resources
 
 M = TypeVar("M", bound=BaseModel)
 ID_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -45,6 +46,18 @@ class ImageSettings(_Model):
         return f"{self.registry}/{self.repository}/{component}:{self.tag}"
 
 
+class GpuSettings(_Model):
+    sharing: Literal["exclusive", "time-slicing"] = Field(
+        "exclusive",
+        description="exclusive: each GPU processor pod gets a whole GPU (render refuses a node with too few); "
+        "time-slicing: NVIDIA's device plugin advertises each GPU `replicas` times and pods share it.",
+    )
+    replicas: int = Field(4, ge=2, le=64, description="With time-slicing: GPU processor pods per physical GPU.")
+    device_plugin_namespace: str = Field(
+        "nvidia-device-plugin", description="Namespace of NVIDIA's device plugin (where its sharing config goes)."
+    )
+
+
 class KubernetesSettings(_Model):
     mode: Literal["sedna", "runtime-service", "native"] = Field(
         "native",
@@ -53,6 +66,7 @@ class KubernetesSettings(_Model):
     )
     kubeconfig: str | None = Field(None, description="Kubeconfig file; null: in-cluster, then ~/.kube/config.")
     ready_timeout_s: float = Field(300, gt=0, description="How long to wait for workloads to become ready.")
+    gpu: GpuSettings = Field(default_factory=GpuSettings, description="How GPU processors share a node's GPUs.")
     network: Literal["service", "host"] = Field(
         "service",
         description="service: components reach each other by Service names (edge pods need EdgeMesh on KubeEdge); "
@@ -170,6 +184,9 @@ class ComponentTemplate(_Model):
     port: int = Field(ge=1, le=65535, description="Container port (kubernetes); local ports are assigned.")
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
     config: dict[str, Any] = Field(default_factory=dict, description="Component config (DAYU_CONFIG).")
+    resources: Resources | None = Field(
+        None, description="CPU and memory requests and limits on a cluster; unset amounts take the defaults."
+    )
     source: str = Field("", exclude=True, description="File it was read from (for error messages).")
     config_lines: dict[tuple[Any, ...], int] = Field(
         default_factory=dict, exclude=True, description="Line of every key under `config` (for error messages)."

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from backend.deploy import runtime_service, sedna
 from common.topology import Endpoint, LinkModel, NodeSpec, TopologyModel
-from common.workload import Workload
+from common.workload import ResourceAmounts, Resources, Workload
 
 PART_OF = "app.kubernetes.io/part-of"
 INSTALL_LABEL = "dayu.io/install"
@@ -46,17 +46,39 @@ Network = Literal["service", "host"]
 """``service``: components reach each other by Service DNS names (edge pods need EdgeMesh on KubeEdge);
 ``host``: pods use their node's network and components reach each other at node address and port."""
 
-REQUESTS: dict[str, dict[str, str]] = {
-    "generator": {"cpu": "250m", "memory": "256Mi"},
-    "controller": {"cpu": "100m", "memory": "128Mi"},
-    "processor": {"cpu": "500m", "memory": "512Mi"},
-    "distributor": {"cpu": "100m", "memory": "256Mi"},
-    "scheduler": {"cpu": "100m", "memory": "256Mi"},
-    "monitor": {"cpu": "50m", "memory": "96Mi"},
-    "backend": {"cpu": "100m", "memory": "256Mi"},
-    "datasource": {"cpu": "250m", "memory": "256Mi"},
+
+def _amounts(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Resources:
+    return Resources(
+        requests=ResourceAmounts(cpu=cpu, memory=memory), limits=ResourceAmounts(cpu=cpu_limit, memory=memory_limit)
+    )
+
+
+DEFAULT_RESOURCES: dict[str, Resources] = {
+    "generator": _amounts("250m", "256Mi", "1", "1Gi"),
+    "controller": _amounts("100m", "128Mi", "500m", "512Mi"),
+    "processor": _amounts("500m", "512Mi", "2", "2Gi"),
+    "distributor": _amounts("100m", "256Mi", "500m", "512Mi"),
+    "scheduler": _amounts("100m", "256Mi", "1", "1Gi"),
+    "monitor": _amounts("50m", "96Mi", "250m", "256Mi"),
+    "backend": _amounts("100m", "256Mi", "1", "1Gi"),
+    "datasource": _amounts("250m", "256Mi", "1", "512Mi"),
 }
-"""Resource requests per component, so the scheduler and the kubelet account for every pod."""
+"""Requests (what the scheduler and the kubelet reserve) and limits (so that one runaway component cannot
+starve a small edge node) per component; a component template's ``resources`` overrides any of them."""
+
+
+def container_resources(component: str, override: Resources | None = None) -> dict[str, dict[str, str]]:
+    """Kubernetes ``resources`` of a component's container: the template's amounts over the defaults."""
+    default = DEFAULT_RESOURCES[component]
+    out: dict[str, dict[str, str]] = {}
+    for part in ("requests", "limits"):
+        merged = {**getattr(default, part).model_dump(exclude_none=True)}
+        if override is not None:
+            merged.update(getattr(override, part).model_dump(exclude_none=True))
+        out[part] = merged
+    return out
+
+
 JETSON_RUNTIME_CLASS = "nvidia"
 GPU_RESOURCE = "nvidia.com/gpu"
 
@@ -161,9 +183,9 @@ def pod_template(w: Workload, install: str, namespace: str, network: Network = "
     port = w.port or CONTAINER_PORT
     image = w.image or f"dayu/{w.component}:latest"
     variant = image_variant(image)
-    resources: dict[str, Any] = {"requests": dict(REQUESTS[w.component])}
+    resources: dict[str, Any] = container_resources(w.component, w.resources)
     if variant == "gpu" and w.component == "processor":
-        resources["limits"] = {GPU_RESOURCE: "1"}
+        resources["limits"][GPU_RESOURCE] = "1"  # shared or not: kubernetes.gpu (backend/deploy/gpus.py)
     container: dict[str, Any] = {
         "name": w.component,
         "image": image,

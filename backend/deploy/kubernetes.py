@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from backend.deploy import kube_revisions, sedna
+from backend.deploy import gpus, kube_revisions, sedna
 from backend.deploy import runtime_service as rts
 from backend.deploy.base import Deployer, InstanceStatus
 from backend.deploy.kube_api import KubeApi
@@ -38,7 +38,7 @@ from backend.deploy.kube_render import (
     workload_selector,
 )
 from backend.deploy.kube_topology import KubernetesTopology, node_addresses, node_specs
-from backend.templates import Template
+from backend.templates import GpuSettings, Template
 from common.errors import ConfigError, Unavailable
 from common.topology import NodeSpec, Topology
 from common.workload import Workload
@@ -84,7 +84,14 @@ def ensure_crd(api: KubeApi, mode: str = "sedna", timeout: float = CRD_TIMEOUT_S
 class KubernetesDeployer(Deployer):
     kind = "kubernetes"
 
-    def __init__(self, api: KubeApi, namespace: str, mode: str, network: Network = "service") -> None:
+    def __init__(
+        self,
+        api: KubeApi,
+        namespace: str,
+        mode: str,
+        network: Network = "service",
+        gpu: GpuSettings | None = None,
+    ) -> None:
         self.api = api
         self.namespace = check_namespace(namespace)
         self.install = self.namespace
@@ -92,6 +99,7 @@ class KubernetesDeployer(Deployer):
         self.network: Network = network
         self._workloads: dict[str, Workload] = {}
         self._crd_ready = False
+        self.gpu = gpu or GpuSettings()
         self.removal_timeout = REMOVAL_TIMEOUT_S
         self.poll_interval = 1.0
 
@@ -100,7 +108,7 @@ class KubernetesDeployer(Deployer):
         from backend.deploy.kube_api import ClusterApi
 
         k8s = template.base.kubernetes
-        return cls(ClusterApi(k8s.kubeconfig), template.base.namespace, k8s.mode, k8s.network)
+        return cls(ClusterApi(k8s.kubeconfig), template.base.namespace, k8s.mode, k8s.network, k8s.gpu)
 
     def nodes(self) -> dict[str, NodeSpec]:
         return node_specs(self.api.nodes())
@@ -128,6 +136,8 @@ class KubernetesDeployer(Deployer):
             raise ConfigError(f"workloads placed on nodes the cluster does not have: {unknown}")
         if self.network == "host":
             workloads = assign_host_ports(workloads, self._used_ports({w.name for w in workloads}))
+        after = {**self._workloads, **{w.name: w for w in workloads}}
+        gpus.check(list(after.values()), gpus.node_gpus(self.api.nodes(), self.gpu), self.gpu)
         if self.mode in ("sedna", "runtime-service") and not self._crd_ready:
             ensure_crd(self.api, self.mode)
             self._crd_ready = True

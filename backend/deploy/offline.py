@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from backend.datasource_config import parse_datasource
-from backend.deploy import cluster, sedna
+from backend.deploy import cluster, gpus, sedna
 from backend.deploy import runtime_service as rts
 from backend.deploy.kube_render import (
     Network,
@@ -91,8 +91,10 @@ def render_install(
     nodes_data: Any = None,
     network: Network | None = None,
     token: str | None = None,
+    report: list[str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Manifests by file name, in the order they are applied."""
+    """Manifests by file name, in the order they are applied; ``report`` gets what a reader should know (the
+    GPU processors per node). A node asked for more GPUs than it offers is refused (``gpus.check``)."""
     net: Network = network or template.base.kubernetes.network
     nodes, addresses = nodes_from(nodes_data, template)
     ns = check_namespace(template.base.namespace)
@@ -100,11 +102,19 @@ def render_install(
     if net == "host":
         workloads = assign_host_ports(workloads, {})
     cloud = next(n for n, s in nodes.items() if s.role == "cloud")
+    gpu = template.base.kubernetes.gpu
+    raw = nodes_data["items"] if isinstance(nodes_data, dict) and isinstance(nodes_data.get("items"), list) else []
+    offered = gpus.node_gpus(raw, gpu)
+    gpus.check(workloads, offered, gpu)
+    if report is not None:
+        report += gpus.summary(workloads, offered, gpu)
     files: dict[str, list[dict[str, Any]]] = {}
     if mode == "sedna":
         files["00-crd.yaml"] = [sedna.crd()]
     elif mode == "runtime-service":
         files["00-crd.yaml"] = [rts.crd()]
+    if gpu.sharing == "time-slicing" and gpus.placed(workloads):
+        files["05-gpu-sharing.yaml"] = [gpus.device_plugin_config(gpu, gpu.device_plugin_namespace)]
     files["10-control-plane.yaml"] = cluster.control_plane_manifests(
         template, cloud, token or secrets.token_urlsafe(24)
     )

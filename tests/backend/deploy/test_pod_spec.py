@@ -92,12 +92,13 @@ def test_gpu_processors_request_a_gpu_and_jetson_ones_use_the_nvidia_runtime() -
     assert jetson["spec"]["containers"][0]["image"].split("/")[-1].startswith("processor-jetson5:")
     assert jetson["spec"]["runtimeClassName"] == "nvidia"
     cpu = all_pods["processor-text-detection-master"]
-    assert "runtimeClassName" not in cpu["spec"] and "limits" not in cpu["spec"]["containers"][0]["resources"]
+    assert "runtimeClassName" not in cpu["spec"]
+    assert "nvidia.com/gpu" not in cpu["spec"]["containers"][0]["resources"]["limits"]  # CPU and memory only
     ws = [w for w in workloads() if w.name == "processor-text-detection-master"]
     gpu_w = ws[0].model_copy(update={"name": "processor-gpu", "node": "edge-b", "image": "r/x/processor-gpu:1"})
     spec = render([gpu_w], KubernetesDeployer(FakeCluster(), "dayu", "native").nodes(), "native", "dayu")[0]
     limits = spec["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
-    assert limits == {"nvidia.com/gpu": "1"}
+    assert limits == {"nvidia.com/gpu": "1", "cpu": "2", "memory": "2Gi"}
 
 
 async def test_host_networking_reaches_components_by_node_address_and_own_ports() -> None:

@@ -10,6 +10,7 @@ least quota on the way up to the hierarchy's root, and never more than the cores
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -18,6 +19,10 @@ MOUNTINFO = Path("/proc/self/mountinfo")
 PROC_CGROUP = Path("/proc/self/cgroup")
 V1_PERIOD_US = 100_000
 """The CFS period the local runtime sets with a v1 quota (the kernel's default)."""
+ENV_QUOTA = "DAYU_CPU_QUOTA"
+ENV_CGROUP = "DAYU_CPU_CGROUP"
+"""The quota (cores) and cgroup a launcher put this process under, for where the cgroup hierarchy is not
+mounted in the process's own view (``ip netns exec`` mounts a fresh ``/sys``): used only then."""
 
 
 @dataclass(frozen=True)
@@ -36,10 +41,10 @@ class CpuController:
         return self.mount / relative.lstrip("/")
 
 
-def cpu_controller(mountinfo: Path = MOUNTINFO) -> CpuController | None:
+def cpu_controller(mountinfo: Path | None = None) -> CpuController | None:
     """The mounted hierarchy that has the ``cpu`` controller (v1 first: on a hybrid machine v2 lacks it)."""
     try:
-        lines = mountinfo.read_text().splitlines()
+        lines = (mountinfo or MOUNTINFO).read_text().splitlines()
     except OSError:
         return None
     unified: CpuController | None = None
@@ -56,10 +61,10 @@ def cpu_controller(mountinfo: Path = MOUNTINFO) -> CpuController | None:
     return unified
 
 
-def own_cgroup(controller: CpuController, proc_cgroup: Path = PROC_CGROUP) -> str | None:
+def own_cgroup(controller: CpuController, proc_cgroup: Path | None = None) -> str | None:
     """This process's cgroup in ``controller``'s hierarchy (``/proc/self/cgroup``)."""
     try:
-        lines = proc_cgroup.read_text().splitlines()
+        lines = (proc_cgroup or PROC_CGROUP).read_text().splitlines()
     except OSError:
         return None
     for line in lines:
@@ -107,10 +112,10 @@ def capacity(controller: CpuController | None = None, cgroup: str | None = None)
     cores = float(usable_cores())
     controller = controller or cpu_controller()
     if controller is None:
-        return CpuCapacity(cores, None)
+        return _from_launcher(cores, os.environ)
     cgroup = cgroup if cgroup is not None else own_cgroup(controller)
     if cgroup is None:
-        return CpuCapacity(cores, None)
+        return _from_launcher(cores, os.environ)
     directory = controller.directory(cgroup)
     best: tuple[float, str] | None = None
     while True:
@@ -123,6 +128,17 @@ def capacity(controller: CpuController | None = None, cgroup: str | None = None)
     if best is None or best[0] >= cores:
         return CpuCapacity(cores, None)
     return CpuCapacity(best[0], best[1])
+
+
+def _from_launcher(cores: float, env: Mapping[str, str]) -> CpuCapacity:
+    """The quota the launcher says it set, where this process cannot see its cgroup (else the cores)."""
+    try:
+        quota = float(env.get(ENV_QUOTA, ""))
+    except ValueError:
+        return CpuCapacity(cores, None)
+    if not (quota > 0) or quota >= cores:
+        return CpuCapacity(cores, None)
+    return CpuCapacity(quota, env.get(ENV_CGROUP) or "(set by the launcher)")
 
 
 def _words(path: Path) -> list[str]:

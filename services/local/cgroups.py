@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from common.cgroupfs import V1_PERIOD_US, CpuController, cpu_controller, own_cgroup
+from common.cgroupfs import ENV_CGROUP, ENV_QUOTA, V1_PERIOD_US, CpuController, cpu_controller, own_cgroup
 from services.local.netns import install_prefix
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,14 @@ class NodeCpuLimits:
     def cgroup(self, node: str) -> str | None:
         entry = self.state().get("nodes", {}).get(node)
         return entry.get("cgroup") if isinstance(entry, dict) else None
+
+    def env(self, node: str) -> dict[str, str]:
+        """What a component of ``node`` is told of its quota: ``ip netns exec`` mounts a fresh ``/sys`` without
+        the cgroup hierarchies, so a component in a namespace cannot read its own cgroup's quota."""
+        entry = self.state().get("nodes", {}).get(node)
+        if not isinstance(entry, dict) or entry.get("cgroup") is None:
+            return {}
+        return {ENV_QUOTA: f"{entry['cpu_quota']:g}", ENV_CGROUP: str(entry["cgroup"])}
 
     def command(self, node: str, argv: list[str]) -> list[str]:
         """``argv`` started inside ``node``'s cgroup (unchanged for a node without one)."""

@@ -449,6 +449,7 @@ class LocalRuntime:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.update(self.cpu.env(w.node))
         if w.service:
             env["DAYU_SERVICE"] = w.service
         if w.source_id:

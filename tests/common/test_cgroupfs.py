@@ -8,7 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from common.cgroupfs import CpuController, capacity, cpu_controller, own_cgroup, quota_cores, usable_cores
+from common.cgroupfs import (
+    ENV_CGROUP,
+    ENV_QUOTA,
+    CpuCapacity,
+    CpuController,
+    capacity,
+    cpu_controller,
+    own_cgroup,
+    quota_cores,
+    usable_cores,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -78,3 +88,17 @@ def test_the_least_quota_up_to_the_root_binds(tmp_path: Path) -> None:
     assert capacity(controller, "/dayu/edge1").limited_by == "/dayu/edge1"
     free = capacity(controller, "/")
     assert free.cores == usable_cores() and free.limited_by is None
+
+
+def test_where_the_hierarchy_is_not_mounted_the_launchers_word_is_taken(tmp_path: Path, monkeypatch) -> None:
+    """``ip netns exec`` mounts a fresh /sys: a component in a namespace sees no cgroup hierarchy."""
+    info = tmp_path / "mountinfo"
+    info.write_text("31 23 0:28 / /sys rw - sysfs sysfs rw\n")
+    monkeypatch.setattr("common.cgroupfs.MOUNTINFO", info)
+    monkeypatch.delenv(ENV_QUOTA, raising=False)
+    assert capacity() == CpuCapacity(float(usable_cores()), None)
+    monkeypatch.setenv(ENV_QUOTA, "0.5")
+    monkeypatch.setenv(ENV_CGROUP, "/sys/fs/cgroup/cpu/dayu-x/edge1")
+    assert capacity() == CpuCapacity(0.5, "/sys/fs/cgroup/cpu/dayu-x/edge1")
+    monkeypatch.setenv(ENV_QUOTA, "many")
+    assert capacity().limited_by is None

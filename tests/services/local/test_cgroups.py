@@ -18,12 +18,14 @@ from common.cgroupfs import CpuController
 from common.workload import Workload
 from services.local import cgroups
 from services.local.cgroups import NodeCpuLimits
+from services.local.netns import unavailable_reason
 from services.local.runtime import LocalRuntime
 
 pytestmark = pytest.mark.integration
 
 BUSY = "import time\nend = time.monotonic() + 60\nwhile time.monotonic() < end:\n    pass\n"
 WINDOW_S = 3.0
+NETNS = unavailable_reason()
 
 
 def _enforced(tmp_path: Path) -> str | None:
@@ -78,8 +80,10 @@ def test_without_a_usable_controller_the_quota_is_reported_as_not_enforced(tmp_p
     assert refused["enforced"] is False and "cannot set CPU quotas" in refused["reason"]
 
 
-def test_the_monitor_reports_its_nodes_quota_as_capacity(tmp_path: Path) -> None:
-    reason = _enforced(tmp_path)
+@pytest.mark.parametrize("mode", ["process", "netns"])
+def test_the_monitor_reports_its_nodes_quota_as_capacity(tmp_path: Path, mode: str) -> None:
+    """In netns mode the component starts through ``ip netns exec`` inside the cgroup's ``sh``."""
+    reason = _enforced(tmp_path) or (NETNS if mode == "netns" else None)
     if reason is not None:
         pytest.skip(reason)
     nodes = {"cloud": {"role": "cloud"}, "edge1": {"role": "edge", "cpu_quota": 0.5}}
@@ -88,8 +92,9 @@ def test_the_monitor_reports_its_nodes_quota_as_capacity(tmp_path: Path) -> None
         Workload(name="monitor-edge1", component="monitor", node="edge1", stage=1, config={"probes": ["cpu"]}),
     ]
     rt = LocalRuntime(tmp_path / "run")
-    rt.start(nodes, [], workloads, timeout=60)
+    rt.start(nodes, [], workloads, timeout=60, link_mode=mode)
     try:
+        assert rt.link_status()["mode"] == mode
         status = rt.cpu_status()
         assert status["enforced"] is True and status["nodes"]["edge1"]["cpu_quota"] == 0.5
         edge_cgroup = Path(status["nodes"]["edge1"]["cgroup"])

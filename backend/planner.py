@@ -96,7 +96,6 @@ class Planner:
             env={**comp.env, **self._env(node)},
             config=config,
             stage=1 if stage == 1 else 2,
-            resources=comp.resources,
             **extra,
         )
 

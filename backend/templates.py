@@ -9,13 +9,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from common.config import load_yaml, parse_model
 from common.dag import DagSpec, ServiceType, build_dag
 from common.errors import ConfigError, DagError
 from common.topology import LinkModel
-from common.workload import Resources
 
 M = TypeVar("M", bound=BaseModel)
 ID_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -46,6 +45,35 @@ class ImageSettings(_Model):
         return f"{self.registry}/{self.repository}/{component}:{self.tag}"
 
 
+QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
+"""A Kubernetes resource quantity as Dayu writes them (``500m``, ``2``, ``512Mi``)."""
+
+
+class ResourceAmounts(_Model):
+    cpu: str | None = Field(None, pattern=QUANTITY, description="CPU in cores (`2`) or millicores (`500m`).")
+    memory: str | None = Field(None, pattern=QUANTITY, description="Memory in bytes with a suffix (`512Mi`).")
+
+
+class Resources(_Model):
+    """CPU and memory a workload's container asks for and may not exceed (Kubernetes requests and limits);
+    unset amounts take the component's defaults."""
+
+    requests: ResourceAmounts = Field(default_factory=ResourceAmounts, description="Reserved for it on its node.")
+    limits: ResourceAmounts = Field(default_factory=ResourceAmounts, description="Never more than this.")
+
+
+RESOURCE_COMPONENTS = (
+    "generator",
+    "controller",
+    "processor",
+    "distributor",
+    "scheduler",
+    "monitor",
+    "backend",
+    "datasource",
+)
+
+
 class GpuSettings(_Model):
     sharing: Literal["exclusive", "time-slicing"] = Field(
         "exclusive",
@@ -67,6 +95,19 @@ class KubernetesSettings(_Model):
     kubeconfig: str | None = Field(None, description="Kubeconfig file; null: in-cluster, then ~/.kube/config.")
     ready_timeout_s: float = Field(300, gt=0, description="How long to wait for workloads to become ready.")
     gpu: GpuSettings = Field(default_factory=GpuSettings, description="How GPU processors share a node's GPUs.")
+    resources: dict[str, Resources] = Field(
+        default_factory=dict,
+        description=f"CPU and memory per component ({', '.join(RESOURCE_COMPONENTS)}), over the defaults.",
+    )
+
+    @field_validator("resources")
+    @classmethod
+    def _known_components(cls, value: dict[str, Resources]) -> dict[str, Resources]:
+        unknown = sorted(set(value) - set(RESOURCE_COMPONENTS))
+        if unknown:
+            raise ValueError(f"unknown components {unknown}; known: {', '.join(RESOURCE_COMPONENTS)}")
+        return value
+
     network: Literal["service", "host"] = Field(
         "service",
         description="service: components reach each other by Service names (edge pods need EdgeMesh on KubeEdge); "
@@ -184,9 +225,6 @@ class ComponentTemplate(_Model):
     port: int = Field(ge=1, le=65535, description="Container port (kubernetes); local ports are assigned.")
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
     config: dict[str, Any] = Field(default_factory=dict, description="Component config (DAYU_CONFIG).")
-    resources: Resources | None = Field(
-        None, description="CPU and memory requests and limits on a cluster; unset amounts take the defaults."
-    )
     source: str = Field("", exclude=True, description="File it was read from (for error messages).")
     config_lines: dict[tuple[Any, ...], int] = Field(
         default_factory=dict, exclude=True, description="Line of every key under `config` (for error messages)."

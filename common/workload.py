@@ -27,27 +27,6 @@ class Mount(BaseModel):
     read_only: bool = False
 
 
-QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
-"""A Kubernetes resource quantity as Dayu writes them (``500m``, ``2``, ``512Mi``)."""
-
-
-class ResourceAmounts(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    cpu: str | None = Field(None, pattern=QUANTITY, description="CPU in cores (`2`) or millicores (`500m`).")
-    memory: str | None = Field(None, pattern=QUANTITY, description="Memory in bytes with a suffix (`512Mi`).")
-
-
-class Resources(BaseModel):
-    """CPU and memory a workload's container asks for and may not exceed (Kubernetes requests and limits);
-    unset amounts take the component's defaults."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    requests: ResourceAmounts = Field(default_factory=ResourceAmounts, description="Reserved for it on its node.")
-    limits: ResourceAmounts = Field(default_factory=ResourceAmounts, description="Never more than this.")
-
-
 class Workload(BaseModel):
     """One component instance on one node."""
 
@@ -69,7 +48,6 @@ class Workload(BaseModel):
     mounts: list[Mount] = Field(default_factory=list)
     command: list[str] | None = Field(None, description="Override of `python -m services.<component>`.")
     stage: Literal[1, 2] = Field(2, description="Install stage: 1 = scheduler, distributor, monitors; 2 = the rest.")
-    resources: Resources | None = Field(None, description="CPU and memory on a cluster; None: the defaults.")
 
     def topology_key(self) -> str:
         """Key of this workload in a node's ``components``/``processors`` of the topology."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from backend.deploy.kube_render import (
 )
 from backend.deploy.kube_topology import node_specs
 from backend.deploy.kubernetes import check_namespace, ensure_crd
-from backend.templates import Template
+from backend.templates import Resources, Template
 from common.errors import ConfigError, Unavailable
 
 TEMPLATE_CONFIGMAP = "dayu-template"
@@ -108,6 +109,7 @@ def _app(
     state: str,
     service_account: str,
     tokens: list[dict[str, Any]],
+    resources: Mapping[str, Resources],
     extra_volumes: list[dict[str, Any]] | None = None,
     extra_mounts: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
@@ -132,7 +134,7 @@ def _app(
                     "env": env_list,
                     "ports": [{"name": "http", "containerPort": port}],
                     "readinessProbe": {"httpGet": {"path": "/health", "port": port}, "periodSeconds": 3},
-                    "resources": container_resources(name),
+                    "resources": container_resources(name, resources),
                     "securityContext": container_security(),
                     "volumeMounts": [{"name": "state", "mountPath": STATE_MOUNT}, *(extra_mounts or [])],
                 }
@@ -272,6 +274,7 @@ def control_plane_manifests(
             {"DAYU_HOST": "0.0.0.0", "DAYU_PORT": str(ds.port), "DAYU_ROOT": f"{STATE_MOUNT}/datasets"},
             state=state_dir(ns, "datasource"),
             service_account=DATASOURCE_ACCOUNT,
+            resources=template.base.kubernetes.resources,
             tokens=[token_env(COMPONENT_TOKEN_KEY)],
         ),
         *_app(
@@ -290,6 +293,7 @@ def control_plane_manifests(
             },
             state=state_dir(ns, "backend"),
             service_account=BACKEND_ACCOUNT,
+            resources=template.base.kubernetes.resources,
             tokens=[token_env(TOKEN_KEY), token_env(COMPONENT_TOKEN_KEY, "DAYU_COMPONENT_TOKEN")],
             extra_volumes=[template_volume],
             extra_mounts=[{"name": "template", "mountPath": TEMPLATE_MOUNT, "readOnly": True}],

@@ -17,8 +17,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from backend.deploy import runtime_service, sedna
+from backend.templates import ResourceAmounts, Resources
 from common.topology import Endpoint, LinkModel, NodeSpec, TopologyModel
-from common.workload import ResourceAmounts, Resources, Workload
+from common.workload import Workload
 
 PART_OF = "app.kubernetes.io/part-of"
 INSTALL_LABEL = "dayu.io/install"
@@ -64,12 +65,13 @@ DEFAULT_RESOURCES: dict[str, Resources] = {
     "datasource": _amounts("250m", "256Mi", "1", "512Mi"),
 }
 """Requests (what the scheduler and the kubelet reserve) and limits (so that one runaway component cannot
-starve a small edge node) per component; a component template's ``resources`` overrides any of them."""
+starve a small edge node) per component; the template's ``kubernetes.resources`` overrides any of them."""
 
 
-def container_resources(component: str, override: Resources | None = None) -> dict[str, dict[str, str]]:
+def container_resources(component: str, overrides: Mapping[str, Resources] | None = None) -> dict[str, dict[str, str]]:
     """Kubernetes ``resources`` of a component's container: the template's amounts over the defaults."""
     default = DEFAULT_RESOURCES[component]
+    override = (overrides or {}).get(component)
     out: dict[str, dict[str, str]] = {}
     for part in ("requests", "limits"):
         merged = {**getattr(default, part).model_dump(exclude_none=True)}
@@ -179,13 +181,19 @@ def work_dir(namespace: str) -> str:
     return f"/var/lib/dayu/{namespace}/work"
 
 
-def pod_template(w: Workload, install: str, namespace: str, network: Network = "service") -> dict[str, Any]:
+def pod_template(
+    w: Workload,
+    install: str,
+    namespace: str,
+    network: Network = "service",
+    resources: Mapping[str, Resources] | None = None,
+) -> dict[str, Any]:
     port = w.port or CONTAINER_PORT
     image = w.image or f"dayu/{w.component}:latest"
     variant = image_variant(image)
-    resources: dict[str, Any] = container_resources(w.component, w.resources)
+    amounts: dict[str, Any] = container_resources(w.component, resources)
     if variant == "gpu" and w.component == "processor":
-        resources["limits"][GPU_RESOURCE] = "1"  # shared or not: kubernetes.gpu (backend/deploy/gpus.py)
+        amounts["limits"][GPU_RESOURCE] = "1"  # shared or not: kubernetes.gpu (backend/deploy/gpus.py)
     container: dict[str, Any] = {
         "name": w.component,
         "image": image,
@@ -194,7 +202,7 @@ def pod_template(w: Workload, install: str, namespace: str, network: Network = "
         "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
         "readinessProbe": {"httpGet": {"path": "/health", "port": port}, "periodSeconds": 3, "failureThreshold": 3},
         "livenessProbe": {"httpGet": {"path": "/health", "port": port}, "periodSeconds": 10, "failureThreshold": 6},
-        "resources": resources,
+        "resources": amounts,
         "securityContext": container_security(),
         "volumeMounts": [
             {"name": "topology", "mountPath": TOPOLOGY_MOUNT, "readOnly": True},
@@ -243,7 +251,13 @@ def _meta(w: Workload, install: str, namespace: str, name: str | None = None) ->
     }
 
 
-def render_native(w: Workload, install: str, namespace: str, network: Network = "service") -> list[dict[str, Any]]:
+def render_native(
+    w: Workload,
+    install: str,
+    namespace: str,
+    network: Network = "service",
+    resources: Mapping[str, Resources] | None = None,
+) -> list[dict[str, Any]]:
     port = w.port or CONTAINER_PORT
     deployment = {
         "apiVersion": "apps/v1",
@@ -253,7 +267,7 @@ def render_native(w: Workload, install: str, namespace: str, network: Network = 
             "replicas": 1,
             "selector": {"matchLabels": {INSTALL_LABEL: install, WORKLOAD_LABEL: w.name}},
             "strategy": {"type": "Recreate"},
-            "template": pod_template(w, install, namespace, network),
+            "template": pod_template(w, install, namespace, network, resources),
         },
     }
     service = {
@@ -270,12 +284,17 @@ def render_native(w: Workload, install: str, namespace: str, network: Network = 
 
 
 def render_sedna(
-    w: Workload, install: str, namespace: str, role: str, network: Network = "service"
+    w: Workload,
+    install: str,
+    namespace: str,
+    role: str,
+    network: Network = "service",
+    resources: Mapping[str, Resources] | None = None,
 ) -> list[dict[str, Any]]:
     port = w.port or CONTAINER_PORT
     # The CRD types template.metadata as a bare object: the API server would prune labels put there, so the
     # template carries none; the controller adds its own (sedna.NAME_LABEL) and Dayu's stay on the resource.
-    template = {"spec": pod_template(w, install, namespace, network)["spec"]}
+    template = {"spec": pod_template(w, install, namespace, network, resources)["spec"]}
     worker = {"logLevel": {"level": "info"}, "template": template}
     spec: dict[str, Any] = {"serviceConfig": {"pos": sedna.position(role), "port": port, "targetPort": port}}
     if role == "cloud":
@@ -289,12 +308,17 @@ def render_sedna(
 
 
 def render_runtime_service(
-    w: Workload, install: str, namespace: str, revision: int, network: Network = "service"
+    w: Workload,
+    install: str,
+    namespace: str,
+    revision: int,
+    network: Network = "service",
+    resources: Mapping[str, Resources] | None = None,
 ) -> list[dict[str, Any]]:
     """One RuntimeService of this revision. The pod template keeps Dayu's labels (the CRD types them), runs
     without a service-account token (the controller refuses one) and declares the endpoint's port."""
     port = w.port or CONTAINER_PORT
-    template = pod_template(w, install, namespace, network)
+    template = pod_template(w, install, namespace, network, resources)
     spec: dict[str, Any] = {
         "installID": install,
         "deploymentRevision": revision,
@@ -386,14 +410,16 @@ def render(
     install: str | None = None,
     network: Network = "service",
     revision: int = 1,
+    resources: Mapping[str, Resources] | None = None,
 ) -> list[dict[str, Any]]:
+    """``resources``: the template's ``kubernetes.resources`` (CPU and memory per component)."""
     install = install or namespace
     out: list[dict[str, Any]] = []
     for w in workloads:
         if mode == "runtime-service":
-            out += render_runtime_service(w, install, namespace, revision, network)
+            out += render_runtime_service(w, install, namespace, revision, network, resources)
         elif mode == "sedna":
-            out += render_sedna(w, install, namespace, nodes[w.node].role, network)
+            out += render_sedna(w, install, namespace, nodes[w.node].role, network, resources)
         else:
-            out += render_native(w, install, namespace, network)
+            out += render_native(w, install, namespace, network, resources)
     return out

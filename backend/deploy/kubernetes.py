@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +38,7 @@ from backend.deploy.kube_render import (
     workload_selector,
 )
 from backend.deploy.kube_topology import KubernetesTopology, node_addresses, node_specs
-from backend.templates import GpuSettings, Template
+from backend.templates import GpuSettings, Resources, Template
 from common.errors import ConfigError, Unavailable
 from common.topology import NodeSpec, Topology
 from common.workload import Workload
@@ -91,6 +91,7 @@ class KubernetesDeployer(Deployer):
         mode: str,
         network: Network = "service",
         gpu: GpuSettings | None = None,
+        resources: Mapping[str, Resources] | None = None,
     ) -> None:
         self.api = api
         self.namespace = check_namespace(namespace)
@@ -100,6 +101,7 @@ class KubernetesDeployer(Deployer):
         self._workloads: dict[str, Workload] = {}
         self._crd_ready = False
         self.gpu = gpu or GpuSettings()
+        self.resources = dict(resources or {})
         self.removal_timeout = REMOVAL_TIMEOUT_S
         self.poll_interval = 1.0
 
@@ -108,7 +110,8 @@ class KubernetesDeployer(Deployer):
         from backend.deploy.kube_api import ClusterApi
 
         k8s = template.base.kubernetes
-        return cls(ClusterApi(k8s.kubeconfig), template.base.namespace, k8s.mode, k8s.network, k8s.gpu)
+        api = ClusterApi(k8s.kubeconfig)
+        return cls(api, template.base.namespace, k8s.mode, k8s.network, k8s.gpu, k8s.resources)
 
     def nodes(self) -> dict[str, NodeSpec]:
         return node_specs(self.api.nodes())
@@ -151,14 +154,22 @@ class KubernetesDeployer(Deployer):
             revision = kube_revisions.next_revision(existing)
             names = kube_revisions.serving_names(existing)
             for obj in render(workloads, nodes, self.mode, self.namespace, install=self.install,
-                              network=self.network, revision=revision):  # fmt: skip
+                              network=self.network, revision=revision, resources=self.resources):  # fmt: skip
                 workload = obj["metadata"]["labels"][WORKLOAD_LABEL]
                 same = kube_revisions.unchanged(existing.get(workload, []), obj)
                 names[workload] = (same or obj)["metadata"]["name"]
                 if same is None:
                     objs.append(obj)
         else:
-            objs = render(workloads, nodes, self.mode, self.namespace, install=self.install, network=self.network)
+            objs = render(
+                workloads,
+                nodes,
+                self.mode,
+                self.namespace,
+                install=self.install,
+                network=self.network,
+                resources=self.resources,
+            )
         model = topology_for(
             everything,
             nodes,

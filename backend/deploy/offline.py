@@ -119,5 +119,8 @@ def render_install(
         template, cloud, token or secrets.token_urlsafe(24)
     )
     model = topology_for(workloads, nodes, [], ns, mode=mode, network=net, addresses=addresses)
-    files["20-runtime.yaml"] = [topology_configmap(model, ns, ns), *render(workloads, nodes, mode, ns, network=net)]
+    files["20-runtime.yaml"] = [
+        topology_configmap(model, ns, ns),
+        *render(workloads, nodes, mode, ns, network=net, resources=template.base.kubernetes.resources),
+    ]
     return files

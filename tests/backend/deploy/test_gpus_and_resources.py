@@ -18,12 +18,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from backend.deploy import gpus
+from backend.deploy import cluster, gpus
 from backend.deploy.kube_render import DEFAULT_RESOURCES, render
 from backend.deploy.kubernetes import KubernetesDeployer
-from backend.templates import GpuSettings, load_template
+from backend.templates import GpuSettings, ResourceAmounts, Resources, load_template
 from common.errors import ConfigError
-from common.workload import ResourceAmounts, Resources
 from tests.backend.deploy.fake_cluster import FakeCluster, cluster_nodes
 from tests.backend.deploy.test_kubernetes import workloads
 
@@ -119,7 +118,7 @@ def test_dayuctl_render_shows_the_gpu_plan_and_refuses_too_few(tmp_path: Path) -
     }
 
 
-def test_every_container_has_requests_and_limits_and_the_template_overrides_them(tmp_path: Path) -> None:
+async def test_every_container_has_requests_and_limits_and_the_template_overrides_them(tmp_path: Path) -> None:
     nodes = KubernetesDeployer(FakeCluster(), "dayu", "native").nodes()
     for obj in render(workloads(), nodes, "native", "dayu"):
         if obj["kind"] != "Deployment":
@@ -129,22 +128,31 @@ def test_every_container_has_requests_and_limits_and_the_template_overrides_them
         for part in ("requests", "limits"):
             assert resources[part]["cpu"] and resources[part]["memory"], (obj["metadata"]["name"], part)
     assert set(DEFAULT_RESOURCES) >= {"generator", "controller", "processor", "distributor", "scheduler", "monitor"}
-    # a component template's resources reach its pods, over the defaults
+    # the template's kubernetes.resources reach the pods, over the defaults
     template = tmp_path / "template"
     shutil.copytree(REPO / "template", template)
-    path = template / "scheduler" / next(p.name for p in (template / "scheduler").glob("*.yaml"))
-    spec = yaml.safe_load(path.read_text())
-    spec["resources"] = {"limits": {"memory": "3Gi"}}
-    path.write_text(yaml.safe_dump(spec))
+    base = yaml.safe_load((template / "base.yaml").read_text())
+    base["kubernetes"]["resources"] = {
+        "scheduler": {"limits": {"memory": "3Gi"}},
+        "backend": {"requests": {"cpu": "1"}},
+    }
+    (template / "base.yaml").write_text(yaml.safe_dump(base, sort_keys=False))
     loaded = load_template(template)
-    assert loaded.component(f"scheduler/{path.name}").resources == Resources(limits=ResourceAmounts(memory="3Gi"))
-    w = next(w for w in workloads() if w.component == "scheduler")
-    w = w.model_copy(update={"resources": Resources(limits=ResourceAmounts(memory="3Gi"))})
-    (dep, _) = render([w], nodes, "native", "dayu")
+    assert loaded.base.kubernetes.resources["scheduler"] == Resources(limits=ResourceAmounts(memory="3Gi"))
+    deployer = KubernetesDeployer(FakeCluster(), "dayu", "native", resources=loaded.base.kubernetes.resources)
+    await deployer.apply([w for w in workloads() if w.component == "scheduler"])
+    (dep,) = deployer.api.list_objects("apps/v1", "Deployment", "dayu", "")
     got = dep["spec"]["template"]["spec"]["containers"][0]["resources"]
     assert got["limits"] == {"cpu": DEFAULT_RESOURCES["scheduler"].limits.cpu, "memory": "3Gi"}
     assert got["requests"] == DEFAULT_RESOURCES["scheduler"].requests.model_dump()
-    bad = dict(spec, resources={"limits": {"memory": "lots"}})
-    path.write_text(yaml.safe_dump(bad))
-    with pytest.raises(ConfigError, match="memory"):
-        load_template(template)
+    plane = cluster.control_plane_manifests(loaded, "master", "admin", "components")
+    backend = next(o for o in plane if o["kind"] == "Deployment" and o["metadata"]["name"] == "backend")
+    assert backend["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "1"
+    for bad, problem in (
+        ({"scheduler": {"limits": {"memory": "lots"}}}, "memory"),
+        ({"gpu-thing": {}}, "unknown components"),
+    ):
+        base["kubernetes"]["resources"] = bad
+        (template / "base.yaml").write_text(yaml.safe_dump(base, sort_keys=False))
+        with pytest.raises(ConfigError, match=problem):
+            load_template(template)

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 LinkModeChoice = Literal["auto", "process", "netns"]
 TraceClock = Literal["install", "held"]
 DRIVER_TICK_S = 0.25
+MIN_SLEEP_S = 0.005
+"""Rows closer than this are applied together: a ``tc`` change takes a few milliseconds itself."""
 STATE_FILE = "links.json"
 
 
@@ -319,8 +321,18 @@ def drive(run_dir: Path, *, tick: float = DRIVER_TICK_S, max_runtime_s: float | 
                 if not emulation.namespaces.owned_netns():
                     return 0  # the install is gone
                 print(f"{offset:8.2f}s {link.a}-{link.b}: {exc.message}", flush=True)
-        time.sleep(tick)
+        time.sleep(_until_next_row(traces, start, tick))
     return 0
+
+
+def _until_next_row(traces: list[tuple[LinkModel, Trace]], start: float | None, tick: float) -> float:
+    """Seconds to the next row of any trace (so a step is applied at its start, not up to a tick late),
+    at most ``tick`` (a held start is read again each tick) and at least ``MIN_SLEEP_S``."""
+    if start is None:
+        return tick
+    offset = time.time() - float(start)
+    nearest = min((trace.next_change(offset) - offset for _, trace in traces), default=tick)
+    return max(MIN_SLEEP_S, min(tick, nearest))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,8 @@ removal of workloads (``dayu.io/plane: runtime``) never selects them.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 import sys
 import time
@@ -38,7 +40,7 @@ from backend.deploy.kube_render import (
     prepare_dirs,
     token_env,
 )
-from backend.deploy.kube_topology import node_specs
+from backend.deploy.kube_topology import node_addresses, node_specs
 from backend.deploy.kubernetes import check_namespace, ensure_crd
 from backend.templates import Resources, Template
 from common.errors import ConfigError, Unavailable
@@ -47,6 +49,8 @@ TEMPLATE_CONFIGMAP = "dayu-template"
 TEMPLATE_MOUNT = "/etc/dayu/template"
 STATE_MOUNT = "/data"
 TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json")
+TEMPLATE_HASH_ANNOTATION = "dayu.io/template-hash"
+"""On the backend's pod template: a changed template changes it, and the Deployment replaces the pod."""
 MAX_CONFIGMAP_BYTES = 900 * 1024
 """Below the API server's 1 MiB limit on one object."""
 
@@ -94,6 +98,10 @@ def template_configmap(template: Template, namespace: str) -> dict[str, Any]:
     }
 
 
+def template_hash(configmap: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(configmap["data"], sort_keys=True).encode()).hexdigest()[:16]
+
+
 def template_items(configmap: dict[str, Any]) -> list[dict[str, str]]:
     return [{"key": key, "path": key.replace("__", "/")} for key in sorted(configmap["data"])]
 
@@ -110,6 +118,7 @@ def _app(
     service_account: str,
     tokens: list[dict[str, Any]],
     resources: Mapping[str, Resources],
+    annotations: dict[str, str] | None = None,
     extra_volumes: list[dict[str, Any]] | None = None,
     extra_mounts: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
@@ -117,7 +126,7 @@ def _app(
     labels = {INSTALL_LABEL: namespace, WORKLOAD_LABEL: name}
     env_list: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(env.items())]
     env_list += tokens
-    pod = {
+    pod: dict[str, Any] = {
         "metadata": {"labels": {**base_labels(namespace, "control"), **labels}},
         "spec": {
             "serviceAccountName": service_account,
@@ -145,6 +154,8 @@ def _app(
             ],
         },
     }
+    if annotations:
+        pod["metadata"]["annotations"] = dict(annotations)
     return [
         {
             "apiVersion": "apps/v1",
@@ -293,6 +304,8 @@ def control_plane_manifests(
             },
             state=state_dir(ns, "backend"),
             service_account=BACKEND_ACCOUNT,
+            # the backend reads the template at start: a changed one must replace its pod
+            annotations={TEMPLATE_HASH_ANNOTATION: template_hash(config)},
             resources=template.base.kubernetes.resources,
             tokens=[token_env(TOKEN_KEY), token_env(COMPONENT_TOKEN_KEY, "DAYU_COMPONENT_TOKEN")],
             extra_volumes=[template_volume],
@@ -310,39 +323,69 @@ def check_sedna_controller(api: KubeApi, mode: str = "sedna") -> None:
         )
 
 
+def _ready(pod: dict[str, Any]) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _current(pod: dict[str, Any], hashes: dict[str, str]) -> bool:
+    """A pod of the control plane's present spec: not terminating, and (the backend) of the present template."""
+    meta = pod["metadata"]
+    if meta.get("deletion_timestamp") or meta.get("deletionTimestamp"):
+        return False
+    wanted = hashes.get((meta.get("labels") or {}).get(WORKLOAD_LABEL, ""))
+    return wanted is None or (meta.get("annotations") or {}).get(TEMPLATE_HASH_ANNOTATION) == wanted
+
+
 def start(
     api: KubeApi,
     template: Template,
     token: str | None = None,
-    timeout: float = 300.0,
+    timeout: float | None = None,
     *,
     component_token: str | None = None,
+    poll_s: float = 2.0,
 ) -> str:
+    """Apply the control plane and wait (``timeout``, default the template's ``kubernetes.ready_timeout_s``)
+    until the backend and the datasource of the present template are ready; returns the backend's URL at the
+    cloud node's InternalIP, an address a browser can open (a node name often does not resolve outside)."""
+    timeout = template.base.kubernetes.ready_timeout_s if timeout is None else timeout
     ns = check_namespace(template.base.namespace)
-    nodes = node_specs(api.nodes())
+    raw_nodes = api.nodes()
+    nodes = node_specs(raw_nodes)
     cloud = next((n for n, s in nodes.items() if s.role == "cloud"), None)
     if cloud is None:
         raise Unavailable("the cluster has no control-plane node to run the control plane on")
     if template.base.kubernetes.mode in ("sedna", "runtime-service"):
         check_sedna_controller(api, template.base.kubernetes.mode)
         ensure_crd(api, template.base.kubernetes.mode)
-    for obj in control_plane_manifests(template, cloud, token or secrets.token_urlsafe(24), component_token):
+    objs = control_plane_manifests(template, cloud, token or secrets.token_urlsafe(24), component_token)
+    hashes = {
+        o["metadata"]["name"]: o["spec"]["template"]["metadata"]["annotations"][TEMPLATE_HASH_ANNOTATION]
+        for o in objs
+        if o["kind"] == "Deployment"
+        and TEMPLATE_HASH_ANNOTATION in (o["spec"]["template"]["metadata"].get("annotations") or {})
+    }
+    for obj in objs:
         api.apply(obj)
     deadline = time.monotonic() + timeout
     selector = control_selector(ns)
     while True:
         pods = api.pods(ns, selector)
-        ready = [p for p in pods if any(c.get("type") == "Ready" and c.get("status") == "True"
-                                        for c in (p.get("status") or {}).get("conditions") or [])]  # fmt: skip
-        if len(pods) >= 2 and len(ready) == len(pods):
+        current = [p for p in pods if _current(p, hashes)]
+        names = {(p["metadata"].get("labels") or {}).get(WORKLOAD_LABEL) for p in current if _ready(p)}
+        if {"backend", "datasource"} <= names and len(current) == len(pods):
             break
-        if time.monotonic() > deadline:
-            raise Unavailable(f"the control plane is not ready after {timeout:.0f}s in namespace {ns!r}")
-        time.sleep(2)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise Unavailable(
+                f"the control plane is not ready after {timeout:g}s (kubernetes.ready_timeout_s) in namespace {ns!r}"
+            )
+        time.sleep(min(poll_s, max(0.01, remaining)))
     service = next(s for s in api.services(ns, selector) if s["metadata"]["name"] == "backend")
     ports = service["spec"]["ports"][0]
     node_port = ports.get("node_port") or ports.get("nodePort")
-    return f"http://{cloud}:{node_port}"
+    return f"http://{node_addresses(raw_nodes)[cloud]}:{node_port}"
 
 
 def stop(api: KubeApi, template: Template) -> None:

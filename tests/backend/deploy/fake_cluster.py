@@ -4,8 +4,9 @@ Dayu's code assumes:
 
 - objects by (kind, namespace, name); label selectors with ``k=v`` and ``k`` (existence) terms;
   a Namespace gets the label ``kubernetes.io/metadata.name``;
-- a Deployment gets one pod made from its template (the Deployment controller); deleting the Deployment
-  deletes it; a NodePort Service gets a node port; deleting a Namespace deletes everything in it;
+- a Deployment gets one pod made from its template (the Deployment controller), replaced when the pod
+  template changes (a rollout); deleting the Deployment deletes it; a NodePort Service gets a node port;
+  deleting a Namespace deletes everything in it;
 - the garbage collector deletes an object whose owner reference names a deleted owner's kind and uid, and
   only then (an owner reference with a kind no API serves is never resolved);
 - a deleted pod stays, with ``deletionTimestamp`` set, for ``terminating_reads`` more reads (its grace period);
@@ -143,6 +144,7 @@ class FakeCluster(KubeApi):
                 "name": name,
                 "namespace": namespace,
                 "labels": dict((template.get("metadata") or {}).get("labels") or {}),
+                "annotations": dict((template.get("metadata") or {}).get("annotations") or {}),
                 "ownerReferences": [
                     {"kind": "Deployment", "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"]}
                 ],
@@ -191,6 +193,10 @@ class FakeCluster(KubeApi):
         self._put(obj)
         self.applied.append(f"{kind}/{meta['name']}")
         if kind == "Deployment" and existing is None:
+            self._deployment_controller(obj)
+        elif kind == "Deployment" and existing is not None and existing["spec"]["template"] != obj["spec"]["template"]:
+            # a new pod template is a rollout: the old pods go, a pod of the new template comes
+            self._collect_garbage("Deployment", meta["uid"])
             self._deployment_controller(obj)
         if kind == sedna.KIND and existing is None and self.sedna_controller:
             self._jmes_controller(obj)

@@ -59,7 +59,7 @@ def test_start_waits_prints_url_and_stop_removes_everything() -> None:
     api = FakeCluster()
     template = load_template(REPO / "template")
     url = cluster.start(api, template, "tok", timeout=5)
-    assert url == "http://master:30000"
+    assert url == "http://10.0.0.1:30000"  # the cloud node's InternalIP: a node name may not resolve outside
     assert ("Namespace", "", "dayu") in api.objects
     cluster.stop(api, template)
     assert [k for k in api.objects if k[0] != "Node"] == []
@@ -181,3 +181,40 @@ def test_the_default_datasource_attaches_to_the_clusters_edge_nodes(tmp_path: Pa
     store.add_datasource("pinned", "pinned.yaml", text, yaml.safe_load(text))
     with pytest.raises(InvalidInput, match=r"edge nodes found: \['edge-b', 'jetson-a'\]"):
         installer.resolve(InstallRequest(datasource="pinned", dag="face-detection"))
+
+
+def test_start_honours_the_templates_ready_timeout(tmp_path: Path) -> None:
+    template = edited_template(tmp_path, **{"kubernetes.ready_timeout_s": 0.3})
+    api = FakeCluster()
+    api.ready = False
+    with pytest.raises(Unavailable, match=r"not ready after 0\.3s \(kubernetes\.ready_timeout_s\)"):
+        cluster.start(api, template, "tok", poll_s=0.05)
+
+
+def test_a_changed_template_restarts_the_backend_and_the_wait_sees_the_new_pod(tmp_path: Path) -> None:
+    """The backend reads its template at start: re-running start with a changed template must replace its
+    pod (and only its pod), and the wait must not take the old, terminating pod for the new one."""
+    template = edited_template(tmp_path)
+    api = FakeCluster(terminating_reads=3)
+
+    def pods() -> dict[str, str]:
+        return {
+            p["metadata"]["labels"]["dayu.io/workload"]: p["metadata"]["name"]
+            for p in api.pods("dayu", cluster.control_selector("dayu"))
+            if not p["metadata"].get("deletionTimestamp")
+        }
+
+    cluster.start(api, template, "tok", component_token="comp", poll_s=0.01)
+    first = pods()
+    cluster.start(api, template, "tok", component_token="comp", poll_s=0.01)
+    assert pods() == first  # unchanged template: nothing restarts
+    base = yaml.safe_load((tmp_path / "t" / "base.yaml").read_text())
+    base["install"]["stage_timeout_s"] = 45
+    (tmp_path / "t" / "base.yaml").write_text(yaml.safe_dump(base))
+    changed = load_template(tmp_path / "t")
+    cluster.start(api, changed, "tok", component_token="comp", poll_s=0.01)
+    after = pods()
+    assert after["backend"] != first["backend"] and after["datasource"] == first["datasource"]
+    assert len(api.pods("dayu", cluster.control_selector("dayu"))) == 2  # the old pod was gone before start returned
+    data = api.get("v1", "ConfigMap", "dayu", cluster.TEMPLATE_CONFIGMAP)
+    assert data is not None and "stage_timeout_s: 45" in data["data"]["base.yaml"]

@@ -102,6 +102,7 @@ REGISTRY.declare_modules(
         "services.scheduler.agents.online_profiling",
         "services.scheduler.agents.casva",
         "services.scheduler.agents.hei",
+        "services.scheduler.agents.awstream",
     ],
 )
 

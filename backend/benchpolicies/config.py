@@ -14,6 +14,7 @@ DEFAULT_POLICIES = [
     "chameleon",
     "offline-profiling",
     "online-profiling",
+    "awstream",
     "casva",
     "hei",
 ]

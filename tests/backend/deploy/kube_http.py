@@ -54,6 +54,7 @@ REASONS = {
     403: "Forbidden",
     404: "NotFound",
     409: "Conflict",
+    405: "MethodNotAllowed",
     415: "UnsupportedMediaType",
     422: "Invalid",
 }
@@ -231,7 +232,7 @@ class Handler(BaseHTTPRequestHandler):
             return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
         if method == "PATCH":
             return self._apply(api_version, resource, namespace, name, query, raw)
-        return 405, status_body(400, f"method {method} is not served here")
+        return 405, status_body(405, f"method {method} is not served here")
 
     def _apply(
         self,

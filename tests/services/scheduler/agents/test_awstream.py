@@ -1,7 +1,7 @@
 """``awstream``: the golden-labelled accuracy-bandwidth Pareto set, and startup / steady / degrade / probe.
 
 The labels are what the cloud processor's labeller answers (``TaskFeedback.labels``); a synthetic scene
-writes them here, except in the last test, where the real labeller scores real frames. The link is a FIFO
+writes them here (test_awstream_clip.py has the real labeller score real frames). The link is a FIFO
 model in the test (a segment's time on it is its wait behind the earlier ones plus its transfer at the
 link's rate): it stands in for the platform's shaped link, whose ``transmit`` holds the same two parts.
 Time is a clock the test moves by hand; each segment's feedback comes back before the next decision.
@@ -360,53 +360,3 @@ def test_no_ground_truth_is_read() -> None:
     source = Path(__file__).resolve().parents[4] / "services" / "scheduler" / "agents" / "awstream.py"
     tree = ast.parse(source.read_text())
     assert not [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "accuracy"]
-
-
-@pytest.mark.integration
-def test_a_real_clip_with_no_ground_truth_gives_a_pareto_set(tmp_path: Path) -> None:
-    """The agent's own golden plan, labelled by the real labeller (the processor's code) on a real MP4
-    clip of real faces (the astronaut photograph) with no ground truth anywhere; its labels come back in
-    the feedback as the cloud processor returns them, and the agent serves from the Pareto set they give."""
-    import cv2
-    import numpy as np
-    from skimage import data as skdata
-
-    from services.processor.applications.face_detection import FaceDetection, FaceDetectionConfig
-    from services.processor.decode import decode_segment
-    from services.processor.labeller import detector_of, label
-    from tests.services.processor.segments import write_segment
-
-    head = cv2.cvtColor(skdata.astronaut()[20:220, 150:350], cv2.COLOR_RGB2BGR)  # type: ignore[no-untyped-call]
-    small = cv2.resize(head, (120, 120), interpolation=cv2.INTER_AREA)
-
-    def scene(shift: int) -> Any:
-        frame = np.full((720, 1280, 3), 90, np.uint8)
-        for x in (100, 500, 900):
-            frame[300 : 300 + 120, x + shift : x + shift + 120] = small
-        return frame
-
-    ladders: dict[str, list[Any]] = {"resolution": ["360p", "720p"], "fps": [5.0, 15.0]}
-    world = World({"ladders": ladders, "golden_frames": 8, "batch": 16}, mbps=5.0, monitor_mbps=5.0)
-    plan = world.agent.decide(request())
-    asked = [Knobs.model_validate(c) for c in plan.meta.extra[LABEL_KEY]]
-    assert {(k.resolution, k.fps) for k in asked} == {(r, f) for r in ladders["resolution"] for f in ladders["fps"]}
-    clip = write_segment(tmp_path / "golden.mp4", [scene(6 * i) for i in range(8)], fps=plan.meta.fps)
-    frames = decode_segment(clip, max_frames=100)
-    golden = Knobs(resolution=plan.meta.resolution, fps=plan.meta.fps, buffer_size=plan.meta.buffer_size)
-    detect = detector_of(FaceDetection(FaceDetectionConfig(model="haar", min_size=60, threads=1)))
-    report = label(frames, golden, asked, detect, segment_bytes=clip.stat().st_size)
-    assert report.golden_objects > 0  # the golden model found the faces: the labels say something
-    fb = world.segment(plan.meta)
-    fb.labels = report
-    feed(world.agent, [fb])
-    world.run(3)
-    pareto = world.agent.info()["pareto"]
-    scores = {(c.knobs.resolution, c.knobs.fps): c.f1 for c in report.candidates}
-    assert scores[("720p", 15.0)] == 1.0  # the golden configuration against itself
-    assert scores[("360p", 15.0)] < 1.0  # 60 px faces at 360p: the cascade misses them
-    # The faces move 6 px a frame: the detections a 5 fps camera carries over still match at IoU 0.5, so
-    # 720p x 5 fps is as accurate as golden for a third of its bytes; 360p is cheapest, and finds nothing.
-    assert scores[("720p", 5.0)] == 1.0
-    assert [p["config"][:2] for p in pareto] == [["360p", 5.0], ["720p", 5.0]]
-    assert pareto[0]["mbps"] < pareto[1]["mbps"] and world.agent.state == "steady"
-    assert world.config() == ("720p", 5.0)  # 5 Mbit/s carries the most accurate

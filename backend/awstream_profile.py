@@ -1,0 +1,172 @@
+"""An offline profile for ``awstream``: the golden labeller's reports on golden segments of a training clip.
+
+The clip is cut into golden segments as the generator would make them at the agent's golden configuration
+(its frames at the golden fps and resolution, encoded and decoded again), and each is labelled by the
+processor's own golden labeller (:func:`services.processor.labeller.label`) with the service's application
+and its golden model: every configuration of the agent's grid is derived from the segment and scored
+against the golden model's detections. No ground truth is read. The reports, a JSON list, are what the
+agent's ``profile`` parameter takes.
+
+``python -m backend.awstream_profile --clip FILE --service ID --out FILE`` (``--help`` for the rest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from backend.templates import load_template
+from common.derive import fps_ratio, keeps, target_size
+from common.errors import ConfigError, DayuError
+from common.golden import MAX_CANDIDATES, Knobs, LabelReport
+from common.plan import Plan
+from common.registry import REGISTRY
+from common.task import Meta
+from services.processor.application import FAMILY as APPLICATION
+from services.processor.application import Application
+from services.processor.labeller import derive, detector_of, label
+from services.scheduler.agent import FAMILY as AGENT
+from services.scheduler.agent import AgentContext
+from services.scheduler.agents.awstream import AwstreamAgent
+
+
+def clip_rate(clip: Path) -> float:
+    """The clip's frame rate (30 where its container does not say)."""
+    capture = cv2.VideoCapture(str(clip))
+    if not capture.isOpened():
+        raise ConfigError(f"cannot open the clip {clip}")
+    try:
+        return float(capture.get(cv2.CAP_PROP_FPS)) or 30.0
+    finally:
+        capture.release()
+
+
+def golden_segments(clip: Path, golden: Knobs, count: int) -> list[list[np.ndarray]]:
+    """Up to ``count`` golden segments spread over the clip: each ``golden.buffer_size`` frames that the
+    golden fps keeps, at the golden resolution (read as the clip plays, so memory stays one segment's)."""
+    capture = cv2.VideoCapture(str(clip))
+    if not capture.isOpened():
+        raise ConfigError(f"cannot open the clip {clip}")
+    try:
+        fps = float(capture.get(cv2.CAP_PROP_FPS)) or 30.0
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        ratio = fps_ratio(fps, golden.fps)
+        span = math.ceil(golden.buffer_size / ratio)  # source frames one golden segment covers
+        gap = max(span, total // count) if total > 0 else span  # source frames between segment starts
+        segments: list[list[np.ndarray]] = []
+        current: list[np.ndarray] = []
+        index = 0
+        while len(segments) < count:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            position = index % gap
+            index += 1
+            if position >= span or not keeps(position, ratio):
+                continue
+            height, width = frame.shape[:2]
+            size = target_size(width, height, golden.resolution)
+            if size != (width, height):
+                frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+            current.append(frame)
+            if len(current) == golden.buffer_size or position == span - 1:
+                segments.append(current)
+                current = []
+    finally:
+        capture.release()
+    if not segments:
+        raise ConfigError(f"the clip {clip} holds no readable frame")
+    return segments
+
+
+def profile_clip(
+    template_dir: str | Path,
+    clip: Path,
+    service: str,
+    *,
+    params: dict[str, Any] | None = None,
+    startup: Meta | None = None,
+    segments: int = 8,
+) -> list[LabelReport]:
+    """The golden labeller's reports on ``segments`` golden segments of ``clip``, for ``service``'s
+    application, listing the grid of an awstream agent configured with ``params`` (default: the template's)."""
+    template = load_template(template_dir)
+    spec = template.services.get(service)
+    if spec is None:
+        raise ConfigError(f"unknown service {service!r}; known: {', '.join(sorted(template.services))}")
+    if spec.input != "frame":
+        raise ConfigError(f"{service} reads {spec.input}, not frames: there is nothing to label")
+    processor = template.component(spec.template).config
+    application = processor.get("application") or {}
+    golden_model = (processor.get("labeller") or {}).get("golden_model")
+    if params is None:
+        policy = template.policies.get("awstream")
+        scheduler = template.component(policy.scheduler).config if policy else {}
+        params = dict((scheduler.get("agent") or {}).get("params") or {})
+    config = REGISTRY.make_config(AGENT, "awstream", {**params, "profile": None})
+    agent = AwstreamAgent(
+        config, context=AgentContext(source_id="clip", cloud="cloud", startup=Plan(meta=startup or Meta()))
+    )
+    golden_meta = agent.golden
+    golden = Knobs(
+        resolution=golden_meta.resolution,
+        fps=min(golden_meta.fps, clip_rate(clip)),  # as the processor labels: no more frames than the source has
+        encoding=golden_meta.encoding,
+        qp=golden_meta.qp,
+        buffer_size=golden_meta.buffer_size,
+        model=golden_model,
+    )
+    candidates = [agent.candidate(key) for key in agent.grid()]
+    app: Application = REGISTRY.create(APPLICATION, application["alias"], application.get("params") or {})
+    app.load()
+    detect = detector_of(app)
+    reports = []
+    with tempfile.TemporaryDirectory(prefix="dayu-awstream-") as tmp:
+        for chunk in golden_segments(clip, golden, segments):
+            # The golden segment as the generator sends it and the processor decodes it.
+            _, sent_frames, sent = derive(chunk, golden.fps, golden.model_copy(update={"model": None}), Path(tmp))
+            for start in range(0, len(candidates), MAX_CANDIDATES):
+                batch = candidates[start : start + MAX_CANDIDATES]
+                reports.append(label(sent_frames, golden, batch, detect, segment_bytes=sent))
+    return reports
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m backend.awstream_profile", description=__doc__.split("\n")[0])
+    parser.add_argument("--clip", required=True, type=Path, help="the training clip (any video file)")
+    parser.add_argument("--service", required=True, help="service id whose application labels it")
+    parser.add_argument("--out", required=True, type=Path, help="where the profile (JSON) goes")
+    parser.add_argument("--template", default="template", help="template directory")
+    parser.add_argument(
+        "--params", type=json.loads, default=None, help="the agent's parameters as JSON (default: the template's)"
+    )
+    parser.add_argument("--segments", type=int, default=8, help="golden segments labelled, spread over the clip")
+    parser.add_argument("--buffer-size", type=int, default=4, help="frames per served segment (the bytes' unit)")
+    parser.add_argument("--encoding", default="mp4v", help="the served segments' codec")
+    args = parser.parse_args(argv)
+    try:
+        startup = Meta(buffer_size=args.buffer_size, encoding=args.encoding)
+        reports = profile_clip(
+            args.template, args.clip, args.service, params=args.params, startup=startup, segments=args.segments
+        )
+    except DayuError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps([r.model_dump(mode="json") for r in reports], indent=1), encoding="utf-8")
+    informative = sum(1 for r in reports if r.golden_objects)
+    print(f"wrote {args.out}: {len(reports)} labelled segments, {informative} with objects")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -34,6 +34,10 @@ def test_quick_policy_benchmark_writes_results_table_and_plots(tmp_path: Path) -
     results = json.loads((out / "results.json").read_text())
     assert results["settings"]["trace"] == "step-drop" and results["settings"]["seed"] == 3
     assert results["settings"]["trace_replay"] == "replayed on the link from the first result"
+    # The edge is weaker than the cloud (a CPU quota), and the results say whether the kernel enforced it.
+    cpu = results["settings"]["node_cpu"]
+    assert results["settings"]["edge_cpu_quota"] == 0.5 and cpu["nodes"]["edge1"]["cpu_quota"] == 0.5
+    assert cpu["nodes"]["cloud"]["cpu_quota"] is None and (cpu["enforced"] or "NOT enforced" in cpu["reason"])
     assert list(results["policies"]) == ["fixed", "fc"]
     for policy, figures in results["policies"].items():
         assert figures["tasks"] > 0, policy
@@ -47,6 +51,6 @@ def test_quick_policy_benchmark_writes_results_table_and_plots(tmp_path: Path) -
     assert results["policies"]["fc"]["agent"]["alias"] == "fc"
     assert results["policies"]["fc"]["agent"]["params"]["slo_s"] == 1.0
     table = (out / "table.md").read_text()
-    assert "| fixed |" in table and "| fc |" in table
+    assert "| fixed |" in table and "| fc |" in table and "0.5 core(s)" in table
     for plot in ("latency_cdf.png", "over_time.png", "accuracy_vs_bytes.png"):
         assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", plot

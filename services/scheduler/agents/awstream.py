@@ -23,9 +23,13 @@ streams the video, as in the paper), so every segment crosses the link, and its 
   queue drained (a segment crossed in under ``drained_ratio`` of the interval) for ``probe_every_s``, and
   the next member fitting the link the segments measured, it moves to *probe*.
 - *degrade*: the most accurate member that fits the delivered rate (always a cheaper one); again if the
-  queue still grows; back to *steady* once it has drained.
+  queue still grows; back to *steady* once it has drained (or nothing came back for
+  ``feedback_timeout_s``).
 - *probe*: the next member up; after ``probe_segments`` of its segments crossed without congestion it is
-  kept (*steady*), else (congestion, or none came back within ``probe_timeout_s``) the agent goes back.
+  kept (*steady*), else (congestion, or not all came back within ``feedback_timeout_s``) the agent goes back.
+
+A segment of the served configuration dropped for load (queue full, overloaded, shed, timeout,
+unreachable) counts as congestion, like a growing queue.
 
 A configuration fits a bandwidth when its segments' mean time on the link, as an M/D/1 queue (the
 estimate ``offline-profiling`` uses), is at most ``max_link_s``. Once a profile is known, golden segments
@@ -46,6 +50,7 @@ from pydantic import Field
 from common.feedback import DropFeedback, TaskFeedback
 from common.golden import LABEL_KEY, MAX_CANDIDATES, Knobs
 from common.plan import Plan, PlanRequest
+from common.records import DropReason
 from common.registry import HookConfig, hook
 from common.task import Meta
 from services.scheduler.agent import (
@@ -64,6 +69,10 @@ from services.scheduler.pareto import Key, Point, Profile, load_reports
 State = Literal["startup", "steady", "degrade", "probe"]
 KnobName = Literal["resolution", "fps", "qp"]
 DEFAULT_KNOBS: tuple[KnobName, ...] = ("resolution", "fps")
+LOAD_DROPS = frozenset(
+    {DropReason.QUEUE_FULL, DropReason.OVERLOADED, DropReason.SHED, DropReason.TIMEOUT, DropReason.NODE_UNREACHABLE}
+)
+"""Drops that say the segments are more than the path carries (not errors of one segment)."""
 LINK_FLOOR_S = 1e-4
 """Least time on the link a segment is taken to have spent (an unshaped LAN may report none)."""
 
@@ -108,8 +117,11 @@ class AwstreamConfig(AgentConfig):
     )
     probe_every_s: float = Field(10.0, ge=0, description="Seconds steady with the queue drained before probing up.")
     probe_segments: int = Field(2, ge=1, le=32, description="Segments of the probed configuration that must cross.")
-    probe_timeout_s: float = Field(
-        15.0, gt=0, description="A probe whose segments have not come back this long after it started fails."
+    feedback_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        description="A probe or a degrade whose segments have not come back this long after it began ends "
+        "(the probe fails; the degrade returns to steady).",
     )
 
 
@@ -178,6 +190,8 @@ class AwstreamAgent(Agent):
         self.changed_at = now
         self.samples: deque[Sample] = deque(maxlen=32)
         self.skip = 0
+        self.lost = 0
+        """Segments of the served configuration dropped for load since the last change of state."""
         """Served segments still to come that queued behind a golden segment."""
         self.counts = {"degrades": 0, "probes": 0, "probes_kept": 0, "full_profiles": 0, "online_profiles": 0}
         self.profiling_tasks = 0
@@ -233,7 +247,11 @@ class AwstreamAgent(Agent):
 
     # -- feedback ---------------------------------------------------------------------------
     def on_feedback(self, feedback: TaskFeedback | DropFeedback) -> None:
-        if not isinstance(feedback, TaskFeedback):
+        if isinstance(feedback, DropFeedback):
+            meta = feedback.meta
+            served = meta is not None and LABEL_KEY not in meta.extra and self.key_of(meta) == self.serving
+            if served and feedback.reason in LOAD_DROPS:
+                self.lost += 1  # a segment of what it serves lost to load: congestion, as a growing queue is
             return
         if LABEL_KEY in feedback.meta.extra:
             self.profiling_tasks += 1
@@ -333,6 +351,7 @@ class AwstreamAgent(Agent):
         elif state == "probe":
             self.counts["probes"] += 1
         self.state, self.serving, self.changed_at = state, serving, now
+        self.lost = 0
 
     def step(self, now: float, request: PlanRequest) -> None:
         if not self.pareto:
@@ -346,7 +365,7 @@ class AwstreamAgent(Agent):
             # Nothing measured yet: the cheapest member, and probing climbs from there.
             self.move("steady", self.pareto[self.fit(measured) if measured is not None else 0].key, now)
         elif self.state == "steady":
-            if self.growing(samples) or self.short(samples):
+            if self.lost or self.growing(samples) or self.short(samples):
                 self.degrade(at, samples, now)
             elif self.probe_ready(at, samples, now):
                 self.fallback = self.pareto[at].key
@@ -357,20 +376,23 @@ class AwstreamAgent(Agent):
         elif self.state == "degrade":
             # While the backlog drains every segment waits and so looks short of rate: only a queue that
             # still grows at the lower rate means the drop was not enough.
-            if self.growing(samples):
+            if self.lost or self.growing(samples):
                 self.degrade(at, samples, now)
             elif samples and self.drained(samples):
                 self.move("steady", self.pareto[at].key, now)
+            elif not samples and now - self.changed_at > self.cfg.feedback_timeout_s:
+                self.move("steady", self.pareto[at].key, now)  # nothing came back to judge: do not wait forever
         else:  # probe
             back = self.index(self.fallback) if self.fallback is not None else max(0, at - 1)
-            if self.growing(samples) or self.short(samples) or any(s.link_s > s.interval_s for s in samples):
+            carried = not any(s.link_s > s.interval_s for s in samples)
+            if self.lost or self.growing(samples) or self.short(samples) or not carried:
                 # The link did not carry it: back to where the probe started, and let the queue drain.
                 self.move("degrade", self.pareto[min(back, at)].key, now)
                 self.samples.clear()
             elif len(samples) >= self.cfg.probe_segments:
                 self.counts["probes_kept"] += 1
                 self.move("steady", self.pareto[at].key, now)
-            elif now - self.changed_at > self.cfg.probe_timeout_s:
+            elif now - self.changed_at > self.cfg.feedback_timeout_s:
                 self.move("steady", self.pareto[min(back, at)].key, now)
 
     def degrade(self, at: int, samples: list[Sample], now: float) -> None:

@@ -23,7 +23,7 @@ from common.golden import LABEL_KEY, CandidateScore, Knobs, LabelReport
 from common.plan import ResourceReport
 from common.task import Meta
 from services.scheduler.agents.offline_profiling import link_sojourn_s
-from tests.services.scheduler.agents.synthetic import FakeClock, feed, make_agent, request
+from tests.services.scheduler.agents.synthetic import FakeClock, drop, feed, make_agent, request
 
 pytestmark = pytest.mark.unit
 LADDERS: dict[str, list[Any]] = {"resolution": ["360p", "720p", "1080p"], "fps": [5.0, 15.0, 30.0]}
@@ -269,6 +269,27 @@ def test_a_growing_queue_degrades_even_when_the_rate_looks_delivered(tmp_path: P
     plan = world.agent.decide(request())
     assert world.agent.state == "degrade"
     assert PARETO.index((plan.meta.resolution, plan.meta.fps)) < PARETO.index(("1080p", 30.0))
+
+
+def test_a_segment_lost_to_load_degrades_and_a_silent_degrade_ends(tmp_path: Path) -> None:
+    """A drop for load of a segment it serves is congestion; a drop for a segment's own error is not, nor one
+    of a configuration it no longer serves. A degrade whose segments never come back returns to steady."""
+    params = {**STEADY, "probe_every_s": 1e9, "feedback_timeout_s": 5.0}
+    world = World({**params, "profile": profile_file(tmp_path, [labels(grid())])}, 10.0, 10.0)
+    world.run(3)
+    meta = world.agent.decide(request()).meta
+    feed(world.agent, [drop(meta).model_copy(update={"reason": "decode_error"})])
+    feed(world.agent, [drop(meta.model_copy(update={"resolution": "360p"}))])
+    assert world.agent.decide(request()).meta.resolution == "1080p" and world.agent.state == "steady"
+    feed(world.agent, [drop(meta)])  # queue_full
+    plan = world.agent.decide(request())
+    assert world.agent.state == "degrade" and PARETO.index((plan.meta.resolution, plan.meta.fps)) == len(PARETO) - 2
+    world.clock.advance(4.0)
+    world.agent.decide(request())
+    assert world.agent.state == "degrade"
+    world.clock.advance(2.0)
+    world.agent.decide(request())
+    assert world.agent.state == "steady" and world.config() == PARETO[-2]
 
 
 def test_more_bandwidth_climbs_back_one_probe_at_a_time(tmp_path: Path) -> None:

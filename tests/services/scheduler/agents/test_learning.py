@@ -89,7 +89,7 @@ def test_casva_learns_online_when_asked() -> None:
         lad = agent.cfg.ladders
         res, fps, qp = agent.actions[action]
         meta = lad.set(lad.set(lad.set(agent.meta, "resolution", res), "fps", fps), "qp", qp)
-        return model.frame_bytes(meta) * meta.fps
+        return float(model.frame_bytes(meta) * meta.fps)
 
     agents, met = {}, []
     for learn in (True, False):

@@ -182,6 +182,7 @@ def honesty(root: Path) -> list[dict[str, Any]]:
     import cv2
 
     import services.processor.application  # noqa: F401
+    from common.accuracy import APPLICATION_CLASSES
     from common.golden import Knobs
     from common.registry import REGISTRY
     from datasource.synthetic import SyntheticSpec, generate_dataset
@@ -189,7 +190,7 @@ def honesty(root: Path) -> list[dict[str, Any]]:
     from services.processor.labeller import derive, detector_of, score, shown_by
 
     spec = SyntheticSpec(
-        seed=11, width=1920, height=1080, fps=30, clips=2, frames_per_clip=2 * SEGMENT, face_scale=(0.5, 1.5)
+        seed=11, width=1920, height=1080, fps=30, clips=2, frames_per_clip=150, density=2.0, face_scale=(0.5, 1.5)
     )
     out = generate_dataset(root / "honesty", spec)
     lines = (root / "honesty" / "ground_truth.jsonl").read_text().splitlines()
@@ -205,7 +206,8 @@ def honesty(root: Path) -> list[dict[str, Any]]:
                 break
             frames.append(frame)
         cap.release()
-        for start in range(0, len(frames) - SEGMENT + 1, SEGMENT):
+        # From the third second on: the scene starts empty and fills as objects walk in.
+        for start in range(2 * SEGMENT, len(frames) - SEGMENT + 1, SEGMENT):
             picks = list(range(start, start + SEGMENT))
             entries = [{"objects": truth[offset + i]["objects"]} for i in picks]
             segments.append((frames[start : start + SEGMENT], entries, picks))
@@ -221,7 +223,17 @@ def honesty(root: Path) -> list[dict[str, Any]]:
             labelled: dict[tuple[str, float], list[float]] = {k: [] for k in GRID}
             true: dict[tuple[str, float], list[float]] = {k: [] for k in GRID}
             golden_true: list[float] = []
+            used = 0
             for frames, entries, picks in segments:
+                present = sum(
+                    1
+                    for e in entries
+                    for o in e["objects"]
+                    if o.get("class") in APPLICATION_CLASSES[alias] and not o.get("ignore")
+                )
+                if present == 0:
+                    continue  # nothing to find: every configuration would score 1.0 both ways
+                used += 1
                 # The golden segment as the generator sends it: encoded at the golden knobs, decoded by the processor.
                 _, golden_frames, _ = derive(frames, 30, golden.model_copy(update={"model": None}), work)
                 labels = [list(r.objects) for r in detect(model, golden_frames)]
@@ -245,7 +257,7 @@ def honesty(root: Path) -> list[dict[str, Any]]:
                     "golden_f1_vs_truth": round(sum(golden_true) / len(golden_true), 3),
                     "spearman": None if (rho := _spearman(lab, tru)) is None else round(rho, 3),
                     "mae": round(sum(abs(a - b) for a, b in zip(lab, tru, strict=True)) / len(GRID), 3),
-                    "segments": len(segments),
+                    "segments": used,
                     "grid": {
                         f"{r}@{f:g}": [round(a, 3), round(b, 3)] for (r, f), a, b in zip(GRID, lab, tru, strict=True)
                     },

@@ -105,7 +105,14 @@ def workloads(*, agent: dict[str, Any], startup: dict[str, Any], clip: Path, tru
                 component="processor",
                 node=node,
                 service=SERVICE,
-                config={"service": SERVICE, "application": {"alias": SERVICE, "params": {"threads": 1}}},
+                config={
+                    "service": SERVICE,
+                    "application": {"alias": SERVICE, "params": {"threads": 1}},
+                    # The golden labeller (chameleon's and the learners' accuracy without ground truth), on the
+                    # cloud only; the golden model is the cascade the stage runs (on this synthetic set the
+                    # cascade is the more accurate one: docs/applications.md).
+                    "labeller": {"enabled": node == CLOUD, "nodes": [CLOUD], "min_period_s": 1.0},
+                },
             ),
         ]
     out.append(

@@ -202,7 +202,8 @@ def stream_info(sid: str, mode: Literal["http", "rtsp"], rtsp_url: str | None) -
 
 
 def source_changed(generator: str, opened: bool) -> SourceChanged:
-    """A generator's reply to open/close; its counters and timings (whatever the contract lists) are zero."""
+    """A generator's reply to open/close; its counters and timings (whatever the contract lists) are zero,
+    its other required text fields empty."""
     outbox = {name: 0 for name in OutboxStatus.model_fields}
     given: dict[str, Any] = dict(
         source_id=generator.removeprefix("generator-"), node="edge2", state="running" if opened else "closed",
@@ -210,7 +211,9 @@ def source_changed(generator: str, opened: bool) -> SourceChanged:
         plan_error=None, changed=True,
     )  # fmt: skip
     numbers = {
-        name: 0 for name, field in SourceChanged.model_fields.items() if name not in given and field.is_required()
+        name: "" if field.annotation is str else 0
+        for name, field in SourceChanged.model_fields.items()
+        if name not in given and field.is_required()
     }
     return SourceChanged.model_validate({**given, **numbers})
 

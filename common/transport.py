@@ -2,27 +2,35 @@
 
 Retries happen only where repeating is safe: idempotent calls (GET, PUT, DELETE, or ``idempotent=True``)
 on timeouts, connection errors and 502/503/504; any call when the connection could not be made at
-all (nothing was sent). Unit tests swap the transport for ``httpx.MockTransport``.
+all (nothing was sent).
 
-The default transport is :class:`PooledTransport`: aiohttp's pool moves the bytes. httpcore's own pool
-checks every pooled connection's socket on each request, which costs milliseconds per call once a busy
-controller keeps dozens of connections open. A call that carries only a body and headers (every call of
-the data plane) goes straight to that pool (:meth:`PooledTransport.fetch`): httpx's request building,
-auth and redirect handling above it cost more CPU than the pool itself. Any other call (``json=``,
-``params=``, multipart, streams) is built and read by httpx over the same pool.
+One stack moves the bytes: :class:`ServiceClient` turns every call (``content=``, ``json=``, ``params=``,
+a form, ``files=``) into one :class:`Outgoing` request, and :class:`PooledTransport` sends it on aiohttp's
+connection pool and reads the reply whole into a :class:`Reply` (or hands it over as it arrives, for
+:meth:`ServiceClient.stream`). Nothing is built twice and no library's internals are touched: an earlier
+design built httpx's request and response objects over the same pool, which cost more CPU per call than
+the pool itself. Unit tests swap the transport for ``httpx.MockTransport`` (or any httpx transport):
+:class:`HttpxTransport` hands the same :class:`Outgoing` to it through httpx's public transport interface.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import random
+import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AbstractAsyncContextManager
-from typing import Any, TypeVar
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol, TypeVar
+from urllib.parse import urlencode
 
 import aiohttp
 import httpx
+from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import BaseModel, ValidationError
+from yarl import URL
 
 from common.errors import InvalidInput, TransportError, UpstreamTimeout
 from common.shaping import TrafficShaper
@@ -36,55 +44,140 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 M = TypeVar("M", bound=BaseModel)
 JSON_HEADERS = {"content-type": "application/json"}
-_DIRECT_KWARGS = frozenset({"content", "headers"})
-"""The arguments a call may carry and still go straight to the pool."""
+_CALL_KWARGS = frozenset({"content", "headers", "json", "params", "data", "files"})
+"""What a call may carry besides the client's own options."""
+Limits = Mapping[str, float | None]
 
 
-class _ResponseStream(httpx.AsyncByteStream):
-    """The body of an aiohttp response, read as httpx asks for it; closing it frees the connection."""
-
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
-        self._response = response
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._response.content.iter_chunked(64 * 1024):
-                yield chunk
-        except TimeoutError:
-            raise httpx.ReadTimeout("timed out reading the response body") from None
-        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
-            raise httpx.ReadError(f"response body broken off: {exc}") from None
-
-    async def aclose(self) -> None:
-        self._response.release()
+# What went wrong with one attempt, as the retry policy needs to know it (see ServiceClient.request).
+class AttemptError(Exception):
+    """One attempt failed after (part of) the request may have reached the server."""
 
 
-class _ReadWhole(httpx.Response):
-    """A reply the pool read whole (:meth:`ServiceClient._exchange`), as an httpx response without the parts
-    that cost more than the call itself: httpx re-reading the body it is given, and parsing the URL of the
-    request it names (made only when asked for, e.g. for an error message)."""
+class NotSent(AttemptError):
+    """The connection could not be made (or no pooled one freed up): nothing reached the server."""
 
-    def __init__(self, status: int, headers: list[tuple[str, str]], content: bytes, method: str, url: str) -> None:
-        if any(k.lower() == "content-encoding" and v.strip().lower() != "identity" for k, v in headers):
-            super().__init__(status, headers=headers, content=content)  # httpx decodes it, as on its own path
-        else:
-            super().__init__(status, headers=headers, stream=httpx.ByteStream(content))
-            self._content = content
-        self._method, self._url = method, url
+
+class TimedOut(AttemptError):
+    """The server did not answer (or read the upload) within the call's timeout."""
+
+
+class BadURL(AttemptError):
+    """The URL cannot be sent anywhere; repeating it cannot help."""
+
+
+class Sent(NamedTuple):
+    """The request a reply answers, as error messages name it."""
+
+    method: str
+    url: str
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """One request, fully encoded: what every transport sends."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None
+    limits: Limits
+
+
+class Reply:
+    """A reply read whole. The same names as httpx's response for what callers read."""
+
+    __slots__ = ("content", "headers", "method", "status_code", "url")
+
+    def __init__(self, status_code: int, headers: CIMultiDictProxy[str], content: bytes, method: str, url: str) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+        self.method = method
+        self.url = url
 
     @property
-    def request(self) -> httpx.Request:
-        if self._request is None:
-            self._request = httpx.Request(self._method, self._url)
-        return self._request
+    def request(self) -> Sent:
+        return Sent(self.method, self.url)
 
-    @request.setter
-    def request(self, value: httpx.Request) -> None:
-        self._request = value
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(_charset(self.headers), errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
 
 
-class PooledTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over one aiohttp connection pool (created on first use, inside the loop)."""
+class StreamedReply:
+    """A reply whose body is read as it arrives (:meth:`ServiceClient.stream`)."""
+
+    def __init__(self, status_code: int, headers: CIMultiDictProxy[str], chunks: AsyncIterator[bytes]) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self._chunks = chunks
+
+    def aiter_raw(self) -> AsyncIterator[bytes]:
+        """The body as it came, content-encoding and all."""
+        return self._chunks
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """The body with its content-encoding (gzip, deflate) undone."""
+        decoder = _decoder(self.headers)
+        async for chunk in self._chunks:
+            out = decoder.decompress(chunk) if decoder is not None else chunk
+            if out:
+                yield out
+        if decoder is not None and (tail := decoder.flush()):
+            yield tail
+
+    async def aread(self) -> bytes:
+        return b"".join([chunk async for chunk in self.aiter_bytes()])
+
+
+class Transport(Protocol):
+    """What moves a request: :class:`PooledTransport` in every component, :class:`HttpxTransport` in tests."""
+
+    async def send(self, out: Outgoing) -> Reply: ...
+
+    def open(self, out: Outgoing) -> AbstractAsyncContextManager[StreamedReply]: ...
+
+    async def aclose(self) -> None: ...
+
+
+def _charset(headers: Mapping[str, str]) -> str:
+    for param in headers.get("content-type", "").split(";")[1:]:
+        key, _, value = param.strip().partition("=")
+        if key.lower() == "charset" and value:
+            return value.strip('"')
+    return "utf-8"
+
+
+def _decoder(headers: Mapping[str, str]) -> Any:  # zlib's decompressor type is not public
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    if encoding == "gzip":
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    return None
+
+
+def _decoded(headers: Mapping[str, str], data: bytes) -> bytes:
+    decoder = _decoder(headers)
+    if decoder is None:
+        return data
+    try:
+        whole: bytes = decoder.decompress(data) + decoder.flush()
+        return whole
+    except zlib.error as exc:
+        raise AttemptError(f"the reply's {headers.get('content-encoding')} body is broken: {exc}") from None
+
+
+class PooledTransport:
+    """Requests on one aiohttp connection pool (created on first use, inside the loop)."""
 
     def __init__(self, *, max_connections: int = 64) -> None:
         self.max_connections = max_connections
@@ -95,8 +188,8 @@ class PooledTransport(httpx.AsyncBaseTransport):
             connector = aiohttp.TCPConnector(
                 limit=self.max_connections, limit_per_host=0, keepalive_timeout=KEEPALIVE_S, use_dns_cache=True
             )
-            # httpx decodes content-encoding and sets its own default headers: aiohttp must add nothing.
-            # No component sets cookies: without a jar no request filters one (it costs on every call).
+            # The client decodes content-encoding itself (a stream may be passed on raw) and sets the headers
+            # it means to send. No component sets cookies: without a jar no request filters one.
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 auto_decompress=False,
@@ -105,16 +198,11 @@ class PooledTransport(httpx.AsyncBaseTransport):
             )
         return self._session
 
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        body: bytes | None,
-        headers: Any,
-        limits: Mapping[str, float | None],
-        request: httpx.Request | None = None,
-    ) -> aiohttp.ClientResponse:
-        """Send one request and wait for the answer's headers; aiohttp's errors as httpx's exceptions."""
+    async def _start(self, out: Outgoing) -> aiohttp.ClientResponse:
+        """Send one request and wait for the answer's headers; aiohttp's errors as :class:`AttemptError`."""
+        if not out.url.startswith(("http://", "https://")):
+            raise BadURL(f"unsupported scheme in {out.url!r}")
+        limits = out.limits
         timeout = aiohttp.ClientTimeout(
             total=None,
             connect=_seconds(limits.get("pool"), limits.get("connect")),
@@ -128,53 +216,58 @@ class PooledTransport(httpx.AsyncBaseTransport):
         try:
             async with asyncio.timeout(deadline):
                 return await self._open().request(
-                    method, url, data=body if body else None, headers=headers, timeout=timeout, allow_redirects=False
+                    out.method,
+                    out.url,
+                    data=out.body or None,
+                    headers=out.headers,
+                    timeout=timeout,
+                    allow_redirects=False,
                 )
-        except aiohttp.InvalidURL as exc:
-            raise httpx.InvalidURL(f"{url}: {exc}") from None
+        except (aiohttp.InvalidURL, ValueError) as exc:
+            raise BadURL(f"{out.url}: {exc}") from None
         except aiohttp.ConnectionTimeoutError:
-            raise httpx.ConnectTimeout("timed out connecting", request=request) from None
+            raise NotSent("timed out connecting") from None
         except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(str(exc), request=request) from None
+            raise NotSent(str(exc)) from None
         except TimeoutError:  # aiohttp's read timeouts are TimeoutErrors too: checked before connection errors
-            raise httpx.ReadTimeout("timed out waiting for the response", request=request) from None
+            raise TimedOut("timed out waiting for the response") from None
         except aiohttp.ServerDisconnectedError as exc:
-            raise httpx.RemoteProtocolError(f"server disconnected: {exc}", request=request) from None
+            raise AttemptError(f"server disconnected: {exc}") from None
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
-            raise httpx.ReadError(str(exc), request=request) from None
+            raise AttemptError(str(exc)) from None
 
-    async def fetch(
-        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str], limits: Mapping[str, float | None]
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
-        """One whole exchange straight on the pool: status, headers and the body read to its end."""
-        if not url.startswith(("http://", "https://")):
-            raise httpx.UnsupportedProtocol(f"unsupported scheme in {url!r}")
-        response = await self._send(method, url, body, headers, limits)
+    async def send(self, out: Outgoing) -> Reply:
+        response = await self._start(out)
         try:
             data = await response.read()
         except TimeoutError:
-            raise httpx.ReadTimeout("timed out reading the response body") from None
+            raise TimedOut("timed out reading the response body") from None
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
-            raise httpx.ReadError(f"response body broken off: {exc}") from None
+            raise AttemptError(f"response body broken off: {exc}") from None
         finally:
             response.release()
-        raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers]
-        return response.status, raw, data
+        headers = response.headers
+        if "content-encoding" in headers:
+            data = _decoded(headers, data)
+        return Reply(response.status, headers, data, out.method, out.url)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(f"unsupported scheme {request.url.scheme!r}", request=request)
-        limits = request.extensions.get("timeout", {})
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
-        headers = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
-        body = await request.aread()
-        response = await self._send(request.method, str(request.url), body, headers, limits, request)
-        return httpx.Response(
-            response.status,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
-            stream=_ResponseStream(response),
-            request=request,
-        )
+    @asynccontextmanager
+    async def open(self, out: Outgoing) -> AsyncIterator[StreamedReply]:
+        response = await self._start(out)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    yield chunk
+            except TimeoutError:
+                raise TransportError(f"{out.method} {out.url}: timed out reading the body", url=out.url) from None
+            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+                raise TransportError(f"{out.method} {out.url}: body broken off: {exc}", url=out.url) from None
+
+        try:
+            yield StreamedReply(response.status, response.headers, chunks())
+        finally:
+            response.release()
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -182,9 +275,98 @@ class PooledTransport(httpx.AsyncBaseTransport):
             self._session = None
 
 
+class HttpxTransport:
+    """Any httpx transport (``httpx.MockTransport`` in unit tests) behind the same interface, through httpx's
+    public transport API: the request it gets carries exactly the bytes :class:`PooledTransport` would send."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self.transport = transport
+
+    async def _start(self, out: Outgoing) -> httpx.Response:
+        try:
+            request = httpx.Request(
+                out.method, out.url, headers=out.headers, content=out.body, extensions={"timeout": dict(out.limits)}
+            )
+            return await self.transport.handle_async_request(request)
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise BadURL(str(exc)) from None
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise NotSent(str(exc)) from None
+        except httpx.TimeoutException as exc:
+            raise TimedOut(str(exc) or "timed out") from None
+        except httpx.HTTPError as exc:
+            raise AttemptError(str(exc)) from None
+
+    @staticmethod
+    def _headers(response: httpx.Response) -> CIMultiDictProxy[str]:
+        return CIMultiDictProxy(CIMultiDict(response.headers.multi_items()))
+
+    async def send(self, out: Outgoing) -> Reply:
+        response = await self._start(out)
+        try:
+            data = await response.aread()
+        except httpx.TimeoutException:
+            raise TimedOut("timed out reading the response body") from None
+        except httpx.HTTPError as exc:
+            raise AttemptError(f"response body broken off: {exc}") from None
+        finally:
+            await response.aclose()
+        headers = self._headers(response)
+        return Reply(response.status_code, headers, _decoded(headers, data), out.method, out.url)
+
+    @asynccontextmanager
+    async def open(self, out: Outgoing) -> AsyncIterator[StreamedReply]:
+        response = await self._start(out)
+        try:
+            yield StreamedReply(response.status_code, self._headers(response), response.aiter_raw())
+        finally:
+            await response.aclose()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+
 def _seconds(*parts: float | None) -> float | None:
     known = [p for p in parts if p is not None]
     return sum(known) if known else None
+
+
+def _text(value: Any) -> str:
+    """A query or form value as httpx wrote it: booleans in lower case, ``None`` empty."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return "" if value is None else str(value)
+
+
+def _pairs(fields: Mapping[str, Any]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for key, value in fields.items():
+        for one in value if isinstance(value, list | tuple) else [value]:
+            out.append((key, _text(one)))
+    return out
+
+
+def _multipart(fields: Mapping[str, Any], files: Mapping[str, Any]) -> tuple[bytes, str]:
+    """A ``multipart/form-data`` body: each field, then each file as ``(filename, bytes, content type)``."""
+    boundary = os.urandom(16).hex()
+    parts: list[bytes] = []
+    for name, value in _pairs(fields):
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(name)}"\r\n\r\n'
+        parts += [head.encode(), value.encode(), b"\r\n"]
+    for name, (filename, data, content_type) in files.items():
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(name)}"; '
+            f'filename="{_quoted(filename)}"\r\nContent-Type: {content_type}\r\n\r\n'
+        )
+        parts += [head.encode(), bytes(data), b"\r\n"]
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def _quoted(name: str) -> str:
+    return name.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
 
 
 class ServiceClient:
@@ -198,9 +380,9 @@ class ServiceClient:
         max_backoff: float = 2.0,
         token: str | None = None,
         shaper: TrafficShaper | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | httpx.AsyncBaseTransport | None = None,
         max_connections: int = 64,
-        token_to: Callable[[httpx.URL], bool] | None = None,
+        token_to: Callable[[URL], bool] | None = None,
     ) -> None:
         """``token_to`` says which destinations get the token (default: all, for a client that only talks
         to Dayu's own components); any other destination gets no ``Authorization`` from this client."""
@@ -216,17 +398,16 @@ class ServiceClient:
         self._authorization = f"Bearer {token}" if token else None
         self.token_to = token_to
         self._limits = {"connect": connect_timeout, "read": timeout, "write": timeout, "pool": timeout}
-        pooled = transport or PooledTransport(max_connections=max_connections)
-        self._pool = pooled if isinstance(pooled, PooledTransport) else None
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            transport=pooled,
-            trust_env=False,
-        )
+        if transport is None:
+            transport = PooledTransport(max_connections=max_connections)
+        elif isinstance(transport, httpx.AsyncBaseTransport):
+            transport = HttpxTransport(transport)
+        self.transport: Transport = transport
+        self.closed = False
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        self.closed = True
+        await self.transport.aclose()
 
     async def __aenter__(self) -> ServiceClient:
         return self
@@ -234,37 +415,46 @@ class ServiceClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def _authorize(self, url: str, kwargs: dict[str, Any]) -> None:
-        """Add the token for this destination only: per request, never as a client-wide default."""
-        if self._authorization is None:
-            return
-        if self.token_to is not None and not self.token_to(httpx.URL(url)):
-            return
-        headers = httpx.Headers(kwargs.get("headers"))
-        if "authorization" not in headers:
+    def _outgoing(self, method: str, url: str, timeout: float | None, kwargs: dict[str, Any]) -> Outgoing:
+        """The call encoded once, whatever it carries; the token added for its destination only."""
+        unknown = kwargs.keys() - _CALL_KWARGS
+        if unknown:
+            raise TypeError(f"ServiceClient.request got unexpected arguments {sorted(unknown)}")
+        headers = {k: v for k, v in (kwargs.get("headers") or {}).items() if k.lower() not in HOP_BY_HOP}
+        lower = {k.lower() for k in headers}
+        body, content_type = self._body(kwargs)
+        if content_type is not None and "content-type" not in lower:
+            headers["content-type"] = content_type
+        params = kwargs.get("params")
+        if params:
+            url = f"{url}{'&' if '?' in url else '?'}{urlencode(_pairs(params))}"
+        wanted = self._authorization is not None and "authorization" not in lower
+        if wanted and (self.token_to is None or self._token_goes_to(url)):
             headers["Authorization"] = self._authorization
-        kwargs["headers"] = headers
+        limits = self._limits if timeout is None else dict.fromkeys(self._limits, timeout)
+        return Outgoing(method, url, headers, body, limits)
 
-    def _direct_headers(self, url: str, headers: Mapping[str, str] | None) -> dict[str, str]:
-        """The caller's headers plus the token (as :meth:`_authorize` adds it), for :meth:`PooledTransport.fetch`."""
-        out = {k: v for k, v in (headers or {}).items() if k.lower() not in HOP_BY_HOP}
-        if self._authorization is None or any(k.lower() == "authorization" for k in out):
-            return out
-        if self.token_to is None or self.token_to(httpx.URL(url)):
-            out["Authorization"] = self._authorization
-        return out
+    def _token_goes_to(self, url: str) -> bool:
+        assert self.token_to is not None
+        try:
+            return self.token_to(URL(url))
+        except ValueError:
+            return False  # a URL that does not parse goes nowhere; the transport says so
 
-    async def _exchange(
-        self,
-        method: str,
-        url: str,
-        body: bytes | None,
-        headers: dict[str, str],
-        limits: Mapping[str, float | None],
-    ) -> httpx.Response:
-        assert self._pool is not None
-        status, raw, data = await self._pool.fetch(method, url, body, headers, limits)
-        return _ReadWhole(status, raw, data, method, url)
+    @staticmethod
+    def _body(kwargs: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
+        content = kwargs.get("content")
+        if content is not None:
+            return (content.encode() if isinstance(content, str) else bytes(content)), None
+        if "json" in kwargs:
+            text = json.dumps(kwargs["json"], ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            return text.encode(), "application/json"
+        files, data = kwargs.get("files"), kwargs.get("data")
+        if files:
+            return _multipart(data or {}, files)
+        if data:
+            return urlencode(_pairs(data)).encode(), "application/x-www-form-urlencoded"
+        return None, None
 
     def _delay(self, attempt: int) -> float:
         base: float = min(self.max_backoff, self.backoff * (2**attempt))
@@ -282,22 +472,12 @@ class ServiceClient:
         nbytes: int = 0,
         raise_for_status: bool = True,
         **kwargs: Any,
-    ) -> httpx.Response:
+    ) -> Reply:
         """Send one request; ``node``/``nbytes`` let the shaper delay it as the link would."""
         method = method.upper()
         safe = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
         attempts = 1 + (self.retries if retries is None else retries)
-        # A body and headers only: straight to the pool (see the module doc); anything else through httpx.
-        content = kwargs.get("content")
-        direct = self._pool is not None and kwargs.keys() <= _DIRECT_KWARGS and isinstance(content, bytes | str | None)
-        if direct:
-            body = content.encode() if isinstance(content, str) else content
-            headers = self._direct_headers(url, kwargs.get("headers"))
-            limits = self._limits if timeout is None else dict.fromkeys(self._limits, timeout)
-        else:
-            if timeout is not None:
-                kwargs["timeout"] = timeout
-            self._authorize(url, kwargs)
+        out = self._outgoing(method, url, timeout, kwargs)
         last: Exception | None = None
         for attempt in range(attempts):
             if attempt:
@@ -305,22 +485,18 @@ class ServiceClient:
             try:
                 if self.shaper is not None:
                     await self.shaper.wait(node, nbytes)
-                if direct:
-                    response = await self._exchange(method, url, body, headers, limits)
-                else:
-                    response = await self._client.request(method, url, **kwargs)
-            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:  # a wrong URL stays wrong
+                response = await self.transport.send(out)
+            except BadURL as exc:  # a wrong URL stays wrong
                 raise TransportError(f"{method} {url}: bad URL: {exc}", url=url) from None
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                # Nothing reached the server: always safe to retry, whatever the method.
+            except NotSent as exc:  # nothing reached the server: always safe to retry, whatever the method
                 last = exc
                 continue
-            except httpx.TimeoutException as exc:
+            except TimedOut as exc:
                 last = exc
                 if safe:
                     continue
                 raise UpstreamTimeout(f"{method} {url} timed out", url=url) from None
-            except httpx.HTTPError as exc:
+            except AttemptError as exc:
                 last = exc
                 if safe:
                     continue
@@ -331,16 +507,28 @@ class ServiceClient:
             if raise_for_status and response.status_code >= 400:
                 raise _error_from(method, url, response)
             return response
-        if isinstance(last, httpx.TimeoutException):
+        if isinstance(last, TimedOut):
             raise UpstreamTimeout(f"{method} {url} timed out after {attempts} attempt(s)", url=url)
         if isinstance(last, TransportError):
             raise last
         raise TransportError(f"{method} {url} failed after {attempts} attempt(s): {last}", url=url)
 
-    def stream(self, method: str, url: str, **kwargs: Any) -> AbstractAsyncContextManager[httpx.Response]:
+    @asynccontextmanager
+    async def stream(
+        self, method: str, url: str, *, timeout: float | None = None, **kwargs: Any
+    ) -> AsyncIterator[StreamedReply]:
         """A response whose body is read as it arrives (exports); no retries, the caller checks the status."""
-        self._authorize(url, kwargs)
-        return self._client.stream(method.upper(), url, **kwargs)
+        method = method.upper()
+        out = self._outgoing(method, url, timeout, kwargs)
+        try:
+            async with self.transport.open(out) as response:
+                yield response
+        except BadURL as exc:
+            raise TransportError(f"{method} {url}: bad URL: {exc}", url=url) from None
+        except TimedOut:
+            raise UpstreamTimeout(f"{method} {url} timed out", url=url) from None
+        except AttemptError as exc:
+            raise TransportError(f"{method} {url} failed: {exc}", url=url) from None
 
     async def get_json(self, url: str, **kwargs: Any) -> Any:
         return (await self.request("GET", url, **kwargs)).json()
@@ -369,29 +557,28 @@ class ServiceClient:
         node: str | None = None,
         params: Mapping[str, str] | None = None,
         **kwargs: Any,
-    ) -> httpx.Response:
+    ) -> Reply:
         """Send a task (and its segment bytes, when crossing nodes) as multipart."""
         parts = multipart_parts(task, payload)
         size = len(payload) if payload is not None else 0
         return await self.request("POST", url, node=node, nbytes=size, params=params, **parts, **kwargs)
 
 
-def parse_reply(response: httpx.Response, model: type[M]) -> M:
+def parse_reply(response: Reply, model: type[M]) -> M:
     """A success reply as ``model``; a reply outside the contract is the server's fault (502), said plainly."""
     try:
         return model.model_validate_json(response.content)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "the body"
-        request = response.request
         raise TransportError(
-            f"{request.method} {request.url} answered outside the {model.__name__} contract: {where}: {first['msg']}",
-            url=str(request.url),
+            f"{response.method} {response.url} answered outside the {model.__name__} contract: {where}: {first['msg']}",
+            url=response.url,
             status=response.status_code,
         ) from None
 
 
-def _error_from(method: str, url: str, response: httpx.Response) -> TransportError:
+def _error_from(method: str, url: str, response: Reply) -> TransportError:
     message = response.text[:500]
     try:
         body = response.json()
@@ -399,7 +586,6 @@ def _error_from(method: str, url: str, response: httpx.Response) -> TransportErr
             message = str(body["error"].get("message", message))
     except ValueError:
         pass
-    error = TransportError(
+    return TransportError(
         f"{method} {url} answered {response.status_code}: {message}", url=url, status=response.status_code
     )
-    return error

@@ -194,7 +194,7 @@ async def test_lifespan_gives_a_shaped_client_and_runs_the_component_lifespan(ht
         assert client.shaper.reserve("cloud", 1_000_000) == pytest.approx(1.0)
         assert events == ["start client=ServiceClient"]
     assert events[-1] == "stop"
-    assert client._client.is_closed  # the factory closes the client it made
+    assert client.closed  # the factory closes the client it made
 
 
 async def test_topology_from_settings_inline_json(http):

@@ -1,15 +1,14 @@
-"""ServiceClient's direct path (a body and headers only, straight to aiohttp's pool) against a real uvicorn
-server on loopback: the same retry, timeout, token and error rules as calls built by httpx."""
+"""ServiceClient's default transport (every call encoded once, sent on aiohttp's pool, read whole) against a
+real uvicorn server on loopback: the retry, timeout, token and error rules, counted at the transport."""
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, NoReturn
 
 import pytest
 
 from common.errors import TransportError, UpstreamTimeout
-from common.transport import ServiceClient
+from common.transport import Outgoing, PooledTransport, Reply, ServiceClient
 from tests.common.test_transport import make_app
 from tests.servers import free_port
 
@@ -26,19 +25,8 @@ def url(serve, hits) -> str:
     return serve(make_app(hits))
 
 
-def direct_only(client: ServiceClient) -> ServiceClient:
-    """Fail the test if a call goes through httpx instead of straight to the pool."""
-
-    async def refused(*_: Any, **__: Any) -> NoReturn:
-        raise AssertionError("this call should not go through httpx")
-
-    client._client.request = refused  # type: ignore[method-assign]
-    return client
-
-
 async def test_body_and_headers_arrive_with_the_token(url: str) -> None:
     async with ServiceClient(token="s3cret") as c:
-        direct_only(c)
         response = await c.request("POST", f"{url}/echo", content='{"k":1}', headers={"content-type": "text/plain"})
     assert response.status_code == 200
     assert response.json() == {"auth": "Bearer s3cret", "body": '{"k":1}'}
@@ -48,14 +36,12 @@ async def test_body_and_headers_arrive_with_the_token(url: str) -> None:
 
 async def test_the_token_goes_only_where_it_is_meant_to(url: str) -> None:
     async with ServiceClient(token="s3cret", token_to=lambda target: target.host == "elsewhere") as c:
-        direct_only(c)
         response = await c.request("POST", f"{url}/echo", content=b"x")
     assert response.json() == {"auth": None, "body": "x"}
 
 
 async def test_idempotent_calls_are_retried_and_others_are_not(url: str, hits: Counter[str]) -> None:
     async with ServiceClient(retries=2, backoff=0.01, timeout=5) as c:
-        direct_only(c)
         with pytest.raises(TransportError) as err:
             await c.request("POST", f"{url}/flaky/a?fail=1", content=b"x")
         assert hits["a"] == 1 and err.value.status == 503 and "busy #1" in err.value.message
@@ -68,7 +54,6 @@ async def test_idempotent_calls_are_retried_and_others_are_not(url: str, hits: C
 
 async def test_client_errors_are_reported_with_the_servers_message(url: str) -> None:
     async with ServiceClient() as c:
-        direct_only(c)
         with pytest.raises(TransportError, match="no such thing here") as err:
             await c.request("GET", f"{url}/missing", content=None)
         assert err.value.status == 404
@@ -77,23 +62,22 @@ async def test_client_errors_are_reported_with_the_servers_message(url: str) -> 
 
 
 def count_fetches(client: ServiceClient) -> list[str]:
-    """The URL of every attempt the direct path makes (the server cannot count those it never sees in time)."""
-    assert client._pool is not None
-    pool, seen = client._pool, []
-    fetch = pool.fetch
+    """The URL of every attempt the transport makes (the server cannot count those it never sees in time)."""
+    assert isinstance(client.transport, PooledTransport)
+    seen: list[str] = []
 
-    async def counted(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        seen.append(url)
-        return await fetch(method, url, *args, **kwargs)
+    class Counted(PooledTransport):
+        async def send(self, out: Outgoing) -> Reply:
+            seen.append(out.url)
+            return await super().send(out)
 
-    pool.fetch = counted  # type: ignore[method-assign]
+    client.transport = Counted()
     return seen
 
 
 async def test_timeouts_are_bounded_per_call(url: str, hits: Counter[str]) -> None:
     """The server's delay (0.6 s) only grows under load, so every attempt against it times out at 0.15 s."""
     async with ServiceClient(timeout=0.15, retries=2, backoff=0.01) as c:
-        direct_only(c)
         attempts = count_fetches(c)
         with pytest.raises(UpstreamTimeout):
             await c.request("POST", f"{url}/slow/p?delay=0.6", content=b"x")
@@ -109,7 +93,6 @@ async def test_timeouts_are_bounded_per_call(url: str, hits: Counter[str]) -> No
 async def test_connect_errors_are_retried_and_bad_urls_are_not() -> None:
     dead = f"http://127.0.0.1:{free_port()}/x"  # nothing listens there
     async with ServiceClient(retries=2, backoff=0.01) as c:
-        direct_only(c)
         attempts = count_fetches(c)
         with pytest.raises(TransportError, match="after 3 attempt") as err:
             await c.request("POST", dead, content=b"x")

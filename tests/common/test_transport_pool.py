@@ -141,3 +141,13 @@ async def test_a_peer_that_stops_reading_an_upload_times_out() -> None:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_streamed_gzip_body_is_passed_on_raw_or_decoded(short_keepalive_url: str) -> None:
+    """Exports pass a stream on as it came (``aiter_raw``); ``aiter_bytes`` undoes the content-encoding."""
+    async with ServiceClient() as client:
+        async with client.stream("GET", f"{short_keepalive_url}/gzip") as response:
+            raw = b"".join([chunk async for chunk in response.aiter_raw()])
+        async with client.stream("GET", f"{short_keepalive_url}/gzip") as response:
+            decoded = await response.aread()
+    assert gzip.decompress(raw) == decoded == b"hello " * 1000

@@ -17,7 +17,6 @@ import os
 import uuid
 from typing import Any, TypeVar
 
-import httpx
 from pydantic import BaseModel, Field
 
 from common.contracts.datasource import ClientReset, StreamInfo
@@ -25,7 +24,7 @@ from common.errors import InvalidInput
 from common.registry import HookConfig, hook
 from common.segment_wire import decode_segment
 from common.task import RawMeta
-from common.transport import ServiceClient, parse_reply
+from common.transport import Reply, ServiceClient, parse_reply
 from services.generator.source import FAMILY, Frame, FrameSource
 
 
@@ -66,7 +65,7 @@ class HttpSource(FrameSource):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.http: ServiceClient | None = None
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _call(self, method: str, path: str, **kwargs: Any) -> Reply:
         if self.loop is None or self.http is None:
             raise InvalidInput("the http source is not open")
         return self.loop.run_until_complete(self.http.request(method, self.base + path, **kwargs))

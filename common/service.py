@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.config import ServiceSettings
@@ -58,8 +59,21 @@ async def require_token(request: Request) -> None:
         raise Unauthorized("missing or wrong token: send 'Authorization: Bearer <token>'")
 
 
-def error_response(status: int, code: str, message: str, detail: Any = None) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message, "detail": detail}})
+def error_response(
+    status: int, code: str, message: str, detail: Any = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    content = {"error": {"code": code, "message": message, "detail": detail}}
+    return JSONResponse(status_code=status, content=content, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the routes matching the request's path answer (HEAD with GET, as Starlette serves it)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(route_methods)
+    return sorted(methods)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -80,11 +94,16 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "invalid_input", message, problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )
-        return error_response(exc.status_code, code, str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route matching the path; a path served by
+            # several routes (GET and POST apart) allows the methods of all of them.
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return error_response(exc.status_code, code, str(exc.detail), headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -205,7 +224,7 @@ def create_service(
 
     for router in routers:
         app.include_router(router, dependencies=[Depends(require_token)])
-    include_declared_bodies(app)
+    include_declared_bodies(app, guarded=[g.path for g in guarded])
     return app
 
 

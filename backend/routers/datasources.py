@@ -25,6 +25,7 @@ from backend.contracts.catalog import (
 from backend.datasource_config import parse_datasource
 from backend.plane import ControlPlane, Plane
 from common.contracts.datasource import DatasetAdded
+from common.contracts.openapi import raises
 from common.errors import Conflict, DayuError, DecodeError, InvalidInput, PayloadTooLarge, TransportError, Unavailable
 from common.transport import parse_reply
 
@@ -99,6 +100,7 @@ async def chunks(upload: UploadFile, limit: int) -> AsyncIterator[bytes]:
     "/video",
     summary="Add a video file as a datasource of one source (no ground truth: accuracy against the golden config)",
     status_code=201,
+    responses=raises(Conflict, Unavailable, TransportError),
 )
 async def add_video(form: Annotated[VideoUpload, Form()], plane: Plane) -> VideoAdded:
     file_name = PurePath(form.file.filename or "video.mp4").name

@@ -19,11 +19,18 @@ from backend.contracts.install import (
     RedeployResult,
 )
 from backend.plane import ControlPlane, Plane
+from common.contracts.openapi import event_stream, raises
+from common.errors import Conflict, NotFound, TransportError, Unavailable, UpstreamTimeout
 
 router = APIRouter(prefix="/api", tags=["install"])
 
 
-@router.post("/install", status_code=202, summary="Start installing; poll GET /api/install for progress")
+@router.post(
+    "/install",
+    status_code=202,
+    summary="Start installing; poll GET /api/install for progress",
+    responses=raises(NotFound, Conflict),
+)
 async def install(body: InstallRequest, plane: Plane) -> InstallState:
     return plane.installer.start_install(body)
 
@@ -52,9 +59,7 @@ def status(plane: ControlPlane) -> InstallStatus:
     summary="Server-Sent Events: an `install` event (the install state, as GET /api/install) now and at every "
     "change, e.g. degraded when a component goes down and installed when it is back",
     response_class=StreamingResponse,
-    responses={
-        200: {"description": "An event stream.", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
-    },
+    responses=event_stream("An event stream: `install` events.", InstallStatus),
 )
 async def install_events(
     request: Request,
@@ -80,12 +85,20 @@ async def install_events(
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
 
-@router.post("/uninstall", summary="Close the sources and remove every deployed workload")
+@router.post(
+    "/uninstall",
+    summary="Close the sources and remove every deployed workload",
+    responses=raises(Conflict, Unavailable),
+)
 async def uninstall(plane: Plane) -> InstallState:
     return await plane.installer.uninstall()
 
 
-@router.post("/redeploy", summary="Ask the scheduler for a new deployment now and apply the difference")
+@router.post(
+    "/redeploy",
+    summary="Ask the scheduler for a new deployment now and apply the difference",
+    responses=raises(Conflict, Unavailable, TransportError, UpstreamTimeout),
+)
 async def redeploy(plane: Plane) -> RedeployResult:
     return await plane.installer.redeploy_once()
 

@@ -6,16 +6,26 @@ from fastapi import APIRouter
 
 from backend.contracts.query import OpenRequest, QueryState, SourceList, SourceStatus
 from backend.plane import Plane
+from common.contracts.openapi import raises
+from common.errors import Conflict, TransportError, Unavailable, UpstreamTimeout
 
 router = APIRouter(prefix="/api", tags=["query"])
 
 
-@router.post("/query/open", summary="Open the datasource: the installed sources start playing")
+@router.post(
+    "/query/open",
+    summary="Open the datasource: the installed sources start playing",
+    responses=raises(Conflict, Unavailable, TransportError, UpstreamTimeout),
+)
 async def open_query(plane: Plane, body: OpenRequest | None = None) -> QueryState:
     return await plane.installer.open_sources(body.sources if body else [])
 
 
-@router.post("/query/close", summary="Close the datasource")
+@router.post(
+    "/query/close",
+    summary="Close the datasource",
+    responses=raises(Conflict, Unavailable, TransportError, UpstreamTimeout),
+)
 async def close_query(plane: Plane) -> QueryState:
     return await plane.installer.close_sources()
 

@@ -20,6 +20,7 @@ from backend.datasource_config import DatasourceConfig
 from backend.plane import ControlPlane, Plane
 from backend.views import result_view
 from common.contracts.distributor import ResultPage as RecordPage
+from common.contracts.openapi import event_stream
 from common.errors import DayuError, DecodeError, NotFound, TransportError
 from common.task import END
 
@@ -79,9 +80,7 @@ async def results(
     "/{source_id}/stream",
     summary="Server-Sent Events: one `result` event (a ResultView) per record as it arrives",
     response_class=StreamingResponse,
-    responses={
-        200: {"description": "An event stream.", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
-    },
+    responses=event_stream("An event stream: `result` events, and `error` events with a message.", ResultView),
 )
 async def stream(
     source_id: str,

@@ -13,8 +13,9 @@ from fastapi.responses import StreamingResponse
 
 from backend.contracts.views import SystemHistory, SystemSnapshot
 from backend.plane import Plane
+from common.contracts.openapi import raises
 from common.disposition import attachment
-from common.errors import DayuError, TransportError
+from common.errors import Conflict, DayuError, TransportError, Unavailable, UpstreamTimeout
 from common.task import SOURCE_ID_PATTERN
 
 router = APIRouter(prefix="/api", tags=["system"])
@@ -26,7 +27,11 @@ GZIP_JSONL: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/system", summary="A fresh system snapshot")
+@router.get(
+    "/system",
+    summary="A fresh system snapshot",
+    responses=raises(Conflict, Unavailable, TransportError, UpstreamTimeout),
+)
 async def system(plane: Plane) -> SystemSnapshot:
     return await plane.sample_system()
 
@@ -42,7 +47,7 @@ async def history(
     "/export/results",
     summary="Results and drop records as gzip JSON Lines, streamed from the distributor",
     response_class=StreamingResponse,
-    responses=GZIP_JSONL,
+    responses={**GZIP_JSONL, **raises(Conflict, Unavailable)},
 )
 async def export_results(
     plane: Plane, source_id: str | None = Query(None, pattern=SOURCE_ID_PATTERN, description="Only this source.")

@@ -8,7 +8,7 @@ the document stays the contract without costing the hot path anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from common.contracts.ops import ErrorBody
+from common.errors import DayuError
 
 REF = "#/components/schemas/{model}"
 BINARY = {"type": "string", "format": "binary"}
@@ -66,29 +67,123 @@ def _missing(document: dict[str, Any]) -> list[type[BaseModel]]:
     return [_DECLARED[name] for name in sorted(names) if name in _DECLARED]
 
 
-def _error_replies(document: dict[str, Any]) -> None:
-    """FastAPI documents its own 422 body; the service factory's one error handler answers ErrorBody."""
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}
+READ_METHODS = ("get", "head")
+DERIVED = {
+    400: "Invalid input the schema cannot say (a rule across fields, a name, malformed or too deep JSON)",
+    401: "Missing or wrong token",
+    403: "The read-only token may not write",
+    404: "Nothing of that name",
+    413: "The body is over the route's limit",
+    422: "Invalid input (the message names the field)",
+}
+"""Error replies the factory declares by itself, from what a route takes (see :func:`_error_replies`)."""
+
+
+def raises(*errors: type[DayuError]) -> dict[int | str, dict[str, Any]]:
+    """``responses`` declaring error replies a route answers beyond those every route of its kind gives
+    (a state conflict, a dependency that is down): each as the one error body, described by its class."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for error in errors:
+        doc = (error.__doc__ or error.code).strip().splitlines()[0]
+        if error.status_code in out:  # two errors of one status (503: overloaded, unavailable) share it
+            doc = f"{out[error.status_code]['description']} Or: {doc}"
+        out[error.status_code] = {"description": doc, "content": {"application/json": {"schema": _ref(ErrorBody)}}}
+    return out
+
+
+def event_stream(description: str, event: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """``responses`` declaring a server-sent event stream whose events carry ``event`` as JSON data (the
+    schema describes one event, as OpenAPI 3.1 reads an event stream's schema)."""
+    schema = {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "event": {"type": "string"},
+            "id": {"type": "string"},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "description": f"{event.__name__} as JSON",
+            },
+        },
+    }
+    return {200: {"description": description, "content": {"text/event-stream": {"schema": schema}}}}
+
+
+def _derived_statuses(path: str, method: str, operation: dict[str, Any], guarded: bool) -> list[int]:
+    """The error statuses the factory itself gives an operation: the guard's token check (401, and 403
+    for a write with the read-only token), a body's limit and shape (413, 400, 422), a named thing that
+    may not exist (404 for a path parameter), parameters FastAPI validates (422) and a route may refuse
+    beyond their schema (400)."""
+    statuses: list[int] = []
+    if guarded:
+        statuses.append(401)
+        if method not in READ_METHODS:
+            statuses.append(403)
+    parameters = operation.get("parameters", [])
+    if "requestBody" in operation:
+        statuses += [400, 413, 422]
+    elif parameters:
+        statuses += [400, 422]
+    if "{" in path:
+        statuses.append(404)
+    return sorted(statuses)
+
+
+def _multipart_forms(document: dict[str, Any]) -> None:
+    """FastAPI documents a form model holding files as url-encoded; such a form can only be sent (and is
+    only read) as multipart, where a required list of files cannot be empty."""
+    schemas = document.get("components", {}).get("schemas", {})
     for methods in document.get("paths", {}).values():
         for operation in methods.values():
-            invalid = operation.get("responses", {}).get("422")
-            if invalid is not None:
-                invalid["description"] = "Invalid input (the message names the field)"
-                invalid["content"] = {"application/json": {"schema": _ref(ErrorBody)}}
+            content = operation.get("requestBody", {}).get("content", {})
+            form = content.get("application/x-www-form-urlencoded")
+            if form is None:
+                continue
+            schema = schemas.get(form.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1], form.get("schema", {}))
+            fields = list(schema.get("properties", {}).values())
+            fields += [f["items"] for f in fields if isinstance(f.get("items"), dict)]
+            if any("contentMediaType" in f or f.get("format") == "binary" for f in fields):
+                content["multipart/form-data"] = content.pop("application/x-www-form-urlencoded")
+                # An empty list of parts is no field at all on the wire: a required list holds one at least.
+                for name in schema.get("required", []):
+                    if schema["properties"].get(name, {}).get("type") == "array":
+                        schema["properties"][name].setdefault("minItems", 1)
+
+
+def _error_replies(document: dict[str, Any], guarded: frozenset[str]) -> None:
+    """Document every error reply as the :class:`ErrorBody` the factory's one error handler answers: the
+    ones derived from what the route takes, and any the route declares itself (see :func:`raises`)."""
+    for path, methods in document.get("paths", {}).items():
+        for method, operation in methods.items():
+            responses = operation.setdefault("responses", {})
+            for status in _derived_statuses(path, method, operation, path in guarded):
+                responses.setdefault(str(status), {"description": DERIVED[status]})
+            for status, response in responses.items():
+                if status.isdigit() and int(status) >= 400:
+                    response["content"] = dict(ERROR_CONTENT)
+                    if status == "422":
+                        response["description"] = DERIVED[422]
+            operation["responses"] = dict(sorted(responses.items()))
     schemas = document.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
 
 
-def include_declared_bodies(app: FastAPI) -> None:
+def include_declared_bodies(app: FastAPI, guarded: Iterable[str] = ()) -> None:
     """Make ``app.openapi()`` hold the schemas of the models its routes declare with :func:`body`, and
-    document error replies as the :class:`ErrorBody` every component answers."""
+    document error replies as the :class:`ErrorBody` every component answers. ``guarded``: the paths
+    that need the token."""
+    protected = frozenset(guarded)
     build: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         document = build()
-        _error_replies(document)
+        _multipart_forms(document)
+        _error_replies(document, protected)
         models: list[type[BaseModel]] = [*_missing(document), ErrorBody]
         _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
         schemas = document.setdefault("components", {}).setdefault("schemas", {})

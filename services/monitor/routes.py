@@ -8,8 +8,8 @@ import time
 from fastapi import APIRouter, Request
 
 from common.contracts.monitor import ProbeReceipt
-from common.contracts.openapi import body
-from common.errors import Overloaded, PayloadTooLarge
+from common.contracts.openapi import body, raises
+from common.errors import InvalidInput, Overloaded, PayloadTooLarge
 from common.plan import ResourceReport
 from services.monitor.config import MonitorConfig
 from services.monitor.reporter import Reporter
@@ -23,7 +23,11 @@ async def resources(request: Request) -> ResourceReport:
     return reporter.latest or await reporter.sample()
 
 
-@router.post("/bandwidth/probe", openapi_extra=body(media_types={"application/octet-stream": None}))
+@router.post(
+    "/bandwidth/probe",
+    openapi_extra=body(media_types={"application/octet-stream": None}),
+    responses=raises(Overloaded),
+)
 async def bandwidth_probe(request: Request) -> ProbeReceipt:
     """Receive one probe upload. One edge at a time, so probes do not share (and halve) the link."""
     config: MonitorConfig = request.app.state.config
@@ -43,6 +47,8 @@ async def bandwidth_probe(request: Request) -> ProbeReceipt:
             received += len(chunk)
             if received > config.max_probe_bytes:
                 raise PayloadTooLarge(f"probe exceeds the limit of {config.max_probe_bytes} bytes")
+        if received == 0:
+            raise InvalidInput("empty probe: a bandwidth probe measures the bytes it uploads")
         return ProbeReceipt(bytes=received, waited_s=waited, seconds=time.perf_counter() - arrived - waited)
     finally:
         lock.release()

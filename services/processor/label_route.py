@@ -13,6 +13,7 @@ import asyncio
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.contracts.openapi import raises
 from common.errors import InvalidInput, NotFound, Overloaded, Unavailable
 from common.golden import Knobs, LabelReport
 from common.wire import safe_path
@@ -31,7 +32,7 @@ class LabelRequest(BaseModel):
     candidates: list[Knobs] = Field(min_length=1, description="Configurations to derive from it and score.")
 
 
-@router.post("/label")
+@router.post("/label", responses=raises(NotFound, Unavailable, Overloaded))
 async def label_segment(request: Request, body: LabelRequest) -> LabelReport:
     """Score candidate configurations against the golden configuration on one golden segment."""
     engine: Engine = request.app.state.engine

@@ -35,7 +35,7 @@ def test_a_bad_plugin_parameter_is_refused_naming_template_line_field_and_value(
     path = template_dir / "processor" / "face-detection.yaml"
     path.write_text(
         path.read_text().replace(
-            "    alias: face-detection\n    params: {}", "    alias: face-detection\n    params:\n      min_size: 2"
+            "    alias: face-detection\n    params:\n", "    alias: face-detection\n    params:\n      min_size: 2\n"
         )
     )
     with RunningBackend(tmp_path / "state", template_dir) as backend:

@@ -62,9 +62,10 @@ bench: setup
 bench-quick: setup
 	BENCH_QUICK=1 BENCH_SCALE=$${BENCH_SCALE:-1,2,4} exec $(PY) -m tests.bench
 
-# Policies on one workload under one link trace. The defaults are the full experiment (every policy that
-# loads, step-drop, 70 s measured per run, 2 repeats: ~30-35 min idle); BENCH_ARGS narrows it, e.g.
-# "--policies fixed,fc --repeat 1".
+# Policies on every trace with every clip (docs/policies.md, "The protocol"). The defaults are the full
+# suite: every policy that loads, step-drop and two measured uplinks, the synthetic and a real clip,
+# 2 seeded repeats; it prints its estimated duration (hours) at start and needs a quiet machine.
+# BENCH_ARGS narrows it, e.g. "--policies fixed,fc --repeat 1" or "--clip FILE --service ID --trace step-drop".
 bench-policies: setup
 	exec $(PY) -m backend.benchpolicies.main $(BENCH_ARGS)
 

@@ -18,7 +18,7 @@ def add_local_commands(sub: Any) -> None:
 
     from backend.benchpolicies.main import add_arguments
 
-    bench = sub.add_parser("bench-policies", help="compare policies on one workload under one link trace")
+    bench = sub.add_parser("bench-policies", help="compare policies on link traces and clips (any video file)")
     add_arguments(bench)
     bench.set_defaults(offline=_guarded(_bench))
 

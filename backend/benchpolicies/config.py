@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_POLICIES = [
     "fixed",
+    "cloud-only",
+    "edge-only",
     "fc",
     "hei-nf",
     "dynamic",
@@ -18,20 +20,75 @@ DEFAULT_POLICIES = [
     "casva",
     "hei",
 ]
-"""Every adaptive policy and ``fixed``; by default those whose plugin cannot load here (no torch) are skipped."""
+"""Every policy: the static ones (``fixed`` runs the startup plan, the stage on the cloud; ``cloud-only`` and
+``edge-only`` place it) and every adaptive one; by default those whose plugin cannot load here (no torch) are
+skipped."""
 QUICK_POLICIES = ["fixed", "fc"]
+SYNTHETIC = "synthetic"
+"""The clip name of the seeded synthetic street clip with ground truth."""
+DEFAULT_TRACES = ["step-drop", "verizon-lte-short-up", "tmobile-umts-driving-up"]
+"""The default suite's traces: the synthetic drop the agents were tuned on, and two measured cellular uplinks."""
+
+
+class ClipChoice(BaseModel):
+    """One clip of a suite and the service whose one-stage DAG plays it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    clip: str = Field(
+        description=f"'{SYNTHETIC}', a real clip's name (datasource.clips: car-detection, bikes, ...) or a video file."
+    )
+    service: str | None = Field(None, description="Service id of the one-stage DAG; none: the template's default DAG.")
+
+
+DEFAULT_CLIPS = [ClipChoice(clip=SYNTHETIC), ClipChoice(clip="bikes", service="pedestrian-detection")]
+"""The synthetic clip (ground truth) and a real street clip (no ground truth: scored against golden)."""
+
+
+class TuningSet(BaseModel):
+    """What the agents were tuned on while they were written; every other trace and clip is held out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    traces: list[str] = Field(description="Traces used while tuning the agents.")
+    clips: list[str] = Field(description="Clips used while tuning the agents.")
+
+
+TUNED_ON = TuningSet(traces=["step-drop"], clips=[SYNTHETIC])
 
 
 class BenchSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     policies: list[str] = Field(default_factory=lambda: list(DEFAULT_POLICIES), min_length=1)
-    trace: str = Field("step-drop", description="Trace name in template/traces/ or a CSV file.")
+    traces: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_TRACES),
+        min_length=1,
+        description="Trace names in template/traces/ or CSV files; every clip runs on each.",
+    )
+    clips: list[ClipChoice] = Field(
+        default_factory=lambda: [c.model_copy() for c in DEFAULT_CLIPS],
+        min_length=1,
+        description="Clips, each with the service that processes it.",
+    )
+    tuned_on: TuningSet = Field(
+        default_factory=lambda: TUNED_ON.model_copy(deep=True),
+        description="The traces and clips the agents were tuned on; results on the others are reported "
+        "first and apart (held out).",
+    )
+    golden_cache: Path = Field(
+        Path(".dayu/bench/golden"),
+        description="Where golden references are cached, per (clip content hash, service, golden configuration).",
+    )
     duration_s: float = Field(70.0, gt=0, le=3600, description="Seconds each run measures, from the first result.")
     drain_s: float = Field(15.0, ge=0, le=600, description="Seconds to wait after a run for its tasks in flight.")
     slo_ms: float = Field(1000.0, gt=0, description="Delay a task should meet (segment end to end).")
-    seed: int = Field(7, description="Seed of the synthetic clip and of every policy's draws.")
-    repeat: int = Field(2, ge=1, le=10, description="Runs per policy.")
+    seed: int = Field(
+        7,
+        description="Seed of the synthetic clip's content and of every policy's draws; repeat r runs with seed + r, "
+        "which also picks the clip's start offset and the trace's start phase.",
+    )
+    repeat: int = Field(2, ge=1, le=10, description="Runs per policy, each with its own seed.")
     out: Path = Field(Path(".dayu/bench/policies"), description="Where results, table and plots go.")
     template: Path = Field(Path("template"), description="Template whose scheduler configs the policies use.")
     quick: bool = Field(False, description="Short run of two policies (the e2e test).")

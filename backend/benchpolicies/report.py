@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,9 @@ COLUMNS = [
     ("slo_violation_rate", "SLO viol."),
     ("slo_violation_rate_per_video_s", "viol. per video s"),
     ("slo_violation_rate_low_link", "viol. on slow link"),
-    ("accuracy_f1", "F1"),
-    ("accuracy_f1_per_video_s", "F1 per video s"),
+    ("accuracy_f1", "F1 (every frame)"),
+    ("accuracy_f1_golden", "F1 vs golden"),
+    ("accuracy_f1_tasks", "F1 processed frames"),
     ("link_mbytes", "link MB"),
     ("link_mbytes_per_video_s", "MB per video s"),
     ("drop_rate", "drops"),
@@ -76,9 +78,21 @@ def details(name: str, figures: dict[str, Any]) -> list[str]:
 
 def table(results: dict[str, Any]) -> str:
     settings = results["settings"]
+    reference = {"ground_truth": "ground truth (and golden beside it)", "golden": "the golden configuration"}
+    clip = settings.get("clip")
     lines = [
         f"Trace `{settings['trace']}` ({settings['trace_replay']}), {settings['duration_s']:g} s measured per run, "
         f"SLO {settings['slo_ms']:g} ms, seed {settings['seed']}, {settings['repeat']} repeat(s).",
+        *(
+            [
+                f"Clip `{clip}` through `{settings.get('service')}`"
+                f"{' (held out)' if settings.get('held_out') else ' (used while tuning the agents)'}; "
+                f"F1 over every source frame of the window against "
+                f"{reference.get(str(settings.get('accuracy_reference')), '-')}."
+            ]
+            if clip
+            else []
+        ),
         _cpu_line(settings),
         "",
         *figures_table(results["policies"]),
@@ -97,6 +111,39 @@ def _cpu_line(settings: dict[str, Any]) -> str:
     if cpu.get("enforced"):
         return f"Edge limited to {quota:g} core(s) by a cgroup v{cpu.get('cgroup_version')} CPU quota; cloud unlimited."
     return f"Edge quota {quota:g} core(s) NOT enforced: {cpu.get('reason') or 'no run recorded it'}."
+
+
+def write_suite(out: Path, results: dict[str, Any]) -> list[Path]:
+    """The suite's results.json (every case) and table.md: held-out cases first, then the tuning set."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    record = results["provenance"]
+    lines = [
+        f"Commit {record.get('commit') or 'unknown'}{' (with local changes)' if record.get('dirty') else ''}; "
+        f"command `{record.get('command')}`.",
+        f"Load average before {_load(record.get('load_before'))}, after {_load(record.get('load_after'))}.",
+    ]
+    for title, keys in (("Held out", results["held_out"]), ("Used while tuning the agents", results["tuned_on"])):
+        lines += ["", f"## {title}"]
+        if not keys:
+            lines += ["", "(none in this run)"]
+        for key in keys:
+            lines += ["", f"### {key}", "", table(results["cases"][key]).rstrip("\n")]
+    (out / "table.md").write_text("\n".join(lines) + "\n")
+    written = [out / "results.json", out / "table.md"]
+    # The dashboard lists the PNGs of the top folder: each case's plots beside the suite's table, by case.
+    for key in [*results["held_out"], *results["tuned_on"]]:
+        for plot in sorted((out / key).glob("*.png")):
+            target = out / f"{key}--{plot.name}"
+            shutil.copyfile(plot, target)
+            written.append(target)
+    return written
+
+
+def _load(load: dict[str, Any] | None) -> str:
+    if not load:
+        return "-"
+    return f"{load['load_1m']:.2f} / {load['load_5m']:.2f} / {load['load_15m']:.2f} (1/5/15 min, {load['cpus']} CPUs)"
 
 
 def write(out: Path, results: dict[str, Any], series: dict[str, list[dict[str, Any]]], trace: Trace) -> list[Path]:
@@ -140,7 +187,7 @@ def plots(out: Path, results: dict[str, Any], series: dict[str, list[dict[str, A
     lat.set_yscale("log")
     lat.set_ylabel("latency (ms)")
     lat.legend(fontsize=7, ncol=2)
-    acc.set_ylabel("F1 (mean of 5)")
+    acc.set_ylabel("F1 of the task (mean of 5)")
     if trace is not None:
         ts = np.linspace(0, end, 400)
         link.step(ts, [trace(t) for t in ts], where="post", color="black")

@@ -83,7 +83,7 @@ def run_policy(
     agent: dict[str, Any],
     startup: dict[str, Any],
     clip: Path,
-    truth: Path,
+    truth: Path | None,
     seed: int,
     trace: str | None,
     link_mbps: float,
@@ -92,11 +92,23 @@ def run_policy(
     run_dir: Path,
     timeout_s: float,
     edge_cpu_quota: float | None = None,
+    service: str = wl.SERVICE,
+    stage: str = wl.STAGE,
+    processor: dict[str, Any] | None = None,
 ) -> RunRecords:
     shutil.rmtree(run_dir, ignore_errors=True)
     runtime = LocalRuntime(run_dir)
     nodes = wl.nodes(edge_cpu_quota)
-    works = wl.workloads(agent=agent, startup=startup, clip=clip, truth=truth, seed=seed)
+    works = wl.workloads(
+        agent=agent,
+        startup=startup,
+        clip=clip,
+        truth=truth,
+        seed=seed,
+        service=service,
+        stage=stage,
+        processor=processor,
+    )
     installed = time.monotonic()
     runtime.start(nodes, [wl.link(trace, link_mbps)], works, timeout=timeout_s, trace_clock="held")
     distributor, scheduler = runtime.url("distributor"), runtime.url("scheduler")

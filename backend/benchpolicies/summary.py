@@ -25,6 +25,9 @@ METRICS = (
     "slo_violation_rate_per_video_s",
     "accuracy_f1",
     "accuracy_f1_per_video_s",
+    "accuracy_f1_ground_truth",
+    "accuracy_f1_golden",
+    "accuracy_f1_tasks",
     "link_mbytes",
     "link_mbytes_per_video_s",
     "drop_rate",
@@ -63,6 +66,7 @@ def samples(run: RunRecords) -> list[dict[str, Any]]:
         accuracy = (task.get("accuracy") or {}).get("accuracy")
         out.append(
             {
+                "task_id": task["task_id"],
                 "t_s": task["created_at"] - run.started,
                 "latency_ms": record["latency"] * 1000.0,
                 "accuracy": accuracy,
@@ -72,6 +76,7 @@ def samples(run: RunRecords) -> list[dict[str, Any]]:
                 "qp": task["meta"].get("qp"),
                 "nodes": sorted({s.get("node") for n, s in task["dag"].items() if n not in SENTINELS}),
                 "placement": _placement(task),
+                "stages": {n: s.get("node") for n, s in task["dag"].items() if n not in SENTINELS},
                 "video_s": video_s(task, DEFAULT_FRAMES / DEFAULT_FPS),
             }
         )

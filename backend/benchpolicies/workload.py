@@ -1,9 +1,12 @@
-"""The benchmark's workload: one seeded synthetic clip with ground truth, and the deployment that plays it.
+"""The benchmark's workload: a clip (by default one seeded synthetic clip with ground truth), and the
+deployment that plays it.
 
 One cloud and one weaker edge node (a CPU quota) joined by a link that follows the trace; the source sits
-on the edge and
-its DAG is one face-detection stage that the startup plan places on the cloud, so every segment crosses
-the link until a policy decides otherwise. Every policy gets the same clip, deployment and startup plan.
+on the edge and its DAG is one stage of the chosen service (by default the template's default DAG,
+face detection) that the startup plan places on the cloud, so every segment crosses the link until a
+policy decides otherwise. The processors run as the service's processor template configures them (its
+application, queue and golden labeller), on one thread each. Every policy gets the same clip, deployment
+and startup plan.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from backend.templates import load_template
+from common.errors import ConfigError
 from common.topology import LinkModel
 from common.workload import Workload
 from datasource.manifest import load_ground_truth, load_manifest
@@ -80,8 +85,56 @@ def traces_supported() -> bool:
     return "trace" in LinkModel.model_fields
 
 
-def workloads(*, agent: dict[str, Any], startup: dict[str, Any], clip: Path, truth: Path, seed: int) -> list[Workload]:
-    dag = {"stages": [{"name": STAGE, "service": SERVICE}]}
+def default_stage(template_dir: str | Path) -> tuple[str, str]:
+    """(stage name, service) of the template's default DAG, which must have one stage."""
+    base = load_template(template_dir).base
+    spec = base.dags[base.defaults.dag]
+    if len(spec.stages) != 1:
+        raise ConfigError(f"the template's default DAG {base.defaults.dag!r} has {len(spec.stages)} stages, not one")
+    return spec.stages[0].name, spec.stages[0].service
+
+
+def stage_of(template_dir: str | Path, service: str) -> str:
+    """The stage name of ``service``'s one-stage DAG: the default DAG's when it runs that service."""
+    name, default = default_stage(template_dir)
+    return name if service == default else service
+
+
+def processor_config(template_dir: str | Path, service: str) -> dict[str, Any]:
+    """The service's processor template config, on one thread (two processors share the machine)."""
+    template = load_template(template_dir)
+    spec = template.services.get(service)
+    if spec is None:
+        raise ConfigError(f"unknown service {service!r}; known: {', '.join(sorted(template.services))}")
+    config = dict(template.component(spec.template).config)
+    application = dict(config.get("application") or {})
+    application["params"] = {**(application.get("params") or {}), "threads": 1}
+    return {**config, "service": service, "application": application}
+
+
+def _labeller(processor: dict[str, Any], node: str) -> dict[str, Any]:
+    """The golden labeller (chameleon's and the learners' accuracy without ground truth), on the cloud only.
+    The default workload names no golden model, so the labeller uses the cascade the stage runs (on this
+    synthetic set the cascade is the more accurate one: docs/applications.md); a service from the template
+    keeps its template's golden model."""
+    return {**(processor.get("labeller") or {}), "enabled": node == CLOUD, "nodes": [CLOUD], "min_period_s": 1.0}
+
+
+def workloads(
+    *,
+    agent: dict[str, Any],
+    startup: dict[str, Any],
+    clip: Path,
+    truth: Path | None,
+    seed: int,
+    service: str = SERVICE,
+    stage: str = STAGE,
+    processor: dict[str, Any] | None = None,
+    output: str = "bbox",
+) -> list[Workload]:
+    dag = {"stages": [{"name": stage, "service": service}]}
+    if processor is None:
+        processor = {"service": service, "application": {"alias": service, "params": {"threads": 1}}}
     monitor = {
         "interval": 2.0,
         "probes": ["cpu", "memory", {"alias": "bandwidth", "params": {"size_bytes": PROBE_BYTES}}, "queue-length"],
@@ -93,7 +146,7 @@ def workloads(*, agent: dict[str, Any], startup: dict[str, Any], clip: Path, tru
             component="scheduler",
             node=CLOUD,
             stage=1,
-            config={"agent": agent, "startup": {"meta": startup, "offload": {STAGE: CLOUD}}},
+            config={"agent": agent, "startup": {"meta": startup, "offload": {stage: CLOUD}}},
         ),
     ]
     for node in (CLOUD, EDGE):
@@ -101,20 +154,16 @@ def workloads(*, agent: dict[str, Any], startup: dict[str, Any], clip: Path, tru
             Workload(name=f"monitor-{node}", component="monitor", node=node, stage=1, config=monitor),
             Workload(name=f"controller-{node}", component="controller", node=node),
             Workload(
-                name=f"proc-face-{node}",
+                name=f"proc-{stage}-{node}",
                 component="processor",
                 node=node,
-                service=SERVICE,
-                config={
-                    "service": SERVICE,
-                    "application": {"alias": SERVICE, "params": {"threads": 1}},
-                    # The golden labeller (chameleon's and the learners' accuracy without ground truth), on the
-                    # cloud only; the golden model is the cascade the stage runs (on this synthetic set the
-                    # cascade is the more accurate one: docs/applications.md).
-                    "labeller": {"enabled": node == CLOUD, "nodes": [CLOUD], "min_period_s": 1.0},
-                },
+                service=service,
+                config={**processor, "labeller": _labeller(processor, node)},
             ),
         ]
+    source: dict[str, Any] = {"path": str(clip), "loop": True}
+    if truth is not None:
+        source["truth_path"] = str(truth)
     out.append(
         Workload(
             name="gen-cam1",
@@ -123,11 +172,11 @@ def workloads(*, agent: dict[str, Any], startup: dict[str, Any], clip: Path, tru
             source_id=SOURCE,
             config={
                 "source_id": SOURCE,
-                "source": {"alias": "file", "params": {"path": str(clip), "loop": True, "truth_path": str(truth)}},
+                "source": {"alias": "file", "params": source},
                 "dag": dag,
-                "services": {SERVICE: {"input": "frame", "output": "bbox"}},
+                "services": {service: {"input": "frame", "output": output}},
                 "startup_plan": startup,
-                "startup_offload": {STAGE: CLOUD},
+                "startup_offload": {stage: CLOUD},
                 "schedule_interval": 1.0,
                 "plan_timeout_s": PLAN_TIMEOUT_S,
             },

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from backend.benchpolicies import golden, provenance, report, seeding, suite, workload
+from backend.benchpolicies import provenance, report, seeding, suite, workload
 from backend.benchpolicies.config import QUICK_POLICIES, SYNTHETIC, BenchSettings, ClipChoice
 from backend.benchpolicies.frames import score_frames
 from backend.benchpolicies.policies import agent_choice, unavailable
@@ -136,7 +136,7 @@ def _f1(scored: dict[str, Any], key: str) -> float | None:
 
 
 def run_case(
-    settings: BenchSettings, case: suite.Case, reference: golden.Reference, held_out: bool
+    settings: BenchSettings, case: suite.Case, played: list[suite.Played], held_out: bool
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]], Trace | None]:
     """Every policy and repeat of one (trace, clip, service)."""
     clip = case.clip
@@ -176,19 +176,10 @@ def run_case(
         runs = []
         agent: dict[str, Any] = {}
         for repeat in range(settings.repeat):
-            seed = settings.seed + repeat
-            offset = seeding.start_offset(seed, clip.info.frames)
+            seed, offset = played[repeat].seed, played[repeat].offset
             phase = seeding.trace_phase(seed, base.period_s) if base is not None else 0.0
             trace_ref = seeding.phased_trace(case.trace, phase, out / "traces") if base is not None else None
             trace = load_trace(trace_ref, mode="hold") if trace_ref is not None else None
-            played = seeding.rotated_clip(
-                clip.path,
-                offset,
-                clip.info.frames,
-                clip.info.fps,
-                settings.out / "workload" / "rotated",
-                clip.info.sha256[:16],
-            )
             truth_file = seeding.rotated_truth(clip.truth, offset, out / "truth") if clip.truth is not None else None
             agent = agent_choice(
                 str(settings.template),
@@ -209,7 +200,7 @@ def run_case(
                 repeat,
                 agent=agent,
                 startup=startup,
-                clip=played.resolve(),
+                clip=played[repeat].path.resolve(),
                 truth=truth_file.resolve() if truth_file is not None else None,
                 seed=seed,
                 trace=trace_ref,
@@ -233,7 +224,7 @@ def run_case(
                 records,
                 clip,
                 seeding.rotated(truth_entries, offset) if truth_entries is not None else None,
-                seeding.rotated(reference.entries, offset),
+                played[repeat].reference.entries,
             )
             figures.update(
                 accuracy_f1_tasks=figures["accuracy_f1"] if truth_entries is not None else None,
@@ -276,7 +267,10 @@ def run_case(
             "stage": clip.stage,
             "held_out": held_out,
             "accuracy_reference": reference_name,
-            "golden": {**reference.config.model_dump(mode="json"), "cache": reference.path.name},
+            "golden": {
+                **played[0].reference.config.model_dump(mode="json"),
+                "cache": [p.reference.path.name for p in played],
+            },
             "policies": settings.policies,
             "trace_replay": replay,
             "startup": startup,
@@ -294,29 +288,24 @@ def run(settings: BenchSettings) -> dict[str, Any]:
     frames = QUICK_CLIP_FRAMES if settings.quick else workload.CLIP_FRAMES
     clips = [suite.resolve_clip(settings, choice, frames) for choice in settings.clips]
     cases = suite.cases(settings, clips)
-    uncached = sum(
-        c.info.frames
-        for c in clips
-        if not golden.cache_path(
-            settings.golden_cache, c.info, golden.golden_config(settings.template, c.service)
-        ).is_file()
-    )
-    estimate = suite.estimate_s(settings, clips, uncached)
+    estimate = suite.estimate_s(settings, clips, suite.golden_frames(settings, clips))
     print(
         f"bench-policies: {len(cases)} case(s) x {len(settings.policies)} policies ({', '.join(settings.policies)}) "
         f"x {settings.repeat} repeat(s) = {suite.runs(settings, clips)} runs; estimated {estimate / 60:.0f} min "
         f"on an idle machine (~{settings.duration_s + settings.drain_s + suite.RUN_SETUP_S:.0f} s a run)",
         file=sys.stderr,
     )
-    # The golden references, up front: once per clip and service, then from the cache.
-    references = {}
+    # The golden references, up front: once per clip file (a start offset makes a new one) and service.
+    played: dict[tuple[str, str], list[suite.Played]] = {}
     for clip in clips:
-        ref = golden.reference(settings.template, clip.info, clip.service, settings.golden_cache)
-        references[(clip.label, clip.service)] = ref
-        state = "computed" if ref.computed else "read from the cache"
-        print(
-            f"bench-policies: golden reference of {clip.label} for {clip.service} {state}: {ref.path}", file=sys.stderr
-        )
+        played[(clip.label, clip.service)] = suite.played(settings, clip)
+        for repeat in played[(clip.label, clip.service)]:
+            state = "computed" if repeat.reference.computed else "read from the cache"
+            print(
+                f"bench-policies: golden reference of {clip.label} from frame {repeat.offset} for {clip.service} "
+                f"{state}: {repeat.reference.path}",
+                file=sys.stderr,
+            )
     results: dict[str, Any] = {
         "provenance": {**record, "load_before": provenance.load(), "estimated_s": round(estimate)},
         "settings": settings.model_dump(mode="json", exclude={"out", "template"}),
@@ -326,7 +315,7 @@ def run(settings: BenchSettings) -> dict[str, Any]:
     }
     for case in cases:
         held = suite.held_out(settings, case)
-        case_results, series, trace = run_case(settings, case, references[(case.clip.label, case.clip.service)], held)
+        case_results, series, trace = run_case(settings, case, played[(case.clip.label, case.clip.service)], held)
         case_results["provenance"] = record
         results["cases"][case.key] = case_results
         results["held_out" if held else "tuned_on"].append(case.key)

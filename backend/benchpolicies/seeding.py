@@ -1,10 +1,9 @@
 """What a repeat's seed changes: where in the clip the source starts and where in the trace the link starts.
 
 Both are drawn from the seed alone (``random.Random`` with a string seed is the same on every machine and
-Python build), so a repeat is reproduced by its seed. The clip is rotated into a lossless copy (FFV1): the
-same decoded pixels from frame ``offset`` on, then the frames before it, so the golden reference of the
-original clip holds for the copy frame by frame. The trace is rotated in time: the row in force at
-``phase`` seconds comes first, the rows before ``phase`` follow the last one.
+Python build), so a repeat is reproduced by its seed. The clip is rotated into a copy: its frames from
+``offset`` on, then the frames before it (ground truth rotates with them). The trace is rotated in time:
+the row in force at ``phase`` seconds comes first, the rows before ``phase`` follow the last one.
 """
 
 from __future__ import annotations
@@ -13,10 +12,12 @@ import csv
 import io
 import json
 import random
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
 
 import cv2
+import numpy as np
 
 from common.errors import ConfigError
 from common.trace import Trace, TracePoint, load_trace
@@ -76,53 +77,74 @@ def phased_trace(ref: str, phase: float, out_dir: Path) -> str:
     return str(path.resolve())
 
 
+ROTATED_CRF = 12
+"""x264 quality of a rotated copy: visually lossless, and cheap to decode on a weak edge (a lossless codec,
+FFV1, took 30 ms of CPU per 720p frame to decode, most of a 0.5-core edge at 30 fps; this takes a few)."""
+
+
 def rotated_clip(clip: Path, offset: int, frames: int, fps: float, out_dir: Path, tag: str) -> Path:
-    """``clip`` from frame ``offset`` on, then its first ``offset`` frames, losslessly (FFV1 in Matroska);
-    ``clip`` itself at offset 0. Made once per (clip content ``tag``, offset)."""
+    """``clip`` from frame ``offset`` on, then its first ``offset`` frames (H.264, ``ROTATED_CRF``);
+    ``clip`` itself at offset 0. Made once per (clip content ``tag``, offset). The copy is encoded again, so
+    its golden reference is computed on the copy itself (the cache keys it by the copy's content)."""
     if offset == 0:
         return clip
-    target = out_dir / f"{tag}-from{offset}.mkv"
+    target = out_dir / f"{tag}-from{offset}.mp4"
     if target.is_file():
         return target
     out_dir.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial.mkv")
+    partial = target.with_suffix(".partial.mp4")
     capture = cv2.VideoCapture(str(clip))
     if not capture.isOpened():
         raise ConfigError(f"cannot open the clip {clip}")
     head = []  # the frames before the offset, written last (at most one clip's worth, only while rotating)
-    writer: cv2.VideoWriter | None = None
-    written = 0
     try:
-        for index in range(frames):
-            ok, frame = capture.read()
-            if not ok:
-                raise ConfigError(f"the clip {clip} ends at frame {index}, before the {frames} it announced")
-            if index < offset:
-                head.append(frame)
-                continue
-            if writer is None:
-                writer = _writer(partial, fps, frame)
-            writer.write(frame)
-            written += 1
-        for frame in head:
-            if writer is None:
-                writer = _writer(partial, fps, frame)
-            writer.write(frame)
-            written += 1
+        with _Encoder(partial, fps) as encoder:
+            for index in range(frames):
+                ok, frame = capture.read()
+                if not ok:
+                    raise ConfigError(f"the clip {clip} ends at frame {index}, before the {frames} it announced")
+                if index < offset:
+                    head.append(frame)
+                else:
+                    encoder.write(frame)
+            for frame in head:
+                encoder.write(frame)
     finally:
         capture.release()
-        if writer is not None:
-            writer.release()
     partial.replace(target)
     return target
 
 
-def _writer(path: Path, fps: float, frame: Any) -> cv2.VideoWriter:
-    height, width = frame.shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"FFV1"), fps, (width, height))
-    if not writer.isOpened():
-        raise ConfigError("OpenCV cannot write FFV1 here: the clip cannot be rotated losslessly")
-    return writer
+class _Encoder:
+    """Frames to an H.264 MP4 file (PyAV), opened on the first frame (its size)."""
+
+    def __init__(self, path: Path, fps: float) -> None:
+        self.path = path
+        self.fps = fps
+        self.container: Any = None
+        self.stream: Any = None
+
+    def __enter__(self) -> _Encoder:
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        import av  # PyAV: only where a clip is rotated
+
+        if self.container is None:
+            self.container = av.open(str(self.path), mode="w", format="mp4")
+            rate = Fraction(self.fps).limit_denominator(1001)
+            self.stream = self.container.add_stream("libx264", rate=rate, options={"crf": str(ROTATED_CRF)})
+            self.stream.height, self.stream.width = frame.shape[:2]
+            self.stream.pix_fmt = "yuv420p"
+        for packet in self.stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+            self.container.mux(packet)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.container is None:
+            return
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
 
 
 def rotated(entries: list[T], offset: int) -> list[T]:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.benchpolicies import golden, workload
+from backend.benchpolicies import golden, seeding, workload
 from backend.benchpolicies.config import SYNTHETIC, BenchSettings, ClipChoice
 from common.errors import ConfigError
 from common.trace import resolve_trace
@@ -34,6 +34,17 @@ class Clip:
     stage: str
     processor: dict[str, object] | None
     """The processors' config (None: the default workload's)."""
+
+
+@dataclass(frozen=True)
+class Played:
+    """What one repeat of a clip plays: its seed, the clip from the seed's start offset, and the golden
+    reference of exactly that file."""
+
+    seed: int
+    offset: int
+    path: Path
+    reference: golden.Reference
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,34 @@ def resolve_clip(settings: BenchSettings, choice: ClipChoice, frames: int) -> Cl
     return Clip(clip_label(choice), info.path, info, truth, service, stage, processor)
 
 
+def played(settings: BenchSettings, clip: Clip) -> list[Played]:
+    """Per repeat, the clip rotated to its seed's start offset and that file's golden reference (computed
+    once per file content and service, then read from the cache): all of it before the first run."""
+    out = []
+    for repeat in range(settings.repeat):
+        seed = settings.seed + repeat
+        offset = seeding.start_offset(seed, clip.info.frames)
+        path = seeding.rotated_clip(
+            clip.path,
+            offset,
+            clip.info.frames,
+            clip.info.fps,
+            settings.out / "workload" / "rotated",
+            clip.info.sha256[:16],
+        )
+        info = clip.info if offset == 0 else golden.probe(path.resolve())
+        if info.frames != clip.info.frames:
+            raise ConfigError(
+                f"the copy of {clip.path.name} from frame {offset} has {info.frames} frames, not {clip.info.frames}"
+            )
+        out.append(
+            Played(
+                seed, offset, info.path, golden.reference(settings.template, info, clip.service, settings.golden_cache)
+            )
+        )
+    return out
+
+
 def cases(settings: BenchSettings, clips: list[Clip]) -> list[Case]:
     """Every trace with every clip, held-out cases first."""
     for trace in settings.traces:
@@ -103,8 +142,13 @@ def runs(settings: BenchSettings, clips: list[Clip]) -> int:
     return len(settings.traces) * len(clips) * len(settings.policies) * settings.repeat
 
 
+def golden_frames(settings: BenchSettings, clips: list[Clip]) -> int:
+    """Frames the golden passes take at most: each clip once per repeat (a start offset is a new file)."""
+    return sum(c.info.frames for c in clips) * settings.repeat
+
+
 def estimate_s(settings: BenchSettings, clips: list[Clip], golden_frames: int) -> float:
     """Seconds the suite takes on an idle machine: every run (the measured window, the drain, set-up and
-    stop) and ``golden_frames`` frames of golden passes not cached yet."""
+    stop) and ``golden_frames`` frames of golden passes."""
     per_run = settings.duration_s + settings.drain_s + RUN_SETUP_S
     return runs(settings, clips) * per_run + golden_frames * GOLDEN_S_PER_FRAME

@@ -285,6 +285,7 @@ def run(settings: BenchSettings) -> dict[str, Any]:
     record = provenance.record()
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
+    suite.check_traces(settings)
     frames = QUICK_CLIP_FRAMES if settings.quick else workload.CLIP_FRAMES
     clips = [suite.resolve_clip(settings, choice, frames) for choice in settings.clips]
     cases = suite.cases(settings, clips)

@@ -75,6 +75,7 @@ def resolve_clip(settings: BenchSettings, choice: ClipChoice, frames: int) -> Cl
     """The clip file (and its truth where it has one) and the service that plays it."""
     _, default_service = workload.default_stage(settings.template)
     service = choice.service or default_service
+    golden.golden_config(settings.template, service)  # an unknown service, or one not on frames, is refused first
     stage = workload.stage_of(settings.template, service)
     truth: Path | None = None
     if choice.clip == SYNTHETIC:
@@ -130,10 +131,15 @@ def played(settings: BenchSettings, clip: Clip) -> list[Played]:
     return out
 
 
+def check_traces(settings: BenchSettings) -> None:
+    """Refuse an unknown trace before anything is prepared or run."""
+    for trace in settings.traces:
+        resolve_trace(trace)
+
+
 def cases(settings: BenchSettings, clips: list[Clip]) -> list[Case]:
     """Every trace with every clip, held-out cases first."""
-    for trace in settings.traces:
-        resolve_trace(trace)  # an unknown trace is refused before anything runs
+    check_traces(settings)
     every = [Case(trace, clip) for trace in settings.traces for clip in clips]
     return sorted(every, key=lambda c: not held_out(settings, c))
 

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from backend.benchpolicies import golden, seeding, suite
-from backend.benchpolicies.config import BenchSettings
+from backend.benchpolicies.config import BenchSettings, ClipChoice
 from backend.benchpolicies.frames import score_frames, unroll
 from backend.benchpolicies.main import per_task
 from backend.benchpolicies.runner import RunRecords
+from common.errors import ConfigError
 from common.trace import load_trace
 
 pytestmark = pytest.mark.unit
@@ -237,3 +238,18 @@ def test_the_default_suite_holds_out_what_the_agents_were_not_tuned_on_and_says_
     assert suite.runs(settings, [synthetic, real]) == runs
     per_run = settings.duration_s + settings.drain_s + suite.RUN_SETUP_S
     assert suite.estimate_s(settings, [synthetic, real], 600) == pytest.approx(runs * per_run + 600 * 0.05)
+
+
+def test_a_bad_clip_service_or_trace_is_refused_before_anything_is_made(tmp_path: Path) -> None:
+    settings = BenchSettings(out=tmp_path / "out")
+    with pytest.raises(ConfigError, match="text-recognition reads bbox, not frames"):
+        suite.resolve_clip(settings, ClipChoice(clip="synthetic", service="text-recognition"), 30)
+    with pytest.raises(ConfigError, match="unknown service 'nope'"):
+        suite.resolve_clip(settings, ClipChoice(clip="synthetic", service="nope"), 30)
+    with pytest.raises(ConfigError, match="does not exist"):
+        suite.resolve_clip(settings, ClipChoice(clip=str(tmp_path / "missing.mp4")), 30)
+    with pytest.raises(ConfigError, match="no real clip 'bogus'"):
+        suite.resolve_clip(settings, ClipChoice(clip="bogus"), 30)
+    with pytest.raises(ConfigError, match="unknown trace 'nope'"):
+        suite.check_traces(settings.model_copy(update={"traces": ["nope"]}))
+    assert not (tmp_path / "out").exists()  # nothing generated for a refused run

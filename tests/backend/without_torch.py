@@ -1,7 +1,7 @@
 """``python -m tests.backend.without_torch STATE_DIR``: a real backend in an interpreter where torch cannot
 be imported (as after ``dayu.sh start``, which does not install the ``rl`` extra), asked for its policy
-catalog over HTTP and through ``dayuctl policies --json``; prints one JSON line
-``{"api": [...], "cli": [...]}``.
+catalog over HTTP and through ``dayuctl policies --json``, then asked to install ``casva``; prints one JSON
+line ``{"api": [...], "cli": [...], "install": {...}}``.
 
 torch is installed in the test environment, so its absence is made here: a finder placed first on
 ``sys.meta_path`` refuses ``torch`` as a missing package does, before anything imports it.
@@ -35,11 +35,17 @@ def main(state_dir: Path) -> None:
     with RunningBackend(state_dir / "state", template) as backend:
         client = backend.client()
         api = client.get("/api/policies").json()
+        refused = client.post(
+            "/api/install", json={"policy": "casva", "datasource": "synthetic", "dag": "face-detection"}
+        )
+        install = {"status": refused.status_code, "error": refused.json().get("error"),
+                   "phase": client.get("/api/install").json()["phase"],
+                   "instances": client.get("/api/instances").json()}  # fmt: skip
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             code = dayuctl(["--url", backend.url, "--token", TOKEN, "--json", "policies"])
         assert code == 0
-    print(json.dumps({"api": api, "cli": json.loads(out.getvalue())}))
+    print(json.dumps({"api": api, "cli": json.loads(out.getvalue()), "install": install}))
 
 
 if __name__ == "__main__":

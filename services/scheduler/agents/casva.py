@@ -9,6 +9,8 @@ F1 relative to the golden configuration learnt from golden-labelled segments (``
 As in the original Dayu the learner is a soft actor-critic (discrete actions);
 it ships with weights trained on the project's simulator (``python -m services.scheduler.learning.train``)
 and keeps learning online when ``learn`` is set. Needs PyTorch (the ``rl`` extra).
+The network sees the knobs as positions from cheapest to richest and chooses positions on a fixed grid
+(:data:`GRID`), mapped to the nearest rungs of the ladders in use, so the weights fit any ladder.
 """
 
 from __future__ import annotations
@@ -54,8 +56,27 @@ class CasvaConfig(AgentConfig):
     )
 
 
+GRID = {"resolution": 5, "fps": 7, "qp": 6}
+"""Positions per knob the network chooses among, whatever the ladders: an action is a position from cheapest
+(0) to richest (1) on each knob, mapped to the nearest rung of the ladder in use. The state gives the knobs
+as such positions too, so one set of weights fits a ladder of any length (the default ladders have exactly
+these sizes, and map one to one)."""
+
+
 def shipped_weights(agent: str, mode: str) -> Path:
     return WEIGHTS / f"{agent}-{mode}.pt"
+
+
+def rung(position: int, positions: int, rungs: int) -> int:
+    """The rung of a ladder of ``rungs`` nearest to grid ``position`` of ``positions`` (both cheap first)."""
+    return round(position / max(1, positions - 1) * (rungs - 1))
+
+
+def actions(ladders: Ladders) -> list[tuple[int, int, int]]:
+    """Rung indices (resolution, fps, qp) of each of the network's actions on ``ladders``."""
+    knobs = ("resolution", "fps", "qp")
+    grids = [[rung(p, GRID[k], ladders.size(k)) for p in range(GRID[k])] for k in knobs]
+    return [(r, f, q) for r, f, q in itertools.product(*grids)]
 
 
 @hook(FAMILY, "casva")
@@ -68,10 +89,7 @@ class CasvaAgent(Agent):
         super().__init__(config, context=context)
         assert isinstance(config, CasvaConfig)
         self.cfg = config
-        lad = config.ladders
-        self.actions = list(
-            itertools.product(range(lad.size("resolution")), range(lad.size("fps")), range(lad.size("qp")))
-        )
+        self.actions = actions(config.ladders)
         from services.scheduler.learning.sac import DiscreteSac
 
         self.sac = DiscreteSac(state_dim(3), len(self.actions), seed=config.seed)

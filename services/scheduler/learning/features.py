@@ -32,7 +32,12 @@ DRIFT = 0.05
 
 
 def bandwidth_mbps(fb: TaskFeedback) -> float | None:
-    """Bits of the segment over the longest transmit of a stage (the one that crossed the link)."""
+    """Bits of the segment over the longest transmit of a stage (the one that crossed the link).
+
+    A stage's transmit runs from the segment being ready to send to its arrival, the wait behind earlier
+    segments in the link's queue included: live, the controller's shaper hold-back plus the transfer; in
+    the simulator, the same. So the figure is the throughput this segment got, and a backlog reads as a
+    slower link in training as it does live."""
     transmit = max((s.transmit or 0.0 for s in fb.stages), default=0.0)
     if not fb.segment_bytes or transmit <= 0.005:
         return None

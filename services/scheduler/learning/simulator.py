@@ -9,11 +9,15 @@ workload (see docs/policies.md): bytes per frame scale with pixels and halve eve
 model time per frame scales with pixels, and accuracy grows with resolution and falls with qp. Objects
 per frame and their velocity drift as a random walk (the content dynamics the agents see).
 Every finished segment becomes a :class:`TaskFeedback`, so agents see exactly what the scheduler sees:
-the transmit time of a stage is the transfer itself, so bits over it measure the link.
+the transmit time of a stage runs from the moment the segment was ready to send to its arrival, the wait
+behind earlier segments in the link's queue included, as the controller measures it live (the shaper's
+hold-back plus the body's transfer). Seconds at 0 Mbit/s are outages: the link holds its traffic until
+the rate returns (a trace that ends in an outage never delivers, and the segment is dropped).
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -59,13 +63,17 @@ class SimModel:
 
 
 def random_trace(
-    rng: random.Random, length_s: float, low: float = 0.2, high: float = 100.0
+    rng: random.Random, length_s: float, low: float = 0.2, high: float = 100.0, outages: float = 0.1
 ) -> list[tuple[float, float]]:
-    """Piecewise-constant bandwidth: levels drawn log-uniformly, each held 5-30 s."""
+    """Piecewise-constant bandwidth: levels drawn log-uniformly, each held 5-30 s; with chance ``outages``
+    a level is followed by an outage of 1-3 s at 0 Mbit/s (the measured cellular traces have them)."""
     points, t = [], 0.0
     while t < length_s:
         points.append((t, low * (high / low) ** rng.random()))
         t += rng.uniform(5, 30)
+        if rng.random() < outages:
+            points.append((t, 0.0))
+            t += rng.randint(1, 3)
     return points
 
 
@@ -94,6 +102,22 @@ class Simulator:
                 rate = value
         return rate
 
+    def finish(self, start: float, nbytes: int) -> float:
+        """When ``nbytes`` sent from ``start`` have crossed the link, walking the trace's levels (an outage
+        adds its length and moves nothing); ``math.inf`` when the trace ends in an outage."""
+        bits, t = nbytes * 8.0, start
+        for n, (_, rate) in enumerate(self.trace):
+            level_end = self.trace[n + 1][0] if n + 1 < len(self.trace) else math.inf
+            if level_end <= t:
+                continue
+            if rate > 0:
+                done = t + bits / (rate * 1e6)
+                if done <= level_end:
+                    return done
+                bits -= (level_end - t) * rate * 1e6
+            t = level_end
+        return math.inf
+
     def run(self, meta: Meta, seconds: float, offloaded: bool = True) -> list[TaskFeedback | DropFeedback]:
         """Make segments with ``meta`` for ``seconds`` of source time; their feedback, in order."""
         out: list[TaskFeedback | DropFeedback] = []
@@ -113,13 +137,14 @@ class Simulator:
         arrive = made
         if offloaded:
             start = max(made, self.link_free)
-            if start - made > self.model.max_wait_s:
+            done = self.finish(start, size) + 0.005
+            if start - made > self.model.max_wait_s or done == math.inf:
                 return DropFeedback(
                     source_id=self.source_id, task_id=task_id, reason="queue_full", meta=meta, segment_bytes=size
                 )
-            transmit = size * 8 / (self.bandwidth(start) * 1e6) + 0.005
-            self.link_free = start + transmit
-            arrive = self.link_free
+            self.link_free = done
+            arrive = done
+            transmit = arrive - made  # the link's queue included, as the controller measures it live
         slowdown = 1.0 if offloaded else self.model.edge_slowdown
         service = self.model.model_ms(meta) * meta.buffer_size / 1000.0 * slowdown * self.rng.uniform(0.9, 1.1)
         begin = max(arrive, self.server_free if offloaded else self.edge_free)

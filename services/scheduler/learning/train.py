@@ -10,6 +10,10 @@ and idle states long after the policy has sharpened. The weights land in
 services/scheduler/learning/weights/ (shipped). At the end the greedy policy is run on constant links from
 slow to fast and the configuration it settles on is printed: a policy that learnt anything must pick
 cheaper segments on the slow links.
+
+Training is reproducible: every random draw comes from ``--seed`` (traces, content, exploration, replay
+sampling, network initialisation), torch runs one thread with deterministic algorithms, and the
+simulator's clock is its own, so the same command writes bit-identical weights.
 """
 
 from __future__ import annotations
@@ -122,7 +126,9 @@ def train(
     out: Path,
     epsilon: float = 0.2,
     updates: int = 1,
+    report: bool = True,
 ) -> Path:
+    deterministic()
     rng = random.Random(seed)
     params = params_for(agent, mode, slo_s, seed, learn=True)
     learner = make(agent, params, STARTUP)
@@ -148,8 +154,17 @@ def train(
             )
     learner.sac.save(out)  # type: ignore[attr-defined]
     print(f"wrote {out} after {time.monotonic() - began:.0f} s of training", file=sys.stderr)
-    evaluate(agent, mode, slo_s, out)
+    if report:
+        evaluate(agent, mode, slo_s, out)
     return out
+
+
+def deterministic() -> None:
+    """One thread and deterministic kernels: the same seed then gives the same weights, bit for bit."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
 
 
 def evaluate(agent: str, mode: str, slo_s: float, weights: Path, decisions: int = 30) -> list[dict[str, Any]]:
@@ -182,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epsilon", type=float, default=0.2, help="share of uniformly drawn exploring actions")
     parser.add_argument("--updates", type=int, default=1, help="network updates per decision")
     parser.add_argument("--out", help="weights file (default: the shipped one)")
+    parser.add_argument("--no-report", action="store_true", help="skip the greedy run on constant links after training")
     args = parser.parse_args(argv)
     mode = args.mode if args.agent == "casva" else "latency-first"
     out = Path(args.out) if args.out else shipped_weights(args.agent, mode)
@@ -195,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         out=out,
         epsilon=args.epsilon,
         updates=args.updates,
+        report=not args.no_report,
     )
     return 0
 

@@ -43,7 +43,7 @@ class Platform:
         token = (home / ".dayu" / "token").read_text().strip()
         self.headers = {"Authorization": f"Bearer {token}"}
         self.url = (self.run / "backend.url").read_text().strip()
-        self.http = httpx.Client(headers=self.headers, timeout=10, trust_env=False)
+        self.http = httpx.Client(headers=self.headers, timeout=30, trust_env=False)  # traced or loaded: slower
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.http.request(method, f"{self.url}{path}", **kwargs)

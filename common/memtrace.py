@@ -64,6 +64,11 @@ class Tracer:
         return path
 
 
+def armed(directory: Path, pid: int) -> Path:
+    """The file that says process ``pid`` handles the snapshot signal (it holds the service's name)."""
+    return directory / f"{pid}.armed"
+
+
 _sequence = itertools.count()
 _installed: Tracer | None = None
 
@@ -103,6 +108,9 @@ def install(service: str, environ: dict[str, str] | os._Environ[str] = os.enviro
             tracer.dump()
 
         signal.signal(SNAPSHOT_SIGNAL, on_signal)
+        # Only now may the signal be sent: before, its default action would end the process.
+        directory.mkdir(parents=True, exist_ok=True)
+        armed(directory, os.getpid()).write_text(service)
     _installed = tracer
     return tracer
 
@@ -137,7 +145,8 @@ def top_growth(
             size_diff=s.size_diff,
             count_diff=s.count_diff,
             size=s.size,
-            traceback=tuple(f"{frame.filename}:{frame.lineno}" for frame in s.traceback),
+            # tracemalloc orders a traceback oldest frame first; the allocation site is the last one.
+            traceback=tuple(f"{frame.filename}:{frame.lineno}" for frame in reversed(s.traceback)),
         )
         for s in grown[:limit]
     ]

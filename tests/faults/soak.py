@@ -37,6 +37,7 @@ from typing import Any, TextIO
 import httpx
 import psutil
 
+from common import memtrace
 from tests.e2e.cluster import wait_until
 from tests.faults.platform import REPO, SOURCES, Platform, start_platform
 
@@ -210,10 +211,62 @@ def progress(p: Platform, elapsed: float) -> dict[str, Any]:
     return record
 
 
+class Snapshots:
+    """``--tracemalloc``: every process of the platform traced (``common.memtrace``), told to write a
+    snapshot every ``every_s`` seconds; at the end, per process, the call sites that grew most from its
+    first snapshot to its last."""
+
+    def __init__(self, directory: Path, frames: int, every_s: float) -> None:
+        self.directory = directory
+        self.every_s = every_s
+        self.next_at = 0.0
+        # Read by every process dayu.sh starts: the backend, and through it every component.
+        os.environ[memtrace.ENV_FRAMES] = str(frames)
+        os.environ[memtrace.ENV_DIR] = str(directory)
+
+    def maybe_take(self, elapsed: float, pids: set[int]) -> None:
+        """Signal the platform's live processes (``pids``, from its pid files) that say they handle the
+        signal: a marker left by a process that has since ended may name a pid reused by another one."""
+        if elapsed < self.next_at:
+            return
+        self.next_at = elapsed + self.every_s
+        for pid in pids:
+            if memtrace.armed(self.directory, pid).exists():
+                with contextlib.suppress(OSError):
+                    os.kill(pid, memtrace.SNAPSHOT_SIGNAL)
+
+    def report(self, names: dict[int, str], top: int = 8) -> None:
+        by_pid: dict[int, list[Path]] = collections.defaultdict(list)
+        for path in sorted(self.directory.glob(f"*{memtrace.SUFFIX}")):
+            by_pid[int(path.stem.split("-")[-2])].append(path)
+        print(f"\ntracemalloc: snapshots in {self.directory}; per process, first -> last")
+        for pid, paths in sorted(by_pid.items(), key=lambda item: names.get(item[0], "")):
+            if len(paths) < 2:
+                continue
+            print(f"{names.get(pid, paths[0].name.rsplit('-', 2)[0])} (pid {pid}, {len(paths)} snapshots):")
+            try:
+                growth = memtrace.top_growth(memtrace.load(paths[0]), memtrace.load(paths[-1]), limit=top)
+            except (OSError, EOFError, ValueError) as exc:
+                print(f"  unreadable: {exc!r}")
+                continue
+            for g in growth:
+                print(f"  {g.line()}")
+
+
 def soak(args: argparse.Namespace, journal: Journal) -> int:
     rss: dict[str, Series] = collections.defaultdict(list)
     fds: dict[str, Series] = collections.defaultdict(list)
+    names: dict[int, str] = {}
     warmup = min(60.0, args.minutes * 60 / 5)  # models load and caches fill first: not a leak
+    snapshots = (
+        Snapshots(
+            args.snapshot_dir or Path(tempfile.mkdtemp(prefix="dayu-soak-tracemalloc-")),
+            args.tracemalloc,
+            args.snapshot_every * 60,
+        )
+        if args.tracemalloc
+        else None
+    )
     with tempfile.TemporaryDirectory(prefix="dayu-soak-") as tmp, start_platform(Path(tmp)) as p:
         watch = (
             DashboardWatch(p, journal, minutes=args.minutes, system_every=args.system_every) if args.dashboard else None
@@ -225,7 +278,11 @@ def soak(args: argparse.Namespace, journal: Journal) -> int:
         try:
             while (elapsed := time.monotonic() - started) < length:
                 if elapsed >= warmup:
-                    for name, proc in processes(p).items():
+                    live = processes(p)
+                    if snapshots:
+                        snapshots.maybe_take(elapsed - warmup, {proc.pid for proc in live.values()})
+                    for name, proc in live.items():
+                        names[proc.pid] = name
                         try:
                             rss[name].append((elapsed, proc.memory_info().rss / 2**20))
                             fds[name].append((elapsed, float(proc.num_fds())))
@@ -268,6 +325,8 @@ def soak(args: argparse.Namespace, journal: Journal) -> int:
     print_processes(rss, fds)
     bad = print_accounting(records, made)
     print_load(journal.of("progress"))
+    if snapshots:
+        snapshots.report(names)
     if watch:
         bad = print_dashboard(journal.of("browser"), settle_s=args.settle * 60) or watch_code != 0 or bad
         print_browser_allocators(journal.of("browser"), settle_s=args.settle * 60)
@@ -433,6 +492,11 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=10.0, help="minutes before the dashboard's slopes count")
     parser.add_argument("--out", type=Path, help="append every sample to this JSON Lines file")
     parser.add_argument("--stop-at", metavar="HH:MM", help="stop sampling by this UTC time at the latest")
+    parser.add_argument(
+        "--tracemalloc", type=int, metavar="FRAMES", help="trace every process's allocations (common.memtrace)"
+    )
+    parser.add_argument("--snapshot-every", type=float, default=3.0, help="minutes between tracemalloc snapshots")
+    parser.add_argument("--snapshot-dir", type=Path, help="where the snapshots go (default: a new temporary folder)")
     args = parser.parse_args()
     # Stopped with SIGTERM, it still takes the platform and the browser down (the finally clauses run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -15,9 +15,10 @@ from backend.benchpolicies.config import QUICK_POLICIES, SYNTHETIC, BenchSetting
 from backend.benchpolicies.frames import score_frames
 from backend.benchpolicies.policies import agent_choice, unavailable
 from backend.benchpolicies.runner import RunRecords, run_policy
-from backend.benchpolicies.summary import combine, samples, summarise
+from backend.benchpolicies.summary import combine, samples, summarise, window_drops
 from backend.profiler import profile
 from common.errors import DayuError
+from common.task import SENTINELS
 from common.trace import Trace, load_trace
 from services.scheduler.profile_table import save_table
 
@@ -109,8 +110,23 @@ def traces_replayed() -> bool:
 
 
 def per_task(records: RunRecords) -> list[dict[str, Any]]:
-    """Per finished task of the window: its id, time, the node of each stage, its knobs, latency and bytes."""
-    return [{k: point[k] for k in PER_TASK_FIELDS} for point in samples(records)]
+    """Per finished task of the window: its id, time, the node of each stage, its knobs, latency and bytes;
+    then per dropped one: its id, the stage and node that gave it up, the reason, and its planned nodes."""
+    finished = [{k: point[k] for k in PER_TASK_FIELDS} for point in samples(records)]
+    dropped = []
+    for record in window_drops(records):
+        drop = record["drop"]
+        task = drop.get("task") or {}
+        dropped.append(
+            {
+                "task_id": drop["task_id"],
+                "dropped": str(record.get("reason") or drop.get("reason") or "unknown"),
+                "at_stage": drop.get("stage"),
+                "at_node": drop.get("node"),
+                "stages": {n: s.get("node") for n, s in (task.get("dag") or {}).items() if n not in SENTINELS},
+            }
+        )
+    return finished + dropped
 
 
 def accuracy(

@@ -84,7 +84,8 @@ def samples(run: RunRecords) -> list[dict[str, Any]]:
     return out
 
 
-def _drops(run: RunRecords) -> list[dict[str, Any]]:
+def window_drops(run: RunRecords) -> list[dict[str, Any]]:
+    """The window's drop records, one per task that has no result."""
     finished: set[int] = set()
     results = {int(r["task"]["task_id"]) for r in run.records if r["kind"] == "result" and in_window(run, r)}
     out = []
@@ -141,7 +142,7 @@ def summarise_records(
     run = RunRecords(policy="", repeat=0, started=started, duration_s=0.0, first_task=first_task, end_task=end_task)
     run.records = records
     points = samples(run)
-    drops = _drops(run)
+    drops = window_drops(run)
     unfinished = max(0, (end_task - first_task) - len(points) - len(drops))
     latencies = np.array([p["latency_ms"] for p in points]) if points else np.array([])
     accuracies = [p["accuracy"] for p in points if p["accuracy"] is not None]

@@ -178,10 +178,19 @@ def test_looping_frame_indices_unroll_by_creation_time() -> None:
 def test_per_task_the_node_of_each_stage_is_kept() -> None:
     records = [_result(4, [0], {0: 0}, t=1.0), _result(5, [3], {}, t=2.0)]
     records[1]["task"]["dag"]["face"]["node"] = "edge1"
-    run = RunRecords("p", 0, started=T0, duration_s=10, first_task=4, end_task=6, records=records)
+    lost = _result(6, [6], {}, t=3.0)["task"]
+    records.append(
+        {"kind": "drop", "drop": {"task_id": 6, "stage": "face", "node": "cloud", "reason": "timeout", "task": lost}}
+    )
+    run = RunRecords("p", 0, started=T0, duration_s=10, first_task=4, end_task=7, records=records)
     tasks = per_task(run)
-    assert [(t["task_id"], t["stages"]) for t in tasks] == [(4, {"face": "cloud"}), (5, {"face": "edge1"})]
+    assert [(t["task_id"], t["stages"]) for t in tasks] == [
+        (4, {"face": "cloud"}),
+        (5, {"face": "edge1"}),
+        (6, {"face": "cloud"}),
+    ]
     assert tasks[0]["t_s"] == pytest.approx(1.0) and tasks[0]["resolution"] == "240p"
+    assert tasks[2]["dropped"] == "timeout" and tasks[2]["at_node"] == "cloud" and tasks[2]["at_stage"] == "face"
 
 
 def _face_clip(path: Path, frames: int = 6) -> None:

@@ -42,8 +42,10 @@ def _check_provenance(results: dict[str, Any], figures: dict[str, Any], stage: s
     assert record["load_before"]["load_1m"] >= 0 and record["load_after"]["load_1m"] >= 0
     for run in figures["repeats"]:
         assert run["load_before"]["at"] <= run["load_after"]["at"]
-        assert run["per_task"] and all(set(t["stages"]) == {stage} for t in run["per_task"])
-        assert all(t["stages"][stage] in ("cloud", "edge1") for t in run["per_task"])
+        finished = [t for t in run["per_task"] if "dropped" not in t]
+        assert finished and all(set(t["stages"]) == {stage} for t in finished)
+        assert all(t["stages"][stage] in ("cloud", "edge1") for t in finished)
+        assert len(run["per_task"]) == run["tasks"] + run["drops"]  # every finished and every dropped task
 
 
 def test_quick_policy_benchmark_writes_results_table_and_plots(tmp_path: Path) -> None:

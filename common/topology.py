@@ -15,6 +15,7 @@ import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -24,6 +25,10 @@ from common.shaping import FileLedger, Ledger, LinkSpec, MemoryLedger, TrafficSh
 from common.trace import TraceMode, load_trace, resolve_trace
 
 TOPOLOGY_ENV = "DAYU_TOPOLOGY"
+NODE_ENV = "DAYU_NODE"
+"""The node the calling process runs on (set by every runtime); components of that node are reached through
+their sockets when the topology gives them one."""
+UNIX_SCHEME = "http+unix"
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +38,26 @@ class Endpoint(BaseModel):
 
     host: str = Field("127.0.0.1", description="Address the component listens on.")
     port: int = Field(ge=1, le=65535)
+    socket: str | None = Field(
+        None,
+        description="Unix domain socket the component also listens on (local runtime); callers on its node "
+        "use it instead of TCP. None: TCP only.",
+    )
 
     @property
     def url(self) -> str:
+        """The TCP address: what other nodes, health checks and ``/metrics`` use."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    def url_from(self, here: bool) -> str:
+        """The URL a caller uses: the socket for a caller on the component's node when there is one."""
+        return unix_url(self.socket) if here and self.socket else self.url
+
+
+def unix_url(path: str) -> str:
+    """``http+unix://`` and the socket path, %-encoded as one host name (what ``common.transport`` sends to)."""
+    return f"{UNIX_SCHEME}://{quote(path, safe='')}"
 
 
 class NodeSpec(BaseModel):
@@ -131,6 +151,9 @@ class TopologyModel(BaseModel):
 
 
 class Topology(ABC):
+    here: str | None = os.environ.get(NODE_ENV) or None
+    """This process's node (``$DAYU_NODE``; None outside a node): calls to components there may use sockets."""
+
     @abstractmethod
     def nodes(self) -> dict[str, NodeSpec]: ...
 
@@ -158,7 +181,7 @@ class Topology(ABC):
         spec = self.node(name)
         if component not in spec.components:
             raise NotFound(f"node {name!r} runs no {component}", detail={"node": name, "component": component})
-        return spec.components[component].url
+        return spec.components[component].url_from(name == self.here)
 
     def processor_url(self, service: str, node: str) -> str:
         spec = self.node(node)
@@ -166,7 +189,7 @@ class Topology(ABC):
             raise NotFound(
                 f"node {node!r} runs no processor for {service!r}", detail={"node": node, "service": service}
             )
-        return spec.processors[service].url
+        return spec.processors[service].url_from(node == self.here)
 
     def has_processor(self, service: str, node: str) -> bool:
         spec = self.nodes().get(node)

@@ -9,8 +9,10 @@ a form, ``files=``) into one :class:`Outgoing` request, and :class:`PooledTransp
 connection pool and reads the reply whole into a :class:`Reply` (or hands it over as it arrives, for
 :meth:`ServiceClient.stream`). Nothing is built twice and no library's internals are touched: an earlier
 design built httpx's request and response objects over the same pool, which cost more CPU per call than
-the pool itself. Unit tests swap the transport for ``httpx.MockTransport`` (or any httpx transport):
-:class:`HttpxTransport` hands the same :class:`Outgoing` to it through httpx's public transport interface.
+the pool itself. A ``http+unix://<%-encoded socket path>/...`` URL (``common.topology`` hands them out for
+components on the caller's node) goes through a pool on that Unix domain socket. Unit tests swap the
+transport for ``httpx.MockTransport`` (or any httpx transport): :class:`HttpxTransport` hands the same
+:class:`Outgoing` to it through httpx's public transport interface.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import aiohttp
 import httpx
@@ -35,6 +37,7 @@ from yarl import URL
 from common.errors import InvalidInput, TransportError, UpstreamTimeout
 from common.shaping import TrafficShaper
 from common.task import Task
+from common.topology import UNIX_SCHEME
 from common.wire import multipart_parts
 
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host"})
@@ -47,6 +50,7 @@ JSON_HEADERS = {"content-type": "application/json"}
 _CALL_KWARGS = frozenset({"content", "headers", "json", "params", "data", "files"})
 """What a call may carry besides the client's own options."""
 Limits = Mapping[str, float | None]
+_UNIX_PREFIX = f"{UNIX_SCHEME}://"
 
 
 # What went wrong with one attempt, as the retry policy needs to know it (see ServiceClient.request).
@@ -177,31 +181,53 @@ def _decoded(headers: Mapping[str, str], data: bytes) -> bytes:
 
 
 class PooledTransport:
-    """Requests on one aiohttp connection pool (created on first use, inside the loop)."""
+    """Requests on aiohttp connection pools (created on first use, inside the loop): one for TCP, and one per
+    Unix domain socket a ``http+unix://`` URL names (the components of this node; see ``common.topology``)."""
 
     def __init__(self, *, max_connections: int = 64) -> None:
         self.max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._unix: dict[str, aiohttp.ClientSession] = {}
+        """By socket path: as many as the topology names sockets on this node."""
+
+    def _session_on(self, connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:
+        # The client decodes content-encoding itself (a stream may be passed on raw) and sets the headers
+        # it means to send. No component sets cookies: without a jar no request filters one.
+        return aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self.max_connections, limit_per_host=0, keepalive_timeout=KEEPALIVE_S, use_dns_cache=True
-            )
-            # The client decodes content-encoding itself (a stream may be passed on raw) and sets the headers
-            # it means to send. No component sets cookies: without a jar no request filters one.
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept-Encoding"),
-                cookie_jar=aiohttp.DummyCookieJar(),
+            self._session = self._session_on(
+                aiohttp.TCPConnector(
+                    limit=self.max_connections, limit_per_host=0, keepalive_timeout=KEEPALIVE_S, use_dns_cache=True
+                )
             )
         return self._session
 
+    def _route(self, url: str) -> tuple[aiohttp.ClientSession, str]:
+        """The pool for ``url`` and the URL to ask it for."""
+        if url.startswith(_UNIX_PREFIX):
+            socket_part, slash, rest = url[len(_UNIX_PREFIX) :].partition("/")
+            path = unquote(socket_part)
+            if not path:
+                raise BadURL(f"no socket path in {url!r}")
+            session = self._unix.get(path)
+            if session is None or session.closed:
+                connector = aiohttp.UnixConnector(path, limit=self.max_connections, keepalive_timeout=KEEPALIVE_S)
+                session = self._unix[path] = self._session_on(connector)
+            return session, f"http://localhost{slash}{rest}"
+        if not url.startswith(("http://", "https://")):
+            raise BadURL(f"unsupported scheme in {url!r}")
+        return self._open(), url
+
     async def _start(self, out: Outgoing) -> aiohttp.ClientResponse:
         """Send one request and wait for the answer's headers; aiohttp's errors as :class:`AttemptError`."""
-        if not out.url.startswith(("http://", "https://")):
-            raise BadURL(f"unsupported scheme in {out.url!r}")
+        session, url = self._route(out.url)
         limits = out.limits
         timeout = aiohttp.ClientTimeout(
             total=None,
@@ -215,9 +241,9 @@ class PooledTransport:
         deadline = None if any(p is None for p in phases) else sum(p for p in phases if p is not None)
         try:
             async with asyncio.timeout(deadline):
-                return await self._open().request(
+                return await session.request(
                     out.method,
-                    out.url,
+                    url,
                     data=out.body or None,
                     headers=out.headers,
                     timeout=timeout,
@@ -270,9 +296,10 @@ class PooledTransport:
             response.release()
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        sessions = [*self._unix.values(), *([self._session] if self._session is not None else [])]
+        self._session, self._unix = None, {}
+        for session in sessions:
+            await session.close()
 
 
 class HttpxTransport:

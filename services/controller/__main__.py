@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from common.entrypoint import one_line_errors
-from common.service import load_topology, serve
+from common.listen import serve
+from common.service import load_topology
 from services.controller.app import create_app
 from services.controller.config import ControllerSettings
 

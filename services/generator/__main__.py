@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from common.entrypoint import one_line_errors
+from common.listen import serve
 from common.memory import reuse_freed_frames
-from common.service import load_topology, serve
+from common.service import load_topology
 from services.generator.app import create_app
 from services.generator.config import GeneratorSettings
 

@@ -32,6 +32,7 @@ from services.local.links import LinkEmulation, LinkModeChoice, TraceClock
 from services.local.model import RuntimeSpec, VirtualNode
 from services.local.ports import PortAllocator
 from services.local.processes import ProcessRecord, launched_with, log_tail, spawn, stop_all
+from services.local.sockets import socket_path
 from services.local.supervisor import Supervisor
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -414,7 +415,8 @@ class LocalRuntime:
             for name, node in spec.nodes.items()
         }
         for w in spec.workloads:
-            endpoint = Endpoint(host=self.links.address(w.node), port=ports[w.name])
+            sock = socket_path(self.run_dir, w)
+            endpoint = Endpoint(host=self.links.address(w.node), port=ports[w.name], socket=str(sock) if sock else None)
             target = specs[w.node].processors if w.component == "processor" else specs[w.node].components
             target[w.topology_key()] = endpoint
         mode = "netns" if self.links.mode() == "netns" else "process"
@@ -450,6 +452,10 @@ class LocalRuntime:
             }
         )
         env.update(self.cpu.env(w.node))
+        sock = socket_path(self.run_dir, w)
+        env.pop("DAYU_UDS", None)  # never one inherited from the runtime's own environment
+        if sock is not None:
+            env["DAYU_UDS"] = str(sock)
         if w.service:
             env["DAYU_SERVICE"] = w.service
         if w.source_id:

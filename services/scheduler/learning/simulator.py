@@ -40,6 +40,8 @@ class SimModel:
     qp_accuracy_loss: float = 0.012
     """Accuracy lost per qp step above 26."""
     max_wait_s: float = 5.0
+    link_latency_s: float = 0.005
+    """One-way delay of the link, added to every transfer."""
     edge_slowdown: float = 3.0
     """Model time on the edge node over the cloud's (a small box against a server)."""
 
@@ -137,14 +139,16 @@ class Simulator:
         arrive = made
         if offloaded:
             start = max(made, self.link_free)
-            done = self.finish(start, size) + 0.005
+            done = self.finish(start, size)
             if start - made > self.model.max_wait_s or done == math.inf:
                 return DropFeedback(
                     source_id=self.source_id, task_id=task_id, reason="queue_full", meta=meta, segment_bytes=size
                 )
             self.link_free = done
-            arrive = done
-            transmit = arrive - made  # the link's queue included, as the controller measures it live
+            # The link's queue included, as the controller measures it live; the fixed delay is the link's
+            # latency, which (as in the shaper) delays a segment without keeping the next one off the link.
+            arrive = done + self.model.link_latency_s
+            transmit = arrive - made
         slowdown = 1.0 if offloaded else self.model.edge_slowdown
         service = self.model.model_ms(meta) * meta.buffer_size / 1000.0 * slowdown * self.rng.uniform(0.9, 1.1)
         begin = max(arrive, self.server_free if offloaded else self.edge_free)

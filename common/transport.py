@@ -22,7 +22,7 @@ import json
 import os
 import random
 import zlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -84,7 +84,8 @@ class Outgoing:
     method: str
     url: str
     headers: dict[str, str]
-    body: bytes | None
+    body: bytes | AsyncIterable[bytes] | None
+    """Bytes, or chunks streamed as they come (sent once: a stream cannot be sent again)."""
     limits: Limits
 
 
@@ -469,8 +470,10 @@ class ServiceClient:
             return False  # a URL that does not parse goes nowhere; the transport says so
 
     @staticmethod
-    def _body(kwargs: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
+    def _body(kwargs: Mapping[str, Any]) -> tuple[bytes | AsyncIterable[bytes] | None, str | None]:
         content = kwargs.get("content")
+        if isinstance(content, AsyncIterable):
+            return content, None  # an upload streamed through (a video), never held whole
         if content is not None:
             return (content.encode() if isinstance(content, str) else bytes(content)), None
         if "json" in kwargs:
@@ -505,6 +508,8 @@ class ServiceClient:
         safe = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
         attempts = 1 + (self.retries if retries is None else retries)
         out = self._outgoing(method, url, timeout, kwargs)
+        if isinstance(out.body, AsyncIterable):
+            attempts = 1  # its chunks are consumed by the first attempt
         last: Exception | None = None
         for attempt in range(attempts):
             if attempt:

@@ -6,6 +6,11 @@ a link following a trace shows each step. The cloud monitor serves one probe at 
 long this one waited for its turn, so the figure is the transfer alone. The probe is sized from the last
 measurement to take about ``target_s`` (between ``min_bytes`` and ``size_bytes``), so on a slow link it
 does not crowd out the traffic it measures.
+
+The probe's own uploads share the link with the tasks, so a policy's bytes on the link include them:
+every report carries ``bandwidth_probe_bytes_total`` and ``bandwidth_probes``, counted since the monitor
+started over every probe sent (a failed one too: its bytes were booked on the link or went part way), so
+a benchmark adds the difference between two reports to the bytes the tasks put on the link.
 """
 
 from __future__ import annotations
@@ -44,6 +49,11 @@ class BandwidthProbe(Probe):
         self.cfg = config
         self._payload = os.urandom(config.size_bytes)  # random, so no link-level compression flatters it
         self._size = config.size_bytes
+        self._sent_bytes = 0
+        self._sent = 0
+
+    def _counts(self) -> dict[str, int]:
+        return {"bandwidth_probe_bytes_total": self._sent_bytes, "bandwidth_probes": self._sent}
 
     def _next_size(self, mbps: float) -> int:
         wanted = int(mbps * 1e6 / 8 * self.cfg.target_s)
@@ -53,6 +63,8 @@ class BandwidthProbe(Probe):
         if context.is_cloud or context.cloud_monitor_url is None:
             return {"bandwidth_mbps": None}
         payload = self._payload[: self._size]
+        self._sent_bytes += len(payload)
+        self._sent += 1
         started = time.perf_counter()
         try:
             response = await context.client.request(
@@ -66,13 +78,14 @@ class BandwidthProbe(Probe):
                 retries=0,
             )
         except DayuError as exc:
-            return {"bandwidth_mbps": None, "extra": {"bandwidth_error": exc.message}}
+            return {"bandwidth_mbps": None, "extra": {"bandwidth_error": exc.message, **self._counts()}}
         elapsed = time.perf_counter() - started
         try:
             receipt = parse_reply(response, ProbeReceipt)
         except DayuError as exc:
-            return {"bandwidth_mbps": None, "extra": {"bandwidth_error": exc.message}}
+            return {"bandwidth_mbps": None, "extra": {"bandwidth_error": exc.message, **self._counts()}}
         transfer = max(1e-6, elapsed - receipt.waited_s)
         mbps = receipt.bytes * 8 / transfer / 1e6
         self._size = self._next_size(mbps)
-        return {"bandwidth_mbps": mbps, "extra": {"bandwidth_probe_bytes": len(payload), "bandwidth_probe_s": transfer}}
+        extra = {"bandwidth_probe_bytes": len(payload), "bandwidth_probe_s": transfer, **self._counts()}
+        return {"bandwidth_mbps": mbps, "extra": extra}

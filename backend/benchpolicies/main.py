@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "'bikes' clip; --quick: synthetic); a clip without ground truth is scored against the golden configuration",
     )
     parser.add_argument("--service", help="service id of the one-stage DAG (default: the template's default DAG)")
+    parser.add_argument("--model", help="model the stage runs (default: the service's processor template's)")
     parser.add_argument("--duration", type=float, help="seconds measured per run, from the first result (default 70)")
     parser.add_argument("--slo-ms", type=float, default=1000.0, help="delay a task should meet")
     parser.add_argument("--seed", type=int, default=7, help="base seed; repeat r runs with seed + r")
@@ -76,8 +77,8 @@ def settings_of(args: argparse.Namespace) -> BenchSettings:
         values["traces"] = [t.strip() for t in args.trace.split(",") if t.strip()]
     elif args.quick:
         values["traces"] = ["step-drop"]
-    if args.clip or args.service or args.quick:
-        values["clips"] = [ClipChoice(clip=args.clip or SYNTHETIC, service=args.service)]
+    if args.clip or args.service or args.model or args.quick:
+        values["clips"] = [ClipChoice(clip=args.clip or SYNTHETIC, service=args.service, model=args.model)]
     if args.golden_cache:
         values["golden_cache"] = Path(args.golden_cache)
     if args.edge_cpu is not None:
@@ -281,6 +282,7 @@ def run_case(
             "clip_fps": clip.info.fps,
             "service": clip.service,
             "stage": clip.stage,
+            "model": ((clip.processor or {}).get("application") or {}).get("params", {}).get("model"),
             "held_out": held_out,
             "accuracy_reference": reference_name,
             "golden": {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from backend.benchpolicies import golden, seeding, workload
 from backend.benchpolicies.config import SYNTHETIC, BenchSettings, ClipChoice
@@ -32,7 +33,7 @@ class Clip:
     truth: Path | None
     service: str
     stage: str
-    processor: dict[str, object] | None
+    processor: dict[str, Any] | None
     """The processors' config (None: the default workload's)."""
 
 
@@ -98,8 +99,8 @@ def resolve_clip(settings: BenchSettings, choice: ClipChoice, frames: int) -> Cl
     info = golden.probe(path.resolve())
     # The synthetic workload keeps its own processors (its labeller's golden model, docs/policies.md);
     # any other service runs as its processor template configures it.
-    synthetic = choice.clip == SYNTHETIC and service == default_service
-    processor = None if synthetic else workload.processor_config(settings.template, service)
+    synthetic = choice.clip == SYNTHETIC and service == default_service and choice.model is None
+    processor = None if synthetic else workload.processor_config(settings.template, service, choice.model)
     return Clip(clip_label(choice), info.path, info, truth, service, stage, processor)
 
 

@@ -100,8 +100,9 @@ def stage_of(template_dir: str | Path, service: str) -> str:
     return name if service == default else service
 
 
-def processor_config(template_dir: str | Path, service: str) -> dict[str, Any]:
-    """The service's processor template config, on one thread (two processors share the machine)."""
+def processor_config(template_dir: str | Path, service: str, model: str | None = None) -> dict[str, Any]:
+    """The service's processor template config, on one thread (two processors share the machine), running
+    ``model`` where given."""
     template = load_template(template_dir)
     spec = template.services.get(service)
     if spec is None:
@@ -109,6 +110,8 @@ def processor_config(template_dir: str | Path, service: str) -> dict[str, Any]:
     config = dict(template.component(spec.template).config)
     application = dict(config.get("application") or {})
     application["params"] = {**(application.get("params") or {}), "threads": 1}
+    if model is not None:
+        application["params"]["model"] = model
     return {**config, "service": service, "application": application}
 
 

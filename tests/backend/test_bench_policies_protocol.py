@@ -262,3 +262,20 @@ def test_a_bad_clip_service_or_trace_is_refused_before_anything_is_made(tmp_path
     with pytest.raises(ConfigError, match="unknown trace 'nope'"):
         suite.check_traces(settings.model_copy(update={"traces": ["nope"]}))
     assert not (tmp_path / "out").exists()  # nothing generated for a refused run
+
+
+def test_a_clip_runs_through_its_service_processor_template_with_the_model_asked_for(tmp_path: Path) -> None:
+    settings = BenchSettings(out=tmp_path / "out")
+    real = Path(__file__).resolve().parents[2] / "datasource" / "clips" / "car-detection.mp4"
+    choice = ClipChoice(clip=str(real), service="pedestrian-detection", model="ssdlite")
+    clip = suite.resolve_clip(settings, choice, 30)
+    assert clip.label == "car-detection" and clip.truth is None and clip.info.frames == 377
+    assert clip.stage == "pedestrian-detection" and clip.processor is not None
+    assert clip.processor["application"] == {
+        "alias": "pedestrian-detection",
+        "params": {"model": "ssdlite", "threads": 1},
+    }
+    assert clip.processor["labeller"]["golden_model"] == "ssdlite"  # the template's labeller comes along
+    default = suite.resolve_clip(settings, ClipChoice(clip=str(real)), 30)
+    assert default.service == "face-detection" and default.stage == "face"  # the template's default DAG
+    assert default.processor is not None and default.processor["application"]["params"]["model"] == "haar"

@@ -15,7 +15,11 @@ process stuck in its event loop still answers it between two bytecodes.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import ctypes.util
 import itertools
+import json
 import linecache
 import os
 import signal
@@ -26,6 +30,7 @@ import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from common.errors import ConfigError
 
@@ -61,12 +66,52 @@ class Tracer:
         partial = path.with_suffix(".partial")
         snapshot.dump(str(partial))
         partial.replace(path)
+        traced, _peak = tracemalloc.get_traced_memory()
+        side = {"rss": rss_bytes(), "traced": traced, "malloc": allocator_stats()}
+        stats_path(path).write_text(json.dumps(side))
         return path
 
 
 def armed(directory: Path, pid: int) -> Path:
     """The file that says process ``pid`` handles the snapshot signal (it holds the service's name)."""
     return directory / f"{pid}.armed"
+
+
+def stats_path(snapshot: Path) -> Path:
+    """The process-wide figures written beside a snapshot: RSS, traced bytes and the C allocator's own."""
+    return snapshot.with_suffix(".json")
+
+
+_MALLINFO2 = ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in _MALLINFO2]
+
+
+def allocator_stats() -> dict[str, int] | None:
+    """glibc's ``mallinfo2``: ``arena`` (heap bytes taken from the system by sbrk and arenas), ``hblkhd``
+    (bytes in mmapped blocks), ``uordblks`` (bytes in use), ``fordblks`` (freed bytes the heap still holds)
+    and ``keepcost`` (what trimming could give back at the top). Memory that C code allocates (codecs,
+    OpenCV, SQLite, ONNX Runtime) counts here and not in tracemalloc: RSS growing with ``uordblks`` flat
+    and ``fordblks`` growing is freed memory the allocator keeps, not a leak. None where the C library has
+    no ``mallinfo2`` (not glibc, or glibc before 2.33)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallinfo2 = libc.mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = _Mallinfo2
+    info = mallinfo2()
+    return {name: int(getattr(info, name)) for name in _MALLINFO2}
+
+
+def rss_bytes() -> int | None:
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 _sequence = itertools.count()
@@ -152,6 +197,18 @@ def top_growth(
     ]
 
 
+def process_line(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """RSS, traced bytes and the allocator's figures, first -> last, in MiB."""
+    cells = []
+    pairs = [("rss", before.get("rss"), after.get("rss")), ("traced", before.get("traced"), after.get("traced"))]
+    for name in ("arena", "hblkhd", "uordblks", "fordblks", "keepcost"):
+        pairs.append((name, (before.get("malloc") or {}).get(name), (after.get("malloc") or {}).get(name)))
+    for name, old, new in pairs:
+        if old is not None and new is not None:
+            cells.append(f"{name} {old / 2**20:.1f} -> {new / 2**20:.1f}")
+    return "process (MiB): " + ", ".join(cells)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m common.memtrace", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -164,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     old, new = load(args.old), load(args.new)
     total = sum(s.size for s in new.statistics("filename")) - sum(s.size for s in old.statistics("filename"))
     print(f"traced live memory {total / 2**20:+.2f} MiB from {args.old.name} to {args.new.name}")
+    with contextlib.suppress(OSError, ValueError):
+        before, after = (json.loads(stats_path(p).read_text()) for p in (args.old, args.new))
+        print(process_line(before, after))
     for growth in top_growth(old, new, limit=args.top, key=args.key):
         print(growth.line())
     return 0

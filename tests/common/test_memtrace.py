@@ -6,7 +6,9 @@ real signal; nothing is faked."""
 from __future__ import annotations
 
 import inspect
+import json
 import os
+import platform
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -58,6 +60,12 @@ def test_a_real_server_names_the_site_that_grew(tmp_path: Path) -> None:
     assert top[0].count_diff >= 40
     assert top[0].size_diff >= 40 * memtrace_app.CHUNK_BYTES
     assert len(top[0].traceback) > 1  # the stack, not only the innermost line: who called it
+    # Beside each snapshot, the process-wide figures: traced bytes grew by what the route holds.
+    before, after = (json.loads(memtrace.stats_path(p).read_text()) for p in (first, second))
+    assert after["traced"] - before["traced"] >= 40 * memtrace_app.CHUNK_BYTES
+    assert after["rss"] > 0
+    if platform.libc_ver()[0] == "glibc":
+        assert after["malloc"]["uordblks"] > 0 and after["malloc"]["arena"] >= after["malloc"]["fordblks"]
 
 
 def test_off_unless_asked() -> None:
@@ -88,6 +96,8 @@ def test_the_diff_command_prints_the_growth(tmp_path: Path, capsys: pytest.Captu
     assert memtrace.main(["diff", str(old), str(new), "--top", "2", "--key", "lineno"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("traced live memory +")
+    assert out[1].startswith("process (MiB): rss ")
+    out = out[1:]
     # The 50 bytes objects (and the list holding them), at the comprehension's line, come first.
     assert out[1].endswith("test_memtrace.py:" + str(KEPT_LINE)), out
     assert float(out[1].split()[0]) >= 50 * 4096 / 1024

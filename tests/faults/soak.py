@@ -249,6 +249,9 @@ class Snapshots:
             except (OSError, EOFError, ValueError) as exc:
                 print(f"  unreadable: {exc!r}")
                 continue
+            with contextlib.suppress(OSError, ValueError):
+                before, after = (json.loads(memtrace.stats_path(p).read_text()) for p in (paths[0], paths[-1]))
+                print(f"  {memtrace.process_line(before, after)}")
             for g in growth:
                 print(f"  {g.line()}")
 

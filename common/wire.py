@@ -165,6 +165,14 @@ def _header_number(request: Request, name: str, kind: type[int] | type[float], l
     return value
 
 
+def link_wait_of(request: Request) -> float | None:
+    """The sender's link wait that a task sent without its segment carries in ``LINK_WAIT_HEADER`` (its
+    transmit: the JSON is written once, before the wait, so the figure cannot be inside it); None without it."""
+    if LINK_WAIT_HEADER.lower() not in request.headers:
+        return None
+    return _header_number(request, LINK_WAIT_HEADER, float, 24 * 3600)
+
+
 async def read_framed_task(request: Request, directory: Path, *, max_payload: int) -> tuple[Task, float]:
     """Read a framed task and store its segment as ``directory/<payload.file_name>`` atomically.
 

@@ -26,7 +26,7 @@ from common.shaping import LinkSaturated
 from common.task import END, START, Task
 from common.topology import Topology
 from common.transport import ServiceClient
-from common.wire import framed_task, safe_path
+from common.wire import LINK_WAIT_HEADER, framed_task, safe_path
 from services.controller.admission import Admission
 from services.controller.config import ControllerConfig
 from services.controller.journal import InflightJournal
@@ -293,9 +293,10 @@ class Dispatcher:
                 link_wait = await shaper.wait(target, len(data)) if shaper is not None else 0.0
                 body, headers = framed_task(task, data, link_wait=link_wait)
             else:
-                size = len(task.to_json())
-                task.stage.timings.transmit = await shaper.wait(target, size) if shaper is not None else 0.0
-                body, headers = task.to_json().encode(), {"content-type": "application/json"}
+                # Written once: the link wait (the stage's transmit) travels in a header, not in the JSON.
+                body = task.to_json().encode()
+                link_wait = await shaper.wait(target, len(body)) if shaper is not None else 0.0
+                headers = {"content-type": "application/json", LINK_WAIT_HEADER: f"{link_wait:.6f}"}
             response = await self.client.request(
                 "POST",
                 f"{base}/tasks",

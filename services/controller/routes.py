@@ -14,7 +14,14 @@ from common.contracts.openapi import body, media, reply
 from common.dag import topological_order
 from common.errors import DayuError, InvalidInput, NotFound, PayloadTooLarge
 from common.task import END, Task
-from common.wire import FRAMED_CONTENT_TYPE, read_framed_task, read_task_form, safe_path, save_upload
+from common.wire import (
+    FRAMED_CONTENT_TYPE,
+    link_wait_of,
+    read_framed_task,
+    read_task_form,
+    safe_path,
+    save_upload,
+)
 from services.controller.dispatcher import Dispatcher
 
 router = APIRouter()
@@ -68,6 +75,9 @@ async def submit(request: Request) -> Response:
         _routable_or_forget(task, dispatcher.work_dir, stored=True)
         return _accepted(dispatcher, task)
     task, upload = await read_task_form(request, max_payload=limit)
+    wait = link_wait_of(request)  # from another node's controller: a result sent without its segment
+    if wait is not None:
+        task.stage.timings.transmit = wait
     if upload is not None:
         if not task.payload.file_name:
             raise InvalidInput("a task sent with a payload must name its file (payload.file_name)")

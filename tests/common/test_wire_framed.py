@@ -13,10 +13,18 @@ import numpy as np
 import pytest
 from fastapi import FastAPI, Request
 
+from common.errors import InvalidInput
 from common.service import install_error_handlers
 from common.task import Payload, Task
 from common.transport import ServiceClient
-from common.wire import FRAMED_CONTENT_TYPE, LINK_WAIT_HEADER, TASK_BYTES_HEADER, framed_task, read_framed_task
+from common.wire import (
+    FRAMED_CONTENT_TYPE,
+    LINK_WAIT_HEADER,
+    TASK_BYTES_HEADER,
+    framed_task,
+    link_wait_of,
+    read_framed_task,
+)
 from tests.common.dagkit import dag_of
 
 pytestmark = pytest.mark.integration
@@ -114,3 +122,17 @@ def test_bad_segments_are_refused_and_store_nothing(
     assert message in answer.json()["error"]["message"]
     assert not store.exists() or not list(store.iterdir())
     assert not (store.parent / "escape.mp4").exists()
+
+
+def _request_with(headers: dict[str, str]) -> Request:
+    raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    return Request({"type": "http", "method": "POST", "path": "/tasks", "headers": raw, "query_string": b""})
+
+
+def test_a_task_sent_without_its_segment_carries_its_link_wait_in_a_header() -> None:
+    """The result hop writes the task JSON once, before the link wait: the wait travels beside it."""
+    assert link_wait_of(_request_with({})) is None
+    assert link_wait_of(_request_with({LINK_WAIT_HEADER: "0.250000"})) == pytest.approx(0.25)
+    for bad in ("soon", "-1", "nan", "1e9"):
+        with pytest.raises(InvalidInput, match=LINK_WAIT_HEADER):
+            link_wait_of(_request_with({LINK_WAIT_HEADER: bad}))

@@ -7,9 +7,11 @@ import uvicorn
 from backend.app import create_app
 from backend.settings import BackendSettings
 from common.entrypoint import one_line_errors
+from common.memory import give_back_freed_blocks
 
 
 def main() -> None:
+    give_back_freed_blocks()  # frames it renders and segments it reads: not kept in the heap once freed
     with one_line_errors("backend"):
         settings = BackendSettings.from_env()
         app = create_app(settings)

@@ -71,11 +71,15 @@ class Forbidden(DayuError):
 
 
 class NotFound(DayuError):
+    """What the request names does not exist here (now)."""
+
     status_code = 404
     code = "not_found"
 
 
 class Conflict(DayuError):
+    """The request does not fit the present state (nothing installed yet, a name taken, in use)."""
+
     status_code = 409
     code = "conflict"
 

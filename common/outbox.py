@@ -24,6 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.contracts.distributor import MAX_RESULT_BATCH
 from common.contracts.ops import OutboxStatus
 from common.errors import DayuError, TransportError
 from common.metrics import ServiceMetrics
@@ -41,6 +42,12 @@ SPOOL_DIR = ".outbox"
 class OutboxConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    batch_max: int = Field(
+        64,
+        ge=1,
+        le=MAX_RESULT_BATCH,
+        description="Results sent in one call at most (POST /results/batch); 1: one call per result.",
+    )
     max_records: int = Field(10_000, ge=1, le=10_000_000, description="Records the spool holds at most.")
     max_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Bytes the spool holds at most.")
     retry_initial_s: float = Field(0.5, gt=0, le=60, description="First wait before re-sending the spool.")
@@ -54,6 +61,15 @@ class _Entry:
     kind: Kind
     body: str
     size: int
+
+
+@dataclass
+class _Waiting:
+    """A result waiting for its turn in a batch; ``outcome`` is resolved once it is sent or spooled."""
+
+    body: str
+    retries: int
+    outcome: asyncio.Future[Outcome]
 
 
 def _rejected(exc: DayuError) -> bool:
@@ -84,6 +100,12 @@ class Outbox:
         self._evicted_while_sending = False
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
+        # Results waiting to be sent: at most one call to the distributor at a time sends them, so the
+        # results that finish while one is under way go together in the next (bounded by the callers in
+        # flight, each waiting for its own outcome).
+        self._waiting: deque[_Waiting] = deque()
+        self._batch_lock = asyncio.Lock()
+        self.batches = {"calls": 0, "records": 0}
         self.counts = {"spooled": 0, "delivered_later": 0, "discarded": 0, "rejected": 0, "skipped_lines": 0}
         self._pending = self._delivered = self._discarded = None
         if metrics is not None:
@@ -113,7 +135,65 @@ class Outbox:
 
     # -- delivery -----------------------------------------------------------------------------
     async def deliver(self, kind: Kind, body: str, *, retries: int) -> Outcome:
-        """Send ``body`` (JSON) to the distributor's ``POST /<kind>``; spool it when that fails."""
+        """Send ``body`` (JSON) to the distributor's ``POST /<kind>``; spool it when that fails.
+
+        Results go in batches (:meth:`_batched`): with ``batch_max`` > 1, one call carries the results that
+        finished while the previous call was under way, each still answered with its own outcome."""
+        if kind == "results" and self.config.batch_max > 1:
+            return await self._batched(body, retries)
+        return await self._deliver_one(kind, body, retries=retries)
+
+    async def _batched(self, body: str, retries: int) -> Outcome:
+        me = _Waiting(body, retries, asyncio.get_running_loop().create_future())
+        self._waiting.append(me)
+        try:
+            while not me.outcome.done():
+                # The lock is fair: a caller whose result went in an earlier batch finds it answered at once.
+                async with self._batch_lock:
+                    if not me.outcome.done():
+                        await self._send_batch()
+        except asyncio.CancelledError:
+            if me in self._waiting:  # never sent: nothing of it reached the distributor
+                self._waiting.remove(me)
+            raise
+        return me.outcome.result()
+
+    async def _send_batch(self) -> None:
+        """Send the oldest waiting results (``batch_max`` at most) in one call and answer each of them."""
+        group = [self._waiting.popleft() for _ in range(min(self.config.batch_max, len(self._waiting)))]
+        try:
+            if len(group) == 1:
+                outcome = await self._deliver_one("results", group[0].body, retries=group[0].retries)
+                group[0].outcome.set_result(outcome)
+                return
+            # The records are JSON already: the batch is written around them, not parsed and written again.
+            payload = '{"tasks":[' + ",".join(w.body for w in group) + "]}"
+            try:
+                await self._send("results/batch", payload, retries=max(w.retries for w in group), timeout=None)
+            except DayuError as exc:
+                if not _rejected(exc):
+                    log.warning("distributor unreachable (results): spooling %d records: %s", len(group), exc)
+                    for waiting in group:
+                        waiting.outcome.set_result(self.put("results", waiting.body))
+                    return
+                # A record the distributor refuses, or a distributor without batches: each on its own, so
+                # only a bad record is refused.
+                log.info("the distributor refused a batch of %d results, sending each: %s", len(group), exc)
+                for waiting in group:
+                    outcome = await self._deliver_one("results", waiting.body, retries=waiting.retries)
+                    waiting.outcome.set_result(outcome)
+                return
+            self.batches["calls"] += 1
+            self.batches["records"] += len(group)
+            for waiting in group:
+                waiting.outcome.set_result("sent")
+        finally:
+            # Stopped (cancelled) halfway: what this call may not have delivered waits in the spool.
+            for waiting in group:
+                if not waiting.outcome.done():
+                    waiting.outcome.set_result(self.put("results", waiting.body))
+
+    async def _deliver_one(self, kind: Kind, body: str, *, retries: int) -> Outcome:
         try:
             await self._send(kind, body, retries=retries, timeout=None)
             return "sent"
@@ -151,8 +231,8 @@ class Outbox:
         self._wake.set()
         return "spooled"
 
-    async def _send(self, kind: Kind, body: str, *, retries: int, timeout: float | None) -> None:
-        url = f"{self.distributor_url()}/{kind}"
+    async def _send(self, path: str, body: str, *, retries: int, timeout: float | None) -> None:
+        url = f"{self.distributor_url()}/{path}"
         await self.client.request(
             "POST",
             url,

@@ -26,6 +26,25 @@ class ResultAccepted(Contract):
     join: JoinWait | None = None
 
 
+MAX_RESULT_BATCH = 256
+"""Results in one ``POST /results/batch`` at most."""
+
+
+class ResultBatch(Contract):
+    """``POST /results/batch``: finished tasks (at ``_end``), each by reference to the segment in this node's
+    work dir, that a controller sends together (those that finished while its previous call was under way)."""
+
+    tasks: list[Task] = Field(
+        min_length=1, max_length=MAX_RESULT_BATCH, description="The tasks, each as ``POST /results`` takes it."
+    )
+
+
+class ResultsAccepted(Contract):
+    """``POST /results/batch``: one answer per task, in the order sent."""
+
+    results: list[ResultAccepted] = Field(description="Each task's answer, as ``POST /results`` gives it.")
+
+
 class DropAccepted(Contract):
     """``POST /drops``: stored, or already stored."""
 

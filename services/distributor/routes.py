@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +14,14 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import ValidationError
 
 from common.contracts.controller import TaskForm
-from common.contracts.distributor import DistributorStats, DropAccepted, ResultAccepted, ResultPage
+from common.contracts.distributor import (
+    DistributorStats,
+    DropAccepted,
+    ResultAccepted,
+    ResultBatch,
+    ResultPage,
+    ResultsAccepted,
+)
 from common.contracts.openapi import body, media, reply
 from common.disposition import attachment
 from common.errors import InvalidInput, NotFound, PayloadTooLarge
@@ -58,6 +65,31 @@ async def post_result(request: Request) -> Response:
         keep = functools.partial(request.app.state.segments.adopt, local, task.payload.file_name)
     recorder: Recorder = request.app.state.recorder
     return reply(await recorder.accept_result(task, keep))
+
+
+@router.post("/results/batch", response_model=ResultsAccepted, openapi_extra=body(ResultBatch))
+async def post_results(request: Request) -> Response:
+    """Finished tasks by reference, many in one call (a controller's results of one interval). All or none:
+    a task that ``POST /results`` would refuse refuses the batch, and nothing of it is stored."""
+    limit = _config(request).max_body_bytes
+    raw = await request.body()
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"result batch of {len(raw)} bytes exceeds the limit of {limit} bytes")
+    try:
+        batch = ResultBatch.model_validate_json(raw)
+    except ValidationError as exc:
+        raise InvalidInput(f"malformed result batch: {describe_validation_error(exc)}") from None
+    work_dir = Path(request.app.state.settings.work_dir)
+    segments: SegmentFiles = request.app.state.segments
+    keeps: list[Callable[[], object] | None] = []
+    for number, task in enumerate(batch.tasks):
+        if task.cursor != END:
+            raise InvalidInput(f"task {number} is at stage {task.cursor!r}; the distributor takes tasks at {END!r}")
+        name = task.payload.file_name
+        keeps.append(functools.partial(segments.adopt, safe_path(work_dir, name), name) if name else None)
+    recorder: Recorder = request.app.state.recorder
+    answers = [await recorder.accept_result(task, keep) for task, keep in zip(batch.tasks, keeps, strict=True)]
+    return reply(ResultsAccepted(results=answers))
 
 
 @router.post("/drops", response_model=DropAccepted, openapi_extra=body(DropRecord))

@@ -1,6 +1,8 @@
 """Train the learning agents on the simulator and write their weights.
 
-    python -m services.scheduler.learning.train --agent casva --mode latency-first --seed 7 --episodes 400
+    python -m services.scheduler.learning.train --agent hei --seed 7 --episodes 150
+
+docs/policies.md gives the command of each shipped file.
 
 The agent class that the scheduler runs is the one trained (``learn: true``): each episode replays a new
 random bandwidth trace with new content (starting object velocity) from fresh knobs and a fresh history;

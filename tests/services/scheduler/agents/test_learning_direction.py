@@ -32,9 +32,9 @@ MODES = ["latency-first", "delivery-first"]
 SLOW, FAST = 0.4, 40.0
 CASVA_GAP = pytest.mark.xfail(
     strict=True,
-    reason="known gap: after 200 simulator episodes the shipped casva weights fit the link in closed loop, but "
-    "four decisions on a synthetic window are too few for them to leave their cold-start configuration by "
-    "the factor asked; docs/policies.md reports it",
+    reason="known gap: the shipped latency-first casva weights fit the link in closed loop, but four decisions "
+    "on a synthetic window are too few for them to leave their cold-start configuration by the factor asked; "
+    "docs/policies.md reports it (the delivery-first weights pass)",
 )
 _ids = iter(range(10**9))
 
@@ -79,8 +79,7 @@ def casva_after(mode: str, delay: float, mbps: float) -> Meta:
     return meta
 
 
-@CASVA_GAP
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", [pytest.param("latency-first", marks=CASVA_GAP), "delivery-first"])
 def test_shipped_casva_sends_less_over_a_slow_late_link_than_over_a_fast_one_with_slack(mode: str) -> None:
     assert shipped_weights("casva", mode).exists()
     slow, fast = casva_after(mode, 4.0, SLOW), casva_after(mode, 0.3, FAST)

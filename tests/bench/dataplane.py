@@ -7,6 +7,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -514,6 +515,15 @@ class CpuMeter:
         return busy_share(self.machine, psutil.cpu_times())
 
 
+def connections_by_listener(rt: LocalRuntime, name: str) -> dict[str, float]:
+    """Connections ``name`` accepted so far, by listener (``dayu_connections_total``): on one node the
+    pipeline's own calls go through Unix sockets, and this shows whether they did; ``tcp`` counts the
+    bench's calls, health checks and metrics."""
+    text = httpx.get(rt.url(name) + "/metrics", timeout=10).text
+    pattern = r'dayu_connections_total\{listener="(\w+)"\} ([0-9.e+]+)'
+    return {m[1]: float(m[2]) for m in re.finditer(pattern, text)}
+
+
 def run_passthrough(results: dict[str, Any], rt: LocalRuntime, tag: str, quick: bool) -> None:
     ctrl, dist, work, log_dir = rt.url("controller-cloud"), rt.url("distributor"), rt.work_dir("cloud"), rt.log_dir
     small = face_frames(4, (426, 240))
@@ -569,6 +579,7 @@ def run_passthrough(results: dict[str, Any], rt: LocalRuntime, tag: str, quick: 
     results["passthrough_latency_ms_mean"] = round((passed.mean_latency_s or float("nan")) * 1000, 2)
     results["passthrough_cpu_ms_per_task"] = cpu_ms
     results["passthrough_cpu_busy_share"] = busy
+    results["passthrough_connections"] = {name: connections_by_listener(rt, name) for name in PASS_COMPONENTS}
     results["chain_floor_tasks_per_s"] = round((before + after) / 2, 1)
     results["chain_floor_before_after"] = [round(before, 1), round(after, 1)]
     results["chain_floor_failures"] = sum(failures)  # lost in the bare chain (connection errors): not counted

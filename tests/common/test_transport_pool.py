@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 
-from common.errors import UpstreamTimeout
+from common.errors import TransportError, UpstreamTimeout
 from common.transport import PooledTransport, ServiceClient
 from tests.servers import free_port
 
@@ -151,3 +151,20 @@ async def test_a_streamed_gzip_body_is_passed_on_raw_or_decoded(short_keepalive_
         async with client.stream("GET", f"{short_keepalive_url}/gzip") as response:
             decoded = await response.aread()
     assert gzip.decompress(raw) == decoded == b"hello " * 1000
+
+
+async def test_a_streamed_upload_is_sent_as_it_comes_and_never_twice(short_keepalive_url: str) -> None:
+    sent: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(8):
+            sent.append(i)
+            yield CHUNK
+
+    async with ServiceClient(retries=3, backoff=0.01) as client:
+        echoed = await client.request("POST", f"{short_keepalive_url}/echo", content=chunks())
+        assert echoed.content == CHUNK * 8 and sent == list(range(8))
+        sent.clear()
+        dead = f"http://127.0.0.1:{free_port()}/echo"  # nothing listens: a plain body would be retried 3 times
+        with pytest.raises(TransportError, match="after 1 attempt"):
+            await client.request("POST", dead, content=chunks())

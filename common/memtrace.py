@@ -67,7 +67,14 @@ class Tracer:
         snapshot.dump(str(partial))
         partial.replace(path)
         traced, _peak = tracemalloc.get_traced_memory()
-        side = {"rss": rss_bytes(), "traced": traced, "malloc": allocator_stats()}
+        # tracemalloc's own tables come from malloc too, and its interned tracebacks are kept until it
+        # stops: ``tracing`` is what to take off the allocator's figures before reading them as the app's.
+        side = {
+            "rss": rss_bytes(),
+            "traced": traced,
+            "tracing": tracemalloc.get_tracemalloc_memory(),
+            "malloc": allocator_stats(),
+        }
         stats_path(path).write_text(json.dumps(side))
         return path
 
@@ -200,7 +207,7 @@ def top_growth(
 def process_line(before: dict[str, Any], after: dict[str, Any]) -> str:
     """RSS, traced bytes and the allocator's figures, first -> last, in MiB."""
     cells = []
-    pairs = [("rss", before.get("rss"), after.get("rss")), ("traced", before.get("traced"), after.get("traced"))]
+    pairs = [(name, before.get(name), after.get(name)) for name in ("rss", "traced", "tracing")]
     for name in ("arena", "hblkhd", "uordblks", "fordblks", "keepcost"):
         pairs.append((name, (before.get("malloc") or {}).get(name), (after.get("malloc") or {}).get(name)))
     for name, old, new in pairs:

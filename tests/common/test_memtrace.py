@@ -63,7 +63,7 @@ def test_a_real_server_names_the_site_that_grew(tmp_path: Path) -> None:
     # Beside each snapshot, the process-wide figures: traced bytes grew by what the route holds.
     before, after = (json.loads(memtrace.stats_path(p).read_text()) for p in (first, second))
     assert after["traced"] - before["traced"] >= 40 * memtrace_app.CHUNK_BYTES
-    assert after["rss"] > 0
+    assert after["rss"] > 0 and after["tracing"] > 0
     if platform.libc_ver()[0] == "glibc":
         assert after["malloc"]["uordblks"] > 0 and after["malloc"]["arena"] >= after["malloc"]["fordblks"]
 

@@ -10,8 +10,8 @@ from common.registry import REGISTRY
 from services.scheduler.agent import FAMILY
 
 RESOLUTIONS = ["240p", "360p", "480p", "540p", "720p"]
-"""The clip is 720p: richer rungs would only resize to the same frames (five rungs, like the default ladder,
-so the learning agents' shipped weights fit)."""
+"""The clip is 720p: richer rungs would only resize to the same frames. The learning agents do not need this
+ladder (casva chooses positions on a fixed grid and maps them to whatever ladder it is given)."""
 
 
 def _fields(alias: str) -> dict[str, Any]:

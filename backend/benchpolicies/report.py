@@ -22,6 +22,7 @@ COLUMNS = [
     ("accuracy_f1_tasks", "F1 processed frames"),
     ("link_mbytes", "link MB"),
     ("link_mbytes_per_video_s", "MB per video s"),
+    ("probe_mbytes", "probe MB"),
     ("drop_rate", "drops"),
     ("decision_ms_p99", "decide p99 ms"),
     ("tasks", "tasks"),
@@ -96,7 +97,13 @@ def table(results: dict[str, Any]) -> str:
         _cpu_line(settings),
         "",
         *figures_table(results["policies"]),
+        "",
+        "Link MB: the window's task payloads that crossed the link and the edges' bandwidth probes (probe MB).",
     ]
+    for policy, figures in results["policies"].items():
+        for number, run in enumerate(figures.get("repeats") or [], 1):
+            if run.get("probe_unknown"):
+                lines.append(f"{policy} #{number}: probe bytes unknown, so is its link MB ({run['probe_unknown']}).")
     if settings["repeat"] > 1:
         lines += ["", "± is half the spread (max - min) between repeats."]
     return "\n".join(lines) + "\n"

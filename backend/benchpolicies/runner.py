@@ -5,6 +5,9 @@ row while the deployment starts and warms up, and its clock starts when the firs
 distributor. The tasks of the window are those the generator made from then until ``duration_s`` later
 (by task id); after the window the run waits up to ``drain_s`` for them, and those still missing count
 as unfinished. Every policy is measured the same way.
+
+The edges' bandwidth probes share the link with the tasks: each edge monitor's count of probe bytes is read
+when the window starts and when it ends, and the difference is the probe's share of the window's bytes.
 """
 
 from __future__ import annotations
@@ -44,6 +47,11 @@ class RunRecords:
     generator: dict[str, Any] = field(default_factory=dict)
     cpu: dict[str, Any] = field(default_factory=dict)
     """Each node's CPU quota and whether cgroups enforced it (the runtime's ``cpu_status``)."""
+    probe_bytes: int | None = None
+    """Bytes the edges' bandwidth probes sent during the window; None when not counted (see ``probe_unknown``)."""
+    probe_unknown: str | None = None
+    """Why ``probe_bytes`` is unknown: a monitor could not be read. None with ``probe_bytes`` None: records
+    that never came from a run of the benchmark (an export), which count the tasks' bytes alone."""
 
 
 def _page(client: httpx.Client, url: str, after: int) -> tuple[list[dict[str, Any]], int]:
@@ -74,6 +82,37 @@ def window_ids(run: RunRecords) -> set[int]:
 
 def _next_task(client: httpx.Client, generator: str) -> int:
     return int(client.get(f"{generator}/status", timeout=10).json()["next_task_id"])
+
+
+def probe_totals(client: httpx.Client, monitors: dict[str, str]) -> dict[str, int] | str:
+    """Each edge monitor's ``bandwidth_probe_bytes_total`` from its latest report, or why one is unknown.
+
+    A report is at most one monitor interval old, so the window's probe bytes are those of the reports
+    nearest its ends; a report whose probe timed out carries no count, and is unknown like a failed read."""
+    totals = {}
+    for node, url in monitors.items():
+        try:
+            reply = client.get(f"{url}/resources", timeout=10)
+            reply.raise_for_status()
+            value = (reply.json().get("extra") or {}).get("bandwidth_probe_bytes_total")
+        except (httpx.HTTPError, ValueError) as exc:
+            return f"monitor of {node} not read: {exc}"
+        if not isinstance(value, int):
+            return f"monitor of {node} reported no bandwidth_probe_bytes_total"
+        totals[node] = value
+    return totals
+
+
+def probe_delta(before: dict[str, int] | str, after: dict[str, int] | str) -> int | str:
+    """Probe bytes sent between two readings of :func:`probe_totals`, or why they are unknown."""
+    if isinstance(before, str):
+        return f"at the window's start: {before}"
+    if isinstance(after, str):
+        return f"at the window's end: {after}"
+    went_back = sorted(node for node in before if after[node] < before[node])
+    if went_back:
+        return f"probe byte count went back (monitor restarted?) on {', '.join(went_back)}"
+    return sum(after[node] - before[node] for node in before)
 
 
 def run_policy(
@@ -113,6 +152,7 @@ def run_policy(
     runtime.start(nodes, [wl.link(trace, link_mbps)], works, timeout=timeout_s, trace_clock="held")
     distributor, scheduler = runtime.url("distributor"), runtime.url("scheduler")
     generator = runtime.url(f"gen-{wl.SOURCE}")
+    monitors = {node: runtime.url(f"monitor-{node}") for node in nodes if node != wl.CLOUD}
     records: list[dict[str, Any]] = []
     try:
         with httpx.Client(trust_env=False) as client:
@@ -124,6 +164,7 @@ def run_policy(
                 time.sleep(WARMUP_POLL_S)
                 cursor = _collect(client, distributor, records, cursor)
             started = runtime.start_traces()
+            probes_before = probe_totals(client, monitors)
             run = RunRecords(
                 policy=policy,
                 repeat=repeat,
@@ -147,6 +188,12 @@ def run_policy(
                     flush=True,
                 )
             run.end_task = _next_task(client, generator)
+            probed = probe_delta(probes_before, probe_totals(client, monitors))
+            if isinstance(probed, str):
+                run.probe_unknown = probed
+                print(f"  {policy} #{repeat + 1}: probe bytes unknown: {probed}", file=sys.stderr, flush=True)
+            else:
+                run.probe_bytes = probed
             run.scheduler = client.get(f"{scheduler}/stats", timeout=10).json()
             run.generator = client.get(f"{generator}/status", timeout=10).json()
             # The window's tasks still on their way belong to it: wait for them, boundedly.

@@ -30,6 +30,8 @@ METRICS = (
     "accuracy_f1_tasks",
     "link_mbytes",
     "link_mbytes_per_video_s",
+    "task_mbytes",
+    "probe_mbytes",
     "drop_rate",
     "decision_ms_p99",
     "tasks",
@@ -203,7 +205,10 @@ def summarise_records(
 def summarise(
     run: RunRecords, slo_ms: float, slow_link: Slow = None, accuracy_reference: str | None = "ground_truth"
 ) -> dict[str, Any]:
-    """The run's figures; ``slow_link`` singles out the tasks made while the trace held the link low."""
+    """The run's figures; ``slow_link`` singles out the tasks made while the trace held the link low.
+
+    The bytes on the link are the tasks' and the edges' bandwidth probes' of the window (``task_mbytes``,
+    ``probe_mbytes``, summed in ``link_mbytes``); when the probe's are unknown, so is the sum."""
     figures = summarise_records(
         run.records,
         slo_ms=slo_ms,
@@ -220,7 +225,27 @@ def summarise(
         plan_failures=run.generator.get("plan_failures"),
         agent_info=run.scheduler.get("agent_info", {}),
     )
+    figures.update(_with_probe(figures, run))
     return figures
+
+
+def _with_probe(figures: dict[str, Any], run: RunRecords) -> dict[str, Any]:
+    tasks: float = figures["link_mbytes"]
+    link: float | None = tasks  # records not from a benchmark run: no probe was counted, the tasks' bytes alone
+    probe = None
+    if run.probe_bytes is not None:
+        probe = run.probe_bytes / 1e6
+        link = tasks + probe
+    elif run.probe_unknown is not None:
+        link = None  # never the tasks' bytes passed off as the link's
+    video = figures["video_s"]
+    return {
+        "task_mbytes": tasks,
+        "probe_mbytes": probe,
+        "probe_unknown": run.probe_unknown,
+        "link_mbytes": link,
+        "link_mbytes_per_video_s": link / video if link is not None and video else None,
+    }
 
 
 def _drop_t(record: dict[str, Any], run: RunRecords) -> float:

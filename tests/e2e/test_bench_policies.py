@@ -69,6 +69,10 @@ def test_quick_policy_benchmark_writes_results_table_and_plots(tmp_path: Path) -
         assert figures["latency_ms_p50"] <= figures["latency_ms_p95"]
         assert 0 <= figures["slo_violation_rate"] <= 1 and 0 <= figures["drop_rate"] <= 1
         assert figures["link_mbytes"] > 0  # the startup plan runs the stage on the cloud: segments cross the link
+        # The edge's bandwidth probe shares the link: its bytes are counted, apart and in the link's total.
+        assert figures["probe_mbytes"] > 0, figures["repeats"][0].get("probe_unknown")
+        assert figures["link_mbytes"] == pytest.approx(figures["task_mbytes"] + figures["probe_mbytes"])
+        assert "| probe MB |" in (out / key / "table.md").read_text()
         assert figures["accuracy_f1"] is not None and 0 <= figures["accuracy_f1"] <= 1
         # With ground truth, the golden reference is reported beside it.
         assert figures["accuracy_reference"] == "ground_truth" and 0 <= figures["accuracy_f1_golden"] <= 1

@@ -9,6 +9,10 @@ and the slope of the heap and of the DOM nodes is printed with the rest. Every 5
 dump of each Results page's browser (``frontend/e2e/memory.mjs``) says which allocator of which process holds
 its memory; the slope of each is printed too.
 
+With ``--tracemalloc FRAMES`` every process of the platform traces its allocations (``common.memtrace``)
+and is told every ``--snapshot-every`` minutes to write a snapshot; at the end each process's top growth
+sites and allocator figures, first snapshot to last, are printed (``docs/reliability.md``, "Memory").
+
 Every minute one line of progress is printed (load average, machine CPU, tasks made, results, drops, in
 flight) and, with ``--out``, every sample is written there as JSON Lines. Not part of the test suite: it
 runs for as long as it is told. Nothing is asserted, but the exit status is 1 when a task is missing or

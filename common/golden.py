@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from common.task import Meta
+
 LABEL_KEY = "label"
 """Key of ``Meta.extra`` under which a plan lists the candidates to label."""
 MAX_CANDIDATES = 64
@@ -29,6 +31,19 @@ class Knobs(BaseModel):
     qp: int | None = Field(None, ge=0, le=51, description="x264 quantiser (h264 only; none: crf 23).")
     buffer_size: int = Field(4, ge=1, le=1000, description="Frames per segment (each segment starts a key frame).")
     model: str | None = Field(None, description="The application's model; none: its configured default.")
+
+    @classmethod
+    def of_meta(cls, meta: Meta) -> Knobs:
+        """The knobs a task was made with (its ``meta``), the model from ``meta.extra`` when it names one."""
+        model = meta.extra.get("model")
+        return cls(
+            resolution=meta.resolution,
+            fps=meta.fps,
+            encoding=meta.encoding,
+            qp=meta.qp,
+            buffer_size=meta.buffer_size,
+            model=model if isinstance(model, str) else None,
+        )
 
 
 class CandidateScore(BaseModel):

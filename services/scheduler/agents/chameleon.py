@@ -83,18 +83,6 @@ def key_of(meta: Meta) -> Key:
     return (meta.resolution, float(meta.fps), model if isinstance(model, str) else None)
 
 
-def knobs_of(meta: Meta) -> Knobs:
-    model = meta.extra.get("model")
-    return Knobs(
-        resolution=meta.resolution,
-        fps=meta.fps,
-        encoding=meta.encoding,
-        qp=meta.qp,
-        buffer_size=meta.buffer_size,
-        model=model if isinstance(model, str) else None,
-    )
-
-
 @hook(FAMILY, "chameleon")
 class ChameleonAgent(Agent):
     """Golden-labelled knob-at-a-time profiles; the cheapest shortlisted configuration above target."""
@@ -286,7 +274,7 @@ class ChameleonAgent(Agent):
         if probe is not None:
             probe.served = True
             meta = self.golden.model_copy(deep=True)
-            meta.extra[LABEL_KEY] = [knobs_of(m).model_dump() for m in probe.candidates]
+            meta.extra[LABEL_KEY] = [Knobs.of_meta(m).model_dump() for m in probe.candidates]
             cloud = self.context.cloud
             return Plan(meta=meta, offload={stage: place(request, stage, [cloud]) for stage in service_stages(request)})
         if self.shortlist:

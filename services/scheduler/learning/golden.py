@@ -73,15 +73,7 @@ class GoldenAccuracy:
 
     @staticmethod
     def knobs(meta: Meta) -> Knobs:
-        model = meta.extra.get("model")
-        return Knobs(
-            resolution=meta.resolution,
-            fps=meta.fps,
-            encoding=meta.encoding,
-            qp=meta.qp,
-            buffer_size=meta.buffer_size,
-            model=model if isinstance(model, str) else None,
-        )
+        return Knobs.of_meta(meta)
 
     def due(self) -> bool:
         if self.cfg.every_s is None:

@@ -24,6 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from backend.benchpolicies.golden import golden_config
 from backend.templates import load_template
 from common.derive import fps_ratio, keeps, target_size
 from common.errors import ConfigError, DayuError
@@ -99,15 +100,9 @@ def profile_clip(
 ) -> list[LabelReport]:
     """The golden labeller's reports on ``segments`` golden segments of ``clip``, for ``service``'s
     application, listing the grid of an awstream agent configured with ``params`` (default: the template's)."""
+    reference = golden_config(template_dir, service)  # the service's application and golden model
+    application, golden_model = reference.application, reference.model
     template = load_template(template_dir)
-    spec = template.services.get(service)
-    if spec is None:
-        raise ConfigError(f"unknown service {service!r}; known: {', '.join(sorted(template.services))}")
-    if spec.input != "frame":
-        raise ConfigError(f"{service} reads {spec.input}, not frames: there is nothing to label")
-    processor = template.component(spec.template).config
-    application = processor.get("application") or {}
-    golden_model = (processor.get("labeller") or {}).get("golden_model")
     if params is None:
         policy = template.policies.get("awstream")
         scheduler = template.component(policy.scheduler).config if policy else {}

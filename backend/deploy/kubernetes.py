@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -224,17 +224,22 @@ class KubernetesDeployer(Deployer):
             self.api.delete_named(sedna.API_VERSION, sedna.KIND, self.namespace, name)
         for api_version, kind, name in self._made_for(wanted):
             self.api.delete_named(api_version, kind, self.namespace, name)
+
+        def left() -> list[str]:
+            out = [f"{sedna.KIND}/{n}" for n in sorted(wanted) if self._exists(n)]
+            out += [f"{kind}/{name}" for _, kind, name in self._made_for(wanted)]
+            return out + [f"Pod/{p['metadata']['name']}" for p in self._worker_pods() if self._pod_of(p) in wanted]
+
+        self._wait_gone(left)
+
+    def _wait_gone(self, left: Callable[[], list[str]]) -> None:
+        """Returns once ``left()`` names nothing; Unavailable naming what is still there after the timeout."""
         deadline = time.monotonic() + self.removal_timeout
-        while True:
-            left = [f"{sedna.KIND}/{n}" for n in sorted(wanted) if self._exists(n)]
-            left += [f"{kind}/{name}" for _, kind, name in self._made_for(wanted)]
-            left += [f"Pod/{p['metadata']['name']}" for p in self._worker_pods() if self._pod_of(p) in wanted]
-            if not left:
-                return
+        while remaining := left():
             if time.monotonic() >= deadline:
                 raise Unavailable(
-                    f"still there {self.removal_timeout:.0f}s after deletion: {', '.join(left)}",
-                    detail={"left": left},
+                    f"still there {self.removal_timeout:.0f}s after deletion: {', '.join(remaining)}",
+                    detail={"left": remaining},
                 )
             time.sleep(self.poll_interval)
 
@@ -253,24 +258,18 @@ class KubernetesDeployer(Deployer):
         wanted = set(names)
         for name in wanted:
             self.api.delete_named(rts.API_VERSION, rts.KIND, self.namespace, name)
-        deadline = time.monotonic() + self.removal_timeout
-        while True:
-            left = [
+
+        def left() -> list[str]:
+            out = [
                 f"{rts.KIND}/{n}" for n in sorted(wanted) if self.api.get(rts.API_VERSION, rts.KIND, self.namespace, n)
             ]
-            left += [
+            return out + [
                 f"Pod/{p['metadata']['name']}"
                 for p in self.api.pods(self.namespace, runtime_selector(self.install))
                 if (p["metadata"].get("labels") or {}).get(RUNTIME_ID_LABEL) in wanted
             ]
-            if not left:
-                return
-            if time.monotonic() >= deadline:
-                raise Unavailable(
-                    f"still there {self.removal_timeout:.0f}s after deletion: {', '.join(left)}",
-                    detail={"left": left},
-                )
-            time.sleep(self.poll_interval)
+
+        self._wait_gone(left)
 
     def _delete(self, selector: str) -> None:
         if self.mode == "runtime-service":

@@ -7,11 +7,11 @@ import functools
 import zlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from common.contracts.controller import TaskForm
 from common.contracts.distributor import (
@@ -32,6 +32,8 @@ from services.distributor.config import DistributorConfig
 from services.distributor.recorder import Recorder
 from services.distributor.segments import SegmentFiles
 from services.distributor.store import ResultStore
+
+BodyT = TypeVar("BodyT", bound=BaseModel)
 
 router = APIRouter()
 SEGMENT = "A stored segment file, in its encoding's container (e.g. MP4)."
@@ -67,18 +69,23 @@ async def post_result(request: Request) -> Response:
     return reply(await recorder.accept_result(task, keep))
 
 
+async def _json_body(request: Request, model: type[BodyT], what: str) -> BodyT:
+    """The request's JSON body as ``model``: 413 over the config's body limit, 400 naming what is malformed."""
+    limit = _config(request).max_body_bytes
+    raw = await request.body()
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"{what} of {len(raw)} bytes exceeds the limit of {limit} bytes")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise InvalidInput(f"malformed {what}: {describe_validation_error(exc)}") from None
+
+
 @router.post("/results/batch", response_model=ResultsAccepted, openapi_extra=body(ResultBatch))
 async def post_results(request: Request) -> Response:
     """Finished tasks by reference, many in one call (a controller's results of one interval). All or none:
     a task that ``POST /results`` would refuse refuses the batch, and nothing of it is stored."""
-    limit = _config(request).max_body_bytes
-    raw = await request.body()
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"result batch of {len(raw)} bytes exceeds the limit of {limit} bytes")
-    try:
-        batch = ResultBatch.model_validate_json(raw)
-    except ValidationError as exc:
-        raise InvalidInput(f"malformed result batch: {describe_validation_error(exc)}") from None
+    batch = await _json_body(request, ResultBatch, "result batch")
     work_dir = Path(request.app.state.settings.work_dir)
     segments: SegmentFiles = request.app.state.segments
     keeps: list[Callable[[], object] | None] = []
@@ -94,14 +101,7 @@ async def post_results(request: Request) -> Response:
 
 @router.post("/drops", response_model=DropAccepted, openapi_extra=body(DropRecord))
 async def post_drop(request: Request) -> Response:
-    limit = _config(request).max_body_bytes
-    raw = await request.body()
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"drop record of {len(raw)} bytes exceeds the limit of {limit} bytes")
-    try:
-        record = DropRecord.model_validate_json(raw)
-    except ValidationError as exc:
-        raise InvalidInput(f"malformed drop record: {describe_validation_error(exc)}") from None
+    record = await _json_body(request, DropRecord, "drop record")
     recorder: Recorder = request.app.state.recorder
     return reply(await recorder.accept_drop(record))
 

@@ -228,21 +228,3 @@ def create_service(
         app.include_router(router, dependencies=[Depends(require_token)])
     include_declared_bodies(app, guarded=[g.path for g in guarded])
     return app
-
-
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run ``app`` with uvicorn on the settings' address: uvloop and httptools when installed, no access
-    log (one log line per request costs more than a small request itself; ``/metrics`` counts them)."""
-    import importlib.util
-
-    import uvicorn
-
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        http="httptools" if importlib.util.find_spec("httptools") else "h11",
-    )

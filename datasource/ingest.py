@@ -44,13 +44,19 @@ async def receive(chunks: AsyncIterator[bytes], target: Path, limit: int) -> int
     return size
 
 
+def _reason(exc: Exception) -> str:
+    """FFmpeg's words without the file name (the upload's temporary path is the service's own business)."""
+    text = getattr(exc, "strerror", None)
+    return str(text) if text else type(exc).__name__
+
+
 def _transcode_or_check(upload: Path, clip: Path, max_frames: int) -> int:
     """Decode every frame of ``upload`` (a file that does not decode to the end is refused); write ``clip`` as
     H.264 MP4, copying the file when it is one already. Returns the decoded frame count."""
     try:
         container = av.open(str(upload))
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise DecodeError(f"not a video file FFmpeg can read: {exc}") from None
+        raise DecodeError(f"not a video file FFmpeg can read: {_reason(exc)}") from None
     with container:
         if not container.streams.video:
             raise DecodeError("the file holds no video stream")
@@ -68,7 +74,7 @@ def _transcode_or_check(upload: Path, clip: Path, max_frames: int) -> int:
                 if writer is not None:
                     writer.add(frame.to_ndarray(format="bgr24"))
         except av.error.FFmpegError as exc:
-            raise DecodeError(f"the video is corrupt after frame {count}: {exc}") from None
+            raise DecodeError(f"the video is corrupt after frame {count}: {_reason(exc)}") from None
         finally:
             if writer is not None:
                 writer.close()

@@ -133,6 +133,7 @@ def test_hostile_uploads_are_refused_and_change_nothing(served: tuple[str, Path]
         response = put(url, name, body)
         assert response.status_code == status, (name, response.text)
         assert words in response.json()["error"]["message"], (name, response.text)
+        assert str(root) not in response.text and "/tmp" not in response.text, "a server path leaked"
     for bad_name in ("..", "Bad_Name", "a b", "-x", "x" * 41, "%2e%2e%2fetc"):
         response = put(url, bad_name, car[:4096])
         assert 400 <= response.status_code < 500, (bad_name, response.text)

@@ -16,7 +16,7 @@ import pytest
 
 from common.errors import ConfigError, Unavailable
 from common.workload import Workload
-from services.local.ports import PortAllocator, runtime_range
+from services.local.ports import PortAllocator, bindable, runtime_range
 from services.local.runtime import PORT_RETRIES, LocalRuntime
 
 NODES = {"cloud": {"role": "cloud"}, "edge1": {"role": "edge"}}
@@ -51,21 +51,36 @@ def workloads(sources: int) -> list[Workload]:
     ]
 
 
-def allocator(tmp_path: Path, owner: str = "a", port_range: tuple[int, int] = (21000, 21063)) -> PortAllocator:
-    return PortAllocator(owner, port_range=port_range, ledger=tmp_path / "ledger.json")
+# The tests' own ranges lie below the runtime's default (20000-29999) and the kernel's ephemeral ports, so
+# that no port the rest of the suite uses can fall into them, and each is a block found wholly free when the
+# test starts: a port this module's previous run left in TIME_WAIT (a minute) is skipped, not failed on.
+TEST_PORTS = (17000, 19999)
+
+
+def free_block(size: int) -> tuple[int, int]:
+    """The first ``size`` consecutive ports of TEST_PORTS that can all be bound now."""
+    for low in range(TEST_PORTS[0], TEST_PORTS[1] - size + 2, size):
+        if all(bindable("127.0.0.1", p) for p in range(low, low + size)):
+            return low, low + size - 1
+    raise AssertionError(f"no {size} consecutive free ports in {TEST_PORTS[0]}-{TEST_PORTS[1]} on this machine")
+
+
+def allocator(tmp_path: Path, owner: str = "a", port_range: tuple[int, int] | None = None) -> PortAllocator:
+    return PortAllocator(owner, port_range=port_range or free_block(64), ledger=tmp_path / "ledger.json")
 
 
 # -- the allocator -----------------------------------------------------------------------------------
 
 
 def test_ports_are_never_given_out_twice_across_owners_until_released(tmp_path: Path) -> None:
-    a, b = allocator(tmp_path, "run-a"), allocator(tmp_path, "run-b")
+    low, high = free_block(64)
+    a, b = allocator(tmp_path, "run-a", (low, high)), allocator(tmp_path, "run-b", (low, high))
     given: list[int] = []
     for _ in range(10):
         given += a.allocate(3) + b.allocate(3)
     assert len(given) == len(set(given)) == 60
-    assert all(21000 <= p <= 21063 for p in given)
-    with pytest.raises(Unavailable, match="only 4 of the 5 ports asked for are free in 21000-21063"):
+    assert all(low <= p <= high for p in given)
+    with pytest.raises(Unavailable, match=f"only 4 of the 5 ports asked for are free in {low}-{high}"):
         a.allocate(5)
     b.release()
     assert set(a.reserved().values()) == {"run-a"}
@@ -74,21 +89,23 @@ def test_ports_are_never_given_out_twice_across_owners_until_released(tmp_path: 
 
 
 def test_a_port_bound_by_another_process_is_skipped(tmp_path: Path) -> None:
-    first = allocator(tmp_path, "probe").allocate(1)[0]
-    allocator(tmp_path, "probe").release()
+    block = free_block(64)
+    first = allocator(tmp_path, "probe", block).allocate(1)[0]
+    allocator(tmp_path, "probe", block).release()
     with socket.socket() as held:  # what any process outside Dayu could hold
         held.bind(("127.0.0.1", first))
         held.listen(1)
-        got = allocator(tmp_path, "probe").allocate(5)
+        got = allocator(tmp_path, "probe", block).allocate(5)
     assert first not in got and len(set(got)) == 5
 
 
 def test_a_reservation_of_a_process_that_is_gone_is_freed(tmp_path: Path) -> None:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait(timeout=30)
-    dead = PortAllocator("old", port_range=(21000, 21003), ledger=tmp_path / "l.json", pid=child.pid)
+    four = free_block(4)
+    dead = PortAllocator("old", port_range=four, ledger=tmp_path / "l.json", pid=child.pid)
     dead.allocate(4)
-    assert len(PortAllocator("new", port_range=(21000, 21003), ledger=tmp_path / "l.json").allocate(4)) == 4
+    assert len(PortAllocator("new", port_range=four, ledger=tmp_path / "l.json").allocate(4)) == 4
 
 
 def test_keep_and_replace(tmp_path: Path) -> None:
@@ -171,7 +188,7 @@ class Contested(PortAllocator):
 
 @pytest.mark.integration
 def test_a_port_taken_before_the_workload_binds_it_is_replaced(tmp_path: Path) -> None:
-    ports = Contested(str(tmp_path / "run"), port_range=(21100, 21199), ledger=tmp_path / "l.json", grabs=1)
+    ports = Contested(str(tmp_path / "run"), port_range=free_block(100), ledger=tmp_path / "l.json", grabs=1)
     rt = LocalRuntime(tmp_path / "run", ports=ports)
     try:
         rt.start(NODES, [], workloads(2), timeout=30)
@@ -189,7 +206,7 @@ def test_a_port_taken_before_the_workload_binds_it_is_replaced(tmp_path: Path) -
 
 @pytest.mark.integration
 def test_a_workload_whose_every_port_is_taken_fails_the_start_with_the_ports_tried(tmp_path: Path) -> None:
-    ports = Contested(str(tmp_path / "run"), port_range=(21200, 21299), ledger=tmp_path / "l.json", grabs=99)
+    ports = Contested(str(tmp_path / "run"), port_range=free_block(100), ledger=tmp_path / "l.json", grabs=99)
     rt = LocalRuntime(tmp_path / "run", ports=ports)
     try:
         with pytest.raises(Unavailable, match=r"'distributor' could not listen: ports .* were each bound") as err:

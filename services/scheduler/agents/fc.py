@@ -4,17 +4,19 @@ Air" (Nigade et al., SenSys 2021).
 Over a window of recent per-task delays ``d`` against the constraint ``D``, each task's error is
 ``-|d - D|`` when it met the constraint and ``(d - D)^2`` when it missed it. When the window's mean error
 is ``<= -theta`` the resolution steps up one rung; when it is ``>= 0`` the resolution index is halved (a
-fast retreat); otherwise it holds. Optionally fps follows the same rule on its own ladder. Only tasks
-made after the last change count, so the controller judges each configuration by its own delays.
+fast retreat); otherwise it holds. Optionally fps follows the same rule on its own ladder.
+
+Only feedback received after the last change and made with the knobs it set counts (drops whose knobs are
+unknown count too), so the controller judges each configuration by its own delays. "After" is the
+scheduler's receipt order (:class:`~services.scheduler.history.SourceHistory`), not a timestamp stamped on
+another node; the knobs keep out tasks still in flight from before the change.
 """
 
 from __future__ import annotations
 
-import time
-
 from pydantic import Field
 
-from common.feedback import TaskFeedback
+from common.feedback import DropFeedback, TaskFeedback
 from common.plan import Plan, PlanRequest
 from common.registry import HookConfig, hook
 from services.scheduler.agent import FAMILY, Agent, AgentConfig, AgentContext, startup_offload
@@ -56,7 +58,7 @@ class FcAgent(Agent):
     def __init__(self, config: HookConfig, *, context: AgentContext) -> None:
         super().__init__(config, context=context)
         self.meta = self.knobs()
-        self.changed_at = 0.0
+        self.changed_seq = 0  # receipt number of the last feedback before the last change
         self.last_error: float | None = None
 
     @property
@@ -67,16 +69,18 @@ class FcAgent(Agent):
     def delay_of(self, feedback: TaskFeedback) -> float:
         return feedback.delay / max(1, feedback.frames) if self.cfg.per_frame else feedback.delay
 
-    def made_now(self, feedback: TaskFeedback) -> bool:
-        """Made with the knobs this controller set last (tasks in flight at a change are not judged)."""
-        return feedback.meta.resolution == self.meta.resolution and feedback.meta.fps == self.meta.fps
+    def made_now(self, feedback: TaskFeedback | DropFeedback) -> bool:
+        """Made with the knobs this controller set last (tasks in flight at a change are not judged); a drop
+        whose knobs are unknown counts."""
+        meta = feedback.meta
+        return meta is None or (meta.resolution == self.meta.resolution and meta.fps == self.meta.fps)
 
     def window_errors(self) -> list[float]:
         cfg = self.cfg
         history = self.context.history
-        current = [f for f in history.since(self.changed_at) if self.made_now(f)]
+        current = [f for f in history.tasks_after(self.changed_seq) if self.made_now(f)]
         errors = [task_error(self.delay_of(f), cfg.slo_s) for f in current]
-        drops = history.drops_since(self.changed_at)
+        drops = [d for d in history.drops_after(self.changed_seq) if self.made_now(d)]
         errors += [task_error(cfg.drop_delay_factor * cfg.slo_s, cfg.slo_s) for _ in drops]
         return errors[-cfg.window :]
 
@@ -95,5 +99,5 @@ class FcAgent(Agent):
                 )
             if meta != self.meta:
                 self.meta = meta
-                self.changed_at = time.time()
+                self.changed_seq = self.context.history.seq
         return Plan(meta=self.meta.model_copy(deep=True), offload=startup_offload(self, request))

@@ -8,7 +8,10 @@ A macro step waits for evidence of the one before: ``micro.every`` tasks (or dro
 arrives a task's delay late, and on a congested link that is many decisions; a macro agent acting on a
 window that does not yet show its last step's effect steps again the same way, and two runs that differ
 only in when feedback arrived diverge. Without such evidence for ``8 * macro_every`` decisions (feedback
-lost) it acts anyway.
+lost) it acts anyway. "Made after it" is told without comparing clocks of different machines: feedback the
+scheduler received after the step (its receipt order) whose knobs are ones this agent served since the step
+(drops with unknown knobs count too). A task in flight at the step that was made with knobs served again
+since (a step that left the knobs as they were, or moved only the split point) cannot be told apart and counts.
 
 The macro reward's accuracy is the F1 against ground truth where the source has it, else the F1 relative
 to the golden configuration learnt from golden-labelled segments (``golden.every_s``).
@@ -18,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from pydantic import Field
 from common.feedback import DropFeedback, TaskFeedback
 from common.plan import Plan, PlanRequest
 from common.registry import HookConfig, hook
+from common.task import Meta
 from services.scheduler.agent import FAMILY, Agent, AgentConfig, AgentContext, place, service_stages
 from services.scheduler.agents.casva import shipped_weights
 from services.scheduler.agents.hei_nf import MicroConfig, MicroController
@@ -90,7 +93,10 @@ class HeiAgent(Agent):
         self.decisions = 0
         self.last: tuple[np.ndarray, int, int] | None = None
         self.macro_steps = 0
-        self.macro_at: float | None = None  # wall clock of the last macro step: tasks made after it show its effect
+        # Receipt number at the last macro step and the knobs served since: feedback received after it and
+        # made with those knobs shows the step's effect.
+        self.macro_seq: int | None = None
+        self.served: list[Meta] = []
         self.next_macro = 0
         self.last_macro_decision = 0
         self.macro_waits = 0
@@ -127,10 +133,13 @@ class HeiAgent(Agent):
     def macro_evidence(self) -> bool:
         """Whether enough tasks made since the last macro step came back to judge it (or waiting has gone on
         too long)."""
-        if self.macro_at is None:
+        if self.macro_seq is None:
             return True
-        history = self.context.history
-        seen = len(history.since(self.macro_at)) + len(history.drops_since(self.macro_at))
+        seen = sum(
+            1
+            for item in self.context.history.added_after(self.macro_seq)
+            if item.meta is None or any(_same(item.meta, m) for m in self.served)
+        )
         waited = self.decisions - self.last_macro_decision
         return seen >= self.micro.config.every or waited >= 8 * self.cfg.macro_every
 
@@ -151,13 +160,16 @@ class HeiAgent(Agent):
             self.split = sum(1 for s in stages if (startup.get(s) or request.source_node) != self.context.cloud)
         if self.decisions >= self.next_macro and self.macro_evidence():
             self.macro(request, stages)
-            self.macro_at = time.time()
+            self.macro_seq = self.context.history.seq
+            self.served = []
             self.last_macro_decision = self.decisions
             self.next_macro = self.decisions + self.cfg.macro_every
         else:
             if self.decisions >= self.next_macro:
                 self.macro_waits += 1
             self.meta = self.micro.step(self.context.history, self.meta)
+        if not any(_same(self.meta, m) for m in self.served):
+            self.served.append(self.meta)  # at most one entry per rung combination
         self.decisions += 1
         return Plan(meta=self.meta.model_copy(deep=True), offload=self.offload(request, stages))
 
@@ -175,3 +187,8 @@ class HeiAgent(Agent):
             "updates": self.sac.updates,
             "golden": self.golden.info(),
         }
+
+
+def _same(a: Meta, b: Meta) -> bool:
+    """Made with the same macro knobs (a stream's short last segment has fewer frames: it is not)."""
+    return all(getattr(a, k) == getattr(b, k) for k in MACRO_KNOBS)

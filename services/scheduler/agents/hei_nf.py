@@ -4,11 +4,14 @@ Every few tasks made with the current configuration, the mean delay is compared 
 above it, every adapted knob steps down one rung (or its index is halved); well under it (below
 ``slack`` times the constraint) one knob steps up, the knobs taking turns. The constraint is either a
 task delay (``slo_s``) or, as in the original formulation, per frame: ``frame_factor / fps`` seconds.
+
+"Tasks made with the current configuration" are the feedback received since the last judged window (by the
+scheduler's receipt order, never by a timestamp stamped on another node) whose adapted knobs are the current
+ones; drops with unknown knobs count too.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,7 +47,7 @@ class MicroController:
 
     def __init__(self, config: MicroConfig) -> None:
         self.config = config
-        self.changed_at = 0.0
+        self.judged_seq = 0  # receipt number of the last feedback the last judged window could hold
         self._turn = 0
         self.last_ratio: float | None = None
 
@@ -56,13 +59,13 @@ class MicroController:
         return cfg.frame_factor / meta.fps * meta.buffer_size
 
     def window(self, history: SourceHistory, meta: Meta) -> list[TaskFeedback]:
-        made = [f for f in history.since(self.changed_at) if _same(f.meta, meta, self.config.knobs)]
+        made = [f for f in history.tasks_after(self.judged_seq) if _same(f.meta, meta, self.config.knobs)]
         return made[-self.config.every :]
 
     def step(self, history: SourceHistory, meta: Meta) -> Meta:
         cfg = self.config
         window = self.window(history, meta)
-        drops = [d for d in history.drops_since(self.changed_at) if d.meta is None or _same(d.meta, meta, cfg.knobs)]
+        drops = [d for d in history.drops_after(self.judged_seq) if d.meta is None or _same(d.meta, meta, cfg.knobs)]
         if len(window) + len(drops) < cfg.every:
             return meta
         delays = [f.delay for f in window] + [2 * self.constraint(meta)] * len(drops)
@@ -83,7 +86,7 @@ class MicroController:
                     self._turn = (self._turn + offset + 1) % len(cfg.knobs)
                     break
         # A judged window is used once: the next decision waits for fresh tasks even when nothing moved.
-        self.changed_at = time.time()
+        self.judged_seq = history.seq
         return out
 
 

@@ -105,7 +105,10 @@ def fresh_episode(agent: Agent, rng: random.Random) -> None:
         agent.split = rng.randrange(2)  # type: ignore[attr-defined]
         agent.decisions = 0  # type: ignore[attr-defined]
         agent.next_macro = agent.last_macro_decision = 0  # type: ignore[attr-defined]
-        agent.macro_at = None  # type: ignore[attr-defined]
+        # Receipt numbers restart with the new history: no macro step or judged window in it yet.
+        agent.macro_seq = None  # type: ignore[attr-defined]
+        agent.served = []  # type: ignore[attr-defined]
+        agent.micro.judged_seq = 0  # type: ignore[attr-defined]
 
 
 def params_for(agent: str, mode: str, slo_s: float, seed: int, learn: bool) -> dict[str, Any]:

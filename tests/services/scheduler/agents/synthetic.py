@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from common.dag import DagSpec, ServiceType, StageSpec, build_dag
@@ -16,6 +15,8 @@ from services.scheduler.history import SourceHistory
 
 CATALOG = {"detect": ServiceType(input="frame", output="bbox"), "classify": ServiceType(input="bbox", output="text")}
 _task_ids = iter(range(10**9))
+EPOCH = 1_765_000_000.0
+"""A fixed wall-clock stamp for feedback (December 2025), so no test reads the real clock."""
 
 
 def request(source_node: str = "edge1", edge_nodes: tuple[str, ...] = ("edge1", "edge2")) -> PlanRequest:
@@ -37,6 +38,25 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class SkewedGenerator:
+    """Stamps feedback as a generator (or the controller that drops a task) whose clock is ``skew_s`` off the
+    scheduler's: a real cluster's NTP-synchronised nodes still differ by up to seconds."""
+
+    def __init__(self, scheduler: FakeClock, skew_s: float) -> None:
+        self.scheduler, self.skew_s = scheduler, skew_s
+
+    def now(self) -> float:
+        return self.scheduler() + self.skew_s
+
+    def made(self, meta: Meta, delay: float, n: int, *, at: float | None = None, **kwargs: Any) -> list[TaskFeedback]:
+        """``n`` tasks made with ``meta`` now (or at the scheduler's time ``at``, e.g. before a change)."""
+        start = self.now() if at is None else at + self.skew_s
+        return [task(meta, delay, created_at=start + 0.4 * i, **kwargs) for i in range(n)]
+
+    def dropped(self, meta: Meta | None, n: int) -> list[DropFeedback]:
+        return [drop(meta, at=self.now() + 0.1 * i) for i in range(n)]
 
 
 def make_agent(
@@ -69,14 +89,16 @@ def task(
     velocity: float = 0.1,
     nodes: Mapping[str, str] | None = None,
     service_s: float = 0.05,
+    created_at: float = EPOCH,
 ) -> TaskFeedback:
+    """A finished task; ``created_at`` is the generator's stamp (no agent may compare it with its own clock)."""
     placed = nodes or {"d": "edge1", "c": "cloud"}
     return TaskFeedback(
         source_id="cam1",
         task_id=next(_task_ids),
         source_node="edge1",
-        created_at=time.time(),
-        finished_at=time.time(),
+        created_at=created_at,
+        finished_at=created_at + delay,
         delay=delay,
         meta=meta,
         segment_bytes=size,
@@ -96,11 +118,12 @@ def task(
     )
 
 
-def drop(meta: Meta | None) -> DropFeedback:
-    return DropFeedback(source_id="cam1", task_id=next(_task_ids), reason="queue_full", meta=meta)
+def drop(meta: Meta | None, *, at: float = EPOCH) -> DropFeedback:
+    """A dropped task; ``at`` is stamped by the node that dropped it."""
+    return DropFeedback(source_id="cam1", task_id=next(_task_ids), reason="queue_full", meta=meta, at=at)
 
 
-def feed(agent: Agent, items: list[TaskFeedback | DropFeedback]) -> None:
+def feed(agent: Agent, items: Sequence[TaskFeedback | DropFeedback]) -> None:
     for item in items:
         agent.context.history.add(item)
         agent.on_feedback(item)

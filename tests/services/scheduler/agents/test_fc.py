@@ -6,7 +6,17 @@ import pytest
 
 from common.task import Meta
 from services.scheduler.agents.fc import next_index, task_error
-from tests.services.scheduler.agents.synthetic import drop, feed, feed_delays, make_agent, request, task
+from tests.services.scheduler.agents.synthetic import (
+    EPOCH,
+    FakeClock,
+    SkewedGenerator,
+    drop,
+    feed,
+    feed_delays,
+    make_agent,
+    request,
+    task,
+)
 
 pytestmark = pytest.mark.unit
 START = Meta(resolution="1080p", fps=30, buffer_size=4)
@@ -62,3 +72,54 @@ def test_drops_count_as_violations_and_fps_follows_when_enabled() -> None:
     assert plan.meta.resolution == "540p" and plan.meta.fps == 15.0  # fps index 6 -> 3
     # The placement stays the startup plan's (source node) whatever the knobs do.
     assert plan.offload == {"d": "edge1", "c": "edge1"}
+
+
+def run_with_generator_skew(skew_s: float) -> list[str]:
+    """One feedback sequence, the generator's and controller's stamps ``skew_s`` off the scheduler's clock;
+    the resolution of each decision. The scheduler's clock moves 2 s per decision and feedback arrives
+    between decisions, as it would from a live source."""
+    clock = FakeClock(EPOCH)
+    generator = SkewedGenerator(clock, skew_s)
+    agent = make_agent("fc", {"slo_s": 1.0}, startup=START, clock=clock)
+    decisions: list[str] = []
+
+    def decide() -> Meta:
+        meta = agent.decide(request()).meta
+        decisions.append(meta.resolution)
+        clock.advance(2.0)
+        return meta
+
+    first = decide()  # 1080p
+    made_before_change = clock() - 1.0
+    feed(agent, generator.made(first, 2.0, 8))
+    second = decide()  # late: 540p
+    # Tasks and a drop of the old configuration, in flight at the change, arrive after it.
+    feed(agent, [*generator.made(first, 3.0, 8, at=made_before_change), *generator.dropped(first, 1)])
+    decide()  # nothing made with 540p yet: holds
+    feed(agent, generator.made(second, 0.3, 3))
+    third = decide()  # slack: 720p
+    feed(agent, generator.made(third, 0.3, 2))
+    decide()  # two tasks only: holds
+    feed(agent, generator.dropped(third, 2))
+    decide()  # two drops (d = 2D) outweigh the slack: index 3 halved to 1, 480p
+    return decisions
+
+
+@pytest.mark.parametrize("skew_s", [-5.0, 5.0])
+def test_a_generator_clock_off_by_seconds_changes_no_decision(skew_s: float) -> None:
+    """Feedback after a change is told by the scheduler's receipt order, not by comparing the generator's
+    stamps with the scheduler's clock: a generator 5 s behind (whose new tasks look older than the change) or
+    5 s ahead (whose old tasks look newer) leads to the same decisions as one in step."""
+    expected = ["1080p", "540p", "540p", "720p", "720p", "480p"]
+    assert run_with_generator_skew(0.0) == expected
+    assert run_with_generator_skew(skew_s) == expected
+
+
+def test_drops_of_the_configuration_before_a_change_are_not_judged() -> None:
+    agent = make_agent("fc", {"slo_s": 1.0, "min_tasks": 3}, startup=START)
+    assert feed_delays(agent, 2.0, 8).meta.resolution == "540p"
+    # Three drops of 1080p tasks in flight at the change would halve 540p again if they counted.
+    feed(agent, [drop(START) for _ in range(3)])
+    assert agent.decide(request()).meta.resolution == "540p"
+    feed(agent, [drop(Meta(resolution="540p", fps=30, buffer_size=4)) for _ in range(3)])
+    assert agent.decide(request()).meta.resolution == "480p"

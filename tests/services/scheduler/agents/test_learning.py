@@ -17,7 +17,15 @@ pytest.importorskip("torch", reason="the learning agents need the rl extra (torc
 import torch
 
 from services.scheduler.agents.casva import shipped_weights
-from tests.services.scheduler.agents.synthetic import feed, make_agent, request, task
+from tests.services.scheduler.agents.synthetic import (
+    EPOCH,
+    FakeClock,
+    SkewedGenerator,
+    feed,
+    make_agent,
+    request,
+    task,
+)
 
 pytestmark = pytest.mark.unit
 LADDERS = {"resolution": ["240p", "360p", "480p", "540p", "720p"]}
@@ -131,10 +139,10 @@ def test_hei_split_point_moves_stages_between_edge_and_cloud() -> None:
 
 def test_hei_waits_for_tasks_made_after_its_last_macro_step_before_the_next() -> None:
     agent = make_agent("hei", {"macro_every": 1, "micro": {"ladders": LADDERS}, "seed": 2}, startup=START)
-    agent.decide(request())
-    stale = task(START, 3.0)
-    stale.created_at -= 60  # made before the step: says nothing of it
-    feed(agent, [stale for _ in range(8)])
+    stepped = agent.decide(request()).meta
+    assert (stepped.resolution, stepped.fps, stepped.buffer_size) != (START.resolution, START.fps, START.buffer_size)
+    # Made with the knobs before the step, in flight at it, received after it: says nothing of it.
+    feed(agent, [task(START, 3.0) for _ in range(8)])
     for _ in range(5):
         agent.decide(request())
     assert agent.info()["macro_steps"] == 1 and agent.info()["macro_waits"] == 5
@@ -144,3 +152,51 @@ def test_hei_waits_for_tasks_made_after_its_last_macro_step_before_the_next() ->
     for _ in range(8):  # feedback lost: after 8 x macro_every decisions it acts anyway
         agent.decide(request())
     assert agent.info()["macro_steps"] == 3
+
+
+Decision = tuple[str, float, int, tuple[str, ...], int, int]
+
+
+def hei_run_with_generator_skew(skew_s: float) -> list[Decision]:
+    """One feedback sequence, the generator's and controller's stamps ``skew_s`` off the scheduler's clock;
+    per decision the knobs, placement, macro steps and macro waits so far. The scheduler's clock moves 2 s
+    per decision."""
+    clock = FakeClock(EPOCH)
+    generator = SkewedGenerator(clock, skew_s)
+    params = {"slo_s": 1.0, "macro_every": 1, "micro": {"ladders": LADDERS}, "seed": 2}
+    agent = make_agent("hei", params, startup=START, clock=clock)
+    decisions: list[Decision] = []
+
+    def decide() -> Meta:
+        plan = agent.decide(request())
+        info = agent.info()
+        meta = plan.meta
+        placed = tuple(plan.offload[s] for s in ("d", "c"))
+        decisions.append(
+            (meta.resolution, meta.fps, meta.buffer_size, placed, info["macro_steps"], info["macro_waits"])
+        )
+        clock.advance(2.0)
+        return meta
+
+    made_before_step = clock() - 1.0
+    stepped = decide()  # the first macro step
+    assert (stepped.resolution, stepped.fps, stepped.buffer_size) != (START.resolution, START.fps, START.buffer_size)
+    # Tasks made with the knobs before the step, in flight at it, say nothing of it.
+    feed(agent, generator.made(START, 3.0, 8, at=made_before_step))
+    for _ in range(3):
+        current = decide()
+    feed(agent, generator.made(current, 0.4, 4))
+    current = decide()  # four tasks made after the step: the next one
+    feed(agent, [*generator.made(current, 0.4, 2), *generator.dropped(current, 2)])
+    decide()  # two tasks and two drops made after it: the next one
+    return decisions
+
+
+@pytest.mark.parametrize("skew_s", [-5.0, 5.0])
+def test_hei_a_generator_clock_off_by_seconds_changes_no_decision(skew_s: float) -> None:
+    """Evidence of a macro step is feedback received after it (the scheduler's receipt order) made with
+    knobs served since it: a generator 5 s behind (new tasks look older than the step) or 5 s ahead (tasks
+    made before it look newer) leads to the same decisions as one in step."""
+    in_step = hei_run_with_generator_skew(0.0)
+    assert [(steps, waits) for *_, steps, waits in in_step] == [(1, 0), (1, 1), (1, 2), (1, 3), (2, 3), (3, 3)]
+    assert hei_run_with_generator_skew(skew_s) == in_step

@@ -15,7 +15,13 @@ congested interval, as TCP's congestion window is:
   refused tasks may have been made under the earlier one, and cutting from the lower would cut twice);
 - the controller itself was at its in-flight limit (``overloaded``): the share is halved;
 - the median wait in a local processor's queue of the tasks that came back in the interval exceeded
-  ``queue_target_s``: the share is multiplied by ``decrease``, before the queue is full;
+  ``queue_target_s``, before the queue is full: a stage with a long queue was busy the whole interval, so
+  what it served is its capacity, and the share becomes that over what was sent to it (times ``margin``, to
+  drain the queue) of the share the sources were following. When what was sent is already under that
+  (the queue is draining from an earlier cut) the share holds: cutting again on every interval in which
+  the queue, which lags the share by its own length, is still long would cut far past capacity and leave
+  the stage idle, as a fixed factor per interval did (``decrease`` is kept for an interval with waits but
+  nothing sent);
 - after an interval with none of these (or an idle one) it grows by ``increase``, up to 1; it never falls
   under ``min_admit``, so sources keep probing.
 
@@ -59,6 +65,8 @@ class _Interval:
     refused: Counter[str] = field(default_factory=Counter)
     """service -> tasks a local stage of it refused"""
     served: Counter[str] = field(default_factory=Counter)
+    sent: Counter[str] = field(default_factory=Counter)
+    """service -> tasks handed to a local stage of it"""
     overloaded: int = 0
     waits: list[float] = field(default_factory=list)
 
@@ -81,6 +89,11 @@ class Admission:
         """node -> (share, reason, when heard)"""
 
     # -- what happens on this node --------------------------------------------------------------------
+    def sent(self, service: str) -> None:
+        """A task was handed to a local stage of ``service``."""
+        self._roll()
+        self._now.sent[service] += 1
+
     def refused(self, service: str) -> None:
         """A local stage of ``service`` refused a task: its queue was full."""
         self._roll()
@@ -152,6 +165,15 @@ class Admission:
         if interval.waits:
             median = statistics.median(interval.waits)
             if median > c.queue_target_s:
-                factor = min(factor, c.decrease)
+                factor = min(factor, self._capacity_factor(interval))
                 parts.append(f"median stage queue wait {median:.2f}s over {c.queue_target_s:g}s")
         return factor, (f"node {self.node!r}: " + "; ".join(parts) if parts else "")
+
+    def _capacity_factor(self, interval: _Interval) -> float:
+        """The cut for an interval with a long queue: what the stages served over what they were sent, times
+        ``margin``, at most 1 (hold: the queue already drains); ``decrease`` when nothing was sent."""
+        c = self.config
+        ratios = [interval.served[s] / sent for s, sent in interval.sent.items() if sent > 0]
+        if not ratios:
+            return c.decrease
+        return min(1.0, c.margin * min(ratios))

@@ -237,6 +237,7 @@ class Dispatcher:
         if self.topology is None:
             raise StageFailed(DropReason.SERVICE_MISSING, "no topology: cannot find a processor")
         url = self.topology.processor_url(task.stage.service, self.node) + "/process"
+        self.admission.sent(task.stage.service)
         start = time.perf_counter()
         try:
             response = await self.client.request(

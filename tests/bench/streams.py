@@ -17,6 +17,7 @@ the stage runs on the cloud) + decode + model time.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import statistics
@@ -271,18 +272,23 @@ def run_e2e(results: dict[str, Any], run_dir: Path, *, quick: bool = False) -> N
     results["e2e_budget"] = out
 
 
-STREAM_COUNTS = [1, 2, 4, 6, 8, 10, 12, 16, 20]
-"""Steps of 2 around the bound (8-12 streams on two cores), so the figure does not move in steps of 2x; 16
-and 20 are 1.5x and 2x a bound of ~10.5, where ``overload_ratio`` is measured."""
+STREAM_COUNTS = [1, 2, 4, 6, 8, 10, 12, 16]
+"""Steps of 2 around where a two-core node tops out (10-12 streams), so the figure does not move in steps of
+2x; the counts at 1.5x and 2x the measured bound, where ``overload_ratio`` is judged, are added to them."""
 OVERLOAD_FROM = 1.5
 """Counts at or above this multiple of the bound are the overload that ``overload_ratio`` judges."""
+OVERLOAD_AT = (OVERLOAD_FROM, 2.0)
 
 
-def stream_counts(quick: bool) -> list[int]:
+def stream_counts(quick: bool, bound: float) -> list[int]:
+    """``BENCH_SCALE`` when set; else the fixed steps and the counts at 1.5x and 2x ``bound`` (which moves
+    with the machine: 10.5 streams on one two-core machine, 15 on another)."""
     raw = os.environ.get("BENCH_SCALE")
     if raw:
         return sorted({int(x) for x in raw.split(",") if x.strip()})
-    return [1, 2, 4] if quick else list(STREAM_COUNTS)
+    if quick:
+        return [1, 2, 4]
+    return sorted({*STREAM_COUNTS, *(math.ceil(x * bound) for x in OVERLOAD_AT)})
 
 
 def overload_ratio(rows: dict[str, dict[str, Any]], bound: float) -> dict[str, Any] | None:
@@ -335,7 +341,6 @@ def _rss_by_type(rt: LocalRuntime) -> dict[str, float]:
 
 def run_scale(results: dict[str, Any], run_dir: Path, *, quick: bool = False) -> None:
     """N sources on the edge node at 5 fps 720p; face detection on the edge, passthrough on the cloud."""
-    counts = stream_counts(quick)
     window_s = 12.0 if quick else 30.0
     cores = psutil.cpu_count() or 1
     video = write_video(Path(tempfile.mkdtemp(prefix="dayu-bench-video-")) / "v720.mp4")
@@ -349,6 +354,7 @@ def run_scale(results: dict[str, Any], run_dir: Path, *, quick: bool = False) ->
         alone = alone_costs(video)
     per_frame = (alone["encode_ms"] + alone["decode_ms"] + alone["model_ms"]) / alone["frames"]
     bound = cores * 1000 / per_frame / FPS
+    counts = stream_counts(quick, bound)
     offered = FPS / BUFFER  # segments per second per stream
     rows: dict[str, Any] = {}
     scale: dict[str, Any] = {

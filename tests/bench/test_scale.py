@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.bench.__main__ import verdicts
-from tests.bench.streams import STREAM_COUNTS, overload_ratio
+from tests.bench.streams import overload_ratio, stream_counts
 
 pytestmark = pytest.mark.unit
 
@@ -34,8 +34,19 @@ def test_a_collapse_shows_and_no_overload_count_is_no_figure() -> None:
     assert overload_ratio(rows({16: 0.0}), 10.0) is None
 
 
-def test_the_default_counts_step_by_two_around_the_bound_and_reach_twice_it() -> None:
-    assert {6, 8, 10, 12} <= set(STREAM_COUNTS) and max(STREAM_COUNTS) >= 2 * 10
+@pytest.mark.parametrize("bound", [10.5, 14.78, 30.2])
+def test_the_default_counts_step_by_two_and_include_one_and_a_half_and_twice_the_bound(
+    bound: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BENCH_SCALE", raising=False)
+    counts = stream_counts(False, bound)
+    assert {6, 8, 10, 12} <= set(counts) and counts == sorted(set(counts))
+    over = [n for n in counts if n >= 1.5 * bound]
+    assert over and min(over) < 1.5 * bound + 1 and max(counts) >= 2 * bound
+    # so the overload figure is always measured, whatever the machine's bound
+    assert overload_ratio({str(n): {"results_per_s": 1.0} for n in counts}, bound) is not None
+    monkeypatch.setenv("BENCH_SCALE", "3,1")
+    assert stream_counts(False, bound) == [1, 3]
 
 
 def test_the_overload_target_is_judged() -> None:

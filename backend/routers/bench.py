@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
 import re
 from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, JSONResponse
 
+from backend import bench_results
 from backend.contracts.bench import BenchResults, PolicyBench
 from backend.plane import ControlPlane, Plane
 from common.errors import InvalidInput, NotFound
@@ -30,21 +31,33 @@ def _read_text(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-@router.get("/policies", response_model=PolicyBench, summary="The policy benchmark's table, figures and plots")
+@router.get(
+    "/policies",
+    response_model=PolicyBench,
+    summary="The policy benchmark's suite (every case, each policy's figures over its seeds), table and plots",
+)
 async def policies(plane: Plane) -> PolicyBench:
     folder = bench_dir(plane)
     if not folder.is_dir():
         return PolicyBench(available=False)
     plots = sorted(p.name for p in folder.glob("*.png") if p.is_file() and FILE_NAME.match(p.name))
     summary = PolicyBench(available=False, plots=plots)
+    errors: list[str] = []
+    results = folder / "results.json"
+    if results.is_file():
+        summary.results_file = True
+        try:
+            # A full suite's file is tens of MB: parsed off the event loop.
+            summary.suite = await asyncio.to_thread(bench_results.load, results, plots)
+        except (OSError, InvalidInput) as exc:
+            errors.append(str(exc))
     try:
-        if (folder / "results.json").is_file():
-            summary.results = json.loads(_read_text(folder / "results.json"))
         if (folder / "table.md").is_file():
             summary.table = _read_text(folder / "table.md")
     except (ValueError, OSError, InvalidInput) as exc:
-        summary.error = str(exc)
-    summary.available = bool(summary.results is not None or summary.table or plots)
+        errors.append(str(exc))
+    summary.error = "; ".join(errors) or None
+    summary.available = bool(summary.suite is not None or summary.table or plots)
     return summary
 
 

@@ -189,7 +189,8 @@ try {
 
   step("policy benchmark page");
   await page.getByTestId("nav-Policy benchmark").click();
-  await page.getByTestId("bench-table").waitFor();
+  await page.getByTestId("bench-summary").waitFor();
+  await page.getByTestId("bench-case-detail").waitFor();
   await shot(page, "bench");
 
   step("uninstall with confirmation");

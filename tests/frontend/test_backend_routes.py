@@ -16,6 +16,7 @@ import pytest
 
 from backend.app import create_app
 from backend.settings import BackendSettings
+from tests.frontend.bench_suite import write_suite
 from tests.servers import serve
 
 pytestmark = pytest.mark.integration
@@ -55,16 +56,18 @@ def test_policy_bench_absent_then_present(backend: str, tmp_path: Path) -> None:
     assert empty.status_code == 200 and empty.json()["available"] is False
 
     folder = tmp_path / "dayu" / "bench" / "policies"
-    folder.mkdir(parents=True)
-    (folder / "results.json").write_text(json.dumps({"fixed": {"delay_p50": 0.2}}))
-    (folder / "table.md").write_text("| policy | delay |\n|---|---|\n| fixed | 0.2 |\n")
+    written = write_suite(folder, png())
     (folder / "delay.png").write_bytes(png())
     (folder / "notes.txt").write_text("not served")
     summary = httpx.get(f"{backend}/api/bench/policies", headers=auth, timeout=10).json()
-    assert summary["available"] is True
-    assert summary["results"] == {"fixed": {"delay_p50": 0.2}}
-    assert "| fixed | 0.2 |" in summary["table"]
-    assert summary["plots"] == ["delay.png"]
+    assert summary["available"] is True and summary["error"] is None and summary["results_file"] is True
+    cases = summary["suite"]["cases"]
+    assert [c["key"] for c in cases] == [*written["held_out"], *written["tuned_on"]]
+    assert all(len(p["runs"]) == 2 for c in cases for p in c["policies"])
+    assert "## Held out" in summary["table"]
+    case_plots = [f"{key}--latency_cdf.png" for key in written["cases"]]
+    assert summary["plots"] == sorted([*case_plots, "delay.png"])
+    assert [c["plots"] for c in cases] == [[f"{c['key']}--latency_cdf.png"] for c in cases]
 
     image = httpx.get(f"{backend}/api/bench/policies/files/delay.png", params={"token": TOKEN}, timeout=10)
     assert image.status_code == 200 and image.headers["content-type"] == "image/png"
@@ -82,7 +85,14 @@ def test_broken_results_json_is_reported_not_raised(backend: str, tmp_path: Path
     (folder / "results.json").write_text("{not json")
     summary = httpx.get(f"{backend}/api/bench/policies", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
     assert summary.status_code == 200
-    assert summary.json()["error"] and summary.json()["available"] is False
+    assert summary.json()["error"].startswith("results.json does not parse as JSON")
+    assert summary.json()["available"] is False and summary.json()["suite"] is None
+
+    (folder / "results.json").write_text(json.dumps({"fixed": {"delay_p50": 0.2}}))
+    (folder / "table.md").write_text("| policy | delay |\n|---|---|\n| fixed | 0.2 |\n")
+    summary = httpx.get(f"{backend}/api/bench/policies", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert "is not a policy benchmark's results" in summary.json()["error"]
+    assert summary.json()["available"] is True and "| fixed | 0.2 |" in summary.json()["table"]
 
 
 def test_root_says_when_the_dashboard_was_not_built(backend: str) -> None:

@@ -6,14 +6,14 @@ files (one good, one bad), add a real video (a file that is not a video first: r
 policy, open, see a frame with the boxes the dashboard draws over it and the results grow over SSE, the
 system page, both exports, the policy benchmark page, uninstall, sign out.
 
-The policy benchmark directory holds sample files written here (a small table, a results.json and a PNG):
-the page only displays what a benchmark run left there. Screenshots of every page are saved in the test's
+The policy benchmark directory holds a suite written here by the benchmark's own writer
+(tests/frontend/bench_suite.py): the page only displays what a benchmark run left there; its numbers are
+checked by tests/frontend/test_bench_page.py. Screenshots of every page are saved in the test's
 temporary directory; with DAYU_DASHBOARD_SHOTS=<dir> they are copied there as well (docs/dashboard/).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from datasource.clips import BUNDLED
+from tests.frontend.bench_suite import write_suite
 from tests.frontend.test_backend_routes import png
 from tests.servers import free_port
 
@@ -66,11 +67,7 @@ def platform(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     home = tmp_path / "home"
     bench = home / ".dayu" / "bench" / "policies"
     bench.mkdir(parents=True)
-    (bench / "table.md").write_text(
-        "Sample figures\n\n| policy | delay p50 (s) | accuracy |\n|---|---|---|\n| fixed | 0.21 | 0.93 |\n"
-    )
-    (bench / "results.json").write_text(json.dumps({"fixed": {"delay_p50": 0.21, "accuracy": 0.93}}))
-    (bench / "delay.png").write_bytes(png(64, 32))
+    write_suite(bench, png(64, 32))
     started = run_dayu("start", template, home)
     assert started.returncode == 0, started.stderr[-3000:]
     try:

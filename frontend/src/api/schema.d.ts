@@ -7,7 +7,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The policy benchmark's table, figures and plots */
+        /** The policy benchmark's suite (every case, each policy's figures over its seeds), table and plots */
         get: operations["policies_api_bench_policies_get"];
         put?: never;
         post?: never;
@@ -540,10 +540,205 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * BenchCase
+         * @description One (trace, clip, service) of the suite.
+         */
+        BenchCase: {
+            /**
+             * Accuracy Reference
+             * @description What accuracy is scored against: ground truth or the golden configuration.
+             */
+            accuracy_reference?: ("ground_truth" | "golden") | null;
+            /**
+             * Clip
+             * @description The clip's short name; none in a file that does not record it.
+             */
+            clip?: string | null;
+            /**
+             * Duration S
+             * @description Seconds measured per run.
+             */
+            duration_s?: number | null;
+            /**
+             * Held Out
+             * @description Whether the agents were tuned without this case; none when the file does not say.
+             */
+            held_out?: boolean | null;
+            /**
+             * Key
+             * @description The case's folder name, `<trace>--<clip>--<service>`.
+             */
+            key: string;
+            /**
+             * Plots
+             * @description Its PNG plots, served by `/files/{name}`.
+             */
+            plots: string[];
+            /** Policies */
+            policies: components["schemas"]["PolicyCase"][];
+            /**
+             * Seeds
+             * @description The seeds its runs used.
+             */
+            seeds: number[];
+            /**
+             * Service
+             * @description Service of the one-stage DAG; none when not recorded.
+             */
+            service?: string | null;
+            /**
+             * Slo Ms
+             * @description Delay a task should meet, ms.
+             */
+            slo_ms?: number | null;
+            /** Trace */
+            trace: string;
+        };
+        /**
          * BenchResults
          * @description ``results.json`` of the policy benchmark, as the benchmark wrote it (its layout is the benchmark's).
          */
         BenchResults: unknown;
+        /**
+         * BenchRun
+         * @description One seeded run of one policy in one case, as the benchmark recorded it.
+         */
+        BenchRun: {
+            /**
+             * Accuracy F1
+             * @description F1 against the case's reference.
+             */
+            accuracy_f1?: number | null;
+            /**
+             * Accuracy F1 Golden
+             * @description F1 against the golden configuration.
+             */
+            accuracy_f1_golden?: number | null;
+            /**
+             * Accuracy F1 Ground Truth
+             * @description F1 against ground truth, where the clip has it.
+             */
+            accuracy_f1_ground_truth?: number | null;
+            /**
+             * Clip Offset Frames
+             * @description Frame of the clip the source started at.
+             */
+            clip_offset_frames?: number | null;
+            /**
+             * Drop Rate
+             * @description Share of tasks dropped.
+             */
+            drop_rate?: number | null;
+            /**
+             * Drops
+             * @description Tasks of the window dropped.
+             */
+            drops?: number | null;
+            /**
+             * Latency Ms P50
+             * @description Median task delay, ms.
+             */
+            latency_ms_p50?: number | null;
+            /**
+             * Latency Ms P95
+             * @description 95th percentile task delay, ms.
+             */
+            latency_ms_p95?: number | null;
+            /**
+             * Link Mbytes
+             * @description MB over the link, probes included; none when unknown.
+             */
+            link_mbytes?: number | null;
+            /**
+             * Probe Mbytes
+             * @description MB of the bandwidth probes; none when unknown.
+             */
+            probe_mbytes?: number | null;
+            /**
+             * Probe Unknown
+             * @description Why the probes' bytes are unknown.
+             */
+            probe_unknown?: string | null;
+            /**
+             * Seed
+             * @description The run's seed (base seed + repeat).
+             */
+            seed?: number | null;
+            /**
+             * Slo Violation Rate
+             * @description Share of tasks late, dropped or unfinished.
+             */
+            slo_violation_rate?: number | null;
+            /**
+             * Task Mbytes
+             * @description MB of the tasks' segments that crossed the link.
+             */
+            task_mbytes?: number | null;
+            /**
+             * Tasks
+             * @description Tasks that finished in the window.
+             */
+            tasks?: number | null;
+            /**
+             * Trace Phase S
+             * @description Seconds into the trace the link started at.
+             */
+            trace_phase_s?: number | null;
+        };
+        /**
+         * BenchSuite
+         * @description `results.json` merged for comparison: every case, held-out ones first.
+         */
+        BenchSuite: {
+            /** Cases */
+            cases: components["schemas"]["BenchCase"][];
+            /**
+             * Command
+             * @description The command line that ran it.
+             */
+            command?: string | null;
+            /**
+             * Commit
+             * @description Commit the benchmark ran at.
+             */
+            commit?: string | null;
+            /**
+             * Dirty
+             * @description Whether that checkout had local changes.
+             */
+            dirty?: boolean | null;
+            /**
+             * Layout
+             * @description `suite`: a results.json of cases; `single`: one case, written before the suite existed.
+             * @enum {string}
+             */
+            layout: "suite" | "single";
+            /**
+             * Policies
+             * @description Every policy of any case, in the order they ran.
+             */
+            policies: string[];
+        };
+        /**
+         * CaseFigures
+         * @description What the dashboard compares across policies: accuracy, delay, bytes (probes included) and drops.
+         */
+        CaseFigures: {
+            /** @description F1 over every source frame, against the case's reference. */
+            accuracy_f1: components["schemas"]["FigureStat"];
+            /** @description Share of the window's tasks dropped. */
+            drop_rate: components["schemas"]["FigureStat"];
+            /** @description Median task delay, ms. */
+            latency_ms_p50: components["schemas"]["FigureStat"];
+            /** @description 95th percentile task delay, ms. */
+            latency_ms_p95: components["schemas"]["FigureStat"];
+            /** @description MB over the edge-cloud link: tasks' segments and bandwidth probes. */
+            link_mbytes: components["schemas"]["FigureStat"];
+            /** @description MB of the edges' bandwidth probes (part of link_mbytes). */
+            probe_mbytes: components["schemas"]["FigureStat"];
+            /** @description Share of the window's tasks late, dropped or unfinished. */
+            slo_violation_rate: components["schemas"]["FigureStat"];
+        };
         /** DagInfo */
         DagInfo: {
             /**
@@ -754,6 +949,27 @@ export interface components {
              * @description What went wrong, for people.
              */
             message: string;
+        };
+        /**
+         * FigureStat
+         * @description One figure of one policy in one case, over the case's seeded runs.
+         */
+        FigureStat: {
+            /**
+             * Mean
+             * @description Mean over the runs that have the figure; none when no run has it.
+             */
+            mean: number | null;
+            /**
+             * Runs
+             * @description Runs that have the figure.
+             */
+            runs: number;
+            /**
+             * Spread
+             * @description Max - min over those runs (the benchmark's spread); none with fewer than two.
+             */
+            spread: number | null;
         };
         /**
          * Health
@@ -1245,15 +1461,32 @@ export interface components {
              */
             plots?: string[];
             /**
-             * Results
-             * @description `results.json` as written by the benchmark, when present.
+             * Results File
+             * @description Whether `results.json` is present (served by `/files/{name}`).
+             * @default false
              */
-            results?: unknown;
+            results_file: boolean;
+            /** @description `results.json`, merged, when present and readable. */
+            suite?: components["schemas"]["BenchSuite"] | null;
             /**
              * Table
              * @description `table.md`, when present.
              */
             table?: string | null;
+        };
+        /**
+         * PolicyCase
+         * @description One policy in one case: its figures over the seeds, and each run.
+         */
+        PolicyCase: {
+            figures: components["schemas"]["CaseFigures"];
+            /** Policy */
+            policy: string;
+            /**
+             * Runs
+             * @description The runs, one per seed, in the order they ran.
+             */
+            runs: components["schemas"]["BenchRun"][];
         };
         /** PolicyInfo */
         PolicyInfo: {

@@ -42,6 +42,12 @@ export type SystemSnapshot = SystemHistory["snapshots"][number];
 export type TraceList = Answer<"/api/traces">;
 export type TraceInfo = TraceList["traces"][number];
 export type PolicyBench = Answer<"/api/bench/policies">;
+export type BenchSuite = NonNullable<PolicyBench["suite"]>;
+export type BenchCase = BenchSuite["cases"][number];
+export type PolicyCase = BenchCase["policies"][number];
+export type BenchRun = PolicyCase["runs"][number];
+export type CaseFigures = PolicyCase["figures"];
+export type FigureStat = CaseFigures[keyof CaseFigures];
 
 /** A box found by a stage: the contract keeps these free-form (each application adds its own keys). */
 export interface DetectedObject {

@@ -1,0 +1,84 @@
+"""The policy benchmark's results.json read for the dashboard: a suite's cases in the order it lists them,
+each policy's figures merged over its runs, a one-case file from before the suite, and a clear message for
+a file that is not a benchmark's results."""
+
+from __future__ import annotations
+
+import copy
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend import bench_results
+from common.errors import InvalidInput
+from tests.frontend.bench_suite import PROBE_UNKNOWN, write_suite
+from tests.frontend.test_backend_routes import png
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def suite(tmp_path: Path) -> dict[str, Any]:
+    return write_suite(tmp_path, png())
+
+
+def test_cases_come_held_out_first_with_each_figure_merged_over_the_runs(suite: dict[str, Any]) -> None:
+    merged = bench_results.parse(suite, ["x.png"])
+    assert merged.layout == "suite" and merged.commit == suite["provenance"]["commit"]
+    assert [c.key for c in merged.cases] == [*suite["held_out"], *suite["tuned_on"]]
+    assert [c.held_out for c in merged.cases] == [True] * len(suite["held_out"]) + [False] * len(suite["tuned_on"])
+    for case in merged.cases:
+        written = suite["cases"][case.key]
+        assert case.accuracy_reference == written["settings"]["accuracy_reference"]
+        assert case.seeds == [7, 8]
+        for policy in case.policies:
+            runs = written["policies"][policy.policy]["repeats"]
+            values = [r["latency_ms_p95"] for r in runs]
+            assert policy.figures.latency_ms_p95.mean == pytest.approx(statistics.fmean(values))
+            assert policy.figures.latency_ms_p95.spread == pytest.approx(max(values) - min(values))
+            assert [r.seed for r in policy.runs] == [r["seed"] for r in runs]
+    unknown_case, unknown_policy, _ = PROBE_UNKNOWN
+    case = next(c for c in merged.cases if c.key == unknown_case)
+    link = next(p for p in case.policies if p.policy == unknown_policy).figures.link_mbytes
+    assert link.runs == 1 and link.spread is None  # the run whose probe bytes are unknown counts for nothing
+
+
+def test_a_one_case_file_from_before_the_suite_is_one_case_with_every_plot() -> None:
+    old = {
+        "settings": {"trace": "step-drop", "duration_s": 70.0, "slo_ms": 1000.0},
+        "policies": {"fixed": {"accuracy_f1": 0.9, "repeats": [{"accuracy_f1": 0.9, "tasks": 158}]}},
+    }
+    merged = bench_results.parse(old, ["latency_cdf.png", "over_time.png"])
+    assert merged.layout == "single" and merged.policies == ["fixed"]
+    (case,) = merged.cases
+    assert (case.key, case.held_out, case.accuracy_reference) == ("step-drop", None, None)
+    assert case.plots == ["latency_cdf.png", "over_time.png"]
+    assert case.policies[0].figures.accuracy_f1.mean == 0.9 and case.policies[0].figures.accuracy_f1.spread is None
+
+
+def test_what_is_not_a_benchmark_result_is_said_where(suite: dict[str, Any], tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="holds neither `cases`"):
+        bench_results.parse({"fixed": {"delay_p50": 0.2}}, [])
+    with pytest.raises(InvalidInput, match="not a JSON object but list"):
+        bench_results.parse([1, 2], [])
+    broken = copy.deepcopy(suite)
+    key = suite["held_out"][0]
+    broken["cases"][key]["policies"]["fc"]["repeats"][1]["seed"] = "eight"
+    with pytest.raises(
+        InvalidInput, match=rf"cases\.{key}\.policies\.fc\.repeats\.1\.seed: Input should be a valid integer"
+    ):
+        bench_results.parse(broken, [])
+    listed = copy.deepcopy(suite)
+    listed["tuned_on"].append("gone")
+    with pytest.raises(InvalidInput, match="lists case\\(s\\) gone that `cases` does not hold"):
+        bench_results.parse(listed, [])
+    odd = copy.deepcopy(suite)
+    odd["cases"][key]["settings"]["accuracy_reference"] = "vibes"
+    with pytest.raises(InvalidInput, match="unknown accuracy reference 'vibes'"):
+        bench_results.parse(odd, [])
+    text = tmp_path / "results.json"
+    text.write_text("{not json")
+    with pytest.raises(InvalidInput, match=r"results\.json does not parse as JSON: Expecting property name"):
+        bench_results.load(text, [])

@@ -26,7 +26,7 @@ import numpy as np
 
 from backend.benchpolicies.golden import golden_config
 from backend.templates import load_template
-from common.derive import fps_ratio, keeps, target_size
+from common.derive import fps_ratio, keeps, scale
 from common.errors import ConfigError, DayuError
 from common.golden import MAX_CANDIDATES, Knobs, LabelReport
 from common.plan import Plan
@@ -74,11 +74,7 @@ def golden_segments(clip: Path, golden: Knobs, count: int) -> list[list[np.ndarr
             index += 1
             if position >= span or not keeps(position, ratio):
                 continue
-            height, width = frame.shape[:2]
-            size = target_size(width, height, golden.resolution)
-            if size != (width, height):
-                frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-            current.append(frame)
+            current.append(scale(frame, golden.resolution))
             if len(current) == golden.buffer_size or position == span - 1:
                 segments.append(current)
                 current = []

@@ -1,15 +1,25 @@
-"""How a segment's frames follow from its knobs: which source frames an fps keeps, and at what size.
+"""How a segment follows from its knobs: which source frames an fps keeps, at what size, in which files.
 
-The generator makes segments with these rules and the processor's golden labeller derives candidate
-configurations from a golden segment with the same ones, so a candidate scored by the labeller holds the
-frames, at the size, that the generator would have sent.
+The generator's hooks make segments with these rules, frame by frame (the ``fps`` filter calls
+:func:`keeps`, the ``resize`` process :func:`scale`, the encoders :mod:`common.encoding`), and
+:func:`derive_segments` strings the same calls together over a list of frames: it is how the processor's
+golden labeller derives a candidate configuration from a golden segment, so the candidate it scores is,
+byte for byte, what a generator at those knobs makes of those frames.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
+import cv2
+import numpy as np
+
+from common.encoding import DEFAULT_CODEC, CodecSettings, FrameSink, open_segment, segment_fps
 from common.errors import InvalidInput
+from common.golden import Knobs
 
 RESOLUTIONS: dict[str, int] = {
     "2160p": 2160,
@@ -63,3 +73,58 @@ def kept_frames(count: int, source_fps: float, target_fps: float) -> list[int]:
     """Indices of ``count`` consecutive frames at ``source_fps`` that ``target_fps`` keeps."""
     ratio = fps_ratio(source_fps, target_fps)
     return [n for n in range(count) if keeps(n, ratio)]
+
+
+INTERPOLATIONS: dict[str, int] = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
+"""How :func:`scale` may shrink a frame (the generator's ``resize`` hook picks one; ``area`` by default)."""
+
+
+def scale(image: np.ndarray, resolution: str, *, upscale: bool = False, interpolation: str = "area") -> np.ndarray:
+    """``image`` at the named ``resolution`` (aspect kept, see :func:`target_size`); the frame itself when it
+    is that size already."""
+    height, width = image.shape[:2]
+    size = target_size(width, height, resolution, upscale=upscale)
+    if size == (width, height):
+        return image
+    return cv2.resize(image, size, interpolation=INTERPOLATIONS[interpolation])
+
+
+@dataclass(frozen=True)
+class DerivedSegment:
+    """One segment file :func:`derive_segments` wrote."""
+
+    indices: list[int]
+    """Positions, in the frames given, of the frames it holds."""
+    path: Path
+    bytes: int
+
+
+def derive_segments(
+    frames: Sequence[np.ndarray],
+    source_fps: float,
+    knobs: Knobs,
+    directory: Path,
+    codec: CodecSettings = DEFAULT_CODEC,
+) -> Iterator[DerivedSegment]:
+    """The segments a generator at ``knobs`` (with the default ``fps`` filter and ``resize`` process and
+    ``codec``'s encoder settings) makes of ``frames``, consecutive frames of a ``source_fps`` stream read
+    from its start, written one by one into ``directory`` as ``segment-<n>.mp4``.
+
+    Each segment is written before the next is begun, so a caller that reads and removes each file as it
+    comes holds one segment's frames and file at a time; a file is overwritten by a later call."""
+    kept = kept_frames(len(frames), source_fps, knobs.fps)
+    fps = segment_fps(knobs.fps, source_fps)
+    for number, start in enumerate(range(0, len(kept), knobs.buffer_size)):
+        indices = kept[start : start + knobs.buffer_size]
+        path = directory / f"segment-{number}.mp4"
+        sink: FrameSink | None = None
+        try:
+            for i in indices:
+                image = scale(frames[i], knobs.resolution)
+                if sink is None:
+                    sink = open_segment(path, image.shape[1], image.shape[0], fps, knobs.encoding, knobs.qp, codec)
+                sink.write(image)
+        finally:
+            if sink is not None:
+                sink.close()
+        yield DerivedSegment(indices=indices, path=path, bytes=path.stat().st_size)

@@ -4,6 +4,9 @@ A :class:`SegmentWriter` encodes each frame when the reader hands it over, so wh
 read only that frame and the file's trailer remain: the encoding of the others overlapped the wait for the
 frames after them. Writers run in the generator's one encoder thread, write to a temporary name and are
 moved to the task's name later, so a reader never sees a half-written segment.
+
+The files themselves are opened by :mod:`common.encoding`, which the golden labeller derives candidates
+with too: an encoder hook holds only its settings, so the two cannot encode differently.
 """
 
 from __future__ import annotations
@@ -12,26 +15,28 @@ import contextlib
 import os
 import uuid
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
+from common.encoding import FrameSink, encoder_alias_for
 from common.registry import REGISTRY, Hook
 from common.task import Meta
+
+__all__ = [
+    "FAMILY",
+    "TEMP_SUFFIX_CHARS",
+    "Encoder",
+    "FailedSegment",
+    "FrameSink",
+    "SegmentWriter",
+    "encoder_alias_for",
+    "temporary_files",
+]
 
 FAMILY = "encoder"
 TEMP_SUFFIX_CHARS = 32
 """A temporary segment file is ``<prefix><32 hex digits>.mp4``: a name of that exact length is the mark
 that tells one source's leftovers from another's whose prefix starts the same way."""
-H264_NAMES = frozenset({"h264", "x264", "libx264", "avc1"})
-
-
-class FrameSink(Protocol):
-    """An encoder's open file: frames in, then closed once."""
-
-    def write(self, frame: np.ndarray) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class Encoder(Hook):
@@ -139,11 +144,6 @@ class FailedSegment(SegmentWriter):
 def temporary_files(directory: Path, prefix: str) -> list[Path]:
     """The temporary segment files of writers made with ``prefix`` (and of no other prefix)."""
     return sorted(directory.glob(f"{prefix}{'?' * TEMP_SUFFIX_CHARS}.mp4"))
-
-
-def encoder_alias_for(encoding: str, default: str) -> str:
-    """H.264 needs the x264 encoder (OpenCV cannot write it); other codecs use the configured one."""
-    return "x264" if encoding.lower() in H264_NAMES else default
 
 
 REGISTRY.declare_modules(FAMILY, ["services.generator.encoders.opencv", "services.generator.encoders.x264"])

@@ -36,6 +36,7 @@ import numpy as np
 
 from common.contracts.controller import TaskAccepted
 from common.contracts.generator import GeneratorStatus
+from common.encoding import segment_fps
 from common.errors import DayuError, Unavailable
 from common.metrics import ServiceMetrics
 from common.outbox import SPOOL_DIR, Outbox
@@ -186,7 +187,7 @@ class Generator:
             encoder = self.encoder_for(meta)
         except Exception as exc:  # the segment ends as a drop record once complete
             return FailedSegment(exc)
-        fps = min(meta.fps, self.raw_meta.fps or meta.fps)
+        fps = segment_fps(meta.fps, self.raw_meta.fps)
         return encoder.writer(self.work_dir, fps, meta, prefix=self._temp_prefix)
 
     @property

@@ -1,12 +1,13 @@
 """The golden labeller: accuracy of candidate configurations against the golden one, on the same frames.
 
 Given a segment made at the golden configuration (the richest knobs), each candidate is derived from it
-as the generator would have made it: the frames its fps keeps (:func:`common.derive.kept_frames`), scaled
-to its resolution (:func:`common.derive.target_size`), encoded with its codec and quality in segments of
-its ``buffer_size`` frames, and decoded again. The stage's application runs the candidate's model on those
-frames; the golden model's detections on the golden frames are the labels. A frame the candidate's fps
-skips carries the detections of the last frame it processed, as a deployed camera would show them (frames
-before its first processed one carry that first one's: the stream's previous frame is outside the segment).
+by the generator's own code (:func:`common.derive.derive_segments`: the frames its fps keeps, scaled to its
+resolution, encoded with its codec and quality in segments of its ``buffer_size`` frames, through the
+calls the generator's ``fps`` filter, ``resize`` process and encoders make), and decoded again. The stage's
+application runs the candidate's model on those frames; the golden model's detections on the golden frames
+are the labels. A frame the candidate's fps skips carries the detections of the last frame it processed, as
+a deployed camera would show them (frames before its first processed one carry that first one's: the
+stream's previous frame is outside the segment).
 
 F1 is pooled over the segment's frames: greedy one-to-one matching at IoU 0.5 within each class, boxes
 compared in golden-frame pixels. Each candidate also reports the bytes it would have sent and its model
@@ -21,50 +22,18 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from common.accuracy import IOU_THRESHOLD, f1_score, match_boxes
-from common.derive import kept_frames, target_size
+from common.derive import derive_segments
 from common.errors import InvalidInput
 from common.golden import CandidateScore, Knobs, LabelReport
 from services.processor.application import Application, Detection, FrameResult
 from services.processor.decode import decode_segment
 
 Detect = Callable[[str | None, list[np.ndarray]], list[FrameResult]]
-
-
-def _encode(frames: Sequence[np.ndarray], fps: float, knobs: Knobs, path: Path) -> None:
-    height, width = frames[0].shape[:2]
-    if knobs.encoding.lower() in ("h264", "x264", "avc1"):
-        import av  # only here: PyAV is needed for H.264 alone
-
-        # The generator's x264 defaults: ultrafast, zerolatency, the plan's qp or crf 23.
-        options = {"preset": "ultrafast", "tune": "zerolatency"}
-        options["qp" if knobs.qp is not None else "crf"] = str(knobs.qp if knobs.qp is not None else 23)
-        with av.open(str(path), mode="w", format="mp4") as container:
-            rate = Fraction(max(fps, 1.0)).limit_denominator(1001)
-            stream = container.add_stream("libx264", rate=rate, options=options)
-            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            for frame in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
-        return
-    if len(knobs.encoding) != 4:
-        raise InvalidInput(f"unknown encoding {knobs.encoding!r}: a four-character OpenCV code, or h264")
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*knobs.encoding), max(fps, 1.0), (width, height))
-    if not writer.isOpened():
-        raise InvalidInput(f"OpenCV cannot encode with codec {knobs.encoding!r}")
-    try:
-        for frame in frames:
-            writer.write(frame)
-    finally:
-        writer.release()
 
 
 def same_frames(a: Knobs, b: Knobs) -> bool:
@@ -80,26 +49,15 @@ def derive(
     ``as_golden``: the candidate makes the golden segment's pixels, so its model sees the golden frames
     themselves (encoding them again would add a generation loss the real segment does not have); it is
     still encoded, for the bytes its segment length would send."""
-    kept = kept_frames(len(frames), golden_fps, knobs.fps)
-    if not kept:
-        return [], [], 0
-    height, width = frames[0].shape[:2]
-    size = target_size(width, height, knobs.resolution)
-    scaled = [
-        frames[i] if size == (width, height) else cv2.resize(frames[i], size, interpolation=cv2.INTER_AREA)
-        for i in kept
-    ]
-    fps = min(knobs.fps, golden_fps)
+    kept: list[int] = []
     decoded: list[np.ndarray] = []
     sent = 0
-    for start in range(0, len(scaled), knobs.buffer_size):
-        chunk = scaled[start : start + knobs.buffer_size]
-        path = work / f"candidate-{start}.mp4"
-        _encode(chunk, fps, knobs, path)
-        sent += path.stat().st_size
+    for segment in derive_segments(frames, golden_fps, knobs, work):
+        kept.extend(segment.indices)
+        sent += segment.bytes
         if not as_golden:
-            decoded.extend(decode_segment(path, max_frames=len(chunk)))
-        path.unlink()
+            decoded.extend(decode_segment(segment.path, max_frames=len(segment.indices)))
+        segment.path.unlink()
     if as_golden:
         decoded = [frames[i] for i in kept]
     return kept, decoded, sent

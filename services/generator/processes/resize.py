@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from pydantic import Field
 
-from common.derive import RESOLUTIONS, resolution_height, resolution_name, target_size
+from common.derive import INTERPOLATIONS, RESOLUTIONS, resolution_height, resolution_name, scale, target_size
 from common.registry import HookConfig, hook
 from services.generator.frame_process import FAMILY, FrameProcess
 
@@ -15,10 +14,7 @@ __all__ = ["RESOLUTIONS", "Resize", "ResizeConfig", "resolution_height", "resolu
 
 class ResizeConfig(HookConfig):
     upscale: bool = Field(False, description="Also enlarge frames smaller than the planned resolution.")
-    interpolation: str = Field("area", pattern="^(area|linear|nearest)$", description="OpenCV interpolation.")
-
-
-_INTERPOLATION = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
+    interpolation: str = Field("area", pattern=f"^({'|'.join(INTERPOLATIONS)})$", description="OpenCV interpolation.")
 
 
 @hook(FAMILY, "resize")
@@ -30,8 +26,4 @@ class Resize(FrameProcess):
     config: ResizeConfig
 
     def apply(self, image: np.ndarray, resolution: str) -> np.ndarray:
-        height, width = image.shape[:2]
-        size = target_size(width, height, resolution, upscale=self.config.upscale)
-        if size == (width, height):
-            return image
-        return cv2.resize(image, size, interpolation=_INTERPOLATION[self.config.interpolation])
+        return scale(image, resolution, upscale=self.config.upscale, interpolation=self.config.interpolation)

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, RootModel
 
 from common.contracts.base import Contract
+from common.strict import StrictFloat
 
 
 class StreamOpen(Contract):
@@ -20,7 +21,7 @@ class StreamOpen(Contract):
     mode: Literal["http", "rtsp"] = Field("http", description="Served as HTTP segments or as an RTSP stream.")
     play: Literal["cycle", "once"] = Field("cycle", description="Loop the dataset, or play it once and say so.")
     resolution: str | None = None
-    fps: float | None = None
+    fps: StrictFloat | None = None
 
 
 class StreamInfo(Contract):

@@ -138,12 +138,16 @@ def stop_all(
     timeout: float,
     children: Mapping[int, subprocess.Popen[bytes]] | None = None,
 ) -> dict[str, str]:
-    """SIGTERM every group, wait up to ``timeout`` s, then SIGKILL what is left. Returns name -> outcome."""
+    """SIGTERM (and SIGCONT) every group, wait up to ``timeout`` s, then SIGKILL what is left. Returns name ->
+    outcome."""
     records = list(records)
     outcome: dict[str, str] = {}
     for record in records:
         if record.alive():
             _signal_group(record, signal.SIGTERM)
+            # A stopped process (SIGSTOP, a debugger, a frozen cgroup) acts on SIGTERM only once continued;
+            # without this it would sit out the whole timeout and be killed without its shutdown.
+            _signal_group(record, signal.SIGCONT)
             outcome[record.name] = "terminated"
         else:
             outcome[record.name] = "not running"

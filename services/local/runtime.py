@@ -80,8 +80,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _locked(method: F) -> F:
     @functools.wraps(method)
     def wrapper(self: LocalRuntime, *args: Any, **kwargs: Any) -> Any:
+        # Read before waiting for the lock: an interrupt made while this call waits counts against it too.
+        ticket = self._generation
         with self._lock:
-            return method(self, *args, **kwargs)
+            outermost = self._ticket is None
+            if outermost:
+                self._ticket = ticket
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                if outermost:
+                    self._ticket = None
 
     return cast(F, wrapper)
 
@@ -142,6 +151,10 @@ class LocalRuntime:
         # One lock for start, apply, stop and the supervisor's restarts: a component being stopped on
         # purpose is never mistaken for one that crashed.
         self._lock = threading.RLock()
+        # interrupt() bumps the generation; a start or apply that began in an earlier one gives up (see there).
+        self._generation = 0
+        self._generation_lock = threading.Lock()
+        self._ticket: int | None = None  # the generation the call holding the lock began in
         self._extra_env: dict[str, str] = {}
         self.supervisor: Supervisor | None = None
 
@@ -157,6 +170,33 @@ class LocalRuntime:
         """Stop supervising (the components keep running)."""
         if self.supervisor is not None:
             self.supervisor.stop()
+
+    # -- interrupting a start -----------------------------------------------------------------
+    def interrupt(self) -> None:
+        """Make a :meth:`start` or :meth:`apply` running in another thread give up at its next step.
+
+        It holds the lock while it waits for its components (up to its ``timeout`` per batch), so a caller
+        that stopped wanting it (an uninstall, a backend shutting down, whose task awaiting that thread was
+        cancelled) could neither stop it nor wait for it in reasonable time. The interrupted call stops what
+        it started, as after any failed start, and raises :class:`Conflict` (code ``interrupted``); calls
+        that begin after this one are not affected. Takes no lock: that is the point.
+        """
+        with self._generation_lock:
+            self._generation += 1
+
+    def _was_interrupted(self) -> bool:
+        return self._ticket is not None and self._ticket != self._generation
+
+    def _check_interrupted(self) -> None:
+        if self._was_interrupted():
+            raise Conflict(f"the start in {self.run_dir} was interrupted", code="interrupted")
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no start, apply or stop runs (at most ``timeout`` s); False when one still does."""
+        if not self._lock.acquire(timeout=timeout):
+            return False
+        self._lock.release()
+        return True
 
     def _reap(self) -> None:
         for pid, child in list(self._children.items()):
@@ -380,12 +420,14 @@ class LocalRuntime:
         launched again, up to :data:`PORT_RETRIES` times; the topology file follows."""
         logs = {w.name: _log_size(self.log_dir / f"{w.name}.log") for w in batch}
         for w in batch:
+            self._check_interrupted()
             self._launch(w, ports[w.name], token=spec.token, extra_env=env)
         tries: dict[str, list[int]] = {}
         by_name = {w.name: w for w in batch}
         while True:
             try:
-                self.wait_healthy(list(by_name), timeout=timeout)
+                self.wait_healthy(list(by_name), timeout=timeout, interrupted=self._was_interrupted)
+                self._check_interrupted()
                 return
             except Unavailable as exc:
                 name = exc.detail.get("workload") if isinstance(exc.detail, dict) else None
@@ -486,8 +528,16 @@ class LocalRuntime:
         intent.unlink(missing_ok=True)
 
     # -- health -------------------------------------------------------------------------------
-    def wait_healthy(self, names: Iterable[str] | None = None, *, timeout: float = 60.0) -> None:
-        """Wait until each named component (default: all) answers ``/health``; a dead one fails at once."""
+    def wait_healthy(
+        self,
+        names: Iterable[str] | None = None,
+        *,
+        timeout: float = 60.0,
+        interrupted: Callable[[], bool] | None = None,
+    ) -> None:
+        """Wait until each named component (default: all) answers ``/health``; a dead one fails at once.
+
+        ``interrupted``: asked between looks; True ends the wait at once (the caller says why)."""
         wanted = set(names) if names is not None else None
         records = [r for r in self.records() if wanted is None or r.name in wanted]
         pending = {r.name: r for r in records if r.port is not None}
@@ -495,6 +545,8 @@ class LocalRuntime:
         with httpx.Client(timeout=1.0, trust_env=False) as client:
             while pending:
                 for name, record in list(pending.items()):
+                    if interrupted is not None and interrupted():
+                        return
                     if not record.alive():
                         raise Unavailable(
                             f"{name} exited during start-up; end of {record.log}:\n{log_tail(record.log)}",

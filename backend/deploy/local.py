@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,9 @@ from common.trace import TRACE_DIR, resolve_trace
 from common.workload import Workload
 
 START_TIMEOUT_S = 90.0
+CLOSE_TIMEOUT_S = 30.0
+"""How long a backend shutting down waits for an interrupted start to stop what it had started."""
+log = logging.getLogger(__name__)
 
 
 class LocalDeployer(Deployer):
@@ -126,6 +130,9 @@ class LocalDeployer(Deployer):
 
     async def remove_all(self) -> None:
         self._workloads.clear()
+        # Every caller holds the installer's lock, so a start or apply still running now belongs to an install
+        # whose task was cancelled (an uninstall, a backend shutting down): it gives up, then everything stops.
+        self.runtime.interrupt()
         await asyncio.to_thread(self.runtime.stop)
 
     async def status(self) -> list[InstanceStatus]:
@@ -163,7 +170,16 @@ class LocalDeployer(Deployer):
         )
 
     async def close(self) -> None:
-        self.runtime.close()  # supervision ends with the backend; the components keep running
+        """Supervision ends with the backend; a deployed install keeps running (a restarted backend takes it
+        over, ``dayu.sh`` stop or ``python -m services.local down`` ends it by its pid files).
+
+        A start or apply still running in a thread (its install or redeployment task was cancelled) is
+        interrupted and waited for: it stops what it had started, and nothing is launched once the backend is
+        gone. The installer has already removed an unfinished install (:meth:`Installer.close`)."""
+        self.runtime.interrupt()
+        if not await asyncio.to_thread(self.runtime.wait_idle, CLOSE_TIMEOUT_S):
+            log.warning("the local runtime in %s was still busy %.0fs into the shutdown", self.run_dir, CLOSE_TIMEOUT_S)
+        self.runtime.close()
 
     def topology(self) -> Topology | None:
         path = self.runtime.topology_path

@@ -37,6 +37,8 @@ from common.transport import ServiceClient
 
 log = logging.getLogger(__name__)
 QUERY_KEY = "query"
+CLOSE_REMOVE_TIMEOUT_S = 60.0
+"""Bound of removing an unfinished install while the backend stops."""
 RESUMED_STEP = "resumed"
 
 
@@ -270,9 +272,23 @@ class Installer:
         if interval > 0 and self._redeploy_task is None:
             self._redeploy_task = asyncio.create_task(redeploy_loop(interval, self.deployed, self.redeploy_once))
 
-    async def close(self) -> None:
+    async def close(self, remove_timeout: float = CLOSE_REMOVE_TIMEOUT_S) -> None:
+        """The backend stops: its tasks end; an install it was still running is removed (within
+        ``remove_timeout`` s). A deployed install keeps running for the next backend process to take over.
+
+        The half install would outlive the process otherwise, with nothing left running that knows of it until
+        the next start removes it (:meth:`recover_after_restart`). Its stored state stays ``installing``, so
+        that next start installs it again from the request, as after ``kill -9``."""
+        unfinished = self._task is not None and not self._task.done() and self.state().phase == InstallPhase.INSTALLING
         for task in (self._task, self._redeploy_task, self._health_task):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        if not unfinished:
+            return
+        try:
+            await asyncio.wait_for(self.deployer.remove_all(), remove_timeout)
+            log.info("the backend stopped during an install: what it had deployed was removed")
+        except Exception as exc:  # reported; the next start removes what is left
+            log.warning("removing the unfinished install as the backend stops failed: %r", exc)

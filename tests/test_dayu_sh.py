@@ -6,6 +6,7 @@ never touches the repository's own .dayu/.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -18,6 +19,7 @@ import psutil
 import pytest
 import yaml
 
+from tests import leftovers
 from tests.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -81,6 +83,48 @@ def test_start_twice_stop_twice_leaves_nothing(tmp_path: Path) -> None:
     assert not list((home / ".dayu" / "run" / "pids").glob("*.json"))
     again = run_dayu("stop", template, home)
     assert again.returncode == 0 and "nothing was running" in again.stdout
+
+
+def test_stop_during_an_install_leaves_nothing_running(tmp_path: Path) -> None:
+    """``ACTION=stop`` while the install waits in stage 1 (its distributor held by SIGSTOP, so it cannot
+    finish first): the backend, the datasource and every component the install had started are gone, and
+    none of their ports listens."""
+    template = tmp_path / "template"
+    shutil.copytree(REPO / "template", template)
+    base = yaml.safe_load((template / "base.yaml").read_text())
+    backend_port, ds_port = free_port(), free_port()
+    base["backend"]["port"], base["datasource"]["port"] = backend_port, ds_port
+    (template / "base.yaml").write_text(yaml.safe_dump(base))
+    home = tmp_path / "home"
+    run = home / ".dayu" / "run"
+    stopped = False
+    try:
+        started = run_dayu("start", template, home)
+        assert started.returncode == 0, started.stderr
+        token = (home / ".dayu" / "token").read_text().strip()
+        install = httpx.post(
+            f"http://127.0.0.1:{backend_port}/api/install",
+            json={"datasource": "synthetic", "dag": "face-detection", "policy": "fixed"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert install.status_code == 202, install.text
+        frozen = leftovers.freeze(run / "runtime", "distributor")
+        running = {p.pid for p in leftovers.processes_of(run)}
+        assert frozen["pid"] in running, (frozen, running)
+        ports = leftovers.recorded_ports(run) | {backend_port, ds_port}
+        stop = run_dayu("stop", template, home)
+        stopped = True
+        assert stop.returncode == 0, stop.stderr
+        left = leftovers.describe(leftovers.processes_of(run))  # before the cleanup below ends them
+        still_listening = leftovers.listening(ports)
+    finally:  # whatever failed above, nothing of this run stays behind
+        if not stopped:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                run_dayu("stop", template, home)
+        leftovers.kill(leftovers.processes_of(run))
+    assert not left, left
+    assert not still_listening
 
 
 def test_bad_action_and_missing_template_are_refused(tmp_path: Path) -> None:

@@ -1,11 +1,16 @@
-"""A real backend on loopback (uvicorn in a thread) over a copy of the default template."""
+"""A real backend on loopback (uvicorn in a thread) over a copy of the default template.
+
+Whatever state its install is in when the block ends (a failed assertion, a timeout, Ctrl-C), the backend
+ends everything it started: see :meth:`RunningBackend.stop`.
+"""
 
 from __future__ import annotations
 
 import shutil
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -14,10 +19,21 @@ import uvicorn
 
 from backend.app import create_app
 from backend.settings import BackendSettings
+from tests import leftovers
 from tests.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-123"
+UNINSTALL_TIMEOUT_S = 60.0
+"""Bound of the uninstall through the API (an uninstall interrupts an install in progress at once)."""
+SERVER_STOP_TIMEOUT_S = 60.0
+"""Bound of the server's shutdown; it removes an install it was still running (at most 60 s)."""
+RUNTIME_STOP_TIMEOUT_S = 10.0
+"""Between SIGTERM and SIGKILL of what the run directory's pid files still name."""
+
+
+class TeardownError(RuntimeError):
+    """A backend fixture could not end everything it started; the message lists each step that failed."""
 
 
 class RunningBackend:
@@ -26,13 +42,15 @@ class RunningBackend:
         self.template = template
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.run_dir = state_dir / "run"
+        self._uninstalled = False
         settings = BackendSettings(
             host="127.0.0.1",
             port=self.port,
             token=TOKEN,
             template=template,
             state_dir=state_dir,
-            run_dir=state_dir / "run",
+            run_dir=self.run_dir,
             deployer="local",
             static_dir=state_dir / "no-dashboard",
         )
@@ -52,9 +70,88 @@ class RunningBackend:
             time.sleep(0.05)
         raise RuntimeError("backend did not start")
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        problems = self.stop()
+        if not problems:
+            return
+        message = f"the backend on port {self.port} did not end cleanly:\n- " + "\n- ".join(problems)
+        if exc_type is not None and not issubclass(exc_type, Exception):
+            print(message, file=sys.stderr)  # Ctrl-C, a test's timeout: that goes on, this is only reported
+            return
+        raise TeardownError(message)
+
+    def stop(self) -> list[str]:
+        """End everything this backend started, whatever state its install is in, and say what went wrong.
+
+        1. uninstall through the API (it interrupts an install in progress and removes every workload);
+        2. stop the server (a shutdown during an install removes that install too);
+        3. stop what the run directory's pid files still name (their process groups, SIGTERM then SIGKILL):
+           after the server, so nothing is launched once this has run;
+        4. look for any process of the run directory left (pid-file process groups, the run directory in its
+           environment), kill it by pid and report it.
+
+        Each step is bounded in time; a step that fails is reported and the next one still runs.
+        """
+        steps: list[tuple[str, Callable[[], str | None]]] = [
+            ("uninstall", self._uninstall),
+            ("server", self._stop_server),
+            ("runtime", self._stop_runtime),
+            ("leftovers", self._kill_leftovers),
+        ]
+        problems = []
+        for name, step in steps:
+            try:
+                problem = step()
+            except Exception as exc:
+                problem = repr(exc)
+            if problem:
+                problems.append(f"{name}: {problem}")
+        return problems
+
+    def _uninstall(self) -> str | None:
+        if not self.thread.is_alive():
+            return None  # stopped by the test already: what it left is for the next steps
+        with self.client() as c:
+            c.timeout = httpx.Timeout(UNINSTALL_TIMEOUT_S)
+            if c.get("/api/install").json().get("phase") == "uninstalled":
+                self._uninstalled = True
+                return None
+            response = c.post("/api/uninstall")
+        if response.status_code != 200:
+            return f"POST /api/uninstall answered {response.status_code}: {response.text[:500]}"
+        self._uninstalled = True
+        return None
+
+    def _stop_server(self) -> str | None:
         self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.thread.join(SERVER_STOP_TIMEOUT_S)
+        if not self.thread.is_alive():
+            return None
+        self.server.force_exit = True
+        self.thread.join(10)
+        return f"the server was still stopping after {SERVER_STOP_TIMEOUT_S:g}s" + (
+            " and did not end when forced" if self.thread.is_alive() else ""
+        )
+
+    def _stop_runtime(self) -> str | None:
+        runtime_dir = self.run_dir / "runtime"
+        if not runtime_dir.is_dir():
+            return None
+        from services.local.runtime import LocalRuntime
+
+        outcome = LocalRuntime(runtime_dir).stop(timeout=RUNTIME_STOP_TIMEOUT_S)
+        running = {name: how for name, how in outcome.items() if how != "not running"}
+        if running and self._uninstalled:
+            return f"still running after the uninstall and the backend's shutdown, stopped now: {running}"
+        return None
+
+    def _kill_leftovers(self) -> str | None:
+        left = leftovers.processes_of(self.run_dir)
+        if not left:
+            return None
+        described = leftovers.describe(left)
+        leftovers.kill(left)
+        return f"{len(left)} process(es) of {self.run_dir} survived every step, killed now: {described}"
 
     def client(self, token: str | None = TOKEN) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

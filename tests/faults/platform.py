@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import yaml
 
 from common.topology import StaticTopology
+from tests import leftovers
 from tests.e2e.cluster import wait_until
 from tests.servers import free_port
 
@@ -101,9 +101,9 @@ def start_platform(
         base["local"]["link_mode"] = link_mode
     (template / "base.yaml").write_text(yaml.safe_dump(base))
     home = root / "home"
-    started = dayu("start", template, home)
-    assert started.returncode == 0, started.stdout + started.stderr
     try:
+        started = dayu("start", template, home)
+        assert started.returncode == 0, started.stdout + started.stderr
         p = Platform(home, template)
         p.api("POST", "/api/install", json={"datasource": "synthetic", "dag": "face-detection", "policy": "fixed"})
         if during_install is not None:
@@ -113,22 +113,21 @@ def start_platform(
         wait_until(lambda: min(p.last_result_seq().values()) >= 0, timeout=120, what="results of both sources")
         yield p
     finally:
-        dayu("stop", template, home)
-        left = left_running(home)
-        for proc in left:  # started by this platform (its config lies under ``home``): ended by pid, reported
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
-        assert not left, f"still running after ACTION=stop: {[' '.join(p.info['cmdline'] or []) for p in left]}"
+        stop_platform(template, home)
 
 
-def left_running(home: Path) -> list[psutil.Process]:
-    """Processes whose component config lies under ``home``: what this platform started and did not stop."""
-    prefix = str(home) + os.sep
-    out = []
-    for proc in psutil.process_iter(["cmdline", "status"]):
-        if proc.info["status"] == psutil.STATUS_ZOMBIE or proc.pid == os.getpid():
-            continue
-        with contextlib.suppress(psutil.Error):
-            if proc.environ().get("DAYU_CONFIG", "").startswith(prefix):
-                out.append(proc)
-    return out
+def stop_platform(template: Path, home: Path) -> None:
+    """``ACTION=stop``, then every process of the platform's run directory still there is killed by pid and
+    reported; a stop that fails or hangs is reported too and does not keep the second step from running."""
+    problems = []
+    try:
+        stopped = dayu("stop", template, home)
+        if stopped.returncode != 0:
+            problems.append(f"ACTION=stop exited with {stopped.returncode}: {stopped.stderr[-2000:]}")
+    except subprocess.TimeoutExpired as exc:
+        problems.append(f"ACTION=stop did not end within {exc.timeout:g}s")
+    left = leftovers.processes_of(home / ".dayu" / "run")
+    if left:
+        problems.append(f"still running after ACTION=stop, killed now: {leftovers.describe(left)}")
+        leftovers.kill(left)
+    assert not problems, problems

@@ -56,6 +56,15 @@ street clip the template's default person model (HOG) matched none of the people
 5th frame), so the stage runs SSDLite there and the golden configuration differs from it in knobs only."""
 
 
+def default_model(clip: str, service: str | None) -> str | None:
+    """The model the default suite runs for ``clip`` through ``service`` (None: the template's), so that
+    naming one of its cases on the command line runs that case and not the template's default model."""
+    for choice in DEFAULT_CLIPS:
+        if choice.clip == clip and choice.service == service:
+            return choice.model
+    return None
+
+
 class TuningSet(BaseModel):
     """What the agents were tuned on while they were written; every other trace and clip is held out."""
 

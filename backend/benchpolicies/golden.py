@@ -5,7 +5,10 @@ finds: every frame of the clip at the clip's own resolution (decoded once, neith
 again), through the service's application with its golden model (``labeller.golden_model`` of the
 service's processor template, the model the processor's golden labeller uses). The reference is computed
 up front and cached per (clip content hash, service, golden configuration) under the cache folder, so a
-second run on the same clip and service reads it back and another service computes its own.
+second run on the same clip and service reads it back and another service computes its own. The golden
+configuration includes a digest of the code that makes the reference (this module, the processor's
+applications and its labeller's model call) and of the OpenCV and NumPy versions that decode and run it,
+so a reference made by other code is computed again rather than read back.
 
 Each frame's entry has the ground truth's shape (``{"objects": [{"class", "box"}]}``, clip pixels), so
 the project's scoring (:func:`common.accuracy.score_task`) reads golden and ground truth alike.
@@ -13,10 +16,11 @@ the project's scoring (:func:`common.accuracy.score_task`) reads golden and grou
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,36 @@ from services.processor.labeller import detector_of
 BATCH = 16
 """Frames per model call (bounds the memory the reference pass holds)."""
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def code_files() -> list[Path]:
+    """The sources a reference depends on: this module, the application base, the labeller's model call and
+    every application (an application's module imports its neighbours: packaged models, shared support)."""
+    processor = ROOT / "services" / "processor"
+    return [
+        Path(__file__).resolve(),
+        processor / "application.py",
+        processor / "labeller.py",
+        *sorted((processor / "applications").glob("*.py")),
+    ]
+
+
+def code_digest(files: Sequence[Path]) -> str:
+    """SHA-256 prefix of ``files`` (path relative to the repository and content) and of the decoding and
+    inference libraries' versions."""
+    digest = hashlib.sha256(f"opencv {cv2.__version__} numpy {np.__version__}\n".encode())
+    for path in files:
+        name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        digest.update(f"{name}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
+def _code() -> str:
+    return code_digest(code_files())
+
 
 class GoldenConfig(BaseModel):
     """What the reference was made with: part of its cache key and of ``results.json``."""
@@ -45,6 +79,10 @@ class GoldenConfig(BaseModel):
     model: str | None = Field(description="The golden model (the labeller's golden_model; none: the default).")
     resolution: str = Field("source", description="Frames at the clip's own size, not scaled.")
     fps: str = Field("every frame", description="Every frame of the clip is processed.")
+    code: str = Field(
+        description="Digest of the code and library versions that made the reference (code_digest): other code, "
+        "another cache entry."
+    )
 
 
 @dataclass(frozen=True)
@@ -65,6 +103,15 @@ class Reference:
     path: Path
     computed: bool
     """True when this call ran the model; False when the cache held it."""
+
+    @property
+    def objects(self) -> int:
+        """Objects in the whole reference (0: every policy that detects anything scores F1 0 against it)."""
+        return sum(len(entry.get("objects") or []) for entry in self.entries)
+
+    @property
+    def frames_with_objects(self) -> int:
+        return sum(1 for entry in self.entries if entry.get("objects"))
 
 
 def content_hash(path: Path) -> str:
@@ -109,7 +156,7 @@ def golden_config(template_dir: str | Path, service: str) -> GoldenConfig:
     if "alias" not in application:
         raise ConfigError(f"the processor template of {service} names no application")
     model = (processor.get("labeller") or {}).get("golden_model")
-    return GoldenConfig(service=service, application=dict(application), model=model)
+    return GoldenConfig(service=service, application=dict(application), model=model, code=_code())
 
 
 def cache_path(cache_dir: Path, clip: ClipInfo, config: GoldenConfig) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.benchpolicies import provenance, report, seeding, suite, workload
-from backend.benchpolicies.config import QUICK_POLICIES, SYNTHETIC, BenchSettings, ClipChoice
+from backend.benchpolicies.config import QUICK_POLICIES, SYNTHETIC, BenchSettings, ClipChoice, default_model
 from backend.benchpolicies.frames import score_frames
 from backend.benchpolicies.policies import agent_choice, unavailable
 from backend.benchpolicies.runner import RunRecords, run_policy
@@ -45,7 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "'bikes' clip; --quick: synthetic); a clip without ground truth is scored against the golden configuration",
     )
     parser.add_argument("--service", help="service id of the one-stage DAG (default: the template's default DAG)")
-    parser.add_argument("--model", help="model the stage runs (default: the service's processor template's)")
+    parser.add_argument(
+        "--model",
+        help="model the stage runs (default: the default suite's for that clip and service, e.g. ssdlite for bikes "
+        "through pedestrian-detection; else the service's processor template's)",
+    )
     parser.add_argument("--duration", type=float, help="seconds measured per run, from the first result (default 70)")
     parser.add_argument("--slo-ms", type=float, default=1000.0, help="delay a task should meet")
     parser.add_argument("--seed", type=int, default=7, help="base seed; repeat r runs with seed + r")
@@ -78,7 +82,9 @@ def settings_of(args: argparse.Namespace) -> BenchSettings:
     elif args.quick:
         values["traces"] = ["step-drop"]
     if args.clip or args.service or args.model or args.quick:
-        values["clips"] = [ClipChoice(clip=args.clip or SYNTHETIC, service=args.service, model=args.model)]
+        clip = args.clip or SYNTHETIC
+        model = args.model or default_model(clip, args.service)
+        values["clips"] = [ClipChoice(clip=clip, service=args.service, model=model)]
     if args.golden_cache:
         values["golden_cache"] = Path(args.golden_cache)
     if args.edge_cpu is not None:
@@ -288,6 +294,7 @@ def run_case(
             "golden": {
                 **played[0].reference.config.model_dump(mode="json"),
                 "cache": [p.reference.path.name for p in played],
+                "objects": [p.reference.objects for p in played],
             },
             "policies": settings.policies,
             "trace_replay": replay,
@@ -320,11 +327,20 @@ def run(settings: BenchSettings) -> dict[str, Any]:
         played[(clip.label, clip.service)] = suite.played(settings, clip)
         for repeat in played[(clip.label, clip.service)]:
             state = "computed" if repeat.reference.computed else "read from the cache"
+            ref = repeat.reference
             print(
                 f"bench-policies: golden reference of {clip.label} from frame {repeat.offset} for {clip.service} "
-                f"{state}: {repeat.reference.path}",
+                f"{state}: {ref.objects} objects on {ref.frames_with_objects} of {len(ref.entries)} frames, "
+                f"{ref.path}",
                 file=sys.stderr,
             )
+            if ref.objects == 0:
+                print(
+                    f"bench-policies: WARNING: the golden model ({ref.config.model or 'default'}) found nothing on "
+                    f"{clip.label}: against it a policy scores F1 0 as soon as it detects anything, which says "
+                    "nothing of its accuracy",
+                    file=sys.stderr,
+                )
     results: dict[str, Any] = {
         "provenance": {**record, "load_before": provenance.load(), "estimated_s": round(estimate)},
         "settings": settings.model_dump(mode="json", exclude={"out", "template"}),

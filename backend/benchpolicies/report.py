@@ -77,6 +77,23 @@ def details(name: str, figures: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _models_line(settings: dict[str, Any]) -> list[str]:
+    """Which model the policies' stage ran and which the golden reference used (they may differ: only the
+    knobs are the policies' to choose)."""
+    golden = settings.get("golden")
+    if not isinstance(golden, dict):
+        return []
+    stage = settings.get("model") or "the template's default"
+    objects = golden.get("objects")
+    found = f" ({', '.join(str(n) for n in objects)} objects in the reference)" if objects else ""
+    if objects and not any(objects):
+        found = " (0 objects in the reference: F1 against it is 0 for any policy that detects anything)"
+    return [
+        f"Stage model `{stage}`; golden reference model `{golden.get('model') or 'default'}` on every frame at "
+        f"the clip's own size{found}."
+    ]
+
+
 def table(results: dict[str, Any]) -> str:
     settings = results["settings"]
     reference = {"ground_truth": "ground truth (and golden beside it)", "golden": "the golden configuration"}
@@ -94,6 +111,7 @@ def table(results: dict[str, Any]) -> str:
             if clip
             else []
         ),
+        *_models_line(settings),
         _cpu_line(settings),
         "",
         *figures_table(results["policies"]),

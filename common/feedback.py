@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from common.dag import critical_path
 from common.golden import LabelReport, report_of
 from common.records import DropRecord
-from common.strict import StrictFloat, StrictInt
+from common.strict import Integer, Number
 from common.task import SENTINELS, Meta, RawMeta, Task
 
 CONTENT_KEYS = ("obj_num", "obj_size", "obj_velocity")
@@ -28,10 +28,10 @@ class StageFeedback(BaseModel):
     stage: str
     service: str
     node: str | None = Field(None, description="Node the stage ran on.")
-    transmit: StrictFloat | None = Field(None, ge=0, description="Getting the segment to the stage's node.")
-    queue: StrictFloat | None = Field(None, ge=0, description="Wait in the processor's queue.")
-    service_time: StrictFloat | None = Field(None, ge=0, description="The model call.")
-    execute: StrictFloat | None = Field(None, ge=0, description="Controller hand-off until the result was back.")
+    transmit: Number | None = Field(None, ge=0, description="Getting the segment to the stage's node.")
+    queue: Number | None = Field(None, ge=0, description="Wait in the processor's queue.")
+    service_time: Number | None = Field(None, ge=0, description="The model call.")
+    execute: Number | None = Field(None, ge=0, description="Controller hand-off until the result was back.")
 
 
 class ContentFeatures(BaseModel):
@@ -39,9 +39,9 @@ class ContentFeatures(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    obj_num: StrictFloat | None = Field(None, ge=0, description="Objects per frame.")
-    obj_size: StrictFloat | None = Field(None, ge=0, description="Mean object area as a fraction of the frame.")
-    obj_velocity: StrictFloat | None = Field(None, ge=0, description="Object speed in frame diagonals per second.")
+    obj_num: Number | None = Field(None, ge=0, description="Objects per frame.")
+    obj_size: Number | None = Field(None, ge=0, description="Mean object area as a fraction of the frame.")
+    obj_velocity: Number | None = Field(None, ge=0, description="Object speed in frame diagonals per second.")
 
 
 class TaskFeedback(BaseModel):
@@ -51,21 +51,21 @@ class TaskFeedback(BaseModel):
 
     kind: Literal["task"] = "task"
     source_id: str = Field(min_length=1, max_length=128)
-    task_id: StrictInt = Field(ge=0)
+    task_id: Integer = Field(ge=0)
     source_node: str = Field(min_length=1)
-    created_at: StrictFloat = Field(description="Wall clock at the generator.")
-    finished_at: StrictFloat | None = Field(None, description="Wall clock at the distributor.")
-    delay: StrictFloat = Field(ge=0, description="End-to-end latency of the segment (critical path), seconds.")
+    created_at: Number = Field(description="Wall clock at the generator.")
+    finished_at: Number | None = Field(None, description="Wall clock at the distributor.")
+    delay: Number = Field(ge=0, description="End-to-end latency of the segment (critical path), seconds.")
     meta: Meta = Field(description="The configuration the segment was actually made with.")
     raw_meta: RawMeta = Field(default_factory=RawMeta)
-    segment_bytes: StrictInt | None = Field(None, ge=0, description="Size of the encoded segment.")
+    segment_bytes: Integer | None = Field(None, ge=0, description="Size of the encoded segment.")
     stages: list[StageFeedback] = Field(default_factory=list, max_length=256)
     content: ContentFeatures = Field(default_factory=ContentFeatures)
-    accuracy: StrictFloat | None = Field(None, ge=0, le=1, description="Headline score against ground truth, if any.")
+    accuracy: Number | None = Field(None, ge=0, le=1, description="Headline score against ground truth, if any.")
     labels: LabelReport | None = Field(
         None, description="Golden-configuration labels of candidate configurations, when the plan asked for them."
     )
-    deployment_version: StrictInt = Field(0, ge=0)
+    deployment_version: Integer = Field(0, ge=0)
 
     @property
     def frames(self) -> int:
@@ -82,14 +82,14 @@ class DropFeedback(BaseModel):
 
     kind: Literal["drop"] = "drop"
     source_id: str = Field(min_length=1, max_length=128)
-    task_id: StrictInt = Field(ge=0)
+    task_id: Integer = Field(ge=0)
     reason: str
     stage: str | None = None
     node: str | None = None
-    at: StrictFloat = Field(default_factory=time.time)
+    at: Number = Field(default_factory=time.time)
     source_node: str | None = None
     meta: Meta | None = None
-    segment_bytes: StrictInt | None = Field(None, ge=0)
+    segment_bytes: Integer | None = Field(None, ge=0)
 
 
 Feedback = Annotated[TaskFeedback | DropFeedback, Field(discriminator="kind")]

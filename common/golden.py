@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from common.strict import StrictFloat, StrictInt
+from common.strict import Integer, Number
 from common.task import Meta
 
 LABEL_KEY = "label"
@@ -27,12 +27,10 @@ class Knobs(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     resolution: str = Field(description="Named resolution, e.g. 360p.")
-    fps: StrictFloat = Field(gt=0, le=240, description="Frames per second kept.")
+    fps: Number = Field(gt=0, le=240, description="Frames per second kept.")
     encoding: str = Field("mp4v", description="Codec: an OpenCV fourcc, or h264/x264 for libx264.")
-    qp: StrictInt | None = Field(None, ge=0, le=51, description="x264 quantiser (h264 only; none: crf 23).")
-    buffer_size: StrictInt = Field(
-        4, ge=1, le=1000, description="Frames per segment (each segment starts a key frame)."
-    )
+    qp: Integer | None = Field(None, ge=0, le=51, description="x264 quantiser (h264 only; none: crf 23).")
+    buffer_size: Integer = Field(4, ge=1, le=1000, description="Frames per segment (each segment starts a key frame).")
     model: str | None = Field(None, description="The application's model; none: its configured default.")
 
     @classmethod
@@ -53,24 +51,24 @@ class CandidateScore(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     knobs: Knobs
-    f1: StrictFloat = Field(ge=0, le=1, description="F1 against the golden detections at IoU 0.5, same class.")
-    precision: StrictFloat = Field(ge=0, le=1)
-    recall: StrictFloat = Field(ge=0, le=1)
-    frames_processed: StrictInt = Field(ge=0, description="Frames of the segment the candidate's fps keeps.")
-    bytes: StrictInt = Field(ge=0, description="Bytes the candidate's segments would have sent.")
-    model_s: StrictFloat = Field(ge=0, description="Model time on the candidate's frames, seconds.")
+    f1: Number = Field(ge=0, le=1, description="F1 against the golden detections at IoU 0.5, same class.")
+    precision: Number = Field(ge=0, le=1)
+    recall: Number = Field(ge=0, le=1)
+    frames_processed: Integer = Field(ge=0, description="Frames of the segment the candidate's fps keeps.")
+    bytes: Integer = Field(ge=0, description="Bytes the candidate's segments would have sent.")
+    model_s: Number = Field(ge=0, description="Model time on the candidate's frames, seconds.")
 
 
 class LabelReport(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     golden: Knobs
-    frames: StrictInt = Field(ge=1, description="Frames of the golden segment.")
-    golden_objects: StrictInt = Field(ge=0, description="Detections of the golden model over the segment.")
-    golden_model_s: StrictFloat = Field(ge=0)
+    frames: Integer = Field(ge=1, description="Frames of the golden segment.")
+    golden_objects: Integer = Field(ge=0, description="Detections of the golden model over the segment.")
+    golden_model_s: Number = Field(ge=0)
     candidates: list[CandidateScore] = Field(max_length=MAX_CANDIDATES)
-    cpu_s: StrictFloat = Field(ge=0, description="CPU time the labeller took (its thread), seconds.")
-    segment_bytes: StrictInt = Field(ge=0, description="Bytes of the golden segment (what profiling adds to the link).")
+    cpu_s: Number = Field(ge=0, description="CPU time the labeller took (its thread), seconds.")
+    segment_bytes: Integer = Field(ge=0, description="Bytes of the golden segment (what profiling adds to the link).")
 
     @property
     def duration_s(self) -> float:

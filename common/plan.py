@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.strict import StrictFloat, StrictInt
+from common.strict import Integer, Number
 from common.task import Meta, RawMeta, Stage
 
 
@@ -29,7 +29,7 @@ class PlanRequest(BaseModel):
         default_factory=dict, description="Stage -> nodes the stage may run on (empty: any node)."
     )
     edge_nodes: list[str] = Field(default_factory=list)
-    source_time: StrictFloat | None = Field(None, description="Position in the stream, seconds.")
+    source_time: Number | None = Field(None, description="Position in the stream, seconds.")
 
 
 class Plan(BaseModel):
@@ -46,8 +46,8 @@ class PlanResponse(BaseModel):
 
     plan: Plan
     deployment: dict[str, list[str]] = Field(default_factory=dict, description="Service -> nodes it is deployed on.")
-    deployment_version: StrictInt = Field(0, ge=0)
-    decision_ms: StrictFloat | None = Field(None, ge=0, description="Time the policy took to decide.")
+    deployment_version: Integer = Field(0, ge=0)
+    decision_ms: Number | None = Field(None, ge=0, description="Time the policy took to decide.")
 
 
 class ResourceReport(BaseModel):
@@ -56,15 +56,15 @@ class ResourceReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     node: str
-    at: StrictFloat
-    cpu: StrictFloat | None = Field(None, ge=0, le=1, description="Fraction of CPU in use, 0-1.")
-    cpu_capacity_cores: StrictFloat | None = Field(
+    at: Number
+    cpu: Number | None = Field(None, ge=0, le=1, description="Fraction of CPU in use, 0-1.")
+    cpu_capacity_cores: Number | None = Field(
         None,
         gt=0,
         description="Cores the node may use: its cgroup CPU quota where one binds, else the cores it may run on.",
     )
-    memory: StrictFloat | None = Field(None, ge=0, le=1, description="Fraction of memory in use, 0-1.")
+    memory: Number | None = Field(None, ge=0, le=1, description="Fraction of memory in use, 0-1.")
     gpu: dict[str, Any] | None = Field(None, description="GPU figures, or null when no GPU is available.")
-    bandwidth_mbps: StrictFloat | None = Field(None, ge=0, description="Available bandwidth to the cloud.")
-    queue_lengths: dict[str, StrictInt] = Field(default_factory=dict, description="Service -> processor queue length.")
+    bandwidth_mbps: Number | None = Field(None, ge=0, description="Available bandwidth to the cloud.")
+    queue_lengths: dict[str, Integer] = Field(default_factory=dict, description="Service -> processor queue length.")
     extra: dict[str, Any] = Field(default_factory=dict)

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.strict import StrictFloat, StrictInt
+from common.strict import Integer, Number
 from common.task import Task
 
 
@@ -34,14 +34,14 @@ class DropRecord(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     source_id: str = Field(min_length=1, max_length=128)
-    task_id: StrictInt = Field(ge=0, lt=2**63)
+    task_id: Integer = Field(ge=0, lt=2**63)
     task_uuid: str = Field(max_length=128)
     root_uuid: str = Field(max_length=128)
     stage: str | None = Field(None, description="Stage the copy was at.")
     node: str | None = Field(None, description="Node that gave it up.")
     reason: DropReason
     message: str = Field("", description="Human-readable detail.")
-    at: StrictFloat = Field(default_factory=time.time)
+    at: Number = Field(default_factory=time.time)
     task: Task | None = Field(None, description="The task as it was when dropped, when available.")
 
     @classmethod

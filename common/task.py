@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from common.errors import InvalidInput
-from common.strict import NonNegativeFloat, StrictBool, StrictFloat, StrictInt
+from common.strict import Boolean, Integer, NonNegativeNumber, Number
 
 START = "_start"
 END = "_end"
@@ -33,15 +33,15 @@ class StageTimings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    transmit: StrictFloat | None = Field(
+    transmit: Number | None = Field(
         None, ge=0, description="Getting the segment to this stage's node (see docs/common.md, Timings)."
     )
-    queue: StrictFloat | None = Field(None, ge=0, description="Processor's clock: wait in the queue before the model.")
-    service: StrictFloat | None = Field(None, ge=0, description="Processor's clock: the model call.")
-    execute: StrictFloat | None = Field(
+    queue: Number | None = Field(None, ge=0, description="Processor's clock: wait in the queue before the model.")
+    service: Number | None = Field(None, ge=0, description="Processor's clock: the model call.")
+    execute: Number | None = Field(
         None, ge=0, description="Controller's clock: hand-off to the processor until the result is back."
     )
-    transmit_from: dict[str, NonNegativeFloat] = Field(
+    transmit_from: dict[str, NonNegativeNumber] = Field(
         default_factory=dict,
         description="At a joining stage: each predecessor's transmit into this stage (filled by the join).",
     )
@@ -62,9 +62,9 @@ class Stage(BaseModel):
     prev: list[str] = Field(default_factory=list, description="Predecessor stage names.")
     next: list[str] = Field(default_factory=list, description="Successor stage names.")
     result: Any = Field(None, description="The application's output for this segment.")
-    scenario: dict[str, StrictFloat] | None = Field(None, description="Scenario figures (object count, size, speed).")
+    scenario: dict[str, Number] | None = Field(None, description="Scenario figures (object count, size, speed).")
     timings: StageTimings = Field(default_factory=StageTimings)
-    done: StrictBool = Field(False, description="True once the stage has run for this task.")
+    done: Boolean = Field(False, description="True once the stage has run for this task.")
 
 
 class Meta(BaseModel):
@@ -73,10 +73,10 @@ class Meta(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     resolution: str = Field("720p", description="Named resolution, e.g. 1080p, 720p, 480p, 360p, 240p.")
-    fps: StrictFloat = Field(30.0, gt=0, le=240, description="Frames per second kept from the source.")
+    fps: Number = Field(30.0, gt=0, le=240, description="Frames per second kept from the source.")
     encoding: str = Field("mp4v", description="Codec of the segment (OpenCV fourcc or 'h264').")
-    qp: StrictInt | None = Field(None, ge=0, le=51, description="Quantisation parameter when the encoder takes one.")
-    buffer_size: StrictInt = Field(4, ge=1, le=1000, description="Frames per segment.")
+    qp: Integer | None = Field(None, ge=0, le=51, description="Quantisation parameter when the encoder takes one.")
+    buffer_size: Integer = Field(4, ge=1, le=1000, description="Frames per segment.")
     extra: dict[str, Any] = Field(default_factory=dict, description="Any further knob a policy sets.")
 
 
@@ -86,9 +86,9 @@ class RawMeta(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     resolution: str | None = None
-    width: StrictInt | None = Field(None, ge=1)
-    height: StrictInt | None = Field(None, ge=1)
-    fps: StrictFloat | None = Field(None, gt=0)
+    width: Integer | None = Field(None, ge=1)
+    height: Integer | None = Field(None, ge=1)
+    fps: Number | None = Field(None, gt=0)
     encoding: str | None = None
 
 
@@ -98,8 +98,8 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     file_name: str | None = Field(None, description="Segment file name, resolved under each node's work dir.")
-    frame_indices: list[StrictInt] = Field(default_factory=list, description="Source frame indices in the segment.")
-    size_bytes: StrictInt | None = Field(None, ge=0)
+    frame_indices: list[Integer] = Field(default_factory=list, description="Source frame indices in the segment.")
+    size_bytes: Integer | None = Field(None, ge=0)
     ground_truth: list[dict[str, Any]] | None = Field(
         None, description="Per-frame ground truth of the frames held, when the source has it (same order)."
     )
@@ -128,14 +128,13 @@ space or control character, as it ends up in file names and headers."""
 class Task(BaseModel):
     """One segment of one stream and its journey through the DAG.
 
-    Every number must be finite: JSON has no NaN or infinity, so such a value could not travel. Numbers and
-    flags are of the JSON type the schema says (:mod:`common.strict`): ``false`` or ``"3"`` is no task id.
+    Every number must be finite: JSON has no NaN or infinity, so such a value could not travel.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     source_id: str = Field(min_length=1, max_length=128)
-    task_id: StrictInt = Field(ge=0, description="Per-source, increasing.")
+    task_id: Integer = Field(ge=0, description="Per-source, increasing.")
     task_uuid: str = Field(default_factory=new_uuid, description="Identity of this copy (forks get new ones).")
     parent_uuid: str | None = Field(None, description="The copy this one was forked from.")
     root_uuid: str = Field("", description="Fixed at creation, shared by all forks.")
@@ -146,10 +145,10 @@ class Task(BaseModel):
     cursor: str = Field(START, description="The stage this copy is at.")
     came_from: str | None = Field(None, description="The stage this copy just left.")
     payload: Payload = Field(default_factory=Payload)
-    created_at: StrictFloat = Field(default_factory=time.time, description="Wall clock at the generator.")
-    finished_at: StrictFloat | None = None
-    deployment_version: StrictInt = Field(0, ge=0)
-    accuracy: dict[str, StrictFloat] | None = Field(None, description="Scores against ground truth, when available.")
+    created_at: Number = Field(default_factory=time.time, description="Wall clock at the generator.")
+    finished_at: Number | None = None
+    deployment_version: Integer = Field(0, ge=0)
+    accuracy: dict[str, Number] | None = Field(None, description="Scores against ground truth, when available.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Task:

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, RootModel
 
 from common.contracts.base import Contract
-from common.strict import StrictFloat
+from common.strict import Number
 
 
 class StreamOpen(Contract):
@@ -21,7 +21,7 @@ class StreamOpen(Contract):
     mode: Literal["http", "rtsp"] = Field("http", description="Served as HTTP segments or as an RTSP stream.")
     play: Literal["cycle", "once"] = Field("cycle", description="Loop the dataset, or play it once and say so.")
     resolution: str | None = None
-    fps: StrictFloat | None = None
+    fps: Number | None = None
 
 
 class StreamInfo(Contract):

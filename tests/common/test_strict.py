@@ -18,7 +18,7 @@ from common.feedback import FEEDBACK
 from common.golden import Knobs
 from common.plan import ResourceReport
 from common.records import DropReason, DropRecord
-from common.strict import NonNegativeFloat, StrictBool, StrictFloat, StrictInt
+from common.strict import Boolean, Integer, NonNegativeNumber, Number
 from common.task import Meta, Task
 
 pytestmark = pytest.mark.unit
@@ -27,10 +27,10 @@ pytestmark = pytest.mark.unit
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    count: StrictInt = 0
-    ratio: StrictFloat = 0.0
-    flag: StrictBool = False
-    wait: NonNegativeFloat = 0.0
+    count: Integer = 0
+    ratio: Number = 0.0
+    flag: Boolean = False
+    wait: NonNegativeNumber = 0.0
 
 
 def refused(data: dict[str, Any]) -> list[str]:
@@ -53,7 +53,7 @@ def test_an_integer_is_a_json_integer(value: object) -> None:
     assert refused({"count": value}) == ["count"]
 
 
-def test_an_integer_is_not_a_float_even_an_integral_one() -> None:
+def test_an_integer_is_written_as_one() -> None:
     assert refused({"count": 3.5}) == ["count"]
     assert refused({"count": 3.0}) == ["count"]
 
@@ -97,11 +97,12 @@ def test_models_built_in_code_keep_working() -> None:
     assert report.cpu == 0.0
 
 
-def test_a_numpy_integer_is_refused_where_a_model_is_built_from_it() -> None:
-    """The documented limit: NumPy integers are not ``int``; code converts them where it makes them."""
+def test_numpy_floats_build_models_and_numpy_integers_are_converted_first() -> None:
+    """The documented limit: a NumPy integer is not an ``int``; code converts it where it makes it."""
+    meta = Meta(fps=np.float32(12.5), buffer_size=int(np.int64(4)))
+    assert (meta.fps, meta.buffer_size) == (12.5, 4) and type(meta.fps) is float
     with pytest.raises(ValidationError, match="buffer_size"):
         Meta(buffer_size=np.int64(4))
-    assert Meta(buffer_size=int(np.int64(4))).buffer_size == 4
 
 
 def test_a_task_round_trips_through_json_and_its_clone() -> None:
@@ -138,7 +139,7 @@ def test_feedback_refuses_a_bool_delay_in_both_ways() -> None:
 
 @pytest.mark.parametrize(
     ("strict", "lax"),
-    [(StrictInt, int), (StrictFloat, float), (StrictBool, bool), (NonNegativeFloat, float)],
+    [(Integer, int), (Number, float), (Boolean, bool), (NonNegativeNumber, float)],
 )
 def test_the_schema_says_the_same_as_before(strict: Any, lax: type) -> None:
     """The JSON Schema (and so the OpenAPI documents) does not change: only what validation takes does."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,17 +13,9 @@ import services.generator.source  # noqa: F401  (declares the source family)
 from common.errors import TransportError
 from common.registry import REGISTRY
 from common.segment_wire import decode_segment
-from tests.datasource.server import TOKEN, auth, make_dataset, open_source, running_datasource
+from tests.datasource.server import TOKEN, auth, open_source
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("datasets")
-    make_dataset(root)  # 2 clips x 6 frames, 320x192, 30 fps
-    with running_datasource(root) as url:
-        yield url
 
 
 def segment(url: str, source: str, **params: object) -> tuple[dict, list]:

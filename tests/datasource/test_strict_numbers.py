@@ -4,22 +4,12 @@ opens the source at that rate. The segment route's ``fps`` is a query parameter,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
-from tests.datasource.server import auth, make_dataset, open_source, running_datasource
+from tests.datasource.server import auth, open_source
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("datasets")
-    make_dataset(root)  # 2 clips x 6 frames, 320x192, 30 fps
-    with running_datasource(root) as url:
-        yield url
 
 
 def test_a_bool_or_a_string_frame_rate_is_refused_naming_the_field(served: str) -> None:

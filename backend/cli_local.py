@@ -29,23 +29,24 @@ def _profile(args: argparse.Namespace) -> None:
     cmd_profile(args)
 
 
-def _bench(args: argparse.Namespace) -> None:
-    from backend.benchpolicies.main import run, settings_of
+def _bench(args: argparse.Namespace) -> int:
+    from backend.benchpolicies.main import run_guarded, settings_of
 
-    run(settings_of(args))
+    return run_guarded(settings_of(args))
 
 
-def _guarded(command: Callable[[argparse.Namespace], None]) -> Callable[[argparse.Namespace], int]:
-    """The command as an exit status: 0, or 1 with one line for an error the project raises."""
+def _guarded(command: Callable[[argparse.Namespace], int | None]) -> Callable[[argparse.Namespace], int]:
+    """The command as an exit status: its own (0 when it returns None), or 1 with one line for an error the
+    project raises."""
 
     def run(args: argparse.Namespace) -> int:
         from common.errors import DayuError
 
         try:
-            command(args)
+            code = command(args)
         except DayuError as exc:
             print(f"dayuctl: {exc}", file=sys.stderr)
             return 1
-        return 0
+        return code or 0
 
     return run

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from backend.benchpolicies import provenance, report, seeding, suite, workload
+from backend.benchpolicies import interrupt, provenance, report, seeding, suite, workload
 from backend.benchpolicies.config import QUICK_POLICIES, SYNTHETIC, BenchSettings, ClipChoice, default_model
 from backend.benchpolicies.frames import score_frames
 from backend.benchpolicies.policies import agent_choice, unavailable
@@ -363,15 +363,20 @@ def run(settings: BenchSettings) -> dict[str, Any]:
     return results
 
 
+def run_guarded(settings: BenchSettings) -> int:
+    """:func:`run`, ending everything it started on SIGINT or SIGTERM (then ``128 + signal``; see
+    :mod:`backend.benchpolicies.interrupt`); 0 when it ran to the end."""
+    return interrupt.guarded(lambda: run(settings), (settings.out / "run").resolve())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench-policies", description=__doc__)
     add_arguments(parser)
     try:
-        run(settings_of(parser.parse_args(argv)))
+        return run_guarded(settings_of(parser.parse_args(argv)))
     except DayuError as exc:
         print(f"bench-policies: {exc}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -28,15 +28,23 @@ congested interval, as TCP's congestion window is:
 A stage's queue of a few seconds absorbs the swings, so the stage stays busy while the sources follow.
 The share another node's controller sent back (to this controller's uploads) counts too for
 ``remote_ttl_s``: a source is told the lowest share along its tasks' way, and why.
+
+Every reason starts with stable codes and the node they are about, ``[queue_wait] node 'edge1': ...`` (a
+:class:`Pressure` each, joined by ``+``), and the rest is for people. A source copies the reason into the
+drop record of every segment it sheds, so the records can be counted by cause (:func:`pressure_key`): a cut
+in the interval just ended, or ``recovering`` (the share grows back from an earlier cut, whose codes follow),
+on this node or on another one whose share was heard.
 """
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,6 +66,35 @@ class AdmissionConfig(BaseModel):
     increase: float = Field(0.05, gt=0, le=1, description="Added to the share after an interval without congestion.")
     min_admit: float = Field(0.05, gt=0, le=1, description="The share never falls below this.")
     remote_ttl_s: float = Field(5.0, gt=0, le=600, description="How long another node's share counts here.")
+
+
+class Pressure(StrEnum):
+    """Why a node's share is under 1: the stable codes that open every reason."""
+
+    QUEUE_FULL = "queue_full"
+    """A local stage refused tasks: its queue was full."""
+    IN_FLIGHT = "in_flight"
+    """This controller refused tasks: it had ``max_in_flight`` of them."""
+    QUEUE_WAIT = "queue_wait"
+    """The median wait in a local stage's queue was over ``queue_target_s``."""
+    RECOVERING = "recovering"
+    """No congestion in the interval just ended: the share grows back from the cut whose codes follow."""
+
+
+MAX_REASON = 500
+"""The longest reason a reply carries (``TaskAccepted.pressure``)."""
+_REASON = re.compile(r"\[(?P<codes>[a-z_]+(?:\+[a-z_]+)*)\] node '(?P<node>[^']*)'")
+
+
+def pressure_key(text: str) -> str:
+    """The short, stable key of the first reason in ``text`` (a reply's ``pressure`` or a shed record's
+    message): ``<node>:<code>+<code>``, e.g. ``edge1:recovering+queue_wait``; ``unstated`` without one."""
+    match = _REASON.search(text)
+    return f"{match['node']}:{match['codes']}" if match else "unstated"
+
+
+def _reason(node: str, codes: list[Pressure], detail: str) -> str:
+    return f"[{'+'.join(codes)}] node {node!r}: {detail}"[:MAX_REASON]
 
 
 @dataclass
@@ -82,6 +119,8 @@ class Admission:
         self.before = 1.0
         """The share of the interval before the current one."""
         self.local_reason = ""
+        self._cut: tuple[list[Pressure], str] = ([], "")
+        """The codes and detail of the last cut, for the reason while the share grows back."""
         self.congested_intervals = 0
         self._now = _Interval()
         self._ends = clock() + config.interval_s
@@ -128,7 +167,7 @@ class Admission:
                 del self._remote[node]
             elif share < admit:
                 admit, reason = share, why
-        return round(admit, 4), (reason if admit < 1.0 else "")
+        return round(admit, 4), (reason[:MAX_REASON] if admit < 1.0 else "")
 
     def _roll(self) -> None:
         now = self.clock()
@@ -137,37 +176,47 @@ class Admission:
         c = self.config
         ended = int((now - self._ends) // c.interval_s) + 1  # the current one and any idle ones after it
         quiet = ended
-        factor, why = self._congestion(self._now)
+        factor, codes, detail = self._congestion(self._now)
         following = max(self.local, self.before)
         self.before = self.local
-        if why:
+        if codes:
             self.congested_intervals += 1
             self.local = max(c.min_admit, min(self.local, following * factor))
-            self.local_reason = why
+            self._cut = (codes, detail)
+            self.local_reason = _reason(self.node, codes, detail)
             quiet -= 1
         self.local = min(1.0, self.local + c.increase * quiet)
         if self.local >= 1.0:
             self.local_reason = ""
+        elif not codes:
+            cut_codes, cut_detail = self._cut
+            self.local_reason = _reason(
+                self.node, [Pressure.RECOVERING, *cut_codes], f"growing back after a cut for: {cut_detail}"
+            )
         self._now = _Interval()
         self._ends += ended * c.interval_s
 
-    def _congestion(self, interval: _Interval) -> tuple[float, str]:
-        """The factor to cut the share by and why (1 and an empty reason: not congested)."""
+    def _congestion(self, interval: _Interval) -> tuple[float, list[Pressure], str]:
+        """The factor to cut the share by, the codes of why and the detail (1, no codes: not congested)."""
         c = self.config
-        factor, parts = 1.0, []
+        factor, codes, parts = 1.0, [], []
         for service, refused in interval.refused.items():
             served = interval.served[service]
             factor = min(factor, c.margin * served / (served + refused))
             parts.append(f"stage {service!r} took {served} and refused {refused} task(s): its queue was full")
+        if interval.refused:
+            codes.append(Pressure.QUEUE_FULL)
         if interval.overloaded:
             factor = min(factor, 0.5)
+            codes.append(Pressure.IN_FLIGHT)
             parts.append(f"{interval.overloaded} task(s) over the controller's in-flight limit")
         if interval.waits:
             median = statistics.median(interval.waits)
             if median > c.queue_target_s:
                 factor = min(factor, self._capacity_factor(interval))
+                codes.append(Pressure.QUEUE_WAIT)
                 parts.append(f"median stage queue wait {median:.2f}s over {c.queue_target_s:g}s")
-        return factor, (f"node {self.node!r}: " + "; ".join(parts) if parts else "")
+        return factor, codes, "; ".join(parts)
 
     def _capacity_factor(self, interval: _Interval) -> float:
         """The cut for an interval with a long queue: what the stages served over what they were sent, times

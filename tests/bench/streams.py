@@ -33,6 +33,7 @@ import numpy as np
 import psutil
 
 from common.workload import Workload
+from services.controller.admission import pressure_key
 from services.local.runtime import LocalRuntime
 from tests.bench import guard
 from tests.bench.dataplane import workload_usage
@@ -178,6 +179,20 @@ def _by_reason(dist: str) -> dict[str, tuple[int, dict[str, int]]]:
     return {
         s: (int(e.get("results", 0)), {k: int(v) for k, v in e.get("drops", {}).items()}) for s, e in sources.items()
     }
+
+
+def shed_by_reason(records: list[dict[str, Any]], t0: float, t1: float) -> dict[str, int]:
+    """Drop records ``shed`` stored between ``t0`` and ``t1`` (records as ``GET /results`` pages them), by the
+    admission reason their message quotes, as ``<node>:<codes>`` (``services/controller/admission.py``,
+    ``pressure_key``): which node's share cut the sources, and whether by a cut just made or while growing
+    back from one."""
+    keys: dict[str, int] = {}
+    for record in records:
+        drop = record.get("drop") or {}
+        if record.get("kind") == "drop" and drop.get("reason") == "shed" and t0 <= record["stored_at"] <= t1:
+            key = pressure_key(drop.get("message", ""))
+            keys[key] = keys.get(key, 0) + 1
+    return dict(sorted(keys.items()))
 
 
 def _wait(check: Any, timeout: float, what: str) -> None:
@@ -402,11 +417,15 @@ def run_scale(results: dict[str, Any], run_dir: Path, *, quick: bool = False) ->
             dropped = sum(reasons.values())
             shed = reasons.get("shed", 0)
             delays = []
+            shed_keys: dict[str, int] = {}
             for s in sources:
-                for record in _records(dist, s):
+                records = _records(dist, s)
+                for record in records:
                     task = record.get("task") or {}
                     if record["kind"] == "result" and task.get("finished_at") and t0 <= task["finished_at"] <= t1:
                         delays.append((task["finished_at"] - task["created_at"]) * 1000)
+                for key, count in shed_by_reason(records, t0, t1).items():
+                    shed_keys[key] = shed_keys.get(key, 0) + count
             cpu_ms: dict[str, float] = {}
             sys_ms: dict[str, float] = {}
             faults: dict[str, int] = {}
@@ -430,6 +449,9 @@ def run_scale(results: dict[str, Any], run_dir: Path, *, quick: bool = False) ->
                 "delivered_or_shed_share": round((done + shed) / offered_segments, 3),
                 "drops": dropped,
                 "drops_by_reason": reasons,
+                # The shed records of the window by the admission reason they carry (node:codes): which signal
+                # cut the share, on which node, and whether it was cut in that interval or growing back.
+                "shed_by_reason": dict(sorted(shed_keys.items())),
                 "drops_after_encoding": dropped - shed,
                 "drop_rate": round(dropped / (done + dropped), 3) if done + dropped else 0.0,
                 "e2e_ms_p50": round(percentile(delays, 50), 1),

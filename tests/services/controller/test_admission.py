@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from common.contracts.controller import TaskAccepted
-from services.controller.admission import Admission, AdmissionConfig
+from services.controller.admission import MAX_REASON, Admission, AdmissionConfig, Pressure, pressure_key
 from services.controller.app import create_app
 from services.controller.config import ControllerConfig, ControllerSettings
 from tests.e2e.cluster import wait_until
@@ -156,6 +156,44 @@ def test_the_share_has_a_floor_and_can_be_turned_off() -> None:
     assert off.signal() == (1.0, "")
 
 
+def test_every_reason_opens_with_stable_codes_and_its_node_and_the_key_is_read_back() -> None:
+    """The codes say which signal cut the share (one or more in one interval), and ``recovering`` while it
+    grows back; :func:`pressure_key` reduces any reason (or a text quoting one) to ``node:codes``."""
+    clock = Clock()
+    a = admission(clock, margin=1.0, increase=0.25)
+    a.refused("face")
+    a.waited("face", 0.1)
+    a.overloaded()
+    clock.now += 1.0
+    admit, reason = a.signal()
+    assert admit == 0.5 and reason.startswith("[queue_full+in_flight] node 'edge1': stage 'face' took 1"), reason
+    assert pressure_key(reason) == "edge1:queue_full+in_flight"
+    clock.now += 1.0  # a quiet interval: the share grows back, and the reason says so and keeps the cause
+    admit, reason = a.signal()
+    assert admit == 0.75 and reason.startswith("[recovering+queue_full+in_flight] node 'edge1': growing back"), reason
+    assert pressure_key(f"the node admits 0.75 of the segments: {reason}") == "edge1:recovering+queue_full+in_flight"
+    for wait in (0.9, 1.0):
+        a.waited("face", wait)
+    clock.now += 1.0
+    admit, reason = a.signal()
+    assert pressure_key(reason) == "edge1:queue_wait" and "median stage queue wait 0.95s" in reason
+    clock.now += 10.0
+    assert a.signal() == (1.0, "")
+    assert {p.value for p in Pressure} == {"queue_full", "in_flight", "queue_wait", "recovering"}
+    assert pressure_key("its controller asked for less") == "unstated"
+    assert pressure_key(a.signal()[1]) == "unstated"
+
+
+def test_a_reason_never_exceeds_what_a_reply_carries() -> None:
+    clock = Clock()
+    a = admission(clock)
+    for n in range(40):  # many stages refusing in one interval: a long detail
+        a.refused(f"service-with-a-long-name-{n}")
+    clock.now += 1.0
+    admit, reason = a.signal()
+    assert admit < 1.0 and len(reason) == MAX_REASON and pressure_key(reason) == "edge1:queue_full"
+
+
 def test_another_nodes_lower_share_counts_until_it_is_stale() -> None:
     clock = Clock()
     a = admission(clock, remote_ttl_s=3.0)
@@ -224,6 +262,7 @@ def test_a_controller_whose_stage_refuses_tells_its_senders_and_the_next_node_up
             what="the cloud controller's share to fall",
         )
         assert "stage 'svc-a' took 0 and refused" in cloud_said.pressure and "'cloud'" in cloud_said.pressure
+        assert pressure_key(cloud_said.pressure) in ("cloud:queue_full", "cloud:recovering+queue_full")
         status = httpx.get(cloud + "/status", timeout=5).json()
         assert status["admit"] < 1.0 and status["congested_intervals"] >= 1
         # The edge's own stage never refused; its uploads to the cloud hear the cloud's share and pass it on.
@@ -233,7 +272,7 @@ def test_a_controller_whose_stage_refuses_tells_its_senders_and_the_next_node_up
             interval=0.05,
             what="the edge controller to pass the cloud's share on",
         )
-        assert "'cloud'" in edge_said.pressure
+        assert "'cloud'" in edge_said.pressure and pressure_key(edge_said.pressure).startswith("cloud:")
         assert httpx.get(edge + "/status", timeout=5).json()["congested_intervals"] == 0
         # Every task so far ends as a drop record: refused at the stage, nothing lost.
         wait_until(lambda: len(rec.drops) == len(submitted), timeout=30, what="a drop record per task")

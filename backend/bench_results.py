@@ -9,9 +9,12 @@ runs themselves, so the mean and spread shown are those of the runs listed besid
 from __future__ import annotations
 
 import json
+import os
 import statistics
+import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -92,16 +95,66 @@ class _Suite(_Read):
     cases: dict[str, _Case]
 
 
+@dataclass(frozen=True)
+class _Cached:
+    key: tuple[str, int, int, int, int, tuple[str, ...]]
+    """The file's path, device, inode, mtime_ns and size (as the open file's ``fstat`` gave them), the plots."""
+    suite: BenchSuite | None
+    error: str | None
+    """What was wrong with the file: raised anew on each load (a kept exception's traceback would grow)."""
+
+
+_cache: _Cached | None = None
+_cache_lock = threading.Lock()
+parses = 0
+"""How many times :func:`load` read and parsed a file (not answered from its cache)."""
+
+
 def load(path: Path, plots: list[str]) -> BenchSuite:
-    """The suite in ``path``; ``plots`` are the PNG names beside it. InvalidInput says what is wrong."""
-    size = path.stat().st_size
+    """The suite in ``path``; ``plots`` are the PNG names beside it. InvalidInput says what is wrong.
+
+    The dashboard asks on every page load, and the file may be hundreds of MB: the last answer (a suite or
+    the error) is kept, one entry, and given again while the file's device, inode, mtime and size are
+    unchanged (a rewrite in place changes the mtime, a replacement the inode). The answer is shared:
+    callers do not modify it. One load at a time, so two page loads never parse the same file twice at once.
+    """
+    global _cache
+    with _cache_lock:
+        try:
+            file = open(path, "rb")  # noqa: SIM115 - closed by the block below
+        except OSError:
+            _cache = None  # the file is gone or unreadable: its last answer is not kept
+            raise
+        with file:
+            return _answer(file, path, plots)
+
+
+def _answer(file: BinaryIO, path: Path, plots: list[str]) -> BenchSuite:
+    """The kept answer while the open file is the one it was made of; else the file read and parsed."""
+    global _cache, parses
+    stat = os.fstat(file.fileno())  # of the file read below, even if the path is replaced meanwhile
+    key = (str(path), stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size, tuple(plots))
+    if _cache is None or _cache.key != key:
+        _cache = None  # a read that fails leaves no stale answer behind
+        parses += 1
+        try:
+            _cache = _Cached(key, _read(file, stat.st_size, path.name, plots), None)
+        except InvalidInput as exc:
+            _cache = _Cached(key, None, exc.message)
+    if _cache.error is not None:
+        raise InvalidInput(_cache.error)
+    assert _cache.suite is not None
+    return _cache.suite
+
+
+def _read(file: BinaryIO, size: int, name: str, plots: list[str]) -> BenchSuite:
     if size > MAX_RESULTS_BYTES:
-        raise InvalidInput(f"{path.name} is {size} bytes, more than {MAX_RESULTS_BYTES} a benchmark writes")
+        raise InvalidInput(f"{name} is {size} bytes, more than {MAX_RESULTS_BYTES} a benchmark writes")
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(file.read(MAX_RESULTS_BYTES + 1))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path.name} does not parse as JSON: {exc}") from None
-    return parse(data, plots, name=path.name)
+        raise InvalidInput(f"{name} does not parse as JSON: {exc}") from None
+    return parse(data, plots, name=name)
 
 
 def parse(data: Any, plots: list[str], name: str = "results.json") -> BenchSuite:

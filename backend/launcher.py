@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -27,6 +28,7 @@ from common.private import private_dir, write_private
 
 HEALTH_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
+UNINSTALL_TIMEOUT_S = 120.0
 
 
 def ensure_token(dayu_dir: Path, name: str = "token") -> str:
@@ -148,27 +150,105 @@ def start_local(template: Template, template_dir: Path, root: Path) -> None:
     print("Try: .venv/bin/dayuctl quickstart")
 
 
-def stop_local(template: Template, root: Path) -> None:
+def stop_local(template: Template, root: Path) -> list[str]:
+    """Bring the local control plane down and sweep what its run directory still names; returns the steps
+    that failed, each as one line (also printed).
+
+    The steps run one after another, each bounded in time; one that fails, whatever the error, is
+    reported and the next still runs, so a broken step never leaves the rest running:
+
+    1. uninstall through the backend's API (its workloads stop as an uninstall stops them);
+    2. the backend's and 3. the datasource's process groups (SIGTERM, SIGKILL after ``STOP_TIMEOUT_S``);
+    4. the local runtime under the run directory, through its pid files;
+    5. every process group a pid file under the run directory still names, in case step 4 failed;
+    6. the backend's URL file.
+    """
     run_dir = (root / template.base.local.run_dir).resolve()
+    stopped: list[str] = []
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("uninstall", lambda: _uninstall(template, root, run_dir)),
+        *[(name, lambda name=name: _terminate_step(run_dir, name, stopped)) for name in ("backend", "datasource")],
+        ("local runtime", lambda: _stop_runtime(run_dir / "runtime")),
+        ("leftover process groups", lambda: _stop_recorded_groups(run_dir)),
+        ("backend URL file", lambda: (run_dir / "backend.url").unlink(missing_ok=True)),
+    ]
+    problems = []
+    for name, step in steps:
+        try:
+            step()
+        except Exception as exc:  # any error: reported, and the next step still runs
+            problems.append(f"{name}: {type(exc).__name__}: {exc}")
+            print(f"dayu: stop: {problems[-1]}", file=sys.stderr)
+    print(f"Dayu is down{' (stopped ' + ', '.join(stopped) + ')' if stopped else ' (nothing was running)'}.")
+    return problems
+
+
+def _uninstall(template: Template, root: Path, run_dir: Path) -> None:
     token_path = root / ".dayu" / "token"
     be = template.base.backend
-    if running(run_dir, "backend") is not None and token_path.is_file():
-        headers = {"Authorization": f"Bearer {token_path.read_text().strip()}"}
-        try:
-            httpx.post(f"http://{be.host}:{be.port}/api/uninstall", headers=headers, timeout=120, trust_env=False)
-        except httpx.HTTPError as exc:
-            print(f"dayu: graceful uninstall failed ({exc}); stopping processes", file=sys.stderr)
-    stopped = [name for name in ("backend", "datasource") if terminate(run_dir, name)]
-    runtime_dir = run_dir / "runtime"
-    if runtime_dir.exists():
-        try:
-            from services.local.runtime import LocalRuntime
+    if running(run_dir, "backend") is None or not token_path.is_file():
+        return
+    headers = {"Authorization": f"Bearer {token_path.read_text().strip()}"}
+    try:
+        httpx.post(
+            f"http://{be.host}:{be.port}/api/uninstall", headers=headers, timeout=UNINSTALL_TIMEOUT_S, trust_env=False
+        )
+    except httpx.HTTPError as exc:
+        print(f"dayu: graceful uninstall failed ({exc}); stopping processes", file=sys.stderr)
 
-            LocalRuntime(runtime_dir).stop()
-        except (ImportError, DayuError) as exc:
-            print(f"dayu: local runtime cleanup: {exc}", file=sys.stderr)
-    (run_dir / "backend.url").unlink(missing_ok=True)
-    print(f"Dayu is down{' (stopped ' + ', '.join(stopped) + ')' if stopped else ' (nothing was running)'}.")
+
+def _terminate_step(run_dir: Path, name: str, stopped: list[str]) -> None:
+    if terminate(run_dir, name):
+        stopped.append(name)
+
+
+def _stop_runtime(runtime_dir: Path) -> None:
+    if not runtime_dir.exists():
+        return
+    from services.local.runtime import LocalRuntime
+
+    LocalRuntime(runtime_dir).stop(timeout=STOP_TIMEOUT_S)
+
+
+def _stop_recorded_groups(run_dir: Path) -> None:
+    """SIGTERM (and SIGCONT), then SIGKILL after ``STOP_TIMEOUT_S``, to every process group a pid file under
+    ``run_dir`` records: while its leader is the recorded process (same start time: a reused pid is never
+    signalled), or once its leader is gone (a group id is not given out again while the group has members)."""
+    groups = set()
+    for path in run_dir.rglob("*.json") if run_dir.is_dir() else []:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            record = json.loads(path.read_text())
+            pgid, created = int(record["pgid"]), float(record["create_time"])
+            try:
+                if abs(psutil.Process(pgid).create_time() - created) <= 1.0:
+                    groups.add(pgid)
+            except psutil.NoSuchProcess:
+                groups.add(pgid)
+            except psutil.Error:
+                pass
+    for sigs in ((signal.SIGTERM, signal.SIGCONT), (signal.SIGKILL,)):
+        left = [g for g in groups if _members(g)]
+        for pgid in left:
+            for sig in sigs:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pgid, sig)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while left and time.monotonic() < deadline:
+            time.sleep(0.05)
+            left = [g for g in left if _members(g)]
+        if not left:
+            return
+    raise DayuError(f"process group(s) {sorted(left)} still running after SIGKILL")
+
+
+def _members(pgid: int) -> list[psutil.Process]:
+    """The live (not zombie) processes of group ``pgid``."""
+    out = []
+    for proc in psutil.process_iter(["status"]):
+        with contextlib.suppress(OSError):
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(proc.pid) == pgid:
+                out.append(proc)
+    return out
 
 
 def start_cluster(template: Template, root: Path) -> None:
@@ -225,9 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.action == "start":
         start_local(template, template_dir, root)
-    else:
-        stop_local(template, root)
-    return 0
+        return 0
+    return 1 if stop_local(template, root) else 0
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,7 +19,7 @@ import uvicorn
 
 from backend.app import create_app
 from backend.settings import BackendSettings
-from tests import leftovers
+from tests.backend.teardown import Step, TeardownError, kill_leftovers, run_steps, stop_runtime
 from tests.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,12 +28,6 @@ UNINSTALL_TIMEOUT_S = 60.0
 """Bound of the uninstall through the API (an uninstall interrupts an install in progress at once)."""
 SERVER_STOP_TIMEOUT_S = 60.0
 """Bound of the server's shutdown; it removes an install it was still running (at most 60 s)."""
-RUNTIME_STOP_TIMEOUT_S = 10.0
-"""Between SIGTERM and SIGKILL of what the run directory's pid files still name."""
-
-
-class TeardownError(RuntimeError):
-    """A backend fixture could not end everything it started; the message lists each step that failed."""
 
 
 class RunningBackend:
@@ -90,23 +84,16 @@ class RunningBackend:
         4. look for any process of the run directory left (pid-file process groups, the run directory in its
            environment), kill it by pid and report it.
 
-        Each step is bounded in time; a step that fails is reported and the next one still runs.
+        Each step is bounded in time; a step that fails is reported and the next one still runs
+        (:mod:`tests.backend.teardown`).
         """
-        steps: list[tuple[str, Callable[[], str | None]]] = [
+        steps: list[Step] = [
             ("uninstall", self._uninstall),
             ("server", self._stop_server),
-            ("runtime", self._stop_runtime),
-            ("leftovers", self._kill_leftovers),
+            ("runtime", lambda: stop_runtime(self.run_dir / "runtime", should_be_stopped=self._uninstalled)),
+            ("leftovers", lambda: kill_leftovers(self.run_dir)),
         ]
-        problems = []
-        for name, step in steps:
-            try:
-                problem = step()
-            except Exception as exc:
-                problem = repr(exc)
-            if problem:
-                problems.append(f"{name}: {problem}")
-        return problems
+        return run_steps(steps)
 
     def _uninstall(self) -> str | None:
         if not self.thread.is_alive():
@@ -132,26 +119,6 @@ class RunningBackend:
         return f"the server was still stopping after {SERVER_STOP_TIMEOUT_S:g}s" + (
             " and did not end when forced" if self.thread.is_alive() else ""
         )
-
-    def _stop_runtime(self) -> str | None:
-        runtime_dir = self.run_dir / "runtime"
-        if not runtime_dir.is_dir():
-            return None
-        from services.local.runtime import LocalRuntime
-
-        outcome = LocalRuntime(runtime_dir).stop(timeout=RUNTIME_STOP_TIMEOUT_S)
-        running = {name: how for name, how in outcome.items() if how != "not running"}
-        if running and self._uninstalled:
-            return f"still running after the uninstall and the backend's shutdown, stopped now: {running}"
-        return None
-
-    def _kill_leftovers(self) -> str | None:
-        left = leftovers.processes_of(self.run_dir)
-        if not left:
-            return None
-        described = leftovers.describe(left)
-        leftovers.kill(left)
-        return f"{len(left)} process(es) of {self.run_dir} survived every step, killed now: {described}"
 
     def client(self, token: str | None = TOKEN) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -3,6 +3,8 @@
 start -> datasource upload -> DAG -> install (the generator runs, healthy, reading nothing) -> open ->
 results with visualization data -> backend restart -> close (no new task; every task made ends as a result
 or a drop) -> open again (task ids go on) -> export -> uninstall -> stop, then nothing is left running.
+Whatever the test or its ``dayu stop`` did (a failed check, a stop past its bound), its teardown ends what
+the run started, each step bounded (``tests/backend/teardown.py``), and says what it had to stop or kill.
 The source is a video file written here (a real face from scikit-image pasted into moving frames) read by
 the generator's file source.
 """
@@ -27,11 +29,18 @@ import pytest
 import yaml
 
 from common.topology import StaticTopology
+from services.local.processes import spawn
+from tests import leftovers
+from tests.backend.teardown import Step, TeardownError, kill_leftovers, run_steps, stop_runtime
 from tests.e2e.cluster import wait_until
 from tests.servers import free_port
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
+DAYU_TIMEOUT_S = 240.0
+"""Bound of one ``dayu.sh`` start or stop."""
+EXIT_GRACE_S = 60.0
+"""After the stop: a process still exiting on a loaded machine gets this long before it counts as left."""
 
 
 def write_video(path: Path, frames: int = 60) -> None:
@@ -48,9 +57,9 @@ def write_video(path: Path, frames: int = 60) -> None:
     writer.release()
 
 
-def dayu(action: str, template: Path, home: Path) -> subprocess.CompletedProcess[str]:
+def dayu(action: str, template: Path, home: Path, timeout: float = DAYU_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ACTION": action, "TEMPLATE": str(template), "DAYU_HOME": str(home)}
-    return subprocess.run(["bash", str(REPO / "dayu.sh")], env=env, capture_output=True, text=True, timeout=240)
+    return subprocess.run(["bash", str(REPO / "dayu.sh")], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def ctl(home: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -69,6 +78,51 @@ def all_records(url: str, headers: dict[str, str]) -> list[dict[str, Any]]:
         if not page["records"] or page["cursor"] == cursor:
             return records
         cursor = page["cursor"]
+
+
+class FlowTeardown:
+    """``dayu stop``, then whatever it left, each step bounded and run whatever the previous one did: the
+    launcher's backend and datasource (their pid files), the local runtime (its pid files), then any process
+    of the run (pid-file groups, the run directory in its environment, or listed before the stop) still alive
+    after ``EXIT_GRACE_S``, killed by pid. Returns what each step had to do beyond the stop, or what failed."""
+
+    def __init__(
+        self, template: Path, home: Path, *, stop_timeout_s: float = DAYU_TIMEOUT_S, exit_grace_s: float = EXIT_GRACE_S
+    ) -> None:
+        self.template, self.home = template, home
+        self.stop_timeout_s, self.exit_grace_s = stop_timeout_s, exit_grace_s
+        self.run_dir = home / ".dayu" / "run"
+        self.stopped: subprocess.CompletedProcess[str] | None = None
+        self.pid_files_after_stop: list[Path] = []
+        self.known: list[psutil.Process] = []
+        """Processes the test saw running (their pid files may be gone by the teardown)."""
+
+    def __call__(self) -> list[str]:
+        known = [*self.known, *leftovers.processes_of(self.run_dir)]  # while their pid files still name them
+        steps: list[Step] = [
+            ("dayu stop", self._stop),
+            ("backend and datasource", self._stop_launched),
+            ("runtime", lambda: stop_runtime(self.run_dir / "runtime", should_be_stopped=True)),
+            ("leftovers", lambda: kill_leftovers(self.run_dir, known=known, grace_s=self.exit_grace_s)),
+        ]
+        return run_steps(steps)
+
+    def _stop(self) -> str | None:
+        try:
+            self.stopped = dayu("stop", self.template, self.home, timeout=self.stop_timeout_s)
+        finally:  # also after a stop past its bound: what it left is for the next steps
+            self.pid_files_after_stop = sorted(self.run_dir.rglob("pids/*.json"))
+        if self.stopped.returncode != 0:
+            return f"exit status {self.stopped.returncode}: {(self.stopped.stdout + self.stopped.stderr)[-2000:]}"
+        return None
+
+    def _stop_launched(self) -> str | None:
+        from backend.launcher import running, terminate
+
+        left = [name for name in ("backend", "datasource") if running(self.run_dir, name) is not None]
+        for name in left:
+            terminate(self.run_dir, name)
+        return f"still running after the stop, stopped now: {', '.join(left)}" if left else None
 
 
 def test_whole_flow(tmp_path: Path) -> None:
@@ -96,9 +150,10 @@ def test_whole_flow(tmp_path: Path) -> None:
             }
         )
     )  # fmt: skip
-    started = dayu("start", template, home)
-    assert started.returncode == 0, started.stdout + started.stderr
+    teardown = FlowTeardown(template, home)
     try:
+        started = dayu("start", template, home)
+        assert started.returncode == 0, started.stdout + started.stderr
         r = ctl(home, "datasource", "upload", str(ds))
         assert r.returncode == 0, r.stdout + r.stderr
         r = ctl(home, "dag", "create", "faces", "face-detection")
@@ -219,22 +274,85 @@ def test_whole_flow(tmp_path: Path) -> None:
         assert table.returncode == 0 and "cam-a" in table.stdout and "edge1" in table.stdout
 
         # Every process this deployment started, from its own pid files (other work on the machine is not ours).
-        started = [json.loads(f.read_text())["pid"] for f in (home / ".dayu" / "run").rglob("pids/*.json")]
-        assert len(started) >= 6, started
-        pids = [psutil.Process(pid) for pid in started if psutil.pid_exists(pid)]
+        started_pids = [json.loads(f.read_text())["pid"] for f in (home / ".dayu" / "run").rglob("pids/*.json")]
+        assert len(started_pids) >= 6, started_pids
+        teardown.known += [psutil.Process(pid) for pid in started_pids if psutil.pid_exists(pid)]
         assert ctl(home, "uninstall").returncode == 0
         assert json.loads(ctl(home, "--json", "status").stdout)["phase"] == "uninstalled"
+    except BaseException:
+        problems = teardown()
+        if problems:  # the test's own failure goes on; this is only reported beside it
+            print("teardown after the failure:\n- " + "\n- ".join(problems), file=sys.stderr)
+        raise
+    # `dayu.sh stop` ends everything: the teardown's later steps find nothing to stop or kill.
+    problems = teardown()
+    if problems:
+        raise TeardownError("the whole flow's stop left work to its teardown:\n- " + "\n- ".join(problems))
+    assert teardown.stopped is not None and teardown.stopped.returncode == 0
+    assert not teardown.pid_files_after_stop, teardown.pid_files_after_stop
+
+
+HANGS = "import socket, sys, time\ns = socket.create_server(('127.0.0.1', int(sys.argv[1])))\ntime.sleep(600)\n"
+"""A backend that takes connections (the kernel's backlog) and never answers: an uninstall through it hangs."""
+
+
+def _launch(run_dir: Path, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """A real process in its own group, recorded in ``run_dir/pids/<name>.json`` as the launcher records the
+    backend (no record when ``name`` is empty)."""
+    proc = subprocess.Popen([sys.executable, "-c", *args], env=env, start_new_session=True, stdin=subprocess.DEVNULL)
+    if name:
+        (run_dir / "pids").mkdir(parents=True, exist_ok=True)
+        created = psutil.Process(proc.pid).create_time()
+        record = {"pid": proc.pid, "pgid": proc.pid, "create_time": created}
+        (run_dir / "pids" / f"{name}.json").write_text(json.dumps(record))
+    return proc
+
+
+def test_the_teardown_ends_what_a_stop_past_its_bound_left_and_says_so(tmp_path: Path) -> None:
+    """``dayu stop`` hangs in its uninstall (the backend takes the request and never answers) past the bound
+    the test gives it; the teardown still ends the backend, the runtime's component group and a process that
+    only its environment ties to the run, and names each."""
+    template = tmp_path / "template"
+    shutil.copytree(REPO / "template", template)
+    base = yaml.safe_load((template / "base.yaml").read_text())
+    base["backend"]["port"], base["datasource"]["port"] = free_port(), free_port()
+    (template / "base.yaml").write_text(yaml.safe_dump(base))
+    home = tmp_path / "home"
+    run_dir = home / ".dayu" / "run"
+    (home / ".dayu").mkdir(parents=True)
+    (home / ".dayu" / "token").write_text("t\n")
+    port = base["backend"]["port"]
+    procs: list[subprocess.Popen[bytes]] = [_launch(run_dir, "backend", HANGS, str(port))]
+    worker, record = spawn(  # as the local runtime launches a component: its own group, its pid file
+        "worker",
+        [sys.executable, "-c", "import os, time\nos.fork()\ntime.sleep(600)\n"],
+        env=dict(os.environ),
+        cwd=tmp_path,
+        log_path=run_dir / "runtime" / "logs" / "worker.log",
+        port=None,
+        node="cloud",
+        component="worker",
+    )
+    record.save(run_dir / "runtime" / "pids")
+    procs += [
+        worker,
+        _launch(run_dir, "", "import time; time.sleep(600)", env={**os.environ, "DAYU_RUN_DIR": str(run_dir)}),
+    ]
+    teardown = FlowTeardown(template, home, stop_timeout_s=5.0, exit_grace_s=0.0)
+    try:
+        wait_until(lambda: leftovers.listening({port}), timeout=60, what="the hanging backend listening")
+        problems = teardown()
+        for proc in procs:
+            proc.wait(10)
+        left = leftovers.processes_of(run_dir)
     finally:
-        stopped = dayu("stop", template, home)
-    assert stopped.returncode == 0, stopped.stderr
-    run = home / ".dayu" / "run"
-    assert not list(run.rglob("pids/*.json"))
-
-    def gone(proc: psutil.Process) -> bool:
-        try:
-            return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return True
-
-    # `dayu.sh stop` has signalled and waited; a process still exiting on a loaded machine gets its time.
-    wait_until(lambda: all(gone(p) for p in pids), timeout=60, what=f"every started process gone: {pids}")
+        for proc in procs:
+            proc.kill()
+            proc.wait(10)
+    assert teardown.stopped is None  # the stop never finished
+    assert [p.split(":")[0] for p in problems] == ["dayu stop", "backend and datasource", "runtime", "leftovers"]
+    assert "TimeoutExpired" in problems[0]
+    assert problems[1].endswith("stopped now: backend")
+    assert "'worker'" in problems[2]
+    assert "1 process(es)" in problems[3] and f"{procs[2].pid}: " in problems[3]
+    assert left == [] and leftovers.listening({port}) == []

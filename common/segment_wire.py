@@ -59,8 +59,9 @@ def encode_segment(header: SegmentHeader, images: list[np.ndarray], quality: int
     return head + b"\n" + b"".join(blobs)
 
 
-def decode_segment(body: bytes) -> tuple[SegmentHeader, list[np.ndarray]]:
-    """Header and BGR frames of a segment body; anything malformed raises DecodeError saying what."""
+def split_segment(body: bytes) -> tuple[SegmentHeader, list[np.ndarray]]:
+    """Header and the still encoded images of a segment body (views into ``body``, in the header's order);
+    anything malformed raises DecodeError saying what. :func:`decode_image` makes a frame of one."""
     end = body.find(b"\n", 0, MAX_HEADER)
     if end < 0:
         raise DecodeError("segment body has no header line")
@@ -72,12 +73,22 @@ def decode_segment(body: bytes) -> tuple[SegmentHeader, list[np.ndarray]]:
     offset = end + 1
     if offset + sum(sizes) != len(body):
         raise DecodeError(f"segment body holds {len(body) - offset} image bytes, the header says {sum(sizes)}")
-    images = []
-    for n, size in enumerate(sizes):
-        data = np.frombuffer(body, np.uint8, size, offset)
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-        if image is None:
-            raise DecodeError(f"frame {n} of the segment cannot be decoded")
-        images.append(image)
+    blobs = []
+    for size in sizes:
+        blobs.append(np.frombuffer(body, np.uint8, size, offset))
         offset += size
-    return header, images
+    return header, blobs
+
+
+def decode_image(blob: np.ndarray, name: str) -> np.ndarray:
+    """The BGR frame of one encoded image of a segment body; ``name`` says which in the error."""
+    image = cv2.imdecode(blob, cv2.IMREAD_COLOR)
+    if image is None:
+        raise DecodeError(f"{name} cannot be decoded")
+    return image
+
+
+def decode_segment(body: bytes) -> tuple[SegmentHeader, list[np.ndarray]]:
+    """Header and BGR frames of a segment body; anything malformed raises DecodeError saying what."""
+    header, blobs = split_segment(body)
+    return header, [decode_image(blob, f"frame {n} of the segment") for n, blob in enumerate(blobs)]

@@ -37,6 +37,15 @@ class GeneratorStatus(Contract):
     frames_read: int = Field(ge=0)
     frames_kept: int = Field(ge=0)
     frames_skipped_backpressure: int = Field(ge=0)
+    frames_read_shed: int = Field(
+        0, ge=0, description="Frames read for shed segments, without their image where the source allows."
+    )
+    source_images_decoded: int = Field(
+        0, ge=0, description="Images the source decoded in its current (or last) opening (built-in sources)."
+    )
+    source_frames_skipped: int = Field(
+        0, ge=0, description="Frames the source handed over without an image in that opening (shed segments)."
+    )
     tasks_created: int = Field(ge=0)
     tasks_submitted: int = Field(ge=0)
     tasks_dropped: int = Field(ge=0)

@@ -3,8 +3,9 @@
 The node's controller answers every task submission with ``admit``, the share of segments its sources
 should make now, and why it is under 1 (``services/controller/admission.py``). Each segment the source
 could start adds ``admit`` to a credit; the segment is made when the credit reaches 1, and otherwise shed:
-its frames are read (a source keeps its pace) but neither resized nor encoded, and it ends as a drop
-record ``shed``. Credit makes the shed segments even (every other one at 0.5), never a burst.
+its frames are taken at the source's pace without their image where the source allows
+(``FrameSource.skip``), neither filtered, resized nor encoded, and it ends as a drop record ``shed``.
+Credit makes the shed segments even (every other one at 0.5), never a burst.
 
 A source shedding most of its segments submits, and so hears from its controller, rarely; a share heard
 longer than ``stale_after_s`` ago no longer counts, and the next segment is made, which brings a fresh one.

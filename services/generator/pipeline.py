@@ -13,9 +13,11 @@ submission loop runs for the generator's whole life, so closing lets the segment
 tasks, and task ids keep increasing across openings.
 
 Before a segment's first frame the generator asks its admission (``services/generator/admission.py``)
-whether to make it: when the node's controller asked for fewer segments, a shed segment's frames are read
-at the source's pace but neither resized nor encoded, and it becomes a task that ends at once as a drop
-record ``shed`` (in order with the others, through the same queue).
+whether to make it: when the node's controller asked for fewer segments, a shed segment's frames are taken
+at the source's pace with :meth:`FrameSource.skip` (no image where the source can avoid making one), picked
+by the planned rate alone (the frame filter, which may look at images, never sees them), neither resized nor
+encoded, and it becomes a task that ends at once as a drop record ``shed`` (in order with the others,
+through the same queue).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import numpy as np
 
 from common.contracts.controller import TaskAccepted
 from common.contracts.generator import GeneratorStatus
+from common.derive import fps_ratio, keeps
 from common.encoding import segment_fps
 from common.errors import DayuError, Unavailable
 from common.metrics import ServiceMetrics
@@ -89,6 +92,8 @@ class GeneratorStats:
     frames_kept: int = 0
     frames_skipped_backpressure: int = 0
     """Frames of a live source left out of every segment because the encoder queue was full."""
+    frames_read_shed: int = 0
+    """Frames taken for shed segments with :meth:`FrameSource.skip` (included in ``frames_read``)."""
     tasks_created: int = 0
     tasks_submitted: int = 0
     tasks_dropped: int = 0
@@ -150,6 +155,8 @@ class Generator:
         self._encoder_pool = ThreadPoolExecutor(1, thread_name_prefix="gen-encode")
         self._segments: asyncio.Queue[Segment] = asyncio.Queue(maxsize=config.max_pending_segments)
         self._segments_made = 0
+        self._shed_seen = 0
+        """Frames taken for shed segments so far: spreads the ones they hold evenly at the planned rate."""
         metrics = metrics or ServiceMetrics("generator")
         self._skipped_metric = metrics.counter(
             "generator_frames_skipped_backpressure_total",
@@ -214,6 +221,21 @@ class Generator:
                     frame.image = self.process.apply(frame.image, meta.resolution)
                 return frame
 
+    def _next_shed(self, source: FrameSource, meta: Meta) -> Frame | None:
+        """The next frame of a shed segment, taken without its image where the source allows and picked by the
+        planned rate alone: the frame filter may look at images, and a shed segment has none. Runs in the
+        reader thread."""
+        ratio = fps_ratio(source.delivered_fps(self.raw_meta.fps or 30.0), meta.fps)
+        while True:
+            frame = source.skip()
+            if frame is None:
+                return None
+            self.stats.frames_read += 1
+            self.stats.frames_read_shed += 1
+            n, self._shed_seen = self._shed_seen, self._shed_seen + 1
+            if keeps(n, ratio):
+                return frame
+
     def _under_limit(self) -> bool:
         return self.config.max_tasks is None or self._segments_made < self.config.max_tasks
 
@@ -242,8 +264,10 @@ class Generator:
                 skip = live and not batch and self._segments.full()
                 if not batch and not skip and not decided:
                     shed, decided = self.admission.shed_next(), True
-                resize = not skip and shed is None
-                frame = await loop.run_in_executor(self._reader, self._next_kept, source, meta, resize)
+                if shed is not None:
+                    frame = await loop.run_in_executor(self._reader, self._next_shed, source, meta)
+                else:
+                    frame = await loop.run_in_executor(self._reader, self._next_kept, source, meta, not skip)
                 if frame is None:
                     ended = True
                     break
@@ -541,6 +565,9 @@ class Generator:
             frames_read=s.frames_read,
             frames_kept=s.frames_kept,
             frames_skipped_backpressure=s.frames_skipped_backpressure,
+            frames_read_shed=s.frames_read_shed,
+            source_images_decoded=self.source.images_decoded if self.source is not None else 0,
+            source_frames_skipped=self.source.frames_skipped if self.source is not None else 0,
             tasks_created=s.tasks_created,
             tasks_submitted=s.tasks_submitted,
             tasks_dropped=s.tasks_dropped,

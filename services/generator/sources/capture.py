@@ -9,13 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 import cv2
+import numpy as np
 from pydantic import Field
 
 from common.errors import Unavailable
 from common.registry import HookConfig
 from common.task import RawMeta
 from services.generator.processes.resize import resolution_name
-from services.generator.source import Frame, FrameSource
+from services.generator.source import NO_IMAGE, Frame, FrameSource
 
 log = logging.getLogger(__name__)
 
@@ -93,20 +94,36 @@ class LiveCapture(FrameSource):
             resolution=resolution_name(height) if height else None,
         )
 
-    def read(self) -> Frame | None:
+    def _next(self, decode: bool) -> Frame | None:
+        """The next frame, its image only when ``decode`` (a grab without retrieve skips the conversion to BGR
+        and the copy); a broken stream is reopened, a bounded number of times."""
         while not self._closed.is_set():
-            if self._cap is not None:
-                ok, image = self._cap.read()
-                if ok and image is not None:
+            if self._cap is not None and self._cap.grab():
+                image: np.ndarray | None = NO_IMAGE
+                if decode:
+                    ok, image = self._cap.retrieve()
+                    image = image if ok else None
+                if image is not None:
+                    if decode:
+                        self.images_decoded += 1
+                    else:
+                        self.frames_skipped += 1
                     frame = Frame(image=image, index=self._count, timestamp=time.monotonic() - self._started)
                     self._count += 1
                     return frame
+            if self._cap is not None:
                 self._cap.release()
                 self._cap = None
             if not self._reconnect():
                 log.error("giving up on %s after %d reconnects", self.target(), self.config.reconnect_attempts)
                 return None
         return None
+
+    def read(self) -> Frame | None:
+        return self._next(decode=True)
+
+    def skip(self) -> Frame | None:
+        return self._next(decode=False)
 
     @property
     def paced(self) -> bool:

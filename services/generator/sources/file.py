@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 from pydantic import Field
 
 from common.errors import ConfigError, Unavailable
 from common.registry import HookConfig, hook
 from common.task import RawMeta
 from services.generator.processes.resize import resolution_name
-from services.generator.source import FAMILY, Frame, FrameSource
+from services.generator.source import FAMILY, NO_IMAGE, Frame, FrameSource
 
 
 class FileSourceConfig(HookConfig):
@@ -76,25 +77,40 @@ class FileSource(FrameSource):
             encoding="file",
         )
 
-    def read(self) -> Frame | None:
+    def _next(self, decode: bool) -> Frame | None:
+        """The next frame; its image only when ``decode`` (grab alone demuxes and decodes in the codec, which
+        the next frames need as references, but skips the conversion to BGR and the copy)."""
         if self._cap is None:
             raise Unavailable("the file source is not open")
-        ok, image = self._cap.read()
-        if not ok:
+        if not self._cap.grab():
             self._passes += 1
             if not self.config.loop or (self.config.max_loops is not None and self._passes >= self.config.max_loops):
                 return None
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            ok, image = self._cap.read()
-            if not ok:
+            if not self._cap.grab():
                 return None
             self._position = 0
+        image: np.ndarray = NO_IMAGE
+        if decode:
+            ok, retrieved = self._cap.retrieve()
+            if not ok or retrieved is None:
+                return None
+            image = retrieved
+            self.images_decoded += 1
+        else:
+            self.frames_skipped += 1
         index = self._position
         # Source time keeps growing across loops so pacing and re-planning see a continuous stream.
         timestamp = self._count / self._fps
         self._position += 1
         self._count += 1
         return Frame(image=image, index=index, timestamp=timestamp, truth=self._truth.get(index))
+
+    def read(self) -> Frame | None:
+        return self._next(decode=True)
+
+    def skip(self) -> Frame | None:
+        return self._next(decode=False)
 
     def close(self) -> None:
         if self._cap is not None:

@@ -3,7 +3,8 @@
 Asks ``GET <url>/segment`` for its next frames with its own client id and the planned fps (frames the
 plan would drop are skipped at the datasource, saving bandwidth); the datasource paces the answers at
 the source fps, so this source is ``paced``. Frames come with their source index, timestamp and ground
-truth. A ``once`` source that has played out says ``finished``; :meth:`read` then returns None.
+truth; each image is decoded when its frame is read, and a skipped frame's never is. A ``once`` source
+that has played out says ``finished``; :meth:`read` then returns None.
 
 Calls go through :class:`common.transport.ServiceClient` (bounded retries, timeouts) on a private
 event loop, because sources are read from a worker thread and their calls block.
@@ -17,15 +18,16 @@ import os
 import uuid
 from typing import Any, TypeVar
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from common.contracts.datasource import ClientReset, StreamInfo
 from common.errors import InvalidInput
 from common.registry import HookConfig, hook
-from common.segment_wire import decode_segment
+from common.segment_wire import WireFrame, decode_image, split_segment
 from common.task import RawMeta
 from common.transport import Reply, ServiceClient, parse_reply
-from services.generator.source import FAMILY, Frame, FrameSource
+from services.generator.source import FAMILY, NO_IMAGE, Frame, FrameSource
 
 
 class HttpSourceConfig(HookConfig):
@@ -60,7 +62,8 @@ class HttpSource(FrameSource):
         self.base = config.url.rstrip("/")
         self.client_id = config.client or f"gen-{uuid.uuid4().hex[:12]}"
         self.rate: float | None = None
-        self.buffer: collections.deque[Frame] = collections.deque()
+        self.buffer: collections.deque[tuple[WireFrame, np.ndarray]] = collections.deque()
+        """Frames fetched and not yet handed over, each with its still encoded image."""
         self.finished = False
         self.loop: asyncio.AbstractEventLoop | None = None
         self.http: ServiceClient | None = None
@@ -110,17 +113,29 @@ class HttpSource(FrameSource):
             params["fps"] = f"{self.rate:g}"
         # Each GET advances this client's cursor, so it is not retried blindly after the server got it.
         response = self._call("GET", "/segment", params=params, idempotent=False)
-        header, images = decode_segment(response.content)
-        for entry, image in zip(header.frames, images, strict=True):  # decode_segment checked the counts
-            self.buffer.append(Frame(image=image, index=entry.index, timestamp=entry.timestamp, truth=entry.truth))
+        header, blobs = split_segment(response.content)
+        self.buffer.extend(zip(header.frames, blobs, strict=True))  # split_segment checked the counts
         self.finished = header.finished
 
-    def read(self) -> Frame | None:
+    def _next(self, decode: bool) -> Frame | None:
         while not self.buffer:
             if self.finished:
                 return None
             self._fetch()
-        return self.buffer.popleft()
+        entry, blob = self.buffer.popleft()
+        if decode:
+            image = decode_image(blob, f"frame {entry.index} of the stream")
+            self.images_decoded += 1
+        else:
+            image = NO_IMAGE
+            self.frames_skipped += 1
+        return Frame(image=image, index=entry.index, timestamp=entry.timestamp, truth=entry.truth)
+
+    def read(self) -> Frame | None:
+        return self._next(decode=True)
+
+    def skip(self) -> Frame | None:
+        return self._next(decode=False)
 
     def close(self) -> None:
         if self.loop is not None:

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
 from common.task import Task
+from services.controller.admission import pressure_key
 from services.controller.app import create_app as controller_app
 from services.controller.config import ControllerConfig, ControllerSettings
 from services.generator.admission import SourceAdmission
@@ -185,13 +186,20 @@ def test_an_overloaded_node_makes_its_generator_shed_segments_before_encoding(tm
     assert status["admission_signals"] > 0 and status["tasks_shed"] > 0, status
     assert by_reason["shed"] == status["tasks_shed"] == shed_metric(metrics), (by_reason, status)
     shed = [d for d in rec.drops if d["reason"] == "shed"]
+    codes = {"queue_full", "in_flight", "queue_wait", "recovering"}
     for record in shed:
         assert "the node admits" in record["message"] and "'cloud'" in record["message"], record
+        # The reason's stable codes travel in the record: the controller's node and why it cut the share.
+        node, _, key = pressure_key(record["message"]).partition(":")
+        assert node == "cloud" and set(key.split("+")) <= codes, record["message"]
         assert record["node"] == "cloud" and record["task"]["payload"]["file_name"] is None
         assert len(record["task"]["payload"]["frame_indices"]) == 2
     # The generator itself gave up only the shed segments; the others were encoded and submitted.
     assert status["tasks_dropped"] == status["tasks_shed"]
     assert status["tasks_submitted"] == status["tasks_created"] - status["tasks_shed"]
+    # The shed segments' frames were taken without their image: the source decoded only the others.
+    assert status["source_frames_skipped"] == status["frames_read_shed"] == 2 * status["tasks_shed"]
+    assert status["source_images_decoded"] == FRAMES - status["frames_read_shed"]
 
 
 @pytest.mark.integration

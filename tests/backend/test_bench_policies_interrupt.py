@@ -2,8 +2,9 @@
 saying so.
 
 A real ``--quick`` run in a subprocess (its own session, so only it gets the signal, as from ``kill`` or a
-supervisor) is signalled once its deployment is up: the generator, launched last, has its pid file and the
-distributor answers ``/health``. Then no process of its run directory is alive and none of its ports listens.
+supervisor) is signalled once its deployment is up (the generator, launched last, has its pid file and the
+distributor answers ``/health``), or once it says it computes the golden reference (before any deployment).
+Then no process of its run directory is alive and none of its ports listens.
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ def _platform_up(run_dir: Path, bench: subprocess.Popen[bytes]) -> None:
     raise AssertionError(f"the benchmark's platform was not up within {UP_TIMEOUT_S:g}s")
 
 
+def _labelling(log: Path, bench: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + UP_TIMEOUT_S
+    while "golden reference of" not in log.read_text(errors="replace"):
+        assert bench.poll() is None, f"bench-policies ended (status {bench.returncode}) before its golden labelling"
+        assert time.monotonic() < deadline, f"no golden labelling within {UP_TIMEOUT_S:g}s"
+        time.sleep(0.05)
+
+
 def _gone(proc: psutil.Process) -> bool:
     try:
         return proc.status() == psutil.STATUS_ZOMBIE
@@ -55,8 +64,12 @@ def _gone(proc: psutil.Process) -> bool:
 
 
 @pytest.mark.timeout(UP_TIMEOUT_S + EXIT_TIMEOUT_S + 120)
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_an_interrupted_benchmark_leaves_nothing_running(tmp_path: Path, sig: signal.Signals) -> None:
+@pytest.mark.parametrize(
+    ("phase", "sig"),
+    [("platform up", signal.SIGTERM), ("platform up", signal.SIGINT), ("golden labelling", signal.SIGTERM)],
+    ids=["SIGTERM-running", "SIGINT-running", "SIGTERM-labelling"],
+)
+def test_an_interrupted_benchmark_leaves_nothing_running(tmp_path: Path, phase: str, sig: signal.Signals) -> None:
     out = tmp_path / "bench"
     run_dir = out / "run"
     log = tmp_path / "bench.log"
@@ -67,11 +80,14 @@ def test_an_interrupted_benchmark_leaves_nothing_running(tmp_path: Path, sig: si
     started: list[psutil.Process] = []
     ports: set[int] = set()
     try:
-        _platform_up(run_dir, bench)
-        started = leftovers.processes_of(run_dir)
-        ports = leftovers.recorded_ports(run_dir)
-        assert len(started) >= 5 and ports, (leftovers.describe(started), ports)  # what must be gone afterwards
-        assert leftovers.listening(ports), ports
+        if phase == "platform up":
+            _platform_up(run_dir, bench)
+            started = leftovers.processes_of(run_dir)
+            ports = leftovers.recorded_ports(run_dir)
+            assert len(started) >= 5 and ports, (leftovers.describe(started), ports)  # what must be gone after
+            assert leftovers.listening(ports), ports
+        else:
+            _labelling(log, bench)
         bench.send_signal(sig)
         status = bench.wait(EXIT_TIMEOUT_S)
     finally:

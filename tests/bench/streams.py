@@ -195,6 +195,19 @@ def shed_by_reason(records: list[dict[str, Any]], t0: float, t1: float) -> dict[
     return dict(sorted(keys.items()))
 
 
+def _source_frames(rt: LocalRuntime, names: list[str]) -> dict[str, int]:
+    """Frames the generators' sources handed over, summed: with their image decoded, and skipped without it
+    (shed segments), from each generator's ``/status``."""
+    total = {"decoded": 0, "skipped": 0}
+    with httpx.Client(timeout=30) as client:
+        for name in names:
+            if _type_of(name) == "generator":
+                status = client.get(f"{rt.url(name)}/status").json()
+                total["decoded"] += int(status.get("source_images_decoded", 0))
+                total["skipped"] += int(status.get("source_frames_skipped", 0))
+    return total
+
+
 def _wait(check: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -401,9 +414,11 @@ def run_scale(results: dict[str, Any], run_dir: Path, *, quick: bool = False) ->
             names = [r.name for r in rt.records()]
             with load_window(results, f"scale_{n}"):
                 usage0 = {name: workload_usage(rt, name) for name in names}
+                frames0 = _source_frames(rt, names)
                 c0, t0 = _by_reason(dist), time.time()
                 time.sleep(window_s)
                 c1, t1 = _by_reason(dist), time.time()
+                frames1 = _source_frames(rt, names)
                 usage1 = {name: workload_usage(rt, name) for name in names}
             if n == max(counts):
                 scale["rss_mb"] = _rss_by_type(rt)
@@ -452,6 +467,9 @@ def run_scale(results: dict[str, Any], run_dir: Path, *, quick: bool = False) ->
                 # The shed records of the window by the admission reason they carry (node:codes): which signal
                 # cut the share, on which node, and whether it was cut in that interval or growing back.
                 "shed_by_reason": dict(sorted(shed_keys.items())),
+                # Frames the sources handed over in the window: decoded, or skipped without their image (the
+                # frames of shed segments), so what shedding costs the generators is seen per frame.
+                "source_frames": {k: frames1[k] - frames0[k] for k in frames0},
                 "drops_after_encoding": dropped - shed,
                 "drop_rate": round(dropped / (done + dropped), 3) if done + dropped else 0.0,
                 "e2e_ms_p50": round(percentile(delays, 50), 1),

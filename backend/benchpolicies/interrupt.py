@@ -17,6 +17,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -56,6 +57,9 @@ def _handlers(said: Callable[[str], None]) -> Iterator[None]:
         raised = True
         raise Interrupted(signum)
 
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread gets signals (and may set their handlers): the caller's own apply
+        return
     previous = {sig: signal.signal(sig, on_signal) for sig in SIGNALS}
     try:
         yield
@@ -69,8 +73,10 @@ def _say(message: str) -> None:
 
 
 def guarded(work: Callable[[], object], run_dir: Path, *, say: Callable[[str], None] = _say) -> int:
-    """Run ``work`` (in the main thread); on SIGINT or SIGTERM stop everything it started and return
-    ``128 + signal``, else 0. ``run_dir`` is where its runs deploy (the local runtime's directory)."""
+    """Run ``work``; on SIGINT or SIGTERM stop everything it started and return ``128 + signal``, else 0.
+
+    ``run_dir`` is where its runs deploy (the local runtime's directory). Called from another thread than
+    the main one, it only runs ``work``: signals go to the main thread, whose own handlers apply."""
     with _handlers(say):  # still in place during the sweep: a second signal does not cut it short
         try:
             work()

@@ -4,8 +4,9 @@ real generators replaying a 720p video at 5 fps in real time.
 
 Past the node's capacity the generators are told by their controller to make fewer segments and shed the
 rest before encoding them (drop records ``shed``); each scale row splits the offered segments into those
-delivered, those shed and those lost after encoding, and ``scale.overload_ratio`` says how much of the best
-throughput is kept at 1.5x the bound and beyond.
+delivered, those shed and those lost after encoding, the shed ones by the admission reason they carry
+(``shed_by_reason``), counts the frames the sources decoded and skipped (``source_frames``), and
+``scale.overload_ratio`` says how much of the best throughput is kept at 1.5x the bound and beyond.
 
 Each task's delay is the distributor's wall clock when the result is stored minus the generator's when
 the task was made (when its segment's last frame was read: each frame is encoded as it is read; one

@@ -295,6 +295,7 @@ def soak(args: argparse.Namespace, journal: Journal) -> int:
                             fds[name].append((elapsed, float(proc.num_fds())))
                         except psutil.Error:
                             continue
+                        journal.add({"kind": "process", "elapsed": elapsed, "name": name, "rss_mib": rss[name][-1][1]})
                     browser = watch.rss_mib() if watch else None
                     if browser is not None:
                         rss["(browser: node + chromium)"].append((elapsed, browser))
@@ -329,7 +330,7 @@ def soak(args: argparse.Namespace, journal: Journal) -> int:
             )
         records = p.records()
     print(f"\nsoak: {length / 60:.1f} min, both sources, samples every {args.interval:g}s after {warmup:.0f}s")
-    print_processes(rss, fds)
+    print_processes(rss, fds, settle_s=args.settle * 60)
     bad = print_accounting(records, made)
     print_load(journal.of("progress"))
     if snapshots:
@@ -362,12 +363,20 @@ def one_line(record: dict[str, Any]) -> str:
     )
 
 
-def print_processes(rss: dict[str, Series], fds: dict[str, Series]) -> None:
-    print(f"{'process':<40} {'rss MiB first':>13} {'last':>7} {'MiB/h':>8} {'fds first':>9} {'last':>5} {'fds/h':>7}")
+def print_processes(rss: dict[str, Series], fds: dict[str, Series], *, settle_s: float) -> None:
+    """Per process: RSS and fds first, last and slope, and the RSS slope once settled (after ``settle_s``, when
+    start-up caches, model sessions and allocator arenas have filled: the figure a leak shows in)."""
+    settled = f"MiB/h >{settle_s / 60:g}m"
+    print(
+        f"{'process':<40} {'rss MiB first':>13} {'last':>7} {'MiB/h':>8} {settled:>11} "
+        f"{'fds first':>9} {'last':>5} {'fds/h':>7}"
+    )
     for name in sorted(rss):
         r, f = rss[name], fds.get(name)
+        late = [pt for pt in r if pt[0] >= settle_s]
+        late_cell = f"{slope(late):>11.1f}" if len(late) >= 2 else f"{'-':>11}"
         fd_cells = f"{f[0][1]:>9.0f} {f[-1][1]:>5.0f} {slope(f):>7.1f}" if f else f"{'-':>9} {'-':>5} {'-':>7}"
-        print(f"{name:<40} {r[0][1]:>13.1f} {r[-1][1]:>7.1f} {slope(r):>8.1f} {fd_cells}")
+        print(f"{name:<40} {r[0][1]:>13.1f} {r[-1][1]:>7.1f} {slope(r):>8.1f} {late_cell} {fd_cells}")
 
 
 def print_accounting(records: list[dict[str, Any]], made: dict[str, int]) -> bool:
@@ -496,7 +505,9 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=15.0, help="seconds between RSS and fd samples")
     parser.add_argument("--dashboard", action="store_true", help="keep the dashboard open in headless chromium")
     parser.add_argument("--system-every", type=float, default=15.0, help="minutes between System page visits")
-    parser.add_argument("--settle", type=float, default=10.0, help="minutes before the dashboard's slopes count")
+    parser.add_argument(
+        "--settle", type=float, default=10.0, help="minutes before the slopes count (processes, dashboard)"
+    )
     parser.add_argument("--out", type=Path, help="append every sample to this JSON Lines file")
     parser.add_argument("--stop-at", metavar="HH:MM", help="stop sampling by this UTC time at the latest")
     parser.add_argument(

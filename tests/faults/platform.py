@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,10 @@ REPO = Path(__file__).resolve().parents[2]
 SOURCES = ("cam0", "cam1")
 
 
-def dayu(action: str, template: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ACTION": action, "TEMPLATE": str(template), "DAYU_HOME": str(home)}
+def dayu(
+    action: str, template: Path, home: Path, extra_env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **(extra_env or {}), "ACTION": action, "TEMPLATE": str(template), "DAYU_HOME": str(home)}
     # The backend looks at the components' health every second (default 2 s): a component that restarts
     # within a few seconds is still seen down, so the degraded state it must go through is observed.
     env.setdefault("DAYU_HEALTH_INTERVAL_S", "1")
@@ -91,8 +93,14 @@ class Platform:
 
 @contextlib.contextmanager
 def start_platform(
-    root: Path, *, link_mode: str | None = None, during_install: Callable[[Platform], None] | None = None
+    root: Path,
+    *,
+    link_mode: str | None = None,
+    during_install: Callable[[Platform], None] | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[Platform]:
+    """The default install with both sources, results flowing; ``extra_env`` joins the environment of the
+    platform's processes only (never this process's: a variable left in it reaches every later test)."""
     template = root / "template"
     shutil.copytree(REPO / "template", template)
     base = yaml.safe_load((template / "base.yaml").read_text())
@@ -102,7 +110,7 @@ def start_platform(
     (template / "base.yaml").write_text(yaml.safe_dump(base))
     home = root / "home"
     try:
-        started = dayu("start", template, home)
+        started = dayu("start", template, home, extra_env)
         assert started.returncode == 0, started.stdout + started.stderr
         p = Platform(home, template)
         p.api("POST", "/api/install", json={"datasource": "synthetic", "dag": "face-detection", "policy": "fixed"})

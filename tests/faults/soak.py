@@ -224,9 +224,13 @@ class Snapshots:
         self.directory = directory
         self.every_s = every_s
         self.next_at = 0.0
-        # Read by every process dayu.sh starts: the backend, and through it every component.
-        os.environ[memtrace.ENV_FRAMES] = str(frames)
-        os.environ[memtrace.ENV_DIR] = str(directory)
+        self.frames = frames
+
+    def environment(self) -> dict[str, str]:
+        """For the environment of every process dayu.sh starts (the backend, and through it every
+        component). Never set in this process's own environment: a test that made the soak's tracing
+        variables outlive it had every later in-process server traced, and the suite ran ten times slower."""
+        return {memtrace.ENV_FRAMES: str(self.frames), memtrace.ENV_DIR: str(self.directory)}
 
     def maybe_take(self, elapsed: float, pids: set[int]) -> None:
         """Signal the platform's live processes (``pids``, from its pid files) that say they handle the
@@ -274,7 +278,11 @@ def soak(args: argparse.Namespace, journal: Journal) -> int:
         if args.tracemalloc
         else None
     )
-    with tempfile.TemporaryDirectory(prefix="dayu-soak-") as tmp, start_platform(Path(tmp)) as p:
+    platform_env = snapshots.environment() if snapshots else None
+    with (
+        tempfile.TemporaryDirectory(prefix="dayu-soak-") as tmp,
+        start_platform(Path(tmp), extra_env=platform_env) as p,
+    ):
         watch = (
             DashboardWatch(p, journal, minutes=args.minutes, system_every=args.system_every) if args.dashboard else None
         )

@@ -25,14 +25,15 @@ def wait_for_count(directory: Path, n: int) -> None:
         time.sleep(0.05)
 
 
-def test_snapshots_of_armed_processes_and_their_growth(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    for name in (memtrace.ENV_FRAMES, memtrace.ENV_DIR):
-        monkeypatch.delenv(name, raising=False)  # Snapshots sets both for the platform; undone after
+def test_snapshots_of_armed_processes_and_their_growth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = dict(os.environ)
     snapshots = Snapshots(tmp_path, frames=5, every_s=60.0)
-    assert os.environ[memtrace.ENV_FRAMES] == "5"
-    with spawn("tests.common.memtrace_app", {}) as (process, url):
+    env = snapshots.environment()
+    assert env == {memtrace.ENV_FRAMES: "5", memtrace.ENV_DIR: str(tmp_path)}
+    # Only the platform's processes are traced: this process's environment, read by every later in-process
+    # server of the suite, is left as it was.
+    assert dict(os.environ) == before
+    with spawn("tests.common.memtrace_app", env) as (process, url):
         marker = memtrace.armed(tmp_path, process.pid)
         deadline = time.monotonic() + WAIT_S
         while not marker.exists():

@@ -464,9 +464,23 @@ def section(results: dict[str, Any], name: str) -> Any:
     return guarded()
 
 
+PAUSE_LIMIT_S = 300.0
+
+
+def pause_if_asked(name: str) -> None:
+    """``BENCH_PAUSE_IN=<section>``: wait there (at most :data:`PAUSE_LIMIT_S`) once the section's processes
+    run, so a test's signal lands inside the section however loaded the machine is: sent "once the processes
+    run", it could arrive after a quick section had finished (tests/bench/test_guard.py)."""
+    if os.environ.get("BENCH_PAUSE_IN") != name:
+        return
+    print(f"bench: paused in section {name}", flush=True)
+    time.sleep(PAUSE_LIMIT_S)  # a signal ends it: Ctrl-C raises here, SIGTERM through the guard
+
+
 def run_hops(results: dict[str, Any], ctrl: str, floor_dir: Path, log_dir: Path, quick: bool) -> None:
     floor_dir.mkdir(parents=True, exist_ok=True)
     floor = start_floor("hop", [str(floor_dir)], log_dir)
+    pause_if_asked("hop")
     with load_window(results, "hop"):
         dayu, bare = asyncio.run(hop_overhead(ctrl, [0.1, 1.0, 5.0], rounds=30 if quick else 200, floor_url=floor.url))
     hops, floors = summarise(dayu), summarise(bare)

@@ -1,6 +1,6 @@
 """A bench stopped by SIGTERM or Ctrl-C leaves nothing running: the real bench (``python -m tests.bench``)
-is started, signalled once its components and its bare floor server run, and every process it had
-started is checked to be gone."""
+is started, held inside its hop section (``BENCH_PAUSE_IN``) once its components and its bare floor server
+run, signalled there, and every process it had started is checked to be gone."""
 
 from __future__ import annotations
 
@@ -48,15 +48,17 @@ def test_a_signalled_bench_stops_every_process_it_started(tmp_path: Path, how: s
         bench = subprocess.Popen(
             command,
             cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
+            env={**os.environ, "PYTHONPATH": str(REPO), "BENCH_PAUSE_IN": "hop"},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own group, as a terminal's foreground job
         )
     started: list[psutil.Process] = []
     try:
+        # Paused inside the hop section with its processes running: the signal lands there on any machine.
+        wait_until(lambda: "paused in section hop" in out.read_text(), timeout=150, interval=0.2, what="the pause")
         started = wait_until(
-            lambda: _floor_running(psutil.Process(bench.pid)), timeout=150, interval=0.2, what="the bench's processes"
+            lambda: _floor_running(psutil.Process(bench.pid)), timeout=30, interval=0.2, what="the bench's processes"
         )
         components = [p for p in started if "services." in " ".join(p.cmdline())]
         assert len(components) >= 5, [p.cmdline() for p in started]  # controller, distributor, scheduler, processors

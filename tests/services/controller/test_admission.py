@@ -102,6 +102,75 @@ def test_a_long_queue_cuts_the_share_to_what_the_stage_served_and_holds_while_it
     assert interval(10, 12, 0.2) == 0.59  # short again: the share grows
 
 
+def test_sends_that_alias_with_the_interval_do_not_cut_past_what_the_stage_serves() -> None:
+    """Segments of 0.8 s put one or two bursts of each of 12 sources in a 1-s interval: 12 and 24 tasks sent in
+    turn while the stage serves 14 a second. Counted per interval, the second cut to 0.9 x 14/24 = 0.525; over
+    the window the stage is seen to take 28 of the 36 sent: 0.9 x 28/36 = 0.7, which then holds."""
+    clock = Clock()
+    a = admission(clock, margin=0.9, window_s=4.0)
+    shares = []
+    for sent in (12, 24, 12):
+        for _ in range(sent):
+            a.sent("face")
+        for _ in range(14):
+            a.waited("face", 0.8)  # a long queue (target 0.5): the stage served its capacity
+        clock.now += 1.0
+        shares.append(a.signal()[0])
+    assert shares == [1.0, 0.7, 0.7]  # 14 served of 12 sent alone: the queue drains, no cut
+    assert a.estimate == pytest.approx(28 / 36)
+
+
+def test_after_a_cut_the_share_climbs_back_to_the_estimate_in_a_few_intervals_then_probes() -> None:
+    clock = Clock()
+    a = admission(clock, margin=0.9)
+    for _ in range(20):
+        a.sent("face")
+    for _ in range(12):
+        a.waited("face", 0.8)
+    clock.now += 1.0
+    assert a.signal()[0] == 0.54 and a.estimate == pytest.approx(0.6)
+    shares = []
+    for _ in range(4):
+        clock.now += 1.0  # quiet: nothing waited
+        shares.append(a.signal()[0])
+    # Half the way back to 0.6 but at least 0.05, then 0.05 an interval over it (the fixed 0.05 of before took
+    # the same steps here; from a cut to 0.3 under an estimate of 0.6, though, it took 0.35, 0.4, 0.45).
+    assert shares == [0.59, 0.64, 0.69, 0.74]
+    low = admission(clock, margin=0.5)
+    for _ in range(20):
+        low.sent("face")
+    for _ in range(12):
+        low.waited("face", 0.8)
+    clock.now += 1.0
+    assert low.signal()[0] == 0.3
+    climb = []
+    for _ in range(3):
+        clock.now += 1.0
+        climb.append(low.signal()[0])
+    assert climb == [0.45, 0.525, 0.575]
+
+
+def test_a_filling_queue_holds_the_share_over_its_estimate_and_a_short_one_lets_it_grow() -> None:
+    clock = Clock()
+    a = admission(clock, margin=0.9)
+    for _ in range(20):
+        a.sent("face")
+    for _ in range(12):
+        a.waited("face", 0.8)
+    clock.now += 1.0
+    a.signal()
+    for _ in range(3):
+        clock.now += 1.0
+        a.signal()
+    assert a.signal()[0] == 0.69  # over the estimate (0.6) now
+    a.waited("face", 0.4)  # over half the target (0.5): the queue is filling
+    clock.now += 1.0
+    assert a.signal()[0] == 0.69
+    a.waited("face", 0.2)
+    clock.now += 1.0
+    assert a.signal()[0] == 0.74
+
+
 def _closed_loop(a: Admission, clock: Clock, *, capacity: float, offered: float, seconds: int) -> list[int]:
     """Sources offering ``offered`` tasks/s at the share ``a`` tells them, a stage serving ``capacity``
     tasks/s from a FIFO queue of 40 (refusing beyond it); the tasks it served in each second."""

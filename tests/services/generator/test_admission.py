@@ -28,7 +28,7 @@ from common.task import Task
 from services.controller.admission import pressure_key
 from services.controller.app import create_app as controller_app
 from services.controller.config import ControllerConfig, ControllerSettings
-from services.generator.admission import SourceAdmission
+from services.generator.admission import UNNAMED_PHASE, SourceAdmission, source_phase
 from services.generator.app import create_app
 from services.generator.config import GeneratorConfig, GeneratorSettings
 from tests.e2e.cluster import wait_until, write_video
@@ -65,6 +65,35 @@ def test_credit_sheds_evenly_and_a_stale_share_no_longer_counts() -> None:
     off = SourceAdmission(enabled=False, stale_after_s=5.0, clock=clock)
     off.heard(0.1, "x")
     assert off.shed_next() is None and off.current() == 1.0
+
+
+def test_the_segments_shed_are_the_share_asked_for_and_each_named_source_sheds_its_own() -> None:
+    """At 0.9 a source sheds a tenth of its segments (a credit capped at 1 shed every other one at any share
+    from 0.5 to under 1); sources with names start their credit at a phase of their own, kept through share
+    1, so at the same share they do not shed the same segments."""
+    clock = Clock()
+    a = SourceAdmission(enabled=True, stale_after_s=60.0, clock=clock)
+    a.heard(0.9, "x")
+    assert [a.shed_next() is None for _ in range(100)].count(False) == 10
+    a.heard(0.95, "x")
+    assert [a.shed_next() is None for _ in range(40)].count(False) == 2
+    names = [f"cam{i}" for i in range(12)]
+    phases = [source_phase(n) for n in names]
+    assert all(0.0 <= p < 1.0 for p in phases) and len(set(phases)) == 12
+    assert phases == [source_phase(n) for n in names]  # stable: the same source sheds the same segments
+    assert source_phase("") == UNNAMED_PHASE
+    shed_at: list[set[int]] = []
+    for name in names:
+        source = SourceAdmission(enabled=True, stale_after_s=60.0, clock=clock, source=name)
+        source.heard(1.0, "")
+        assert all(source.shed_next() is None for _ in range(7))  # share 1: all made, the phase kept
+        source.heard(0.75, "x")
+        shed_at.append({n for n in range(8) if source.shed_next() is not None})
+        assert len(shed_at[-1]) == 2
+    # Twelve sources at 0.75 each shed 2 of 8 segments: not all in the same places.
+    assert len({frozenset(s) for s in shed_at}) > 1
+    per_segment = [sum(n in s for s in shed_at) for n in range(8)]
+    assert max(per_segment) < 12, per_segment
 
 
 def slow_stage(service_s: float, waiting_max: int) -> FastAPI:

@@ -99,8 +99,9 @@ def run(
 
     ``staggered`` spreads the sources' first segments over one period (pseudo-random, from ``seed``); else they
     start together, as generators started at once on the same clip do. ``phases``: each source's admission
-    gets its own phase (:func:`services.generator.admission.source_phase` of its id), else none has one.
-    Counts start after ``warmup_s``."""
+    is given its name, so its credit starts at a phase of its own
+    (:func:`services.generator.admission.source_phase`); else all start at the same one, as the generator's
+    pipeline builds them today. Counts start after ``warmup_s``."""
     clock = _Clock()
     controller = Admission(admission or AdmissionConfig(), "edge1", clock)
     service_s = load * period_s / sources

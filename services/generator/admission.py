@@ -51,6 +51,7 @@ class SourceAdmission:
         self.enabled = enabled
         self.stale_after_s = stale_after_s
         self.clock = clock
+        self.source = source
         self.admit = 1.0
         self.reason = ""
         self.heard_at: float | None = None

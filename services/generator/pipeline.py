@@ -165,7 +165,10 @@ class Generator:
         self._shed_metric = metrics.counter(
             "generator_segments_shed_total", "Segments skipped before encoding because the node admitted fewer"
         )
-        self.admission = SourceAdmission(enabled=config.follow_admission, stale_after_s=config.admission_stale_after_s)
+        # Named, so the node's sources shed at phases of their own instead of all the same segments.
+        self.admission = SourceAdmission(
+            enabled=config.follow_admission, stale_after_s=config.admission_stale_after_s, source=config.source_id
+        )
         self._stop = asyncio.Event()
         self._lock = asyncio.Lock()
         self._reader_task: asyncio.Task[None] | None = None

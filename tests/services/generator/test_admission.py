@@ -164,6 +164,10 @@ def overload(tmp_path: Path, *, follow: bool, sources: int = 1) -> Run:
         stack.enter_context(serve(fake_distributor(rec), ports["dist"]))
         controller_url = stack.enter_context(serve(controller, ports["controller"]))
         clients = [stack.enter_context(generator(i)) for i in range(sources)]
+        # Each generator follows the share under its own name, so its credit starts at its own phase.
+        for i, client in enumerate(clients):
+            admission = client.app.state.generator.admission  # type: ignore[attr-defined]
+            assert admission.source == f"cam{i}" and admission._credit == source_phase(f"cam{i}")
 
         def finished(client: TestClient) -> dict[str, Any] | None:
             status: dict[str, Any] = client.get("/status").json()

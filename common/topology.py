@@ -8,6 +8,7 @@ Kubernetes implementation fills the same interface from node and service labels.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -55,6 +56,7 @@ class Endpoint(BaseModel):
         return unix_url(self.socket) if here and self.socket else self.url
 
 
+@functools.lru_cache(maxsize=256)  # a node has a handful of sockets, and each call to a processor asks
 def unix_url(path: str) -> str:
     """``http+unix://`` and the socket path, %-encoded as one host name (what ``common.transport`` sends to)."""
     return f"{UNIX_SCHEME}://{quote(path, safe='')}"

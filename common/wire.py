@@ -74,10 +74,8 @@ async def read_task_form(request: Request, *, max_payload: int = DEFAULT_MAX_PAY
         raise PayloadTooLarge(f"request of {declared} bytes exceeds the limit of {limit} bytes")
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
-        body = b""
-        async for chunk in _bounded(request, MAX_TASK_BYTES).stream():
-            body += chunk
-        return Task.from_json(body), None
+        task, _ = await read_task_json(request)
+        return task, None
     # httpx sends a form without a file part as urlencoded: same fields, so accept it too.
     if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         raise InvalidInput(f"expected multipart/form-data or application/json, got {content_type or 'nothing'!r}")
@@ -102,6 +100,13 @@ async def read_task_form(request: Request, *, max_payload: int = DEFAULT_MAX_PAY
         await form.close()  # the spooled upload goes now, not whenever it is collected
         raise
     return task, upload
+
+
+async def read_task_json(request: Request) -> tuple[Task, bytes]:
+    """A task sent as a JSON body (at most :data:`MAX_TASK_BYTES`), and the body it was parsed from."""
+    chunks = [chunk async for chunk in _bounded(request, MAX_TASK_BYTES).stream()]
+    body = b"".join(chunks)
+    return Task.from_json(body), body
 
 
 def safe_path(directory: Path, name: str) -> Path:

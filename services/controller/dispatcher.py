@@ -81,6 +81,7 @@ class Dispatcher:
         self.counts: Counter[str] = Counter()
         self.drops: Counter[str] = Counter()
         self._routed = metrics.counter("controller_tasks_total", "Tasks handled by outcome", ["outcome"])
+        self._finished = self._routed.labels("finished")  # once per result: the child looked up once
         self._execute = metrics.histogram("controller_execute_seconds", "Hand-off to a local processor until back")
         self._transmit = metrics.histogram("controller_transmit_seconds", "Uploads to other nodes")
 
@@ -104,8 +105,10 @@ class Dispatcher:
             self._recent.popitem(last=False)
         return False
 
-    def accept(self, task: Task) -> Outcome:
-        """Start routing ``task`` in the background. Returns ``accepted``, ``duplicate`` or ``overloaded``."""
+    def accept(self, task: Task, received: bytes | None = None) -> Outcome:
+        """Start routing ``task`` in the background. Returns ``accepted``, ``duplicate`` or ``overloaded``.
+
+        ``received``: the JSON ``task`` was parsed from, unchanged since (the journal writes it as it came)."""
         if self._seen(task):
             self.counts["duplicate"] += 1
             return "duplicate"
@@ -115,7 +118,7 @@ class Dispatcher:
             self._spawn(self.drop(task, DropReason.OVERLOADED, message), counted=False)
             return "overloaded"
         self.counts["accepted"] += 1
-        entry = self.journal.add(task) if self.journal is not None else None
+        entry = self.journal.add(task, received) if self.journal is not None else None
         self._spawn(self._guarded(task, entry))
         return "accepted"
 
@@ -340,7 +343,7 @@ class Dispatcher:
             log.error("result %s/%d could not be recorded (%s)", task.source_id, task.task_id, outcome)
             return
         self.counts["finished"] += 1
-        self._routed.labels("finished").inc()
+        self._finished.inc()
 
     # -- drops --------------------------------------------------------------------------------
     async def drop(self, task: Task, reason: DropReason, message: str) -> None:

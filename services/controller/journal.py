@@ -42,10 +42,16 @@ class InflightJournal:
     def key(task: Task) -> str:
         return _UNSAFE.sub("_", f"{task.task_uuid}-{task.cursor}")
 
-    def add(self, task: Task) -> str | None:
-        """Journal the copy; its key (for :meth:`remove`), or None when it could not be written."""
+    def add(self, task: Task, received: bytes | None = None) -> str | None:
+        """Journal the copy; its key (for :meth:`remove`), or None when it could not be written.
+
+        ``received``: the JSON the task was just parsed from, when nothing changed it since; it is written
+        as it came instead of writing the task again (a task's JSON costs as much to write as to parse,
+        and this is once per task). A body holding a line break (JSON may be pretty-printed) would split
+        its line: the task is written afresh then."""
         key = self.key(task)
-        line = b"+" + key.encode() + b" " + task.to_json().encode() + b"\n"
+        body = received if received is not None and b"\n" not in received else task.to_json().encode()
+        line = b"+" + key.encode() + b" " + body + b"\n"
         if not self._write(line):
             return None
         self._live_bytes += len(line) - len(self._live.get(key, b""))

@@ -19,6 +19,7 @@ from common.wire import (
     link_wait_of,
     read_framed_task,
     read_task_form,
+    read_task_json,
     safe_path,
     save_upload,
 )
@@ -74,8 +75,15 @@ async def submit(request: Request) -> Response:
         task.stage.timings.transmit = transmit
         _routable_or_forget(task, dispatcher.work_dir, stored=True)
         return _accepted(dispatcher, task)
-    task, upload = await read_task_form(request, max_payload=limit)
     wait = link_wait_of(request)  # from another node's controller: a result sent without its segment
+    if request.headers.get("content-type", "").startswith("application/json"):
+        # The body is the task's JSON: unless the link wait changes the task, the journal keeps it as it came.
+        task, received = await read_task_json(request)
+        if wait is not None:
+            task.stage.timings.transmit = wait
+        _routable_or_forget(task, dispatcher.work_dir, stored=False)
+        return _accepted(dispatcher, task, received if wait is None else None)
+    task, upload = await read_task_form(request, max_payload=limit)
     if wait is not None:
         task.stage.timings.transmit = wait
     if upload is not None:
@@ -88,9 +96,9 @@ async def submit(request: Request) -> Response:
     return _accepted(dispatcher, task)
 
 
-def _accepted(dispatcher: Dispatcher, task: Task) -> Response:
+def _accepted(dispatcher: Dispatcher, task: Task, received: bytes | None = None) -> Response:
     """Take the task; the reply tells the sender how much this node admits now (back-pressure to sources)."""
-    outcome = dispatcher.accept(task)
+    outcome = dispatcher.accept(task, received)
     admit, pressure = dispatcher.admission.signal()
     return reply(TaskAccepted(accepted=task.task_uuid, outcome=outcome, admit=admit, pressure=pressure), 202)
 

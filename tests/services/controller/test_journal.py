@@ -116,3 +116,17 @@ def test_many_copies_in_flight_do_not_rewrite_the_file_at_every_removal(tmp_path
     assert taken() < 20  # most of it crossed out: cut back to what is in flight
     journal.close()
     assert ids(InflightJournal(tmp_path).left_over()) == [15, 16, 17, 18]
+
+
+def test_a_received_body_is_written_as_it_came_and_one_with_a_line_break_afresh(tmp_path: Path) -> None:
+    journal = InflightJournal(tmp_path)
+    as_sent = make_task(FORK_JOIN, task_id=1)
+    body = as_sent.to_json().encode().replace(b'"task_id":', b'"task_id" :')
+    journal.add(as_sent, body)
+    pretty = make_task(FORK_JOIN, task_id=2)
+    journal.add(pretty, pretty.to_json().replace(",", ",\n").encode())
+    journal.close()
+    lines = journal.path.read_bytes().split(b"\n")[:-1]
+    assert lines[0] == b"+" + InflightJournal.key(as_sent).encode() + b" " + body
+    assert lines[1] == b"+" + InflightJournal.key(pretty).encode() + b" " + pretty.to_json().encode()
+    assert InflightJournal(tmp_path).left_over() == [as_sent, pretty]

@@ -8,6 +8,7 @@ the token check on every other route; and one error handler shaping every error 
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -43,6 +44,14 @@ from common.transport import ServiceClient
 log = logging.getLogger(__name__)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+_NO_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
+)
+"""FastAPI's own OpenTelemetry instrumentation (FastAPI 0.165 on), off: the platform exports no traces, and
+with it on every request asks the global tracer, meter and logger providers whether one is configured."""
 
 
 async def require_token(request: Request) -> None:
@@ -195,7 +204,7 @@ def create_service(
             if own_client:
                 await app.state.client.aclose()
 
-    app = FastAPI(title=f"dayu-{name}", version=version, lifespan=base_lifespan)
+    app = FastAPI(title=f"dayu-{name}", version=version, lifespan=base_lifespan, **_NO_TELEMETRY)
     app.state.settings = settings
     app.state.service_name = name
     app.state.metrics = ServiceMetrics(name)

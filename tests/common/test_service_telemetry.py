@@ -8,11 +8,13 @@ installed); the component is a real server on loopback.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from opentelemetry import trace
+from starlette.types import ASGIApp
 
 from common.config import ServiceSettings
 from common.service import create_service
@@ -31,7 +33,9 @@ class ConfiguredProvider:
         raise AssertionError("the component asked for a tracer")
 
 
-async def test_requests_never_reach_the_frameworks_tracing(serve, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_requests_never_reach_the_frameworks_tracing(
+    serve: Callable[[ASGIApp], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     provider = ConfiguredProvider()
     monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
     app = create_service("tester", ServiceSettings(node="edge1", port=1))

@@ -9,9 +9,10 @@ import pytest
 
 from tests.servers import free_port
 
-SET_BY_OTHERS = frozenset({"PYTEST_CURRENT_TEST", "LD_LIBRARY_PATH"})
-"""Variables changed under a test by others: pytest names the running test; OpenCV adds its libraries'
-folder to ``LD_LIBRARY_PATH`` the first time it is imported, which may be inside a test."""
+SET_BY_OTHERS = frozenset({"PYTEST_CURRENT_TEST", "LD_LIBRARY_PATH", "TORCHINDUCTOR_CACHE_DIR"})
+"""Variables changed under a test by libraries: pytest names the running test; OpenCV adds its libraries'
+folder to ``LD_LIBRARY_PATH`` the first time it is imported, and PyTorch writes the folder of its
+compiler's cache there the first time it looks it up, both possibly inside a test."""
 
 
 @pytest.fixture

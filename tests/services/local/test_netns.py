@@ -19,6 +19,8 @@ REASON = unavailable_reason()
 needs_netns = pytest.mark.skipif(REASON is not None, reason=f"namespace link mode unavailable: {REASON}")
 REPO = Path(__file__).resolve().parents[3]
 METER = [sys.executable, "-m", "tests.services.local.netperf"]
+TIMELINE_S = 20
+"""The outage test's meter window: 2 s before the outage, 2 s of it, then up to 14 s for the rate to come back."""
 
 
 def _measure(ns: Namespaces, plan, senders: int, seconds: float = 2.0) -> list[float]:
@@ -80,7 +82,7 @@ def test_an_outage_holds_what_is_sent_and_the_link_resumes_after(tmp_path):
     plan = ns.create(["cloud", "edge1"], [("cloud", "edge1", 16.0)])
     cloud = plan.addresses["cloud"]
     server = subprocess.Popen(
-        [*ns.exec_prefix(plan, "cloud"), *METER, "timeline", cloud, "7002", "9"],
+        [*ns.exec_prefix(plan, "cloud"), *METER, "timeline", cloud, "7002", str(TIMELINE_S)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
@@ -88,7 +90,9 @@ def test_an_outage_holds_what_is_sent_and_the_link_resumes_after(tmp_path):
     client = None
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-        client = subprocess.Popen([*ns.exec_prefix(plan, "edge1"), *METER, "send", cloud, "7002", "9"], cwd=REPO)
+        client = subprocess.Popen(
+            [*ns.exec_prefix(plan, "edge1"), *METER, "send", cloud, "7002", str(TIMELINE_S)], cwd=REPO
+        )
         time.sleep(2.0)
         ns.set_rate(plan, "cloud", "edge1", 0.0)
         down = time.monotonic()
@@ -111,7 +115,11 @@ def test_an_outage_holds_what_is_sent_and_the_link_resumes_after(tmp_path):
     # Half a second after the outage began (what was read before it may reach the meter late), nothing
     # but the floor's trickle gets through.
     assert mbps(down + 0.5, up) < 0.05 * 16.0
-    assert mbps(up + 1.0, up + 3.0) == pytest.approx(16.0, rel=0.3)
+    # The rate comes back: some 2-s window after the outage carries the link's rate again. When is not
+    # asserted (TCP's retransmission timer backed off during the outage, and a loaded machine delays the
+    # sender further); the meter's window bounds the wait.
+    windows = [mbps(up + k * 0.5, up + k * 0.5 + 2.0) for k in range(int((TIMELINE_S - 6.0) * 2))]
+    assert max(windows) == pytest.approx(16.0, rel=0.3), windows
 
 
 @needs_netns

@@ -14,7 +14,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -33,7 +32,7 @@ from services.local.processes import spawn
 from tests import leftovers
 from tests.backend.teardown import Step, TeardownError, kill_leftovers, run_steps, stop_runtime
 from tests.e2e.cluster import wait_until
-from tests.servers import free_port
+from tests.templates import template_copy
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -126,12 +125,7 @@ class FlowTeardown:
 
 
 def test_whole_flow(tmp_path: Path) -> None:
-    template = tmp_path / "template"
-    shutil.copytree(REPO / "template", template)
-    base = yaml.safe_load((template / "base.yaml").read_text())
-    base["backend"]["port"], base["datasource"]["port"] = free_port(), free_port()
-    base["install"]["stage_timeout_s"] = 60
-    (template / "base.yaml").write_text(yaml.safe_dump(base))
+    template = template_copy(tmp_path / "template", lambda base: base["install"].update(stage_timeout_s=60))
     # Twice the default task rate, at the video's own 360p: results come sooner and the load stays light.
     generator_template = template / "generator" / "default.yaml"
     spec = yaml.safe_load(generator_template.read_text())
@@ -312,11 +306,8 @@ def test_the_teardown_ends_what_a_stop_past_its_bound_left_and_says_so(tmp_path:
     """``dayu stop`` hangs in its uninstall (the backend takes the request and never answers) past the bound
     the test gives it; the teardown still ends the backend, the runtime's component group and a process that
     only its environment ties to the run, and names each."""
-    template = tmp_path / "template"
-    shutil.copytree(REPO / "template", template)
+    template = template_copy(tmp_path / "template")
     base = yaml.safe_load((template / "base.yaml").read_text())
-    base["backend"]["port"], base["datasource"]["port"] = free_port(), free_port()
-    (template / "base.yaml").write_text(yaml.safe_dump(base))
     home = tmp_path / "home"
     run_dir = home / ".dayu" / "run"
     (home / ".dayu").mkdir(parents=True)

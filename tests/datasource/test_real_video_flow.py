@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,10 +20,9 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-import yaml
 
 from datasource.clips import BUNDLED
-from tests.servers import free_port
+from tests.templates import template_copy
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -42,12 +40,7 @@ def ctl(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedPro
 
 
 def test_a_real_clip_from_upload_to_results(tmp_path: Path) -> None:
-    template = tmp_path / "template"
-    shutil.copytree(REPO / "template", template)
-    base = yaml.safe_load((template / "base.yaml").read_text())
-    base["backend"]["port"], base["datasource"]["port"] = free_port(), free_port()
-    base["install"]["stage_timeout_s"] = 90
-    (template / "base.yaml").write_text(yaml.safe_dump(base))
+    template = template_copy(tmp_path / "template", lambda base: base["install"].update(stage_timeout_s=90))
     home = tmp_path / "home"
     started = dayu("start", template, home)
     assert started.returncode == 0, started.stdout + started.stderr

@@ -9,19 +9,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 from common.topology import StaticTopology
 from tests import leftovers
 from tests.e2e.cluster import wait_until
-from tests.servers import free_port
+from tests.templates import template_copy
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = ("cam0", "cam1")
@@ -101,13 +99,9 @@ def start_platform(
 ) -> Iterator[Platform]:
     """The default install with both sources, results flowing; ``extra_env`` joins the environment of the
     platform's processes only (never this process's: a variable left in it reaches every later test)."""
-    template = root / "template"
-    shutil.copytree(REPO / "template", template)
-    base = yaml.safe_load((template / "base.yaml").read_text())
-    base["backend"]["port"], base["datasource"]["port"] = free_port(), free_port()
-    if link_mode is not None:
-        base["local"]["link_mode"] = link_mode
-    (template / "base.yaml").write_text(yaml.safe_dump(base))
+    template = template_copy(
+        root / "template", None if link_mode is None else lambda base: base["local"].update(link_mode=link_mode)
+    )
     home = root / "home"
     try:
         started = dayu("start", template, home, extra_env)

@@ -26,7 +26,7 @@ import yaml
 from datasource.clips import BUNDLED
 from tests.frontend.bench_suite import write_suite
 from tests.frontend.test_backend_routes import png
-from tests.servers import free_port
+from tests.templates import template_copy
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -59,11 +59,8 @@ def platform(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         pytest.skip("Node.js is not installed: the dashboard cannot be built (hack/setup.sh says so too)")
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} is missing: hack/system-deps.sh installs Debian's chromium")
-    template = tmp_path / "template"
-    shutil.copytree(REPO / "template", template)
+    template = template_copy(tmp_path / "template")
     base = yaml.safe_load((template / "base.yaml").read_text())
-    base["backend"]["port"], base["datasource"]["port"] = free_port(), free_port()
-    (template / "base.yaml").write_text(yaml.safe_dump(base))
     home = tmp_path / "home"
     bench = home / ".dayu" / "bench" / "policies"
     bench.mkdir(parents=True)

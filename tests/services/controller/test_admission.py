@@ -120,14 +120,19 @@ def test_sends_that_alias_with_the_interval_do_not_cut_past_what_the_stage_serve
     assert a.estimate == pytest.approx(28 / 36)
 
 
-def test_after_a_cut_the_share_climbs_back_to_the_estimate_in_a_few_intervals_then_probes() -> None:
-    clock = Clock()
-    a = admission(clock, margin=0.9)
+def long_queue_interval(a: Admission, clock: Clock) -> None:
+    """One interval in which 20 tasks were sent to a stage whose queue stayed long and which served 12."""
     for _ in range(20):
         a.sent("face")
     for _ in range(12):
         a.waited("face", 0.8)
     clock.now += 1.0
+
+
+def test_after_a_cut_the_share_climbs_back_to_the_estimate_in_a_few_intervals_then_probes() -> None:
+    clock = Clock()
+    a = admission(clock, margin=0.9)
+    long_queue_interval(a, clock)
     assert a.signal()[0] == 0.54 and a.estimate == pytest.approx(0.6)
     shares = []
     for _ in range(4):
@@ -137,11 +142,7 @@ def test_after_a_cut_the_share_climbs_back_to_the_estimate_in_a_few_intervals_th
     # the same steps here; from a cut to 0.3 under an estimate of 0.6, though, it took 0.35, 0.4, 0.45).
     assert shares == [0.59, 0.64, 0.69, 0.74]
     low = admission(clock, margin=0.5)
-    for _ in range(20):
-        low.sent("face")
-    for _ in range(12):
-        low.waited("face", 0.8)
-    clock.now += 1.0
+    long_queue_interval(low, clock)
     assert low.signal()[0] == 0.3
     climb = []
     for _ in range(3):
@@ -153,11 +154,7 @@ def test_after_a_cut_the_share_climbs_back_to_the_estimate_in_a_few_intervals_th
 def test_a_filling_queue_holds_the_share_over_its_estimate_and_a_short_one_lets_it_grow() -> None:
     clock = Clock()
     a = admission(clock, margin=0.9)
-    for _ in range(20):
-        a.sent("face")
-    for _ in range(12):
-        a.waited("face", 0.8)
-    clock.now += 1.0
+    long_queue_interval(a, clock)
     a.signal()
     for _ in range(3):
         clock.now += 1.0

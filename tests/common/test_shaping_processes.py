@@ -24,35 +24,50 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _senders(state_dir: Path, count: int, nbytes: int) -> list[float]:
-    start = time.time() + 1.0  # both interpreters are up before the first byte is booked
+    """Seconds each of ``count`` sender processes took to push ``nbytes`` over one 8 Mbit/s link, all told to
+    begin once every one is ready (an interpreter slow to start on a loaded machine would otherwise have
+    left the others the link to themselves for a while)."""
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.common.shaping_sender", str(state_dir), "8", str(nbytes), "10", str(start)],
+            [sys.executable, "-m", "tests.common.shaping_sender", str(state_dir), "8", str(nbytes), "10"],
             cwd=REPO,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         for _ in range(count)
     ]
-    out = []
-    for proc in procs:
-        stdout, _ = proc.communicate(timeout=30)
-        assert proc.returncode == 0
-        out.append(json.loads(stdout)["elapsed"])
+    try:
+        for proc in procs:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        for proc in procs:  # every one told before any is waited for
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.close()
+        out = []
+        for proc in procs:
+            assert proc.wait(timeout=60) == 0 and proc.stdout is not None  # one short line: the pipe never fills
+            out.append(json.loads(proc.stdout.read())["elapsed"])
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     return out
 
 
-def test_two_processes_share_one_link(tmp_path):
+def test_two_processes_share_one_link(tmp_path: Path) -> None:
     # 8 Mbit/s = 1 MB/s. Alone, 1 MB takes 1 s; two senders of 1 MB each finish after about 2 s,
-    # because their chunks interleave on one link instead of each getting the full rate.
+    # because their chunks interleave on one link instead of each getting the full rate. The lower bounds are
+    # the link's (load can only make a sender slower); the upper ones leave a loaded machine room.
     (alone,) = _senders(tmp_path / "solo", 1, 1_000_000)
-    assert alone == pytest.approx(1.0, abs=0.25)
+    assert 0.75 <= alone <= 1.6, alone
     both = _senders(tmp_path / "pair", 2, 1_000_000)
-    assert max(both) == pytest.approx(2.0, abs=0.35)
-    assert min(both) > 1.6  # interleaved: neither got the link to itself
+    assert 1.65 <= max(both) <= 2.9, both
+    assert min(both) > 1.6, both  # interleaved: neither got the link to itself
 
 
-def test_an_outage_holds_uploads_over_real_sockets_and_they_resume_after(tmp_path):
+def test_an_outage_holds_uploads_over_real_sockets_and_they_resume_after(tmp_path: Path) -> None:
     """A real HTTP server on loopback and the platform's client shaping a link whose trace has an outage
     (process link mode): an upload that starts in the outage arrives only after it ends, nothing fails,
     and uploads after it go at the rate again."""
@@ -66,7 +81,9 @@ def test_an_outage_holds_uploads_over_real_sockets_and_they_resume_after(tmp_pat
         return {"bytes": len(body)}
 
     origin = time.time() + 0.5
-    low, high = 1.0, 2.0  # 8 Mbit/s, 0 between 1 s and 2 s, 8 again
+    # 8 Mbit/s, 0 between 1 s and 3 s, 8 again: the upload started in the outage has 1.5 s of slack before its
+    # end, so a loaded machine that starts it late still starts it inside.
+    low, high = 1.0, 3.0
     trace = parse_trace(f"t_s,mbit_per_s\n0,8\n{low:g},0\n{high:g},8\n", mode="hold")
     link = LinkSpec(trace=trace, trace_start=origin)
     chunk = b"x" * 100_000  # 0.1 s at 8 Mbit/s
@@ -95,5 +112,7 @@ def test_an_outage_holds_uploads_over_real_sockets_and_they_resume_after(tmp_pat
     assert 100 in met and len(met) >= 2, sent  # one began in the outage, one ran into it
     for index in met:
         assert arrivals[index] - origin >= high, (index, arrivals[index] - origin)  # held until it ended
-    # Traffic resumed at the rate: the 3 s of link time end 1 s later than without the outage.
-    assert arrivals[29] - origin == pytest.approx(3.1 + (high - low), abs=0.4)  # 31 uploads of 0.1 s
+    # The 3 s of link time ended no sooner than the outage's length after they would have without it. Only
+    # this side is asserted: a loaded machine can make the uploads slower than the link, never faster; that
+    # they resumed at all is every upload answered above.
+    assert arrivals[29] - origin >= 3.1 + (high - low) - 0.4, arrivals[29] - origin  # 31 uploads of 0.1 s

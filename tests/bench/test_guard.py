@@ -38,6 +38,13 @@ def _floor_running(bench: psutil.Process) -> list[psutil.Process] | None:
     return None
 
 
+def _sigint_as_in_a_foreground_job() -> None:
+    """A terminal's foreground job takes SIGINT at its default, which Python turns into KeyboardInterrupt. A
+    process that a non-interactive shell started in the background (``cmd &`` in a CI script) ignores SIGINT,
+    and passes the ignore on to everything it starts: the bench would never see the Ctrl-C sent here."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
 def test_a_signalled_bench_stops_every_process_it_started(tmp_path: Path, how: str) -> None:
@@ -52,6 +59,7 @@ def test_a_signalled_bench_stops_every_process_it_started(tmp_path: Path, how: s
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own group, as a terminal's foreground job
+            preexec_fn=_sigint_as_in_a_foreground_job,
         )
     started: list[psutil.Process] = []
     try:

@@ -26,7 +26,7 @@ class VirtualNode(BaseModel):
 
 
 class RuntimeSpec(BaseModel):
-    """A whole local deployment (what ``python -m services.local up SPEC`` reads)."""
+    """A whole local deployment (what ``python -m backend.local_runtime up SPEC`` reads)."""
 
     model_config = ConfigDict(extra="forbid")
 

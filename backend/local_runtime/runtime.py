@@ -1,7 +1,7 @@
 """The local runtime: every component of every virtual node as a local process on its own port.
 
 ``LocalRuntime(run_dir)`` keeps all its state under ``run_dir`` (topology, configs, logs, pid files),
-so a later process (a restarted backend, ``python -m services.local down``) can stop what an earlier
+so a later process (a restarted backend, ``python -m backend.local_runtime down``) can stop what an earlier
 one started.
 """
 
@@ -23,17 +23,17 @@ from typing import Any, TypeVar, cast
 
 import httpx
 
+from backend.local_runtime.cgroups import NodeCpuLimits
+from backend.local_runtime.links import LinkEmulation, LinkModeChoice, TraceClock
+from backend.local_runtime.model import RuntimeSpec, VirtualNode
+from backend.local_runtime.ports import PortAllocator
+from backend.local_runtime.processes import ProcessRecord, launched_with, log_tail, spawn, stop_all
+from backend.local_runtime.sockets import socket_path
+from backend.local_runtime.supervisor import Supervisor
 from common.errors import Conflict, InvalidInput, Unavailable
 from common.private import private_dir, write_private
 from common.topology import Endpoint, LinkModel, NodeSpec, StaticTopology, TopologyModel
 from common.workload import COMPONENT_MODULES, Workload
-from services.local.cgroups import NodeCpuLimits
-from services.local.links import LinkEmulation, LinkModeChoice, TraceClock
-from services.local.model import RuntimeSpec, VirtualNode
-from services.local.ports import PortAllocator
-from services.local.processes import ProcessRecord, launched_with, log_tail, spawn, stop_all
-from services.local.sockets import socket_path
-from services.local.supervisor import Supervisor
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,7 +44,7 @@ PORT_RETRIES = 3
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A port the kernel picks now; it may hand it out again at once. Workloads get theirs from
-    :class:`services.local.ports.PortAllocator`; this is for a caller's own short-lived server."""
+    :class:`backend.local_runtime.ports.PortAllocator`; this is for a caller's own short-lived server."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
@@ -160,7 +160,7 @@ class LocalRuntime:
 
     # -- supervision --------------------------------------------------------------------------
     def supervise(self, **options: Any) -> Supervisor:
-        """Restart crashed components from now on (see :mod:`services.local.supervisor`)."""
+        """Restart crashed components from now on (see :mod:`backend.local_runtime.supervisor`)."""
         if self.supervisor is None:
             self.supervisor = Supervisor(self.records, self._reap, self._restart, self._lock, **options)
         self.supervisor.start()

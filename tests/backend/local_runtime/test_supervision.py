@@ -13,9 +13,9 @@ import httpx
 import psutil
 import pytest
 
+from backend.local_runtime.runtime import LocalRuntime
+from backend.local_runtime.supervisor import Backoff
 from common.workload import Workload
-from services.local.runtime import LocalRuntime
-from services.local.supervisor import Backoff
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.local.processes import ProcessRecord
+from backend.local_runtime.processes import ProcessRecord
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,10 @@
     common/      imports no component (no services, backend or datasource)
     services/X   imports common and services.X only (no other service, no backend, no datasource)
     datasource/  imports common only (no services, no backend)
-    backend/local_runtime/
-                 imports common and itself only: it starts the components as processes by module name
-    backend/     may import everything else (it validates component configs with the components' own models)
+    backend/     imports no runtime component (no services): it starts them as processes (the local runtime,
+                 backend/local_runtime/, imports common and itself only), runs their offline tools as
+                 processes (backend/offline.py) and loads their config models by name to validate an
+                 install's configs (backend/install/validate.py)
 
 Imports are found in the syntax tree: ``import``/``from`` statements anywhere (also inside functions), and
 module names given as string literals to ``importlib.import_module`` and ``REGISTRY.declare_modules``.
@@ -64,6 +65,8 @@ def broken(path: Path, root: Path) -> Iterator[str]:
             rule = f"{own} imports only itself and common, but imports {module}"
         elif local_runtime and module != LOCAL_RUNTIME and not module.startswith(LOCAL_RUNTIME + "."):
             rule = f"{LOCAL_RUNTIME} imports only itself and common, but imports {module}"
+        elif top == "backend" and head == "services":
+            rule = f"backend imports no runtime component, but imports {module}"
         if rule:
             yield f"{rel}:{line}: {rule}"
 

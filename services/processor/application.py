@@ -13,10 +13,11 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from common import families
 from common.registry import REGISTRY, Hook, HookConfig
 from services.processor.decode import SegmentProbe
 
-FAMILY = "application"
+FAMILY = families.APPLICATION
 
 
 class Detection(BaseModel):

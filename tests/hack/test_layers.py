@@ -36,7 +36,9 @@ def test_each_rule_is_caught_with_file_and_line(tmp_path: Path) -> None:
         "backend/local_runtime/ok.py": "from backend.local_runtime.model import RuntimeSpec\nimport common.task\n",
         "datasource/bad.py": "from backend.store import Store\n",
         "datasource/ok.py": "from datasource.config import DatasourceConfig\n",
-        "backend/ok.py": "from services.generator.config import GeneratorConfig\nfrom datasource.config import X\n",
+        "backend/ok.py": "from backend.local_runtime.runtime import LocalRuntime\nfrom datasource.config import X\n",
+        "backend/bad.py": "import os\nfrom services.processor.application import Application\n",
+        "backend/lazy.py": "def f():\n    from services.scheduler.agent import FAMILY\n",
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -45,6 +47,8 @@ def test_each_rule_is_caught_with_file_and_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     lines = sorted(result.stdout.splitlines())
     assert lines == [
+        "backend/bad.py:2: backend imports no runtime component, but imports services.processor.application",
+        "backend/lazy.py:2: backend imports no runtime component, but imports services.scheduler.agent",
         "backend/local_runtime/bad.py:2: backend.local_runtime imports only itself and common, "
         "but imports services.scheduler.app",
         "backend/local_runtime/reach.py:1: backend.local_runtime imports only itself and common, "

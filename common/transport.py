@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -34,6 +33,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import BaseModel, ValidationError
 from yarl import URL
 
+from common.backoff import Backoff
 from common.errors import InvalidInput, TransportError, UpstreamTimeout
 from common.shaping import TrafficShaper
 from common.task import Task
@@ -420,8 +420,7 @@ class ServiceClient:
                 f"timeout={timeout}, connect_timeout={connect_timeout}, backoff={backoff}"
             )
         self.retries = retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        self.retry_backoff = Backoff(backoff, max_backoff, jitter=True)  # many callers' retries spread out
         self.shaper = shaper
         self._authorization = f"Bearer {token}" if token else None
         self.token_to = token_to
@@ -486,10 +485,6 @@ class ServiceClient:
             return urlencode(_pairs(data)).encode(), "application/x-www-form-urlencoded"
         return None, None
 
-    def _delay(self, attempt: int) -> float:
-        base: float = min(self.max_backoff, self.backoff * (2**attempt))
-        return base * (0.5 + random.random() / 2)  # jitter so retries of many callers spread out
-
     async def request(
         self,
         method: str,
@@ -513,7 +508,7 @@ class ServiceClient:
         last: Exception | None = None
         for attempt in range(attempts):
             if attempt:
-                await asyncio.sleep(self._delay(attempt - 1))
+                await asyncio.sleep(self.retry_backoff.delay(attempt))
             try:
                 if self.shaper is not None:
                     await self.shaper.wait(node, nbytes)

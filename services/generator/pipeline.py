@@ -251,7 +251,9 @@ class Generator:
             await self.planner.first_plan(self.raw_meta)
             source.set_rate_hint(self.planner.plan.meta.fps)
             live = source.paced
-            paced = live or not self.config.realtime
+            # A live source hands frames over as they happen; a replayed one is held to its recorded pace here,
+            # unless the config asks for frames as fast as they are read.
+            hold_to_recorded_pace = not live and self.config.realtime
             origin: tuple[float, float] | None = None
             batch: list[Frame] = []
             meta = self.planner.plan.meta
@@ -280,8 +282,7 @@ class Generator:
                     self.stats.frames_skipped_backpressure += 1
                     self._skipped_metric.inc()
                     continue
-                if not paced:
-                    # Replayed sources are released at the pace they were recorded at.
+                if hold_to_recorded_pace:
                     if origin is None:
                         origin = (time.monotonic(), frame.timestamp)
                     delay = origin[0] + (frame.timestamp - origin[1]) - time.monotonic()

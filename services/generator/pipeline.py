@@ -28,7 +28,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +102,22 @@ class GeneratorStats:
     state: str = "closed"
     error: str | None = None
     submit_ms: list[float] = field(default_factory=list)
+
+
+class RecordedPace:
+    """When a frame of a replayed source is due: as long after the first frame's release as it was recorded
+    after the first frame (a live source needs none: its frames arrive as they happen)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._origin: tuple[float, float] | None = None  # (release time, recorded time) of the first frame
+
+    def wait_s(self, timestamp: float) -> float:
+        """Seconds until the frame recorded at ``timestamp`` is due (not positive: it is due now)."""
+        now = self._clock()
+        if self._origin is None:
+            self._origin = (now, timestamp)
+        return self._origin[0] + (timestamp - self._origin[1]) - now
 
 
 def _safe_name(text: str) -> str:
@@ -251,8 +267,9 @@ class Generator:
             await self.planner.first_plan(self.raw_meta)
             source.set_rate_hint(self.planner.plan.meta.fps)
             live = source.paced
-            paced = live or not self.config.realtime
-            origin: tuple[float, float] | None = None
+            # A live source hands frames over as they happen; a replayed one is held to its recorded pace here,
+            # unless the config asks for frames as fast as they are read.
+            pace = RecordedPace() if not live and self.config.realtime else None
             batch: list[Frame] = []
             meta = self.planner.plan.meta
             ended = False
@@ -267,10 +284,7 @@ class Generator:
                 skip = live and not batch and self._segments.full()
                 if not batch and not skip and not decided:
                     shed, decided = self.admission.shed_next(), True
-                if shed is not None:
-                    frame = await loop.run_in_executor(self._reader, self._next_shed, source, meta)
-                else:
-                    frame = await loop.run_in_executor(self._reader, self._next_kept, source, meta, not skip)
+                frame = await self._read(source, meta, shed=shed, decode=not skip)
                 if frame is None:
                     ended = True
                     break
@@ -280,16 +294,8 @@ class Generator:
                     self.stats.frames_skipped_backpressure += 1
                     self._skipped_metric.inc()
                     continue
-                if not paced:
-                    # Replayed sources are released at the pace they were recorded at.
-                    if origin is None:
-                        origin = (time.monotonic(), frame.timestamp)
-                    delay = origin[0] + (frame.timestamp - origin[1]) - time.monotonic()
-                    if delay > 0:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._stop.wait(), delay)
-                        if self._stop.is_set():
-                            break
+                if pace is not None and await self._stopped_within(pace.wait_s(frame.timestamp)):
+                    break
                 self.stats.frames_kept += 1
                 batch.append(frame)
                 if shed is None:
@@ -321,6 +327,22 @@ class Generator:
             with contextlib.suppress(Exception):
                 # In the reader thread, so it never races a read still running there.
                 await asyncio.shield(loop.run_in_executor(self._reader, source.close))
+
+    async def _read(self, source: FrameSource, meta: Meta, *, shed: str | None, decode: bool) -> Frame | None:
+        """The next frame, in the reader thread: of a shed segment (no image where the source allows), else a
+        kept one (decoded and resized unless ``decode`` is false: it is to be skipped)."""
+        loop = asyncio.get_running_loop()
+        if shed is not None:
+            return await loop.run_in_executor(self._reader, self._next_shed, source, meta)
+        return await loop.run_in_executor(self._reader, self._next_kept, source, meta, decode)
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        """Wait ``seconds`` (not at all when not positive), less if the generator stops; True if it stopped."""
+        if seconds <= 0:
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        return self._stop.is_set()
 
     async def _put(self, segment: Segment) -> None:
         self._segments_made += 1

@@ -9,7 +9,7 @@ import pytest
 
 from backend.offline import PROCESSOR, SCHEDULER, run_tool
 from common.contracts.offline import AwstreamGrid, AwstreamGridRequest, ProfileReply, ProfileRequest
-from common.errors import ConfigError
+from common.errors import ConfigError, Unavailable
 from common.task import Meta
 
 pytestmark = pytest.mark.integration
@@ -32,3 +32,10 @@ def test_a_reply_is_parsed_into_the_contract() -> None:
     grid = run_tool(SCHEDULER, "awstream-grid", AwstreamGridRequest(params=params, startup=Meta()), AwstreamGrid)
     assert {(k.resolution, k.fps) for k in grid.candidates} == {(r, f) for r in ("360p", "720p") for f in (5.0, 15.0)}
     assert grid.golden.resolution == "720p"
+
+
+def test_a_tool_past_its_time_is_ended_and_said_so() -> None:
+    # No interpreter starts and imports a component in 10 ms: load can only make the tool later.
+    request = AwstreamGridRequest(params={"ladders": {"resolution": ["360p"], "fps": [5.0]}}, startup=Meta())
+    with pytest.raises(Unavailable, match=r"ran past 0 s and was ended"):
+        run_tool(SCHEDULER, "awstream-grid", request, AwstreamGrid, timeout_s=0.01)

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from common.strict import Boolean, Integer, Number
+
 
 class Detection(BaseModel):
     """One object found in one frame."""
 
     model_config = ConfigDict(extra="forbid")
 
-    box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in pixels of the processed frame.")
-    score: float = Field(1.0, ge=0, le=1, description="The model's confidence.")
+    box: tuple[Number, Number, Number, Number] = Field(description="x1, y1, x2, y2 in pixels of the processed frame.")
+    score: Number = Field(1.0, ge=0, le=1, description="The model's confidence.")
     label: str = Field("object", description="The class of the object, as the application names it.")
     text: str | None = Field(None, description="Recognised text, for OCR stages.")
-    track_id: int | None = Field(None, description="Identity of the object across frames, where tracked.")
+    track_id: Integer | None = Field(None, description="Identity of the object across frames, where tracked.")
 
 
 class FrameResult(BaseModel):
@@ -29,9 +31,9 @@ class FrameResult(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    frame_index: int | None = Field(None, description="Source frame index, when known.")
-    width: int | None = Field(None, description="Width of the processed frame, pixels.")
-    height: int | None = Field(None, description="Height of the processed frame, pixels.")
+    frame_index: Integer | None = Field(None, description="Source frame index, when known.")
+    width: Integer | None = Field(None, description="Width of the processed frame, pixels.")
+    height: Integer | None = Field(None, description="Height of the processed frame, pixels.")
     objects: list[Detection] = Field(default_factory=list, description="The detections, in no particular order.")
 
 
@@ -46,7 +48,7 @@ class SegmentResult(BaseModel):
         description="The classes the application detects, as the ground truth names them (its plugin declares "
         "them); empty: the labels it outputs.",
     )
-    reads_text: bool = Field(
+    reads_text: Boolean = Field(
         False, description="True when the application reads the text in its boxes (scored by the text it reads)."
     )
     frames: list[FrameResult] = Field(default_factory=list, description="One entry per processed frame.")

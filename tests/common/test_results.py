@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from common.results import Detection, FrameResult, SegmentResult
 
@@ -31,7 +31,7 @@ def test_a_result_reads_back_from_its_json() -> None:
         (SegmentResult, {"application": "x", "reads_text": 0}, "reads_text"),
     ],
 )
-def test_values_of_another_json_type_are_refused(model: type, body: dict[str, object], field: str) -> None:
+def test_values_of_another_json_type_are_refused(model: type[BaseModel], body: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError, match=field):
         model.model_validate(body)
 

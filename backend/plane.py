@@ -15,6 +15,7 @@ from backend.contracts.views import ResultView, SystemSnapshot
 from backend.deploy.base import Deployer
 from backend.install import Installer
 from backend.settings import BackendSettings
+from backend.snapshot_ring import SnapshotRing
 from backend.store import Store
 from backend.templates import Template
 from backend.views import system_view
@@ -63,9 +64,7 @@ class ControlPlane:
         self.recent: dict[str, collections.OrderedDict[int, ResultView]] = {}
         keep = template.base.log_retention.max_system_snapshots
         # System history outlives the process: it is kept in the store and read back here.
-        self.snapshots: collections.deque[SystemSnapshot] = collections.deque(
-            stored_snapshots(store, keep), maxlen=keep
-        )
+        self.snapshots = SnapshotRing(keep, stored_snapshots(store, keep))
         self._sampler: asyncio.Task[None] | None = None
 
     def component_url(self, component: str, node: str | None = None) -> str:
@@ -92,7 +91,7 @@ class ControlPlane:
         stats = await self.client.get_model(f"{scheduler}/stats", SchedulerStats, timeout=5.0, retries=0)
         snapshot = system_view(resources, stats, time.time())
         self.snapshots.append(snapshot)
-        await asyncio.to_thread(self.store.add_snapshot, snapshot.model_dump(mode="json"), self.snapshots.maxlen or 1)
+        await asyncio.to_thread(self.store.add_snapshot, snapshot.model_dump(mode="json"), self.snapshots.keep)
         return snapshot
 
     def start(self) -> None:

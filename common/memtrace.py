@@ -3,10 +3,12 @@
 With ``DAYU_TRACEMALLOC=<frames>`` (1-100) in its environment, a component starts :mod:`tracemalloc`
 keeping that many frames per allocation, and on ``SIGUSR2`` writes a snapshot of every live allocation
 to ``DAYU_TRACEMALLOC_DIR`` (default: ``dayu-tracemalloc`` in the system's temporary directory) as
-``<service>-<pid>-<seq>.tracemalloc``. Two snapshots of one process, compared with
-``python -m common.memtrace diff OLD NEW``, name the call sites whose live memory grew in between: what
-RSS alone cannot say, and on a shared machine far less noisy than RSS. Unset (the default) nothing is
-traced and no handler is installed: tracing costs every allocation time and memory.
+``<service>-<pid>-<seq>.tracemalloc``. ``DAYU_TRACEMALLOC_SERVICES`` (comma-separated names, e.g.
+``backend``) limits tracing to those services: the rest of the platform runs at full speed, so one
+process can be traced through a long soak without slowing the whole machine down. Two snapshots of one
+process, compared with ``python -m common.memtrace diff OLD NEW``, name the call sites whose live memory
+grew in between: what RSS alone cannot say, and on a shared machine far less noisy than RSS. Unset (the
+default) nothing is traced and no handler is installed: tracing costs every allocation time and memory.
 
 A signal rather than a route: nothing reachable over the network can make a process write files, and a
 process stuck in its event loop still answers it between two bytecodes.
@@ -36,6 +38,7 @@ from common.errors import ConfigError
 
 ENV_FRAMES = "DAYU_TRACEMALLOC"
 ENV_DIR = "DAYU_TRACEMALLOC_DIR"
+ENV_SERVICES = "DAYU_TRACEMALLOC_SERVICES"
 SNAPSHOT_SIGNAL = signal.SIGUSR2
 SUFFIX = ".tracemalloc"
 MAX_FRAMES = 100
@@ -139,6 +142,12 @@ def frames_from_env(environ: dict[str, str] | os._Environ[str] = os.environ) -> 
     return frames
 
 
+def traces_service(service: str, environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
+    """Whether ``DAYU_TRACEMALLOC_SERVICES`` (unset or empty: every service) names ``service``."""
+    named = {name.strip() for name in environ.get(ENV_SERVICES, "").split(",") if name.strip()}
+    return not named or service in named
+
+
 def install(service: str, environ: dict[str, str] | os._Environ[str] = os.environ) -> Tracer | None:
     """Start tracing and the snapshot signal when the environment asks for it; None (and nothing done) when
     it does not. Idempotent: a process traces once, whatever number of apps it builds. The signal handler
@@ -146,7 +155,7 @@ def install(service: str, environ: dict[str, str] | os._Environ[str] = os.enviro
     dumps only through :meth:`Tracer.dump`."""
     global _installed
     frames = frames_from_env(environ)
-    if frames is None:
+    if frames is None or not traces_service(service, environ):
         return None
     if _installed is not None:
         return _installed

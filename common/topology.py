@@ -302,6 +302,31 @@ class StaticTopology(Topology):
         os.replace(tmp, path)
 
 
+class TopologyFile:
+    """A topology file read on demand, parsed again only when it was replaced or changed.
+
+    For a reader that asks on every request (the backend looks a component's URL up for each call it
+    proxies): parsing the YAML each time cost CPU and churned the allocator. The writer replaces the
+    file whole (:meth:`StaticTopology.dump`), so its inode, size or mtime tells a new version; a file
+    that is gone gives None.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._parsed: tuple[tuple[int, int, int], StaticTopology] | None = None
+
+    def read(self) -> StaticTopology | None:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            self._parsed = None
+            return None
+        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if self._parsed is None or self._parsed[0] != stamp:
+            self._parsed = (stamp, StaticTopology.from_file(self.path))
+        return self._parsed[1]
+
+
 class WatchedTopology(StaticTopology):
     """A topology file that is read again when it changes.
 

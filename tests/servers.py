@@ -19,6 +19,8 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
+from tests import loopback
+
 START_TIMEOUT_S = 60.0  # a loaded 2-core machine; a healthy start takes well under a second
 STOP_TIMEOUT_S = 15.0
 
@@ -73,7 +75,7 @@ def spawn(module: str, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[b
             if process.poll() is not None:
                 raise RuntimeError(f"{module} exited with {process.returncode} during startup")
             try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                if loopback.get(f"{url}/health", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

@@ -14,12 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 import yaml
 
-from tests import leftovers
+from tests import leftovers, loopback
 from tests.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -53,8 +52,8 @@ def test_start_twice_stop_twice_leaves_nothing(tmp_path: Path) -> None:
     assert f"http://127.0.0.1:{backend_port}" in first.stdout and token in first.stdout
     pid_files = list((home / ".dayu" / "run" / "pids").glob("*.json"))
     assert pid_files
-    assert httpx.get(f"http://127.0.0.1:{backend_port}/api/dags", timeout=5).status_code == 401
-    authed = httpx.get(
+    assert loopback.get(f"http://127.0.0.1:{backend_port}/api/dags", timeout=5).status_code == 401
+    authed = loopback.get(
         f"http://127.0.0.1:{backend_port}/api/dags", headers={"Authorization": f"Bearer {token}"}, timeout=5
     )
     assert authed.status_code == 200 and authed.json()
@@ -102,7 +101,7 @@ def test_stop_during_an_install_leaves_nothing_running(tmp_path: Path) -> None:
         started = run_dayu("start", template, home)
         assert started.returncode == 0, started.stderr
         token = (home / ".dayu" / "token").read_text().strip()
-        install = httpx.post(
+        install = loopback.post(
             f"http://127.0.0.1:{backend_port}/api/install",
             json={"datasource": "synthetic", "dag": "face-detection", "policy": "fixed"},
             headers={"Authorization": f"Bearer {token}"},

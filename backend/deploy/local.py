@@ -19,7 +19,7 @@ import psutil
 from backend.deploy.base import Deployer, InstanceStatus
 from backend.templates import LocalSettings
 from common.errors import ConfigError
-from common.topology import LinkModel, NodeSpec, StaticTopology, Topology
+from common.topology import LinkModel, NodeSpec, Topology, TopologyFile
 from common.trace import TRACE_DIR, resolve_trace
 from common.workload import Workload
 
@@ -57,6 +57,7 @@ class LocalDeployer(Deployer):
         self.runtime.supervise()  # crashed components come back, also those a previous backend started
         self._procs: dict[int, psutil.Process] = {}  # kept so cpu_percent measures since the previous call
         self._trace: tuple[str, str] | None = None
+        self._topology_file = TopologyFile(self.runtime.topology_path)
 
     def _recover(self) -> dict[str, Workload]:
         """After a backend restart: the workloads of the deployment that is still running."""
@@ -182,8 +183,7 @@ class LocalDeployer(Deployer):
         self.runtime.close()
 
     def topology(self) -> Topology | None:
-        path = self.runtime.topology_path
-        return StaticTopology.from_file(path) if path.is_file() and self._workloads else None
+        return self._topology_file.read() if self._workloads else None
 
 
 def _same_file_as_shipped(trace: str, path: Path) -> bool:

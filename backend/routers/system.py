@@ -40,7 +40,7 @@ async def system(plane: Plane) -> SystemSnapshot:
 async def history(
     plane: Plane, after: float = Query(0.0, ge=0, description="Only snapshots after this time.")
 ) -> SystemHistory:
-    return SystemHistory(snapshots=[s for s in plane.snapshots if s.at > after])
+    return SystemHistory(snapshots=plane.snapshots.after(after))
 
 
 @router.get(
@@ -79,7 +79,7 @@ async def export_system(plane: Plane) -> StreamingResponse:
     if plane.installer.deployed():
         with contextlib.suppress(DayuError):
             await plane.sample_system()  # the export always ends with the present state
-    lines = "".join(s.model_dump_json() + "\n" for s in list(plane.snapshots)).encode()
+    lines = plane.snapshots.json_lines()
     name = f"dayu-system-{int(time.time())}.jsonl.gz"
     headers = {"Content-Disposition": attachment(name)}
     return StreamingResponse(iter([gzip.compress(lines)]), media_type="application/gzip", headers=headers)

@@ -19,6 +19,7 @@ import uvicorn
 
 from backend.app import create_app
 from backend.settings import BackendSettings
+from tests import loopback
 from tests.backend.teardown import Step, TeardownError, kill_leftovers, run_steps, stop_runtime
 from tests.servers import free_port
 
@@ -57,7 +58,7 @@ class RunningBackend:
         deadline = time.monotonic() + 60  # start-up on a loaded machine; a healthy start takes ~1 s
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                if loopback.get(f"{self.url}/health", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

@@ -10,7 +10,6 @@ import json
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from backend.benchpolicies.runner import RunRecords
@@ -19,6 +18,7 @@ from backend.cli import main
 from common.records import DropReason, DropRecord
 from common.results import SegmentResult
 from common.task import Meta
+from tests import loopback
 from tests.services.distributor.test_app import finished_task, post_result, start
 
 pytestmark = pytest.mark.integration
@@ -59,9 +59,9 @@ def _export(tmp_path: Path) -> Path:
         for task_id, reason in ((8, DropReason.QUEUE_FULL), (9, DropReason.QUEUE_FULL)):
             dropped = _task(task_id, t0, resolution="360p", fps=5, node="cloud", execute=0.05).with_cursor("detect")
             drop = DropRecord.of(dropped, reason, "queue full", node="cloud")
-            assert httpx.post(f"{url}/drops", content=drop.model_dump_json()).json()["status"] == "stored"
+            assert loopback.post(f"{url}/drops", content=drop.model_dump_json()).json()["status"] == "stored"
         assert post_result(url, _task(0, t0, resolution="720p", fps=10, node="cloud", execute=0.05, source="cam2"))
-        answer = httpx.get(f"{url}/export")
+        answer = loopback.get(f"{url}/export")
     assert answer.status_code == 200
     path = tmp_path / "export.jsonl.gz"
     path.write_bytes(answer.content)

@@ -22,7 +22,7 @@ import pytest
 from backend.benchpolicies import workload
 from backend.local_runtime.runtime import LocalRuntime
 from common.errors import DayuError
-from tests import leftovers
+from tests import leftovers, loopback
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ def _platform_up(run_dir: Path, bench: subprocess.Popen[bytes]) -> None:
         assert bench.poll() is None, f"bench-policies ended (status {bench.returncode}) before its platform was up"
         if generator.is_file():
             try:
-                if httpx.get(f"{runtime.url('distributor')}/health", timeout=2, trust_env=False).status_code == 200:
+                if loopback.get(f"{runtime.url('distributor')}/health", timeout=2, trust_env=False).status_code == 200:
                     return
             except (httpx.HTTPError, DayuError):
                 pass

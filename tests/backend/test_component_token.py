@@ -19,6 +19,7 @@ from backend.deploy.offline import render_install
 from backend.settings import BackendSettings
 from backend.templates import load_template
 from common.errors import ConfigError
+from tests import loopback
 from tests.backend.deploy.fake_cluster import cluster_nodes
 from tests.servers import free_port
 
@@ -57,7 +58,7 @@ def test_the_backend_refuses_writes_with_the_components_token(tmp_path: Path) ->
 
         def call(method: str, path: str, token: str | None, **kw: object) -> httpx.Response:
             headers = {"Authorization": f"Bearer {token}"} if token else {}
-            return httpx.request(method, f"{url}{path}", headers=headers, timeout=10, **kw)  # type: ignore[arg-type]
+            return loopback.request(method, f"{url}{path}", headers=headers, timeout=10, **kw)  # type: ignore[arg-type]
 
         assert call("GET", "/api/dags", COMPONENTS).status_code == 200
         refused = call("POST", "/api/dags", COMPONENTS, json={"name": "x", "stages": STAGES})

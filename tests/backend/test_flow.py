@@ -29,7 +29,7 @@ import yaml
 
 from backend.local_runtime.processes import spawn
 from common.topology import StaticTopology
-from tests import leftovers
+from tests import leftovers, loopback
 from tests.backend.teardown import Step, TeardownError, kill_leftovers, run_steps, stop_runtime
 from tests.e2e.cluster import wait_until
 from tests.templates import template_copy
@@ -72,7 +72,7 @@ def all_records(url: str, headers: dict[str, str]) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     cursor = 0
     while True:
-        page = httpx.get(f"{url}/api/results/cam-a", params={"after": cursor, "limit": 1000}, headers=headers).json()
+        page = loopback.get(f"{url}/api/results/cam-a", params={"after": cursor, "limit": 1000}, headers=headers).json()
         records += page["records"]
         if not page["records"] or page["cursor"] == cursor:
             return records
@@ -162,13 +162,13 @@ def test_whole_flow(tmp_path: Path) -> None:
         headers = {"Authorization": f"Bearer {token}"}
 
         # Installed with the rest of stage 2: the generator runs and is healthy, but reads nothing yet.
-        instances = httpx.get(f"{url}/api/instances", headers=headers, timeout=10).json()
+        instances = loopback.get(f"{url}/api/instances", headers=headers, timeout=10).json()
         assert [i["ready"] for i in instances if i["component"] == "generator"] == [True]
         topology = StaticTopology.from_file(next((home / ".dayu" / "run").rglob("topology.json")))
         generator_url = topology.component_url("generator/cam-a", "edge1")
 
         def generator() -> dict[str, Any]:
-            answer: dict[str, Any] = httpx.get(f"{generator_url}/status", headers=headers, timeout=10).json()
+            answer: dict[str, Any] = loopback.get(f"{generator_url}/status", headers=headers, timeout=10).json()
             return answer
 
         idle = generator()  # the install waited for all of stage 2, the CLI then took a second or more
@@ -188,7 +188,7 @@ def test_whole_flow(tmp_path: Path) -> None:
         assert any(v["object_count"] > 0 for v in results), [v["object_count"] for v in results]
         with_faces = next(v for v in results if v["object_count"] > 0)
         assert with_faces["objects"][0]["box"] and view["critical_path"][0] == "_start"
-        frame = httpx.get(f"{url}{with_faces['image']}", headers=headers, timeout=10)
+        frame = loopback.get(f"{url}{with_faces['image']}", headers=headers, timeout=10)
         # The stage ran on edge1: the result crossed the link without its segment, which edge1's controller
         # keeps for display; the distributor never had it.
         assert frame.status_code == 200, frame.text
@@ -196,11 +196,11 @@ def test_whole_flow(tmp_path: Path) -> None:
         assert frame.headers["cache-control"] == "no-store"
         distributor_url = topology.component_url("distributor")
         assert (
-            httpx.get(f"{distributor_url}/files/{with_faces['segment']}", headers=headers, timeout=10).status_code
+            loopback.get(f"{distributor_url}/files/{with_faces['segment']}", headers=headers, timeout=10).status_code
             == 404
         )
         edge_url = topology.component_url("controller", "edge1")
-        assert httpx.get(f"{edge_url}/files/{with_faces['segment']}", headers=headers, timeout=10).status_code == 200
+        assert loopback.get(f"{edge_url}/files/{with_faces['segment']}", headers=headers, timeout=10).status_code == 200
         # Without --after the CLI shows the latest records, not the oldest ones.
         latest = ctl(home, "--json", "results", "cam-a", "--limit", "2")
         tail = [json.loads(line) for line in latest.stdout.splitlines() if line.strip()]
@@ -213,9 +213,9 @@ def test_whole_flow(tmp_path: Path) -> None:
                     events.append(json.loads(line[6:]))
                     break
         assert events and events[0]["source_id"] == "cam-a"
-        system = httpx.get(f"{url}/api/system", headers=headers, timeout=10).json()
+        system = loopback.get(f"{url}/api/system", headers=headers, timeout=10).json()
         assert set(system) >= {"cpu", "memory", "bandwidth", "queue_length", "scheduling_overhead"}
-        instances = httpx.get(f"{url}/api/instances", headers=headers, timeout=10).json()
+        instances = loopback.get(f"{url}/api/instances", headers=headers, timeout=10).json()
         assert {i["component"] for i in instances} == {
             "scheduler", "distributor", "monitor", "controller", "processor", "generator"
         }  # fmt: skip

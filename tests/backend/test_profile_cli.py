@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from backend.templates import load_template
@@ -21,6 +20,7 @@ from common.topology import StaticTopology, TopologyModel
 from services.scheduler.app import create_app
 from services.scheduler.config import SchedulerConfig
 from services.scheduler.settings import SchedulerSettings
+from tests import loopback
 from tests.servers import serve
 
 pytestmark = pytest.mark.integration
@@ -66,7 +66,7 @@ def plan(url: str) -> dict[str, Any]:
     catalog = {SERVICE: ServiceType(input="frame", output="bbox")}
     dag = build_dag(DagSpec(stages=[StageSpec(name="f", service=SERVICE)]), catalog)
     request = PlanRequest(source_id="cam0", source_node="edge1", dag=dag, edge_nodes=["edge1", "edge2"])
-    answer = httpx.post(f"{url}/plan", json=request.model_dump(mode="json"), timeout=10)
+    answer = loopback.post(f"{url}/plan", json=request.model_dump(mode="json"), timeout=10)
     assert answer.status_code == 200, answer.text
     return dict(answer.json()["plan"])
 

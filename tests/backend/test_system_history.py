@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from backend.contracts.views import SystemSnapshot
+from backend.snapshot_ring import SnapshotRing
 from backend.store import Store
 from tests.backend.conftest import RunningBackend
 
@@ -24,6 +26,23 @@ def test_store_keeps_the_newest_snapshots(tmp_path: Path) -> None:
         assert [s["at"] for s in again.snapshots(3)] == [2.0, 3.0, 4.0]
     finally:
         again.close()
+
+
+def snapshot(at: float) -> SystemSnapshot:
+    return SystemSnapshot(
+        at=at, cpu={"edge1": 0.25}, memory={"edge1": None}, bandwidth={}, queue_length={"edge1": {"face": 2}}
+    )
+
+
+def test_the_ring_keeps_the_newest_and_gives_back_what_it_was_given() -> None:
+    ring = SnapshotRing(3, [snapshot(1.0), snapshot(2.0)])
+    for at in (3.0, 4.0, 5.0):
+        ring.append(snapshot(at))
+    assert len(ring) == ring.keep == 3
+    assert ring.after(0.0) == [snapshot(3.0), snapshot(4.0), snapshot(5.0)]
+    assert ring.after(4.0) == [snapshot(5.0)] and ring.after(5.0) == []
+    lines = ring.json_lines().decode().splitlines()
+    assert [SystemSnapshot.model_validate_json(line) for line in lines] == ring.after(0.0)
 
 
 def test_history_and_export_survive_a_restart(tmp_path: Path, template_dir: Path) -> None:

@@ -21,6 +21,7 @@ from common.errors import ConfigError, TransportError
 from common.listen import bind_unix
 from common.topology import Endpoint, NodeSpec, StaticTopology, TopologyModel, unix_url
 from common.transport import ServiceClient
+from tests import loopback
 from tests.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -63,13 +64,13 @@ def wait_for(check, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-d
 
 
 def connections(base: str) -> dict[str, float]:
-    text = httpx.get(f"{base}/metrics", timeout=10).text
+    text = loopback.get(f"{base}/metrics", timeout=10).text
     return {m[1]: float(m[2]) for m in re.finditer(r'dayu_connections_total\{listener="(\w+)"\} ([0-9.e+]+)', text)}
 
 
 def answers(base: str) -> bool:
     try:
-        return httpx.get(f"{base}/health", timeout=2).status_code == 200
+        return loopback.get(f"{base}/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 

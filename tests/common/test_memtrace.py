@@ -74,6 +74,18 @@ def test_off_unless_asked() -> None:
     assert not tracemalloc.is_tracing()
 
 
+def test_only_the_named_services_trace() -> None:
+    asked = {memtrace.ENV_FRAMES: "4", memtrace.ENV_SERVICES: " backend, scheduler "}
+    assert memtrace.traces_service("backend", asked) and memtrace.traces_service("scheduler", asked)
+    assert not memtrace.traces_service("controller", asked)
+    # Unset or empty: every service traces.
+    assert memtrace.traces_service("controller", {memtrace.ENV_FRAMES: "4"})
+    assert memtrace.traces_service("controller", {memtrace.ENV_FRAMES: "4", memtrace.ENV_SERVICES: " , "})
+    # A service left out starts nothing: no tracing, no signal handler, no marker.
+    assert memtrace.install("controller", environ=asked) is None
+    assert not tracemalloc.is_tracing()
+
+
 @pytest.mark.parametrize("raw", ["yes", "0", "101", "-3"])
 def test_a_bad_frame_count_is_named(raw: str) -> None:
     with pytest.raises(ConfigError, match=memtrace.ENV_FRAMES):

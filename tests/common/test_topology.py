@@ -9,7 +9,7 @@ import pytest
 
 from common.errors import ConfigError, NotFound
 from common.shaping import LinkSpec
-from common.topology import Endpoint, LinkModel, NodeSpec, StaticTopology, Topology, TopologyModel
+from common.topology import Endpoint, LinkModel, NodeSpec, StaticTopology, Topology, TopologyFile, TopologyModel
 
 pytestmark = pytest.mark.unit
 
@@ -147,3 +147,22 @@ def test_the_interface_is_enough_for_another_implementation():
 def test_model_requires_nodes():
     with pytest.raises(ValueError):
         TopologyModel.model_validate({"nodes": {}})
+
+
+def test_a_topology_file_is_parsed_again_only_when_replaced(tmp_path):
+    path = write(tmp_path, YAML)
+    cached = TopologyFile(path)
+    first = cached.read()
+    assert first is not None
+    check(first)
+    assert cached.read() is first  # unchanged: the parsed topology is reused, not read again
+    # Replaced whole, as the runtime writes it: the new version is read.
+    changed = first.model.model_copy(deep=True)
+    changed.nodes["edge1"].labels["zone"] = "north"
+    StaticTopology(changed).dump(path)
+    second = cached.read()
+    assert second is not None and second is not first
+    assert second.node("edge1").labels == {"zone": "north"}
+    assert cached.read() is second
+    path.unlink()
+    assert cached.read() is None

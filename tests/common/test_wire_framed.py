@@ -25,6 +25,7 @@ from common.wire import (
     link_wait_of,
     read_framed_task,
 )
+from tests import loopback
 from tests.common.dagkit import dag_of
 
 pytestmark = pytest.mark.integration
@@ -70,7 +71,7 @@ async def test_task_and_segment_arrive_in_one_call(serve: Serve, store: Path) ->
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    return httpx.post(f"{url}/tasks", content=body, headers=headers, timeout=10)
+    return loopback.post(f"{url}/tasks", content=body, headers=headers, timeout=10)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import uvicorn
 from datasource.app import create_app
 from datasource.config import DatasourceSettings
 from datasource.synthetic import SyntheticSpec, generate_dataset
+from tests import loopback
 from tests.servers import free_port
 
 TOKEN = "test-token"
@@ -50,4 +51,4 @@ def auth() -> dict[str, str]:
 
 
 def open_source(base: str, source: str, **body: object) -> httpx.Response:
-    return httpx.post(f"{base}/streams/{source}/open", json=body, headers=auth(), timeout=10)
+    return loopback.post(f"{base}/streams/{source}/open", json=body, headers=auth(), timeout=10)

@@ -22,6 +22,7 @@ from backend.datasource_config import SourceEntry
 from backend.settings import BackendSettings
 from common.segment_wire import decode_segment
 from datasource.clips import BUNDLED
+from tests import loopback
 from tests.datasource.server import TOKEN, auth, open_source, running_datasource
 from tests.servers import serve
 
@@ -98,7 +99,7 @@ def test_dayuctl_adds_a_real_clip_that_the_datasource_serves(platform: Platform)
     # the source plays the file as the backend's install would open it
     opened = open_source(platform.datasource, "car-detection", dataset="car-detection")
     assert opened.status_code == 200 and opened.json()["ground_truth"] is False
-    response = httpx.get(
+    response = loopback.get(
         f"{platform.datasource}/streams/car-detection/segment", params={"frames": 2}, headers=auth(), timeout=30
     )
     header, images = decode_segment(response.content)

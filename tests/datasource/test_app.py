@@ -6,20 +6,20 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 import services.generator.source  # noqa: F401  (declares the source family)
 from common.errors import TransportError
 from common.registry import REGISTRY
 from common.segment_wire import decode_segment
+from tests import loopback
 from tests.datasource.server import TOKEN, auth, open_source
 
 pytestmark = pytest.mark.integration
 
 
 def segment(url: str, source: str, **params: object) -> tuple[dict, list]:
-    response = httpx.get(f"{url}/streams/{source}/segment", params=params, headers=auth(), timeout=30)
+    response = loopback.get(f"{url}/streams/{source}/segment", params=params, headers=auth(), timeout=30)
     assert response.status_code == 200, response.text
     header, images = decode_segment(response.content)
     return header.model_dump(), images
@@ -27,7 +27,7 @@ def segment(url: str, source: str, **params: object) -> tuple[dict, list]:
 
 def test_open_info_and_segments_paced_at_source_fps(served: str) -> None:
     assert open_source(served, "cam-a", dataset="tiny").status_code == 200
-    info = httpx.get(f"{served}/streams/cam-a", headers=auth()).json()
+    info = loopback.get(f"{served}/streams/cam-a", headers=auth()).json()
     assert (info["width"], info["height"], info["fps"], info["frames"]) == (320, 192, 30.0, 12)
     assert info["ground_truth"] is True and info["play"] == "cycle"
     started = time.monotonic()
@@ -116,7 +116,7 @@ def test_http_source_rate_hint_and_truth_travel(served: str) -> None:
 
 def test_bad_requests_get_clear_4xx_and_change_nothing(served: str, tmp_path: Path) -> None:
     open_source(served, "cam-c", dataset="tiny")
-    get = lambda path, **p: httpx.get(f"{served}{path}", params=p, headers=auth(), timeout=10)  # noqa: E731
+    get = lambda path, **p: loopback.get(f"{served}{path}", params=p, headers=auth(), timeout=10)  # noqa: E731
     r = get("/streams/cam-c/segment", frames=0)
     assert r.status_code == 400 and "frames must be between" in r.json()["error"]["message"]
     r = get("/streams/nope/segment")
@@ -129,8 +129,8 @@ def test_bad_requests_get_clear_4xx_and_change_nothing(served: str, tmp_path: Pa
     assert r.status_code == 400
     r = open_source(served, "Bad Id", dataset="tiny")
     assert r.status_code in (400, 404)
-    assert httpx.get(f"{served}/streams", timeout=10).status_code == 401
-    ids = {s["id"] for s in httpx.get(f"{served}/streams", headers=auth()).json()}
+    assert loopback.get(f"{served}/streams", timeout=10).status_code == 401
+    ids = {s["id"] for s in loopback.get(f"{served}/streams", headers=auth()).json()}
     assert "cam-d" not in ids and "cam-c" in ids
     # the source still plays after all that
     header, _ = segment(served, "cam-c", client="after", frames=1)
@@ -142,7 +142,7 @@ def test_close_ends_the_stream_for_its_readers(served: str) -> None:
     source = REGISTRY.create("source", "http", {"url": f"{served}/streams/cam-e", "token": TOKEN, "retries": 0})
     source.open()
     assert source.read() is not None
-    assert httpx.post(f"{served}/streams/cam-e/close", headers=auth()).json()["closed"] is True
+    assert loopback.post(f"{served}/streams/cam-e/close", headers=auth()).json()["closed"] is True
     with pytest.raises(TransportError, match="not open"):
         while source.read() is not None:
             pass

@@ -19,6 +19,7 @@ from common.segment_wire import decode_segment
 from datasource.clips import BUNDLED, ensure_real_dataset, real_clips
 from datasource.manifest import load_manifest
 from datasource.rtsp import rtsp_support
+from tests import loopback
 from tests.datasource.server import auth, open_source, running_datasource
 
 pytestmark = pytest.mark.integration
@@ -30,7 +31,7 @@ VIDEO = {**auth(), "Content-Type": "application/octet-stream"}
 
 
 def put(url: str, name: str, body: bytes, **params: str) -> httpx.Response:
-    return httpx.put(f"{url}/datasets/{name}", content=body, params=params, headers=VIDEO, timeout=120)
+    return loopback.put(f"{url}/datasets/{name}", content=body, params=params, headers=VIDEO, timeout=120)
 
 
 def tree(root: Path) -> list[str]:
@@ -71,13 +72,13 @@ def test_a_real_clip_is_served_over_http_without_ground_truth(served: tuple[str,
     assert body["ground_truth"] is False and body["bytes"] == CAR.stat().st_size
     # an H.264 MP4 is kept byte for byte: the RTSP server can play it as it is
     assert (root / "car" / "clips" / "car.mp4").read_bytes() == CAR.read_bytes()
-    assert "car" in httpx.get(f"{url}/datasets", headers=auth()).json()
+    assert "car" in loopback.get(f"{url}/datasets", headers=auth()).json()
 
     opened = open_source(url, "real-cam", dataset="car", play="once")
     assert opened.status_code == 200, opened.text
     info = opened.json()
     assert info["ground_truth"] is False and (info["width"], info["height"], info["frames"]) == (768, 432, 377)
-    response = httpx.get(
+    response = loopback.get(
         f"{url}/streams/real-cam/segment", params={"client": "g", "frames": 3}, headers=auth(), timeout=30
     )
     assert response.status_code == 200, response.text
@@ -142,7 +143,7 @@ def test_hostile_uploads_are_refused_and_change_nothing(served: tuple[str, Path]
     assert not (root.parent / "escape").exists()
     # without a Content-Length the limit holds while the body streams in
     chunks = (car for _ in range(4))
-    streamed = httpx.put(f"{url}/datasets/streamed", content=chunks, headers=VIDEO, timeout=120)
+    streamed = loopback.put(f"{url}/datasets/streamed", content=chunks, headers=VIDEO, timeout=120)
     assert streamed.status_code == 413, streamed.text
     # a name taken by a dataset is a 409, the dataset stays as it was
     taken = put(url, "car", b"\0" * 2048)
@@ -180,4 +181,4 @@ def test_an_added_real_clip_is_served_over_rtsp(tmp_path: Path, monkeypatch: pyt
             cap.release()
         assert all(ok for ok, _ in frames) and frames[0][1].shape == (432, 768, 3)
         assert opened.json()["ground_truth"] is False
-        assert httpx.post(f"{url}/streams/car-rtsp/close", headers=auth()).json()["closed"] is True
+        assert loopback.post(f"{url}/streams/car-rtsp/close", headers=auth()).json()["closed"] is True

@@ -17,11 +17,11 @@ import sys
 from pathlib import Path
 
 import cv2
-import httpx
 import numpy as np
 import pytest
 
 from datasource.clips import BUNDLED
+from tests import loopback
 from tests.templates import template_copy
 
 pytestmark = pytest.mark.e2e
@@ -61,11 +61,11 @@ def test_a_real_clip_from_upload_to_results(tmp_path: Path) -> None:
         token = (home / ".dayu" / "token").read_text().strip()
         url = (home / ".dayu" / "run" / "backend.url").read_text().strip()
         headers = {"Authorization": f"Bearer {token}"}
-        page = httpx.get(f"{url}/api/results/car", params={"tail": 5}, headers=headers, timeout=30).json()
+        page = loopback.get(f"{url}/api/results/car", params={"tail": 5}, headers=headers, timeout=30).json()
         latest = next(v for v in reversed(page["records"]) if v.get("image"))
         assert latest["accuracy_reference"] == "golden"
-        bare = httpx.get(f"{url}{latest['image']}", params={"boxes": "false"}, headers=headers, timeout=30)
-        drawn = httpx.get(f"{url}{latest['image']}", headers=headers, timeout=30)
+        bare = loopback.get(f"{url}{latest['image']}", params={"boxes": "false"}, headers=headers, timeout=30)
+        drawn = loopback.get(f"{url}{latest['image']}", headers=headers, timeout=30)
         assert bare.status_code == drawn.status_code == 200, bare.text
         image = cv2.imdecode(np.frombuffer(bare.content, np.uint8), cv2.IMREAD_COLOR)
         # the default plan's resolution, keeping the clip's 16:9 shape

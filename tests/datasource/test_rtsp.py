@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
-import httpx
 import pytest
 
 from datasource.rtsp import PACKAGES, rtsp_support
+from tests import loopback
 from tests.datasource.server import auth, make_dataset, open_source, running_datasource
 
 pytestmark = pytest.mark.integration
@@ -46,11 +46,11 @@ def test_rtsp_stream_is_read_by_opencv(root: Path, monkeypatch: pytest.MonkeyPat
             cap.release()
         assert all(ok for ok, _ in frames)
         assert frames[0][1].shape == (192, 320, 3)
-        segment = httpx.get(f"{url}/streams/cam-rtsp/segment", headers=auth(), timeout=10)
+        segment = loopback.get(f"{url}/streams/cam-rtsp/segment", headers=auth(), timeout=10)
         assert segment.status_code == 409 and "RTSP" in segment.json()["error"]["message"]
-        pid_holder = httpx.get(f"{url}/streams/cam-rtsp", headers=auth()).json()
+        pid_holder = loopback.get(f"{url}/streams/cam-rtsp", headers=auth()).json()
         assert pid_holder["mode"] == "rtsp"
-        assert httpx.post(f"{url}/streams/cam-rtsp/close", headers=auth()).json()["closed"] is True
+        assert loopback.post(f"{url}/streams/cam-rtsp/close", headers=auth()).json()["closed"] is True
 
 
 def test_rtsp_without_the_system_packages_is_a_clear_503(root: Path) -> None:
@@ -58,5 +58,5 @@ def test_rtsp_without_the_system_packages_is_a_clear_503(root: Path) -> None:
         r = open_source(url, "cam-rtsp", dataset="tiny", mode="rtsp")
         assert r.status_code == 503
         assert PACKAGES in r.json()["error"]["message"]
-        assert httpx.get(f"{url}/streams", headers=auth()).json() == []
+        assert loopback.get(f"{url}/streams", headers=auth()).json() == []
         assert open_source(url, "cam-http", dataset="tiny").status_code == 200  # everything else still works

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from backend.local_runtime.runtime import LocalRuntime
 from common.dag import critical_path
 from common.task import END, START, Task
+from tests import loopback
 from tests.e2e.cluster import (
     LINKS,
     NODES,
@@ -46,14 +46,14 @@ SCHEDULED: dict[str, Any] = {
 
 
 def generator_status(rt: LocalRuntime) -> dict[str, dict[str, Any]]:
-    return {s: httpx.get(rt.url(f"gen-{s}") + "/status", timeout=5).json() for s in SOURCES}
+    return {s: loopback.get(rt.url(f"gen-{s}") + "/status", timeout=5).json() for s in SOURCES}
 
 
 def all_records(rt: LocalRuntime) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     cursor = 0
     while True:
-        page = httpx.get(rt.url("distributor") + f"/results?after={cursor}&limit=1000", timeout=5).json()
+        page = loopback.get(rt.url("distributor") + f"/results?after={cursor}&limit=1000", timeout=5).json()
         records.extend(page["records"])
         if not page["records"] or page["cursor"] == cursor:
             return records
@@ -116,7 +116,7 @@ def check_scheduler(rt: LocalRuntime, policy: str, status: dict[str, dict[str, A
     for source, st in status.items():
         assert st["plans_received"] >= 3 and st["plan_failures"] == 0, (source, st)
         assert st["plan"]["meta"]["resolution"] == POLICY_META["resolution"], st["plan"]
-    stats = httpx.get(rt.url("scheduler") + "/stats", timeout=5).json()
+    stats = loopback.get(rt.url("scheduler") + "/stats", timeout=5).json()
     assert stats["agents"] == {s: policy for s in SOURCES}, stats
     assert stats["plans_served"] >= sum(st["plans_received"] for st in status.values()), stats
     decision = stats["decision_ms"]
@@ -124,7 +124,7 @@ def check_scheduler(rt: LocalRuntime, policy: str, status: dict[str, dict[str, A
     assert 0 <= decision["p50"] <= decision["p99"] <= decision["max"], decision
     feedback = wait_until(
         lambda: (lambda f: f if f["tasks"] >= results else None)(
-            httpx.get(rt.url("scheduler") + "/stats", timeout=5).json()["feedback"]
+            loopback.get(rt.url("scheduler") + "/stats", timeout=5).json()["feedback"]
         ),
         timeout=60,
         what="feedback of every result at the scheduler",
@@ -169,8 +169,8 @@ def test_cloud_only_every_task_ends_as_a_result(cloud_only: LocalRuntime) -> Non
 def test_hostile_requests_get_4xx_and_change_nothing(cloud_only: LocalRuntime, tmp_path: Path) -> None:
     wait_accounted(cloud_only)
     controller = cloud_only.url("controller-edge1")
-    before = httpx.get(controller + "/status").json()
-    stats_before = httpx.get(cloud_only.url("distributor") + "/stats").json()
+    before = loopback.get(controller + "/status").json()
+    stats_before = loopback.get(cloud_only.url("distributor") + "/stats").json()
     task = Task.model_validate(all_records(cloud_only)[0]["task"]).model_copy(
         update={"cursor": START, "came_from": None, "task_uuid": "f" * 32}
     )
@@ -207,26 +207,26 @@ def test_hostile_requests_get_4xx_and_change_nothing(cloud_only: LocalRuntime, t
         ("not a task", {"json": {"hello": "world"}}, 400, "source_id"),
     ]
     for label, kwargs, code, needle in cases:
-        response = httpx.post(controller + "/tasks", timeout=10, **kwargs)
+        response = loopback.post(controller + "/tasks", timeout=10, **kwargs)
         assert response.status_code == code, (label, response.status_code, response.text)
         assert needle in response.json()["error"]["message"], (label, response.text)
-    assert httpx.put(controller + "/files/..%2F..%2Fescape", content=b"x").status_code in (400, 404)
-    assert httpx.put(controller + "/files/x.mp4", content=b"\0" * (3 * 1024 * 1024)).status_code == 413
+    assert loopback.put(controller + "/files/..%2F..%2Fescape", content=b"x").status_code in (400, 404)
+    assert loopback.put(controller + "/files/x.mp4", content=b"\0" * (3 * 1024 * 1024)).status_code == 413
     assert not (work.parent / "escape").exists() and not (work / "big.mp4").exists() and not (work / "e.mp4").exists()
 
     # A truncated MP4 reaching a processor is refused with a 422 that says so.
     processor = cloud_only.url("proc-face-detection-cloud")
     truncated = Task.model_validate(with_payload("truncated.mp4")).model_copy(update={"cursor": "face"})
     (cloud_only.work_dir("cloud") / "truncated.mp4").write_bytes((work / "truncated.mp4").read_bytes())
-    response = httpx.post(processor + "/process", content=truncated.to_json(), timeout=10)
+    response = loopback.post(processor + "/process", content=truncated.to_json(), timeout=10)
     assert response.status_code == 422, response.text
-    assert httpx.post(processor + "/process", content=b"[1,2", timeout=10).status_code == 400
+    assert loopback.post(processor + "/process", content=b"[1,2", timeout=10).status_code == 400
 
     for name in ("controller-edge1", "controller-cloud", "proc-face-detection-cloud", "distributor", "gen-s1"):
-        assert httpx.get(cloud_only.url(name) + "/health").status_code == 200, name
-    after = httpx.get(controller + "/status").json()
+        assert loopback.get(cloud_only.url(name) + "/health").status_code == 200, name
+    after = loopback.get(controller + "/status").json()
     assert after["counts"] == before["counts"] and after["drops"] == before["drops"]
-    assert httpx.get(cloud_only.url("distributor") + "/stats").json()["sources"] == stats_before["sources"]
+    assert loopback.get(cloud_only.url("distributor") + "/stats").json()["sources"] == stats_before["sources"]
 
 
 def test_edge_only_every_task_ends_as_a_result(tmp_path: Path) -> None:
@@ -296,7 +296,7 @@ def test_stopping_a_processor_mid_run_reroutes_or_drops_never_loses(tmp_path: Pa
         rerouted = [r for r in s1 if r["kind"] == "result" and r["task"]["dag"]["face"]["node"] == "cloud"]
         dropped = [r for r in s1 if r["kind"] == "drop"]
         assert rerouted or dropped, "the stopped processor changed nothing"
-        controller = httpx.get(rt.url("controller-edge1") + "/status").json()
+        controller = loopback.get(rt.url("controller-edge1") + "/status").json()
         assert controller["counts"].get("rerouted", 0) + sum(controller["drops"].values()) >= 1
     finally:
         rt.stop(timeout=10)

@@ -9,11 +9,11 @@ import json
 import re
 from pathlib import Path
 
-import httpx
 import pytest
 
 from backend.local_runtime.runtime import LocalRuntime
 from common.task import END, Task
+from tests import loopback
 from tests.e2e.cluster import LINKS, NODES, deployment, wait_until, write_video
 from tests.e2e.test_pipeline import all_records
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 
 def connections(rt: LocalRuntime, name: str) -> dict[str, float]:
     """What ``name`` accepted, by listener; asked over TCP, where health and metrics stay."""
-    text = httpx.get(rt.url(name) + "/metrics", timeout=10).text
+    text = loopback.get(rt.url(name) + "/metrics", timeout=10).text
     return {m[1]: float(m[2]) for m in re.finditer(r'dayu_connections_total\{listener="(\w+)"\} ([0-9.e+]+)', text)}
 
 
@@ -39,7 +39,7 @@ def test_same_node_hops_use_unix_sockets_and_cross_node_hops_stay_tcp_and_shaped
         assert edge["components"]["generator/s1"]["socket"] is None  # called by the backend only
 
         def finished() -> dict[str, object] | None:
-            status = httpx.get(rt.url("gen-s1") + "/status", timeout=5).json()
+            status = loopback.get(rt.url("gen-s1") + "/status", timeout=5).json()
             return status if status["finished"] else None
 
         status = wait_until(finished, timeout=60, what="the generator to finish")

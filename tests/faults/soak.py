@@ -220,17 +220,21 @@ class Snapshots:
     snapshot every ``every_s`` seconds; at the end, per process, the call sites that grew most from its
     first snapshot to its last."""
 
-    def __init__(self, directory: Path, frames: int, every_s: float) -> None:
+    def __init__(self, directory: Path, frames: int, every_s: float, services: str = "") -> None:
         self.directory = directory
         self.every_s = every_s
         self.next_at = 0.0
         self.frames = frames
+        self.services = services
 
     def environment(self) -> dict[str, str]:
         """For the environment of every process dayu.sh starts (the backend, and through it every
         component). Never set in this process's own environment: a test that made the soak's tracing
         variables outlive it had every later in-process server traced, and the suite ran ten times slower."""
-        return {memtrace.ENV_FRAMES: str(self.frames), memtrace.ENV_DIR: str(self.directory)}
+        env = {memtrace.ENV_FRAMES: str(self.frames), memtrace.ENV_DIR: str(self.directory)}
+        if self.services:
+            env[memtrace.ENV_SERVICES] = self.services
+        return env
 
     def maybe_take(self, elapsed: float, pids: set[int]) -> None:
         """Signal the platform's live processes (``pids``, from its pid files) that say they handle the
@@ -274,6 +278,7 @@ def soak(args: argparse.Namespace, journal: Journal) -> int:
             args.snapshot_dir or Path(tempfile.mkdtemp(prefix="dayu-soak-tracemalloc-")),
             args.tracemalloc,
             args.snapshot_every * 60,
+            args.tracemalloc_only,
         )
         if args.tracemalloc
         else None
@@ -520,6 +525,12 @@ def main() -> int:
     parser.add_argument("--stop-at", metavar="HH:MM", help="stop sampling by this UTC time at the latest")
     parser.add_argument(
         "--tracemalloc", type=int, metavar="FRAMES", help="trace every process's allocations (common.memtrace)"
+    )
+    parser.add_argument(
+        "--tracemalloc-only",
+        default="",
+        metavar="NAMES",
+        help="with --tracemalloc: trace only these services (comma-separated, e.g. backend); the rest run untraced",
     )
     parser.add_argument("--snapshot-every", type=float, default=3.0, help="minutes between tracemalloc snapshots")
     parser.add_argument("--snapshot-dir", type=Path, help="where the snapshots go (default: a new temporary folder)")

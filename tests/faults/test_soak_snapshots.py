@@ -30,6 +30,8 @@ def test_snapshots_of_armed_processes_and_their_growth(tmp_path: Path, capsys: p
     snapshots = Snapshots(tmp_path, frames=5, every_s=60.0)
     env = snapshots.environment()
     assert env == {memtrace.ENV_FRAMES: "5", memtrace.ENV_DIR: str(tmp_path)}
+    only = Snapshots(tmp_path, frames=5, every_s=60.0, services="backend").environment()
+    assert only == {**env, memtrace.ENV_SERVICES: "backend"}
     # Only the platform's processes are traced: this process's environment, read by every later in-process
     # server of the suite, is left as it was.
     assert dict(os.environ) == before

@@ -11,11 +11,11 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from backend.app import create_app
 from backend.settings import BackendSettings
+from tests import loopback
 from tests.frontend.bench_suite import write_suite
 from tests.servers import serve
 
@@ -52,14 +52,14 @@ def backend(tmp_path: Path) -> Iterator[str]:
 
 def test_policy_bench_absent_then_present(backend: str, tmp_path: Path) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    empty = httpx.get(f"{backend}/api/bench/policies", headers=auth, timeout=10)
+    empty = loopback.get(f"{backend}/api/bench/policies", headers=auth, timeout=10)
     assert empty.status_code == 200 and empty.json()["available"] is False
 
     folder = tmp_path / "dayu" / "bench" / "policies"
     written = write_suite(folder, png())
     (folder / "delay.png").write_bytes(png())
     (folder / "notes.txt").write_text("not served")
-    summary = httpx.get(f"{backend}/api/bench/policies", headers=auth, timeout=10).json()
+    summary = loopback.get(f"{backend}/api/bench/policies", headers=auth, timeout=10).json()
     assert summary["available"] is True and summary["error"] is None and summary["results_file"] is True
     cases = summary["suite"]["cases"]
     assert [c["key"] for c in cases] == [*written["held_out"], *written["tuned_on"]]
@@ -69,12 +69,12 @@ def test_policy_bench_absent_then_present(backend: str, tmp_path: Path) -> None:
     assert summary["plots"] == sorted([*case_plots, "delay.png"])
     assert [c["plots"] for c in cases] == [[f"{c['key']}--latency_cdf.png"] for c in cases]
 
-    image = httpx.get(f"{backend}/api/bench/policies/files/delay.png", params={"token": TOKEN}, timeout=10)
+    image = loopback.get(f"{backend}/api/bench/policies/files/delay.png", params={"token": TOKEN}, timeout=10)
     assert image.status_code == 200 and image.headers["content-type"] == "image/png"
     assert image.content == (folder / "delay.png").read_bytes()
-    assert httpx.get(f"{backend}/api/bench/policies/files/delay.png", timeout=10).status_code == 401
+    assert loopback.get(f"{backend}/api/bench/policies/files/delay.png", timeout=10).status_code == 401
     for bad, status in (("notes.txt", 400), ("..%2Fbackend%2Ftoken.json", 404), ("missing.png", 404)):
-        answer = httpx.get(f"{backend}/api/bench/policies/files/{bad}", headers=auth, timeout=10)
+        answer = loopback.get(f"{backend}/api/bench/policies/files/{bad}", headers=auth, timeout=10)
         assert answer.status_code == status, (bad, answer.text)
         assert answer.json()["error"]["message"]
 
@@ -83,23 +83,23 @@ def test_broken_results_json_is_reported_not_raised(backend: str, tmp_path: Path
     folder = tmp_path / "dayu" / "bench" / "policies"
     folder.mkdir(parents=True)
     (folder / "results.json").write_text("{not json")
-    summary = httpx.get(f"{backend}/api/bench/policies", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    summary = loopback.get(f"{backend}/api/bench/policies", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
     assert summary.status_code == 200
     assert summary.json()["error"].startswith("results.json does not parse as JSON")
     assert summary.json()["available"] is False and summary.json()["suite"] is None
 
     (folder / "results.json").write_text(json.dumps({"fixed": {"delay_p50": 0.2}}))
     (folder / "table.md").write_text("| policy | delay |\n|---|---|\n| fixed | 0.2 |\n")
-    summary = httpx.get(f"{backend}/api/bench/policies", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    summary = loopback.get(f"{backend}/api/bench/policies", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
     assert "is not a policy benchmark's results" in summary.json()["error"]
     assert summary.json()["available"] is True and "| fixed | 0.2 |" in summary.json()["table"]
 
 
 def test_root_says_when_the_dashboard_was_not_built(backend: str) -> None:
-    page = httpx.get(f"{backend}/", timeout=10)
+    page = loopback.get(f"{backend}/", timeout=10)
     assert page.status_code == 503
     assert "dashboard was not built" in page.text and "/docs" in page.text
-    assert httpx.get(f"{backend}/health", timeout=10).status_code == 200
+    assert loopback.get(f"{backend}/health", timeout=10).status_code == 200
 
 
 def test_root_serves_a_built_dashboard(tmp_path: Path) -> None:
@@ -108,10 +108,10 @@ def test_root_serves_a_built_dashboard(tmp_path: Path) -> None:
     (dist / "index.html").write_text("<!doctype html><title>Dayu</title><div id=app></div>")
     (dist / "assets" / "app.js").write_text("console.log('dayu')")
     with serve(create_app(settings(tmp_path, dist))) as url:
-        page = httpx.get(f"{url}/", timeout=10)
+        page = loopback.get(f"{url}/", timeout=10)
         assert page.status_code == 200 and "<div id=app>" in page.text
-        assert httpx.get(f"{url}/assets/app.js", timeout=10).text == "console.log('dayu')"
-        assert httpx.get(f"{url}/api/dags", timeout=10).status_code == 401
+        assert loopback.get(f"{url}/assets/app.js", timeout=10).text == "console.log('dayu')"
+        assert loopback.get(f"{url}/api/dags", timeout=10).status_code == 401
 
 
 @pytest.mark.unit

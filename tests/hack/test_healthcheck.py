@@ -17,6 +17,7 @@ import uvicorn
 
 from common.config import ServiceSettings
 from common.service import create_service
+from tests import loopback
 from tests.hack.images import ROOT
 from tests.servers import free_port
 
@@ -35,7 +36,7 @@ def serve(status: str) -> Iterator[int]:
     deadline = time.monotonic() + 60  # start-up on a loaded machine
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+            if loopback.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                 break
         except httpx.TransportError:
             time.sleep(0.05)

@@ -20,6 +20,7 @@ import pytest
 from backend.local_runtime.netns import Namespaces, unavailable_reason
 from backend.local_runtime.runtime import LocalRuntime
 from common.workload import Workload
+from tests import loopback
 
 pytestmark = pytest.mark.integration
 
@@ -223,7 +224,7 @@ def test_an_outage_holds_traffic_and_it_resumes_after(tmp_path: Path, mode: str)
     try:
         assert rt.link_status()["mode"] == mode
         samples = _measured(rt, seconds=2 * OUTAGE_PERIOD + 1.0)
-        alive = httpx.get(rt.url("monitor-edge1") + "/resources", timeout=10, trust_env=False)
+        alive = loopback.get(rt.url("monitor-edge1") + "/resources", timeout=10, trust_env=False)
         assert alive.status_code == 200
     finally:
         rt.stop(timeout=5)

@@ -11,13 +11,13 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from backend.local_runtime.ports import PortAllocator, bindable, runtime_range
 from backend.local_runtime.runtime import PORT_RETRIES, LocalRuntime
 from common.errors import ConfigError, Unavailable
 from common.workload import Workload
+from tests import loopback
 
 NODES = {"cloud": {"role": "cloud"}, "edge1": {"role": "edge"}}
 
@@ -198,7 +198,7 @@ def test_a_port_taken_before_the_workload_binds_it_is_replaced(tmp_path: Path) -
         assert taken not in [s["port"] for s in status.values()]
         distributor = rt.topology().component_url("distributor")
         assert distributor == rt.url("distributor")  # the topology names the port it runs on now
-        assert httpx.get(distributor + "/health", timeout=5).status_code == 200
+        assert loopback.get(distributor + "/health", timeout=5).status_code == 200
     finally:
         rt.stop(timeout=10)
         ports.close()

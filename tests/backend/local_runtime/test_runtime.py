@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 
@@ -20,6 +19,7 @@ from backend.local_runtime.runtime import LocalRuntime, launch_order
 from common.errors import Conflict, InvalidInput, Unavailable
 from common.topology import WatchedTopology
 from common.workload import Workload
+from tests import loopback
 
 pytestmark = pytest.mark.integration
 
@@ -57,8 +57,8 @@ def test_start_status_and_stop_from_another_instance(tmp_path: Path) -> None:
         status = rt.status()
         assert all(s["alive"] and s["healthy"] for s in status.values()), status
         edge_url = rt.url("controller-edge1")
-        assert httpx.get(edge_url + "/status").status_code == 401  # the token is required
-        body = httpx.get(edge_url + "/status", headers={"Authorization": "Bearer s3cret"}).json()
+        assert loopback.get(edge_url + "/status").status_code == 401  # the token is required
+        body = loopback.get(edge_url + "/status", headers={"Authorization": "Bearer s3cret"}).json()
         assert body["node"] == "edge1"
         with pytest.raises(Conflict, match="already running"):
             rt.start(NODES, LINKS, workloads)

@@ -9,13 +9,13 @@ import signal
 import time
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 
 from backend.local_runtime.runtime import LocalRuntime
 from backend.local_runtime.supervisor import Backoff
 from common.workload import Workload
+from tests import loopback
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,7 @@ def test_a_killed_component_is_reaped_restarted_and_counted(tmp_path: Path) -> N
         assert not_a_zombie_of_ours(before["pid"])
         assert rt.status()["controller-cloud"]["restarts"] == 0
         headers = {"Authorization": "Bearer t"}
-        assert httpx.get(f"http://127.0.0.1:{after['port']}/status", headers=headers).status_code == 200
+        assert loopback.get(f"http://127.0.0.1:{after['port']}/status", headers=headers).status_code == 200
         # A second crash right away: counted again, and the supervisor waits longer before it.
         os.kill(after["pid"], signal.SIGKILL)
         again = wait_for(

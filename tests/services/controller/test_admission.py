@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -18,6 +17,7 @@ from common.contracts.controller import TaskAccepted
 from services.controller.admission import MAX_REASON, Admission, AdmissionConfig, Pressure, pressure_key
 from services.controller.app import create_app
 from services.controller.config import ControllerConfig, ControllerSettings
+from tests import loopback
 from tests.e2e.cluster import wait_until
 from tests.servers import free_port, serve
 from tests.services.controller.test_controller import Recorder, fake_distributor, make_task
@@ -316,7 +316,7 @@ def test_a_controller_whose_stage_refuses_tells_its_senders_and_the_next_node_up
             task = make_task(spec, task_id, nodes={"_start": node, "a": "cloud"})
             submitted.append(task.task_uuid)
             (work[node] / (task.payload.file_name or "")).write_bytes(os.urandom(500))
-            reply = httpx.post(base + "/tasks", json=json.loads(task.to_json()), timeout=10)
+            reply = loopback.post(base + "/tasks", json=json.loads(task.to_json()), timeout=10)
             assert reply.status_code == 202, reply.text
             return TaskAccepted.model_validate_json(reply.content)
 
@@ -329,7 +329,7 @@ def test_a_controller_whose_stage_refuses_tells_its_senders_and_the_next_node_up
         )
         assert "stage 'svc-a' took 0 and refused" in cloud_said.pressure and "'cloud'" in cloud_said.pressure
         assert pressure_key(cloud_said.pressure) in ("cloud:queue_full", "cloud:recovering+queue_full")
-        status = httpx.get(cloud + "/status", timeout=5).json()
+        status = loopback.get(cloud + "/status", timeout=5).json()
         assert status["admit"] < 1.0 and status["congested_intervals"] >= 1
         # The edge's own stage never refused; its uploads to the cloud hear the cloud's share and pass it on.
         edge_said = wait_until(
@@ -339,7 +339,7 @@ def test_a_controller_whose_stage_refuses_tells_its_senders_and_the_next_node_up
             what="the edge controller to pass the cloud's share on",
         )
         assert "'cloud'" in edge_said.pressure and pressure_key(edge_said.pressure).startswith("cloud:")
-        assert httpx.get(edge + "/status", timeout=5).json()["congested_intervals"] == 0
+        assert loopback.get(edge + "/status", timeout=5).json()["congested_intervals"] == 0
         # Every task so far ends as a drop record: refused at the stage, nothing lost.
         wait_until(lambda: len(rec.drops) == len(submitted), timeout=30, what="a drop record per task")
         assert sorted(d["task_uuid"] for d in rec.drops) == sorted(submitted) == sorted(set(refused))

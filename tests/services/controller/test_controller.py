@@ -24,6 +24,7 @@ from common.task import Payload, Task
 from services.controller.app import create_app
 from services.controller.cleanup import remove_old_files
 from services.controller.config import ControllerConfig, ControllerSettings
+from tests import loopback
 from tests.e2e.cluster import wait_until
 from tests.servers import free_port, serve
 
@@ -119,7 +120,7 @@ class Cluster:
     def submit(self, task: Task, node: str = "cloud", size: int = 1000) -> httpx.Response:
         name = task.payload.file_name or ""
         (self.work[node] / name).write_bytes(os.urandom(size))
-        return httpx.post(self.urls[node] + "/tasks", json=json.loads(task.to_json()), timeout=10)
+        return loopback.post(self.urls[node] + "/tasks", json=json.loads(task.to_json()), timeout=10)
 
 
 def make_task(spec: dict[str, Any], task_id: int = 0, *, nodes: dict[str, str] | None = None) -> Task:
@@ -201,7 +202,7 @@ def test_a_full_processor_queue_drops_the_branch_and_its_waiting_sibling(cluster
     reasons = sorted(d["reason"] for d in drops)
     assert reasons == ["branch_dropped", "queue_full"], reasons  # the sibling goes at once, not at the timeout
     assert not cluster.rec.results
-    status = httpx.get(cluster.urls["cloud"] + "/status").json()
+    status = loopback.get(cluster.urls["cloud"] + "/status").json()
     assert status["joins_pending"] == 0
 
 
@@ -253,11 +254,11 @@ def test_a_result_finished_on_the_edge_crosses_the_link_without_its_segment(tmp_
         assert not (c.work["cloud"] / "seg-0.mp4").exists()
         task_bits = len(result.to_json()) * 8
         assert 0.5 * task_bits / 0.5e6 < (result.dag["_end"].timings.transmit or 0.0) < 5.0
-        kept = httpx.get(c.urls["edge"] + "/files/seg-0.mp4", timeout=10)
+        kept = loopback.get(c.urls["edge"] + "/files/seg-0.mp4", timeout=10)
         assert kept.status_code == 200 and kept.content == (c.work["edge"] / "seg-0.mp4").read_bytes()
-        missing = httpx.get(c.urls["edge"] + "/files/seg-9.mp4", timeout=10)
+        missing = loopback.get(c.urls["edge"] + "/files/seg-9.mp4", timeout=10)
         assert missing.status_code == 404 and "seg-9.mp4" in missing.json()["error"]["message"]
-        assert httpx.get(c.urls["edge"] + "/files/..", timeout=10).status_code in (400, 404)
+        assert loopback.get(c.urls["edge"] + "/files/..", timeout=10).status_code in (400, 404)
 
 
 def test_results_carry_their_segment_when_configured(tmp_path: Path) -> None:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -27,6 +26,7 @@ from common.wire import LINK_WAIT_HEADER
 from services.controller.app import create_app
 from services.controller.config import ControllerConfig, ControllerSettings
 from services.controller.journal import LOG_NAME, InflightJournal
+from tests import loopback
 from tests.e2e.cluster import wait_until
 from tests.servers import free_port, serve
 from tests.services.controller.test_controller import Recorder as DistRecorder
@@ -113,7 +113,7 @@ def node(tmp_path: Path) -> Iterator[Node]:
 
 def submit(node: Node, task: Task, body: bytes, headers: dict[str, str] | None = None) -> dict[str, Any]:
     (node.work / (task.payload.file_name or "")).write_bytes(b"segment")
-    reply = httpx.post(
+    reply = loopback.post(
         node.url + "/tasks",
         content=body,
         headers={"content-type": "application/json", **(headers or {})},

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from services.controller.app import create_app
@@ -20,6 +19,7 @@ from services.controller.config import ControllerConfig, ControllerSettings
 from services.distributor.app import create_app as create_distributor
 from services.distributor.config import DistributorConfig
 from services.distributor.settings import DistributorSettings
+from tests import loopback
 from tests.e2e.cluster import wait_until
 from tests.servers import free_port, serve
 from tests.services.controller.test_controller import SERVICES, Recorder, fake_processor, make_task
@@ -82,12 +82,12 @@ class Node:
     def submit(self, url: str, task_id: int, service: str) -> None:
         task = make_task({"stages": [{"name": "s", "service": service}]}, task_id)
         (self.work / (task.payload.file_name or "")).write_bytes(b"segment")
-        response = httpx.post(url + "/tasks", json=json.loads(task.to_json()), timeout=10)
+        response = loopback.post(url + "/tasks", json=json.loads(task.to_json()), timeout=10)
         assert response.status_code == 202 and response.json()["outcome"] == "accepted"
 
 
 def status(url: str) -> dict[str, Any]:
-    body: dict[str, Any] = httpx.get(url + "/status", timeout=5).json()
+    body: dict[str, Any] = loopback.get(url + "/status", timeout=5).json()
     return body
 
 
@@ -107,7 +107,7 @@ def test_a_result_and_a_drop_made_while_the_distributor_is_down_arrive_after_a_r
             assert status(url)["outbox"]["pending"] == 2
             with node.distributor() as dist:
                 records = wait_until(
-                    lambda: (r := httpx.get(dist + "/results", timeout=5).json()["records"]) and len(r) >= 2 and r,
+                    lambda: (r := loopback.get(dist + "/results", timeout=5).json()["records"]) and len(r) >= 2 and r,
                     timeout=60,
                     what="both records at the distributor",
                 )
@@ -116,6 +116,6 @@ def test_a_result_and_a_drop_made_while_the_distributor_is_down_arrive_after_a_r
                 wait_until(lambda: status(url)["outbox"]["pending"] == 0, timeout=60, what="an empty outbox")
                 after = status(url)
                 assert after["outbox"]["delivered_later"] == 2 and after["counts"]["unrecorded"] == 0
-                metrics = httpx.get(url + "/metrics", timeout=5).text
+                metrics = loopback.get(url + "/metrics", timeout=5).text
                 assert "dayu_outbox_delivered_total 2.0" in metrics and "dayu_outbox_pending 0.0" in metrics
     assert not spool.exists()

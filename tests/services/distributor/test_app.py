@@ -22,6 +22,7 @@ from services.distributor.settings import DistributorSettings
 from services.scheduler.app import create_app as create_scheduler
 from services.scheduler.config import SchedulerConfig
 from services.scheduler.settings import SchedulerSettings
+from tests import loopback
 from tests.e2e.cluster import wait_until
 from tests.servers import free_port, serve
 from tests.services.processor.segments import CATALOG, plain_segment
@@ -77,16 +78,16 @@ def branch_copies(task_id: int = 0) -> list[Task]:
 
 
 def post_result(url: str, task: Task, payload: bytes | None = None) -> httpx.Response:
-    return httpx.post(f"{url}/results", **multipart_parts(task, payload), timeout=10)
+    return loopback.post(f"{url}/results", **multipart_parts(task, payload), timeout=10)
 
 
 def test_results_are_idempotent_and_carry_latency(tmp_path: Path) -> None:
     task = finished_task(0)
     with start(tmp_path) as url:
         first = post_result(url, task)
-        again = httpx.post(f"{url}/results", content=task.to_json(), headers={"content-type": "application/json"})
-        records = httpx.get(f"{url}/results").json()["records"]
-        stats = httpx.get(f"{url}/stats").json()
+        again = loopback.post(f"{url}/results", content=task.to_json(), headers={"content-type": "application/json"})
+        records = loopback.get(f"{url}/results").json()["records"]
+        stats = loopback.get(f"{url}/stats").json()
     assert first.json()["status"] == "stored"
     assert again.json()["status"] == "duplicate"
     assert len(records) == 1
@@ -105,17 +106,17 @@ def test_cursor_paging_and_source_filter(tmp_path: Path) -> None:
         seen: list[int] = []
         cursor = 0
         for _ in range(10):
-            body = httpx.get(f"{url}/results", params={"after": cursor, "limit": 3}).json()
+            body = loopback.get(f"{url}/results", params={"after": cursor, "limit": 3}).json()
             if not body["records"]:
                 break
             assert len(body["records"]) <= 3
             seen += [r["task_id"] for r in body["records"]]
             cursor = body["cursor"]
-        cam2 = httpx.get(f"{url}/results", params={"source_id": "cam2"}).json()["records"]
-        bad = httpx.get(f"{url}/results", params={"after": -1})
+        cam2 = loopback.get(f"{url}/results", params={"source_id": "cam2"}).json()["records"]
+        bad = loopback.get(f"{url}/results", params={"after": -1})
         # Beyond SQLite's 64-bit integers: refused with what was wrong, never a 500 from the database.
-        huge = httpx.get(f"{url}/results", params={"after": 2**63})
-        last = httpx.get(f"{url}/results", params={"after": 2**63 - 1})
+        huge = loopback.get(f"{url}/results", params={"after": 2**63})
+        last = loopback.get(f"{url}/results", params={"after": 2**63 - 1})
     assert seen == list(range(7))
     assert huge.status_code == 422 and "after" in huge.json()["error"]["message"]
     assert last.status_code == 200 and last.json()["records"] == []
@@ -128,8 +129,8 @@ def test_export_is_gzip_json_lines_with_results_and_drops(tmp_path: Path) -> Non
         for i in range(5):
             post_result(url, finished_task(i))
         drop = DropRecord.of(finished_task(9).with_cursor("detect"), DropReason.QUEUE_FULL, "queue full", node="edge1")
-        assert httpx.post(f"{url}/drops", content=drop.model_dump_json()).json()["status"] == "stored"
-        answer = httpx.get(f"{url}/export", params={"source_id": "cam1"})
+        assert loopback.post(f"{url}/drops", content=drop.model_dump_json()).json()["status"] == "stored"
+        answer = loopback.get(f"{url}/export", params={"source_id": "cam1"})
     assert answer.headers["content-type"] == "application/gzip"
     lines = gzip.decompress(answer.content).decode().splitlines()
     rows = [json.loads(line) for line in lines]
@@ -143,10 +144,10 @@ def test_retention_keeps_last_records_and_segments(tmp_path: Path) -> None:
     with start(tmp_path, max_records=10, max_segments=2) as url:
         for i in range(14):
             post_result(url, finished_task(i, file_name=f"seg{i}.mp4"), segment)
-        records = httpx.get(f"{url}/results", params={"limit": 100}).json()["records"]
-        kept = httpx.get(f"{url}/files/seg13.mp4")
-        gone = httpx.get(f"{url}/files/seg11.mp4")
-        traversal = httpx.get(f"{url}/files/..%2Fresults.sqlite3")
+        records = loopback.get(f"{url}/results", params={"limit": 100}).json()["records"]
+        kept = loopback.get(f"{url}/files/seg13.mp4")
+        gone = loopback.get(f"{url}/files/seg11.mp4")
+        traversal = loopback.get(f"{url}/files/..%2Fresults.sqlite3")
     assert [r["task_id"] for r in records] == list(range(4, 14))
     assert kept.status_code == 200 and kept.content == segment
     assert gone.status_code == 404
@@ -160,8 +161,8 @@ def test_join_at_end_merges_branches(tmp_path: Path) -> None:
         waiting = post_result(url, a).json()
         merged = post_result(url, b).json()
         retried = post_result(url, a).json()
-        records = httpx.get(f"{url}/results").json()["records"]
-        pending = httpx.get(f"{url}/stats").json()["pending_joins"]
+        records = loopback.get(f"{url}/results").json()["records"]
+        pending = loopback.get(f"{url}/stats").json()["pending_joins"]
     assert waiting["status"] == "waiting"
     assert merged["status"] == "stored"
     assert retried["status"] == "duplicate" and pending == 0  # a late retry does not start a new join
@@ -177,7 +178,7 @@ def test_join_timeout_becomes_a_drop_record(tmp_path: Path) -> None:
         assert post_result(url, a).json()["status"] == "waiting"
         # The timeout is short; only how soon the sweep runs depends on the machine: waited for, up to 60 s.
         records: list[dict[str, Any]] = wait_until(
-            lambda: httpx.get(f"{url}/results").json()["records"], timeout=60, interval=0.1, what="the drop"
+            lambda: loopback.get(f"{url}/results").json()["records"], timeout=60, interval=0.1, what="the drop"
         )
     assert len(records) == 1
     assert records[0]["kind"] == "drop" and records[0]["reason"] == "join_timeout"
@@ -190,7 +191,7 @@ def test_a_join_evicted_from_a_full_store_is_recorded_as_overloaded(tmp_path: Pa
     with start(tmp_path, join_capacity=1) as url:
         assert post_result(url, first).json()["status"] == "waiting"
         assert post_result(url, second).json()["status"] == "waiting"  # evicts the first join
-        records = httpx.get(f"{url}/results").json()["records"]
+        records = loopback.get(f"{url}/results").json()["records"]
     assert [(r["kind"], r["task_id"], r["reason"]) for r in records] == [("drop", 0, "overloaded")]
 
 
@@ -199,7 +200,7 @@ def test_joins_waiting_at_shutdown_are_recorded_as_dropped(tmp_path: Path) -> No
     with start(tmp_path) as url:
         assert post_result(url, a).json()["status"] == "waiting"
     with start(tmp_path) as url:  # the same database, after a restart
-        records = httpx.get(f"{url}/results").json()["records"]
+        records = loopback.get(f"{url}/results").json()["records"]
     assert [(r["kind"], r["task_id"], r["reason"]) for r in records] == [("drop", 7, "shutdown")]
 
 
@@ -208,10 +209,10 @@ def test_dead_scheduler_loses_no_record(tmp_path: Path) -> None:
     config = {"feedback": True, "scheduler_url": dead, "feedback_retries": 1, "feedback_timeout": 0.5}
     with start(tmp_path, **config) as url:
         answers = [post_result(url, finished_task(i)) for i in range(5)]
-        records = httpx.get(f"{url}/results").json()["records"]
+        records = loopback.get(f"{url}/results").json()["records"]
         metrics: str = wait_until(
             lambda: (lambda text: text if 'dayu_distributor_feedback_total{outcome="failed"}' in text else None)(
-                httpx.get(f"{url}/metrics").text
+                loopback.get(f"{url}/metrics").text
             ),
             timeout=60,
             interval=0.1,
@@ -226,13 +227,13 @@ def test_dead_scheduler_loses_no_record(tmp_path: Path) -> None:
 
 def test_bad_input_gets_4xx_and_changes_nothing(tmp_path: Path) -> None:
     with start(tmp_path, max_payload_bytes=2048) as url:
-        malformed = httpx.post(f"{url}/results", content=b"{nope", headers={"content-type": "application/json"})
+        malformed = loopback.post(f"{url}/results", content=b"{nope", headers={"content-type": "application/json"})
         not_end = post_result(url, finished_task(0).with_cursor("detect"))
         oversized = post_result(url, finished_task(1, file_name="big.mp4"), b"x" * 10_000)
-        bad_drop = httpx.post(f"{url}/drops", content=b'{"source_id": "cam1"}')
-        no_form = httpx.post(f"{url}/results", content=b"abc", headers={"content-type": "text/plain"})
-        records = httpx.get(f"{url}/results").json()["records"]
-        health = httpx.get(f"{url}/health")
+        bad_drop = loopback.post(f"{url}/drops", content=b'{"source_id": "cam1"}')
+        no_form = loopback.post(f"{url}/results", content=b"abc", headers={"content-type": "text/plain"})
+        records = loopback.get(f"{url}/results").json()["records"]
+        health = loopback.get(f"{url}/health")
     assert malformed.status_code == 400 and "malformed task" in malformed.json()["error"]["message"]
     assert not_end.status_code == 400 and "'detect'" in not_end.json()["error"]["message"]
     assert oversized.status_code == 413
@@ -249,10 +250,10 @@ def test_feedback_reaches_a_real_scheduler(tmp_path: Path) -> None:
     with serve(scheduler_app, port=scheduler_port), start(tmp_path, feedback=True, scheduler_url=scheduler) as url:
         post_result(url, finished_task(0))
         drop = DropRecord.of(finished_task(1).with_cursor("detect"), DropReason.TIMEOUT, "slow")
-        httpx.post(f"{url}/drops", content=drop.model_dump_json())
+        loopback.post(f"{url}/drops", content=drop.model_dump_json())
         stats: dict[str, Any] = wait_until(
             lambda: (lambda got: got if got["feedback"]["tasks"] + got["feedback"]["drops"] >= 2 else None)(
-                httpx.get(f"{scheduler}/stats").json()
+                loopback.get(f"{scheduler}/stats").json()
             ),
             timeout=60,
             interval=0.1,
@@ -272,18 +273,18 @@ def test_segment_sent_by_reference_is_kept_for_display(tmp_path: Path) -> None:
     (work / "ref0.mp4").write_bytes(segment)
     with start(tmp_path, max_segments=5) as url:
         task = finished_task(0, file_name="ref0.mp4")
-        stored = httpx.post(
+        stored = loopback.post(
             f"{url}/results", content=task.to_json(), headers={"content-type": "application/json"}, timeout=10
         )
         (work / "ref0.mp4").unlink()  # the controller's TTL cleanup removes the original
-        served = httpx.get(f"{url}/files/ref0.mp4")
-        missing = httpx.post(
+        served = loopback.get(f"{url}/files/ref0.mp4")
+        missing = loopback.post(
             f"{url}/results",
             content=finished_task(1, file_name="gone.mp4").to_json(),
             headers={"content-type": "application/json"},
             timeout=10,
         )
-        absent = httpx.get(f"{url}/files/gone.mp4")
+        absent = loopback.get(f"{url}/files/gone.mp4")
     assert stored.status_code < 300, stored.text
     assert served.status_code == 200 and served.content == segment
     assert missing.status_code < 300, missing.text
@@ -295,15 +296,15 @@ def test_tail_gives_the_latest_records_and_each_run_id_its_own_database(tmp_path
         for i in range(5):
             post_result(url, finished_task(i))
         post_result(url, finished_task(0, source_id="other"))
-        latest = httpx.get(f"{url}/results", params={"tail": 2, "source_id": "cam1"}).json()
-        bad = httpx.get(f"{url}/results", params={"tail": 0})
+        latest = loopback.get(f"{url}/results", params={"tail": 2, "source_id": "cam1"}).json()
+        bad = loopback.get(f"{url}/results", params={"tail": 0})
     assert [r["task_id"] for r in latest["records"]] == [3, 4]  # the latest two, oldest first
     assert latest["cursor"] == latest["records"][-1]["seq"]
     assert bad.status_code == 422
     with start(tmp_path, run_id="run-2") as url:
-        fresh = httpx.get(f"{url}/results").json()["records"]
+        fresh = loopback.get(f"{url}/results").json()["records"]
     with start(tmp_path, run_id="run-1") as url:
-        kept = httpx.get(f"{url}/results").json()["records"]
+        kept = loopback.get(f"{url}/results").json()["records"]
     assert fresh == []  # a new run starts with no records of earlier runs
     assert len(kept) == 6  # and the earlier run's records are still there under its own name
     assert (tmp_path / "work" / "results-run-1.sqlite3").is_file()
@@ -316,10 +317,10 @@ def test_stats_of_one_source(tmp_path: Path) -> None:
         for i in range(3):
             post_result(url, finished_task(i))
         post_result(url, finished_task(0, source_id="other"))
-        one = httpx.get(f"{url}/stats", params={"source_id": "cam1"}).json()
-        every = httpx.get(f"{url}/stats").json()
-        unknown = httpx.get(f"{url}/stats", params={"source_id": "nobody"}).json()
-        bad = httpx.get(f"{url}/stats", params={"source_id": "a b"})
+        one = loopback.get(f"{url}/stats", params={"source_id": "cam1"}).json()
+        every = loopback.get(f"{url}/stats").json()
+        unknown = loopback.get(f"{url}/stats", params={"source_id": "nobody"}).json()
+        bad = loopback.get(f"{url}/stats", params={"source_id": "a b"})
     assert list(one["sources"]) == ["cam1"] and one["sources"]["cam1"]["results"] == 3
     assert one["sources"]["cam1"]["mean_latency"] == pytest.approx(0.08)
     assert set(every["sources"]) == {"cam1", "other"}

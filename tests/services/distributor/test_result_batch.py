@@ -8,7 +8,6 @@ import asyncio
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 
 from common.contracts.distributor import ResultsAccepted
@@ -16,6 +15,7 @@ from common.metrics import ServiceMetrics
 from common.outbox import Outbox, OutboxConfig
 from common.task import START
 from common.transport import ServiceClient, parse_reply
+from tests import loopback
 from tests.services.distributor.test_app import finished_task, start
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,7 @@ def batch_body(*bodies: str) -> bytes:
 
 
 def stored(url: str) -> list[tuple[str, int]]:
-    page = httpx.get(f"{url}/results", params={"limit": 1000}, timeout=10).json()
+    page = loopback.get(f"{url}/results", params={"limit": 1000}, timeout=10).json()
     return [(r["kind"], r["task_id"]) for r in page["records"]]
 
 
@@ -54,10 +54,12 @@ def test_a_bad_task_refuses_the_whole_batch(tmp_path: Path) -> None:
         early.cursor, early.came_from = START, None
         escaping = finished_task(9, file_name="seg-9.mp4").to_json().replace("seg-9.mp4", "../outside.mp4")
         for bad, why in [(early.to_json(), "at stage '_start'"), (escaping, "file name")]:
-            answer = httpx.post(f"{url}/results/batch", content=batch_body(finished_task(1).to_json(), bad), timeout=10)
+            answer = loopback.post(
+                f"{url}/results/batch", content=batch_body(finished_task(1).to_json(), bad), timeout=10
+            )
             assert answer.status_code == 400 and why in answer.json()["error"]["message"], answer.text
         for body in (b'{"tasks":[]}', b'{"tasks":[{}]}', b"[1,2]", b'{"tasks":[], "more":1}'):
-            answer = httpx.post(f"{url}/results/batch", content=body, timeout=10)
+            answer = loopback.post(f"{url}/results/batch", content=body, timeout=10)
             assert answer.status_code in (400, 422), (body, answer.text)
         assert stored(url) == []
 

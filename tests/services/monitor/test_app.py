@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from common.config import parse_yaml_model
@@ -27,6 +26,7 @@ from services.processor.settings import ProcessorSettings
 from services.scheduler.app import create_app as create_scheduler
 from services.scheduler.config import SchedulerConfig
 from services.scheduler.settings import SchedulerSettings
+from tests import loopback
 from tests.servers import free_port, serve
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,7 @@ def wait_for(url: str, check: Any, timeout: float = 60.0) -> Any:
     """The body once ``check`` holds (or the last one after ``timeout``, for the assertion to name)."""
     deadline = time.monotonic() + timeout
     while True:
-        body = httpx.get(url, timeout=5).json()
+        body = loopback.get(url, timeout=5).json()
         if check(body) or time.monotonic() > deadline:
             return body
         time.sleep(0.1)
@@ -68,7 +68,7 @@ def test_cpu_memory_fractions_and_gpu_unavailable() -> None:
     with monitor(probes=["cpu", "memory", "gpu"]) as url:
         # The cpu probe needs an interval between two readings: wait for a report that has one.
         report = wait_for(f"{url}/resources", lambda r: r.get("cpu") is not None and r.get("memory") is not None)
-        metrics = httpx.get(f"{url}/metrics")
+        metrics = loopback.get(f"{url}/metrics")
     assert report["node"] == "edge1"
     assert 0.0 <= report["cpu"] <= 1.0
     assert 0.0 < report["memory"] <= 1.0
@@ -112,8 +112,8 @@ def test_bandwidth_probe_between_two_monitors() -> None:
         # An hour between reports: a figure within the wait (60 s) can only come from the report made at start.
         with monitor(probes=[probe], cloud_monitor_url=cloud, interval=3600) as edge:
             report = wait_for(f"{edge}/resources", lambda r: r.get("bandwidth_mbps") is not None)
-        too_big = httpx.post(f"{cloud}/bandwidth/probe", content=b"x" * (17 * 1024 * 1024))
-        alive = httpx.get(f"{cloud}/health")
+        too_big = loopback.post(f"{cloud}/bandwidth/probe", content=b"x" * (17 * 1024 * 1024))
+        alive = loopback.get(f"{cloud}/health")
     assert report["bandwidth_mbps"] > 0, report
     assert too_big.status_code == 413
     assert alive.status_code == 200

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 
 from common.registry import REGISTRY
@@ -14,6 +13,7 @@ from services.monitor.probe import FAMILY, ProbeContext
 from services.processor.app import create_app
 from services.processor.config import ProcessorConfig
 from services.processor.settings import ProcessorSettings
+from tests import loopback
 from tests.servers import serve
 from tests.services.processor.segments import face_segment, stage_task
 
@@ -27,7 +27,7 @@ async def test_model_info_reports_measured_cost_per_resolution_and_capacity(tmp_
     settings = ProcessorSettings(work_dir=tmp_path, service="face-detection")
     app = create_app(settings, ProcessorConfig.model_validate({"application": {"alias": "face-detection"}}))
     with serve(app) as url:
-        httpx.post(f"{url}/process", content=task.to_json(), timeout=30).raise_for_status()
+        loopback.post(f"{url}/process", content=task.to_json(), timeout=30).raise_for_status()
         port = int(url.rsplit(":", 1)[1])
         topology = StaticTopology(
             TopologyModel.model_validate(

@@ -22,6 +22,7 @@ from services.processor.app import create_app
 from services.processor.application import FAMILY, Application, ApplicationConfig
 from services.processor.config import ProcessorConfig
 from services.processor.settings import ProcessorSettings
+from tests import loopback
 from tests.servers import serve
 from tests.services.processor.segments import FACE_AT, face_segment, plain_segment, stage_task
 
@@ -66,10 +67,10 @@ def test_face_detection_finds_the_astronaut(tmp_path: Path) -> None:
     face_segment(tmp_path, "face.mp4")
     task = stage_task("face-detection", "face.mp4")
     with start(tmp_path, application={"alias": "face-detection"}, service="face-detection") as url:
-        answer = httpx.post(f"{url}/process", content=task.to_json(), timeout=30)
+        answer = loopback.post(f"{url}/process", content=task.to_json(), timeout=30)
         assert answer.status_code == 200, answer.text
         stage = answer.json()["dag"]["detect"]
-        model = httpx.get(f"{url}/model").json()
+        model = loopback.get(f"{url}/model").json()
     assert stage["done"] is True
     assert stage["timings"]["queue"] >= 0 and stage["timings"]["service"] > 0
     frames = stage["result"]["frames"]
@@ -90,9 +91,9 @@ def test_passthrough_reports_frames(tmp_path: Path) -> None:
     plain_segment(tmp_path, "p.mp4", frames=3, size=(160, 120))
     task = stage_task("passthrough", "p.mp4", frames=3)
     with start(tmp_path) as url:
-        answer = httpx.post(f"{url}/process", content=task.to_json(), timeout=30)
-        metrics = httpx.get(f"{url}/metrics").text
-        health = httpx.get(f"{url}/health").json()
+        answer = loopback.post(f"{url}/process", content=task.to_json(), timeout=30)
+        metrics = loopback.get(f"{url}/metrics").text
+        health = loopback.get(f"{url}/health").json()
     assert answer.status_code == 200, answer.text
     result = answer.json()["dag"]["detect"]["result"]
     assert result["application"] == "passthrough"
@@ -183,11 +184,11 @@ def test_undecodable_segment_is_422_and_service_goes_on(tmp_path: Path, kind: st
     else:
         bad.write_bytes(good.read_bytes()[:200])
     with start(tmp_path) as url:
-        answer = httpx.post(f"{url}/process", content=stage_task("passthrough", "bad.mp4").to_json(), timeout=30)
+        answer = loopback.post(f"{url}/process", content=stage_task("passthrough", "bad.mp4").to_json(), timeout=30)
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"]["code"] == "decode_error"
         assert "bad.mp4" in answer.json()["error"]["message"]
-        again = httpx.post(f"{url}/process", content=stage_task("passthrough", "good.mp4").to_json(), timeout=30)
+        again = loopback.post(f"{url}/process", content=stage_task("passthrough", "good.mp4").to_json(), timeout=30)
         assert again.status_code == 200
 
 
@@ -198,7 +199,7 @@ def test_bad_requests_get_clear_4xx(tmp_path: Path) -> None:
     with start(tmp_path, service="passthrough", max_body_bytes=64 * 1024) as url:
 
         def post(body: bytes | str) -> httpx.Response:
-            return httpx.post(f"{url}/process", content=body, timeout=30)
+            return loopback.post(f"{url}/process", content=body, timeout=30)
 
         malformed = post(b'{"source_id": ')
         assert malformed.status_code == 400 and "malformed task" in malformed.json()["error"]["message"]

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import httpx
 import numpy as np
 import pytest
 from skimage import data as skdata
@@ -25,6 +24,7 @@ from services.processor.applications.face_detection import FaceDetection, FaceDe
 from services.processor.config import ProcessorConfig
 from services.processor.labeller import carried, detector_of, label
 from services.processor.settings import ProcessorSettings
+from tests import loopback
 from tests.servers import serve
 from tests.services.processor.segments import astronaut_scene, stage_task, write_segment
 
@@ -110,26 +110,28 @@ def test_the_label_endpoint_scores_candidates_and_is_bounded(tmp_path: Path) -> 
     app = {"alias": "face-detection", "params": {"min_size": 60}}
     off = ProcessorConfig.model_validate({"application": app})
     with serve(create_app(ProcessorSettings(work_dir=tmp_path, node="edge1"), off)) as url:
-        refused = httpx.post(f"{url}/label", json=body, timeout=60)
+        refused = loopback.post(f"{url}/label", json=body, timeout=60)
         assert refused.status_code == 503 and "not enabled" in refused.text
     on = ProcessorConfig.model_validate(
         {"application": app, "labeller": {"enabled": True, "nodes": ["cloud"], "min_period_s": 3600}}
     )
     with serve(create_app(ProcessorSettings(work_dir=tmp_path, node="edge1"), on)) as url:
-        refused = httpx.post(f"{url}/label", json=body, timeout=60)
+        refused = loopback.post(f"{url}/label", json=body, timeout=60)
         assert refused.status_code == 503 and "edge1" in refused.text  # not an allowed node
     with serve(create_app(ProcessorSettings(work_dir=tmp_path, node="cloud"), on)) as url:
-        bad = httpx.post(f"{url}/label", json={**body, "candidates": [{"resolution": "360p", "fps": 0}]}, timeout=60)
+        bad = loopback.post(f"{url}/label", json={**body, "candidates": [{"resolution": "360p", "fps": 0}]}, timeout=60)
         assert bad.status_code == 422
-        unknown = httpx.post(f"{url}/label", json={**body, "golden": {**body["golden"], "model": "yolo"}}, timeout=60)
+        unknown = loopback.post(
+            f"{url}/label", json={**body, "golden": {**body["golden"], "model": "yolo"}}, timeout=60
+        )
         assert unknown.status_code == 400 and "no model 'yolo'" in unknown.text
-        answer = httpx.post(f"{url}/label", json=body, timeout=120)
+        answer = loopback.post(f"{url}/label", json=body, timeout=120)
         assert answer.status_code == 200, answer.text
         report = answer.json()
         assert report["candidates"][0]["f1"] == 1.0
         assert report["candidates"][1]["f1"] < 1.0
         assert report["segment_bytes"] == (tmp_path / "golden.mp4").stat().st_size and report["cpu_s"] > 0
-        again = httpx.post(f"{url}/label", json=body, timeout=60)
+        again = loopback.post(f"{url}/label", json=body, timeout=60)
         assert again.status_code == 503 and "period" in again.text  # one per min_period_s
 
 
@@ -147,18 +149,18 @@ def test_a_profiling_task_carries_golden_labels_back_in_its_result_and_feedback(
         }
     )
     with serve(create_app(ProcessorSettings(work_dir=tmp_path, node="cloud"), config)) as url:
-        answer = httpx.post(f"{url}/process", content=task.to_json(), timeout=120)
+        answer = loopback.post(f"{url}/process", content=task.to_json(), timeout=120)
         assert answer.status_code == 200, answer.text
         done = Task.model_validate(answer.json())
         feedback = task_feedback(done)
         assert feedback.labels is not None
         full, half = feedback.labels.candidates
         assert full.f1 == 1.0 and half.f1 < 1.0 and half.bytes < full.bytes
-        again = httpx.post(f"{url}/process", content=task.to_json(), timeout=120)
+        again = loopback.post(f"{url}/process", content=task.to_json(), timeout=120)
         extra = again.json()["dag"]["detect"]["result"]["extra"]
         assert "label" not in extra and "period" in extra["label_skipped"]
-        info = httpx.get(f"{url}/model", timeout=10).json()
+        info = loopback.get(f"{url}/model", timeout=10).json()
         assert info["labeller"]["served"] == 1 and info["labeller"]["refused"] == 1 and info["labeller"]["cpu_s"] > 0
     with serve(create_app(ProcessorSettings(work_dir=tmp_path, node="edge1"), config)) as url:
-        answer = httpx.post(f"{url}/process", content=task.to_json(), timeout=120)
+        answer = loopback.post(f"{url}/process", content=task.to_json(), timeout=120)
         assert "label" not in answer.json()["dag"]["detect"]["result"]["extra"]  # edge1 may not label

@@ -16,7 +16,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 from fastapi import FastAPI, Request
@@ -32,6 +31,7 @@ from services.processor.config import ProcessorConfig
 from services.processor.decode import decode_segment
 from services.processor.labeller import derive
 from services.processor.settings import ProcessorSettings
+from tests import loopback
 from tests.e2e.cluster import wait_until, write_video
 from tests.servers import free_port, serve
 
@@ -110,7 +110,7 @@ def test_the_labellers_candidates_are_the_generators_segments(tmp_path: Path) ->
         "candidates": [k.model_dump() for k in CANDIDATES],
     }
     with serve(processor_app(ProcessorSettings(work_dir=tmp_path, node="cloud"), config)) as url:
-        answer = httpx.post(f"{url}/label", json=body, timeout=300)
+        answer = loopback.post(f"{url}/label", json=body, timeout=300)
     assert answer.status_code == 200, answer.text
     report = answer.json()
     assert report["frames"] == FRAMES and report["golden_objects"] > 0

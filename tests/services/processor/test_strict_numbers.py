@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from services.processor.app import create_app
 from services.processor.config import ProcessorConfig
 from services.processor.settings import ProcessorSettings
+from tests import loopback
 from tests.bodies import NOT_NUMBERS, with_value
 from tests.servers import serve
 from tests.services.processor.segments import plain_segment, stage_task
@@ -42,7 +42,7 @@ def test_a_task_with_a_bool_or_a_string_for_a_number_is_refused(url: str, path: 
     task = stage_task("face-detection", "p.mp4", frames=3).model_dump(mode="json")
     field = ".".join(map(str, path))
     for value in NOT_NUMBERS:
-        answer = httpx.post(f"{url}/process", json=with_value(task, path, value), timeout=30)
+        answer = loopback.post(f"{url}/process", json=with_value(task, path, value), timeout=30)
         assert answer.status_code == 400, answer.text
         assert f": {field}: " in answer.json()["error"]["message"]
 
@@ -55,7 +55,7 @@ def test_a_label_request_with_a_bool_or_a_string_for_a_number_is_a_422_naming_th
 ) -> None:
     field = ".".join(map(str, ("body", *path)))
     for value in NOT_NUMBERS:
-        answer = httpx.post(f"{url}/label", json=with_value(LABEL, path, value), timeout=30)
+        answer = loopback.post(f"{url}/label", json=with_value(LABEL, path, value), timeout=30)
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"]["message"].startswith(f"{field}: ")
 
@@ -63,9 +63,9 @@ def test_a_label_request_with_a_bool_or_a_string_for_a_number_is_a_422_naming_th
 def test_valid_bodies_still_run(url: str) -> None:
     task = stage_task("face-detection", "p.mp4", frames=3).model_dump(mode="json")
     task["meta"]["fps"] = 10  # an integer where a number is declared
-    done = httpx.post(f"{url}/process", json=task, timeout=60)
+    done = loopback.post(f"{url}/process", json=task, timeout=60)
     assert done.status_code == 200, done.text
     assert done.json()["dag"]["detect"]["done"] is True
-    report = httpx.post(f"{url}/label", json=LABEL, timeout=120)
+    report = loopback.post(f"{url}/label", json=LABEL, timeout=120)
     assert report.status_code == 200, report.text
     assert report.json()["golden"]["fps"] == 10.0 and len(report.json()["candidates"]) == 1

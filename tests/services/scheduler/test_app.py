@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 import pytest
 
 from common.config import load_component_config
@@ -18,6 +17,7 @@ from common.topology import StaticTopology, TopologyModel
 from services.scheduler.app import create_app
 from services.scheduler.config import SchedulerConfig
 from services.scheduler.settings import SchedulerSettings
+from tests import loopback
 from tests.servers import serve
 
 pytestmark = pytest.mark.integration
@@ -60,7 +60,7 @@ def start(config: dict[str, Any]) -> Any:
 
 
 def plan_of(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    answer = httpx.post(f"{url}/plan", json=body, timeout=10)
+    answer = loopback.post(f"{url}/plan", json=body, timeout=10)
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
 
@@ -91,8 +91,8 @@ def test_fixed_follows_config_and_candidates() -> None:
     with start(config) as url:
         plan = plan_of(url, plan_request())
         constrained = plan_of(url, plan_request(candidates={"d": ["edge2"]}))
-        stats = httpx.get(f"{url}/stats").json()
-        startup = httpx.get(f"{url}/plan/startup").json()
+        stats = loopback.get(f"{url}/stats").json()
+        startup = loopback.get(f"{url}/plan/startup").json()
     assert plan["plan"]["offload"] == {"d": "edge1", "c": "cloud"}
     assert plan["plan"]["meta"]["buffer_size"] == 8 and plan["plan"]["meta"]["qp"] == 30
     assert plan["decision_ms"] >= 0
@@ -127,16 +127,16 @@ def test_feedback_resources_selection_and_deployment() -> None:
     }
     with start(config) as url:
         plan_of(url, plan_request())
-        assert httpx.post(f"{url}/feedback", content=task.to_json()).json()["kind"] == "task"
-        assert httpx.post(f"{url}/feedback", content=drop.model_dump_json()).json()["kind"] == "drop"
-        assert httpx.post(f"{url}/resources", content=report.model_dump_json()).status_code == 200
-        resources = httpx.get(f"{url}/resources").json()
+        assert loopback.post(f"{url}/feedback", content=task.to_json()).json()["kind"] == "task"
+        assert loopback.post(f"{url}/feedback", content=drop.model_dump_json()).json()["kind"] == "drop"
+        assert loopback.post(f"{url}/resources", content=report.model_dump_json()).status_code == 200
+        resources = loopback.get(f"{url}/resources").json()
         sources = [{"source_id": f"cam{i}", "candidates": ["edge1", "edge2"]} for i in range(6)]
-        placement = httpx.post(f"{url}/source-selection", json={"sources": sources}).json()["placement"]
-        deployed = httpx.post(
+        placement = loopback.post(f"{url}/source-selection", json={"sources": sources}).json()["placement"]
+        deployed = loopback.post(
             f"{url}/deployment", json={"services": ["detect", "classify"], "nodes": ["cloud", "edge1"]}
         )
-        stats = httpx.get(f"{url}/stats").json()
+        stats = loopback.get(f"{url}/stats").json()
     assert resources["edge1"]["cpu"] == 0.25 and resources["edge1"]["queue_lengths"] == {"detect": 2}
     assert set(placement) == {f"cam{i}" for i in range(6)} and set(placement.values()) <= {"edge1", "edge2"}
     assert deployed.json()["deployment"] == {"detect": ["edge1"], "classify": ["cloud", "edge1"]}
@@ -147,11 +147,11 @@ def test_feedback_resources_selection_and_deployment() -> None:
 
 def test_bad_input_gets_4xx_and_the_service_lives_on() -> None:
     with start({}) as url:
-        malformed = httpx.post(f"{url}/feedback", content=b"{oops")
-        bad_task = httpx.post(f"{url}/feedback", json={"source_id": "cam1"})
-        bad_plan = httpx.post(f"{url}/plan", json={"source_id": "cam1"})
-        bad_report = httpx.post(f"{url}/resources", json={"node": "edge1", "at": 0, "cpu": 3})
-        health = httpx.get(f"{url}/health")
+        malformed = loopback.post(f"{url}/feedback", content=b"{oops")
+        bad_task = loopback.post(f"{url}/feedback", json={"source_id": "cam1"})
+        bad_plan = loopback.post(f"{url}/plan", json={"source_id": "cam1"})
+        bad_report = loopback.post(f"{url}/resources", json={"node": "edge1", "at": 0, "cpu": 3})
+        health = loopback.get(f"{url}/health")
     assert malformed.status_code == 400 and "malformed JSON" in malformed.json()["error"]["message"]
     assert bad_task.status_code == 400 and "malformed task" in bad_task.json()["error"]["message"]
     assert bad_plan.status_code == 400 and "source_node" in bad_plan.json()["error"]["message"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pytest
 
 from common.metrics import ServiceMetrics
@@ -13,6 +12,7 @@ from common.registry import REGISTRY
 from services.scheduler.config import SchedulerConfig
 from services.scheduler.core import Scheduler
 from services.scheduler.placement import DEPLOYMENT, REDEPLOYMENT, ClusterView
+from tests import loopback
 from tests.services.scheduler.test_app import plan_of, plan_request, start, topology
 
 NODES = ["cloud", "edge1", "edge2", "edge3"]
@@ -91,7 +91,7 @@ def test_the_scheduler_redeploys_every_interval_and_bumps_the_version() -> None:
     config = {"redeployment": {"alias": "dynamic", "params": {"max_load": 0.5}}, "redeploy_interval_s": 0.2}
     with start(config) as url:
         first = plan_of(url, plan_request())
-        httpx.post(f"{url}/resources", json=report("edge1", 0.9).model_dump(mode="json")).raise_for_status()
+        loopback.post(f"{url}/resources", json=report("edge1", 0.9).model_dump(mode="json")).raise_for_status()
         time.sleep(0.3)
         second = plan_of(url, plan_request())
     assert "edge1" in first["deployment"]["detect"]

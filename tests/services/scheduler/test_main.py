@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 
+from tests import loopback
 from tests.servers import spawn
 from tests.services.scheduler.test_app import plan_request
 
@@ -21,9 +21,9 @@ def test_scheduler_and_distributor_processes_serve_within_memory(tmp_path: Path)
     scheduler_env = {"DAYU_CONFIG": json.dumps({"agent": {"alias": "cloud-only"}}), "DAYU_TOKEN": "s3cret"}
     with spawn("services.scheduler", scheduler_env) as (scheduler, url):
         headers = {"Authorization": "Bearer s3cret"}
-        refused = httpx.post(f"{url}/plan", json=plan_request())
-        plans = [httpx.post(f"{url}/plan", json=plan_request(), headers=headers) for _ in range(50)]
-        stats = httpx.get(f"{url}/stats", headers=headers).json()
+        refused = loopback.post(f"{url}/plan", json=plan_request())
+        plans = [loopback.post(f"{url}/plan", json=plan_request(), headers=headers) for _ in range(50)]
+        stats = loopback.get(f"{url}/stats", headers=headers).json()
         distributor_env = {"DAYU_WORK_DIR": str(tmp_path), "DAYU_CONFIG": json.dumps({"scheduler_url": url})}
         with spawn("services.distributor", distributor_env) as (distributor, _):
             rss = {

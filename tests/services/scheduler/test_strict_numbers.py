@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from common.dag import DagSpec, StageSpec, build_dag
@@ -19,6 +18,7 @@ from common.feedback import TaskFeedback
 from common.golden import CandidateScore, Knobs, LabelReport
 from common.records import DropReason, DropRecord
 from common.task import Meta, Task
+from tests import loopback
 from tests.bodies import NOT_NUMBERS, with_value
 from tests.services.scheduler.test_app import CATALOG, plan_request, start
 
@@ -83,7 +83,7 @@ CASES: list[tuple[str, Any, tuple[str | int, ...], str]] = [
 
 
 def learnt(url: str) -> dict[str, int]:
-    stats = httpx.get(f"{url}/stats", timeout=10).json()
+    stats = loopback.get(f"{url}/stats", timeout=10).json()
     return {**stats["feedback"], "nodes": len(stats["nodes_reporting"]), "plans": stats["plans_served"]}
 
 
@@ -93,7 +93,7 @@ def test_a_bool_or_a_string_for_a_number_is_refused_naming_the_field(
 ) -> None:
     before = learnt(url)
     for value in NOT_NUMBERS:
-        answer = httpx.post(f"{url}{route}", json=with_value(valid(), path, value), timeout=10)
+        answer = loopback.post(f"{url}{route}", json=with_value(valid(), path, value), timeout=10)
         assert answer.status_code == 400, answer.text
         assert f": {field}: " in answer.json()["error"]["message"], answer.text
     assert learnt(url) == before
@@ -110,7 +110,7 @@ def test_valid_bodies_are_still_taken(url: str) -> None:
         ("/resources", report()),
         ("/plan", with_value(plan_request(), ("source_time",), 2)),
     ]:
-        answer = httpx.post(f"{url}{route}", json=body, timeout=10)
+        answer = loopback.post(f"{url}{route}", json=body, timeout=10)
         assert answer.status_code == 200, (route, answer.text)
     after = learnt(url)
     assert (after["tasks"], after["drops"]) == (before["tasks"] + 3, before["drops"] + 1)

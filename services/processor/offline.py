@@ -16,21 +16,19 @@ reply are JSON files; a refused request exits 2 with the reason on stderr.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import math
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import psutil
-from pydantic import BaseModel, ValidationError
 
 from common.contracts.offline import (
     GoldenReply,
@@ -42,8 +40,9 @@ from common.contracts.offline import (
     ProfileRequest,
 )
 from common.derive import fps_ratio, keeps, scale
-from common.errors import ConfigError, DayuError, InvalidInput
+from common.errors import ConfigError, InvalidInput
 from common.golden import MAX_CANDIDATES, Knobs
+from common.offline_tool import OfflineCommand, run_offline_tool
 from common.registry import REGISTRY
 from services.processor.application import FAMILY, Application
 from services.processor.labeller import derive, detector_of, label
@@ -181,7 +180,7 @@ def label_clip(request: LabelRequest) -> LabelReply:
     return LabelReply(reports=reports)
 
 
-COMMANDS: dict[str, tuple[type[BaseModel], Callable[[Any], BaseModel]]] = {
+COMMANDS: dict[str, OfflineCommand] = {
     "profile": (ProfileRequest, profile),
     "golden": (GoldenRequest, golden),
     "label": (LabelRequest, label_clip),
@@ -189,23 +188,7 @@ COMMANDS: dict[str, tuple[type[BaseModel], Callable[[Any], BaseModel]]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.processor.offline", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=sorted(COMMANDS))
-    parser.add_argument("--request", required=True, type=Path, help="the request (JSON)")
-    parser.add_argument("--out", required=True, type=Path, help="where the reply (JSON) goes")
-    args = parser.parse_args(argv)
-    model, run = COMMANDS[args.command]
-    try:
-        request = model.model_validate_json(args.request.read_bytes())
-        reply = run(request)
-    except ValidationError as exc:
-        print(f"not a {model.__name__}: {str(exc)[:500]}", file=sys.stderr)
-        return 2
-    except DayuError as exc:
-        print(exc.message, file=sys.stderr)
-        return 2
-    args.out.write_text(reply.model_dump_json(by_alias=True), encoding="utf-8")
-    return 0
+    return run_offline_tool("python -m services.processor.offline", __doc__.split("\n")[0], COMMANDS, argv)
 
 
 if __name__ == "__main__":

@@ -9,15 +9,11 @@ the reason on stderr.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-
-from pydantic import ValidationError
 
 from common.contracts.offline import AwstreamGrid, AwstreamGridRequest
-from common.errors import DayuError
+from common.offline_tool import OfflineCommand, run_offline_tool
 from common.plan import Plan
 from common.registry import REGISTRY
 from services.scheduler.agent import FAMILY, AgentContext
@@ -32,22 +28,11 @@ def awstream_grid(request: AwstreamGridRequest) -> AwstreamGrid:
     return AwstreamGrid(golden=agent.golden, candidates=[agent.candidate(key) for key in agent.grid()])
 
 
+COMMANDS: dict[str, OfflineCommand] = {"awstream-grid": (AwstreamGridRequest, awstream_grid)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.scheduler.offline", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["awstream-grid"])
-    parser.add_argument("--request", required=True, type=Path, help="the request (JSON)")
-    parser.add_argument("--out", required=True, type=Path, help="where the reply (JSON) goes")
-    args = parser.parse_args(argv)
-    try:
-        reply = awstream_grid(AwstreamGridRequest.model_validate_json(args.request.read_bytes()))
-    except ValidationError as exc:
-        print(f"not an AwstreamGridRequest: {str(exc)[:500]}", file=sys.stderr)
-        return 2
-    except DayuError as exc:
-        print(exc.message, file=sys.stderr)
-        return 2
-    args.out.write_text(reply.model_dump_json(), encoding="utf-8")
-    return 0
+    return run_offline_tool("python -m services.scheduler.offline", __doc__.split("\n")[0], COMMANDS, argv)
 
 
 if __name__ == "__main__":

@@ -181,6 +181,17 @@ class Generator:
         self._shed_metric = metrics.counter(
             "generator_segments_shed_total", "Segments skipped before encoding because the node admitted fewer"
         )
+        # Frames handed to the encoder thread and not yet written: the generator's largest transient memory (a
+        # 720p frame is 2.7 MB), bounded by (max_pending_segments + 2) x buffer_size. The peak tells a soak's
+        # one-time RSS step (the heap grown to a deeper backlog, kept for reuse) from a leak.
+        self._awaiting_encoder = 0
+        self._awaiting_peak = 0
+        self._awaiting_metric = metrics.gauge(
+            "generator_frames_awaiting_encoder", "Frames handed to the encoder thread and not yet written"
+        )
+        self._awaiting_peak_metric = metrics.gauge(
+            "generator_frames_awaiting_encoder_peak", "The most frames that ever waited for the encoder thread at once"
+        )
         # Named, so the node's sources shed at phases of their own instead of all the same segments.
         self.admission = SourceAdmission(
             enabled=config.follow_admission, stale_after_s=config.admission_stale_after_s, source=config.source_id
@@ -302,7 +313,7 @@ class Generator:
                     if writer is None:
                         writer = self._writer(meta)
                     # Not awaited: the reader goes on while the encoder thread takes the frames in order.
-                    loop.run_in_executor(self._encoder_pool, writer.add, frame.image)
+                    self._count_awaiting(loop.run_in_executor(self._encoder_pool, writer.add, frame.image))
                 frame.image = _ENCODED
                 if len(batch) >= meta.buffer_size:
                     await self._put(self._segment(batch, meta, writer, shed))
@@ -343,6 +354,19 @@ class Generator:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
         return self._stop.is_set()
+
+    def _count_awaiting(self, written: asyncio.Future[None]) -> None:
+        """Count a frame handed to the encoder thread until ``written`` is done."""
+        self._awaiting_encoder += 1
+        self._awaiting_metric.set(self._awaiting_encoder)
+        if self._awaiting_encoder > self._awaiting_peak:
+            self._awaiting_peak = self._awaiting_encoder
+            self._awaiting_peak_metric.set(self._awaiting_peak)
+        written.add_done_callback(self._frame_written)
+
+    def _frame_written(self, _: asyncio.Future[None]) -> None:
+        self._awaiting_encoder -= 1
+        self._awaiting_metric.set(self._awaiting_encoder)
 
     async def _put(self, segment: Segment) -> None:
         self._segments_made += 1

@@ -211,7 +211,14 @@ def progress(p: Platform, elapsed: float) -> dict[str, Any]:
     for s in SOURCES:
         results = stats.get(s, {}).get("results", 0)
         drops = sum(stats.get(s, {}).get("drops", {}).values())
-        record[s] = {"made": made[s], "results": results, "drops": drops, "in_flight": made[s] - results - drops}
+        record[s] = {
+            "made": made[s],
+            "results": results,
+            "drops": drops,
+            "in_flight": made[s] - results - drops,
+            # The deepest backlog of frames its encoder thread has had: a generator's RSS step is set against it.
+            "awaiting_encoder_peak": p.generator_metric(s, "generator_frames_awaiting_encoder_peak"),
+        }
     return record
 
 
@@ -368,7 +375,7 @@ def seconds_until(clock: str, now: datetime.datetime | None = None) -> float:
 def one_line(record: dict[str, Any]) -> str:
     tasks = " ".join(
         f"{s} made {record[s]['made']} results {record[s]['results']} drops {record[s]['drops']} "
-        f"in flight {record[s]['in_flight']}"
+        f"in flight {record[s]['in_flight']} encoder backlog peak {record[s].get('awaiting_encoder_peak')}"
         for s in SOURCES
     )
     return (

@@ -42,6 +42,7 @@ import httpx
 import psutil
 
 from common import memtrace
+from common.errors import ConfigError
 from tests.e2e.cluster import wait_until
 from tests.faults.platform import REPO, SOURCES, Platform, start_platform
 
@@ -542,6 +543,10 @@ def main() -> int:
     parser.add_argument("--snapshot-every", type=float, default=3.0, help="minutes between tracemalloc snapshots")
     parser.add_argument("--snapshot-dir", type=Path, help="where the snapshots go (default: a new temporary folder)")
     args = parser.parse_args()
+    try:  # a misspelt name would trace nothing, found out only when the snapshots are missing at the end
+        memtrace.services_named(args.tracemalloc_only)
+    except ConfigError as exc:
+        parser.error(exc.message)
     # Stopped with SIGTERM, it still takes the platform and the browser down (the finally clauses run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     journal = Journal(args.out)

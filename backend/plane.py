@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from backend.bench_results import BenchResultsFile
 from backend.contracts.views import ResultView, SystemSnapshot
 from backend.deploy.base import Deployer
 from backend.install import Installer
@@ -65,6 +66,7 @@ class ControlPlane:
         keep = template.base.log_retention.max_system_snapshots
         # System history outlives the process: it is kept in the store and read back here.
         self.snapshots = SnapshotRing(keep, stored_snapshots(store, keep))
+        self.bench_results = BenchResultsFile()
         self._sampler: asyncio.Task[None] | None = None
 
     def component_url(self, component: str, node: str | None = None) -> str:

@@ -3,10 +3,11 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-unit test-integration test-e2e lint format schema traces bench bench-quick bench-policies build all clean help image-smoke image-arm64-smoke
+.PHONY: setup test test-unit test-integration test-e2e lint format schema traces bench bench-quick bench-compare bench-policies build all clean help image-smoke image-arm64-smoke
 
 help:
 	@echo "make setup | test | test-unit | test-integration | test-e2e | lint | format | schema | traces | bench | bench-quick | bench-policies"
+	@echo "make bench-compare BEFORE=a.json AFTER=b.json   (which figures of make bench got worse)"
 	@echo "make build WHAT=a,b | make all   (images; REG, REPO, TAG, DRY_RUN=1)"
 	@echo "make image-smoke                 (build the CPU images offline and run the compose stack; root)"
 	@echo "make image-arm64-smoke           (one arm64 image built and started under QEMU emulation; root)"
@@ -61,6 +62,11 @@ bench: setup
 
 bench-quick: setup
 	BENCH_QUICK=1 BENCH_SCALE=$${BENCH_SCALE:-1,2,4} exec $(PY) -m tests.bench
+
+# Two results.json of make bench, before and after a change: exits 1 when a figure got worse (COMPARE_ARGS: --all).
+bench-compare: setup
+	@[ -n "$(BEFORE)" ] && [ -n "$(AFTER)" ] || { echo "usage: make bench-compare BEFORE=a.json AFTER=b.json" >&2; exit 2; }
+	$(PY) -m tests.bench.compare "$(BEFORE)" "$(AFTER)" $(COMPARE_ARGS)
 
 # Policies on every trace with every clip (docs/policies.md, "The protocol"). The defaults are the full
 # suite: every policy that loads, step-drop and two measured uplinks, the synthetic and a real clip,

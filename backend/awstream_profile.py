@@ -5,7 +5,9 @@ The clip is cut into golden segments as the generator would make them at the age
 processor's own golden labeller (:func:`services.processor.labeller.label`) with the service's application
 and its golden model: every configuration of the agent's grid is derived from the segment and scored
 against the golden model's detections. No ground truth is read. The reports, a JSON list, are what the
-agent's ``profile`` parameter takes.
+agent's ``profile`` parameter takes. The agent's grid comes from the scheduler's offline tool and the
+labelling from the processor's (:mod:`services.scheduler.offline`, :mod:`services.processor.offline`), each
+run as a process: the control plane imports no runtime component.
 
 ``python -m backend.awstream_profile --clip FILE --service ID --out FILE`` (``--help`` for the rest).
 """
@@ -14,30 +16,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import cv2
-import numpy as np
 
 from backend.benchpolicies.golden import golden_config
+from backend.offline import PROCESSOR, SCHEDULER, run_tool
 from backend.templates import load_template
-from common.derive import fps_ratio, keeps, scale
+from common.contracts.offline import AwstreamGrid, AwstreamGridRequest, LabelReply, LabelRequest
 from common.errors import ConfigError, DayuError
-from common.golden import MAX_CANDIDATES, Knobs, LabelReport
-from common.plan import Plan
-from common.registry import REGISTRY
+from common.golden import Knobs, LabelReport
 from common.task import Meta
-from services.processor.application import FAMILY as APPLICATION
-from services.processor.application import Application
-from services.processor.labeller import derive, detector_of, label
-from services.scheduler.agent import FAMILY as AGENT
-from services.scheduler.agent import AgentContext
-from services.scheduler.agents.awstream import AwstreamAgent
 
 
 def clip_rate(clip: Path) -> float:
@@ -49,40 +41,6 @@ def clip_rate(clip: Path) -> float:
         return float(capture.get(cv2.CAP_PROP_FPS)) or 30.0
     finally:
         capture.release()
-
-
-def golden_segments(clip: Path, golden: Knobs, count: int) -> list[list[np.ndarray]]:
-    """Up to ``count`` golden segments spread over the clip: each ``golden.buffer_size`` frames that the
-    golden fps keeps, at the golden resolution (read as the clip plays, so memory stays one segment's)."""
-    capture = cv2.VideoCapture(str(clip))
-    if not capture.isOpened():
-        raise ConfigError(f"cannot open the clip {clip}")
-    try:
-        fps = float(capture.get(cv2.CAP_PROP_FPS)) or 30.0
-        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        ratio = fps_ratio(fps, golden.fps)
-        span = math.ceil(golden.buffer_size / ratio)  # source frames one golden segment covers
-        gap = max(span, total // count) if total > 0 else span  # source frames between segment starts
-        segments: list[list[np.ndarray]] = []
-        current: list[np.ndarray] = []
-        index = 0
-        while len(segments) < count:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            position = index % gap
-            index += 1
-            if position >= span or not keeps(position, ratio):
-                continue
-            current.append(scale(frame, golden.resolution))
-            if len(current) == golden.buffer_size or position == span - 1:
-                segments.append(current)
-                current = []
-    finally:
-        capture.release()
-    if not segments:
-        raise ConfigError(f"the clip {clip} holds no readable frame")
-    return segments
 
 
 def profile_clip(
@@ -103,11 +61,10 @@ def profile_clip(
         policy = template.policies.get("awstream")
         scheduler = template.component(policy.scheduler).config if policy else {}
         params = dict((scheduler.get("agent") or {}).get("params") or {})
-    config = REGISTRY.make_config(AGENT, "awstream", {**params, "profile": None})
-    agent = AwstreamAgent(
-        config, context=AgentContext(source_id="clip", cloud="cloud", startup=Plan(meta=startup or Meta()))
+    grid = run_tool(
+        SCHEDULER, "awstream-grid", AwstreamGridRequest(params=params, startup=startup or Meta()), AwstreamGrid
     )
-    golden_meta = agent.golden
+    golden_meta = grid.golden
     golden = Knobs(
         resolution=golden_meta.resolution,
         fps=min(golden_meta.fps, clip_rate(clip)),  # as the processor labels: no more frames than the source has
@@ -116,19 +73,10 @@ def profile_clip(
         buffer_size=golden_meta.buffer_size,
         model=golden_model,
     )
-    candidates = [agent.candidate(key) for key in agent.grid()]
-    app: Application = REGISTRY.create(APPLICATION, application["alias"], application.get("params") or {})
-    app.load()
-    detect = detector_of(app)
-    reports = []
-    with tempfile.TemporaryDirectory(prefix="dayu-awstream-") as tmp:
-        for chunk in golden_segments(clip, golden, segments):
-            # The golden segment as the generator sends it and the processor decodes it.
-            _, sent_frames, sent = derive(chunk, golden.fps, golden.model_copy(update={"model": None}), Path(tmp))
-            for start in range(0, len(candidates), MAX_CANDIDATES):
-                batch = candidates[start : start + MAX_CANDIDATES]
-                reports.append(label(sent_frames, golden, batch, detect, segment_bytes=sent))
-    return reports
+    request = LabelRequest(
+        application=application, clip=str(clip), golden=golden, candidates=grid.candidates, segments=segments
+    )
+    return run_tool(PROCESSOR, "label", request, LabelReply).reports
 
 
 def main(argv: Sequence[str] | None = None) -> int:

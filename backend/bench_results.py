@@ -104,47 +104,49 @@ class _Cached:
     """What was wrong with the file: raised anew on each load (a kept exception's traceback would grow)."""
 
 
-_cache: _Cached | None = None
-_cache_lock = threading.Lock()
-parses = 0
-"""How many times :func:`load` read and parsed a file (not answered from its cache)."""
-
-
-def load(path: Path, plots: list[str]) -> BenchSuite:
-    """The suite in ``path``; ``plots`` are the PNG names beside it. InvalidInput says what is wrong.
+class BenchResultsFile:
+    """The dashboard's reader of the benchmark's results file, keeping its last answer.
 
     The dashboard asks on every page load, and the file may be hundreds of MB: the last answer (a suite or
     the error) is kept, one entry, and given again while the file's device, inode, mtime and size are
     unchanged (a rewrite in place changes the mtime, a replacement the inode). The answer is shared:
     callers do not modify it. One load at a time, so two page loads never parse the same file twice at once.
-    """
-    global _cache
-    with _cache_lock:
-        try:
-            file = open(path, "rb")  # noqa: SIM115 - closed by the block below
-        except OSError:
-            _cache = None  # the file is gone or unreadable: its last answer is not kept
-            raise
-        with file:
-            return _answer(file, path, plots)
+    The control plane holds one for the backend's life."""
 
+    def __init__(self) -> None:
+        self._cached: _Cached | None = None
+        self._lock = threading.Lock()
+        self.parses = 0
+        """How many times :meth:`load` read and parsed a file (not answered from what it kept)."""
 
-def _answer(file: BinaryIO, path: Path, plots: list[str]) -> BenchSuite:
-    """The kept answer while the open file is the one it was made of; else the file read and parsed."""
-    global _cache, parses
-    stat = os.fstat(file.fileno())  # of the file read below, even if the path is replaced meanwhile
-    key = (str(path), stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size, tuple(plots))
-    if _cache is None or _cache.key != key:
-        _cache = None  # a read that fails leaves no stale answer behind
-        parses += 1
-        try:
-            _cache = _Cached(key, _read(file, stat.st_size, path.name, plots), None)
-        except InvalidInput as exc:
-            _cache = _Cached(key, None, exc.message)
-    if _cache.error is not None:
-        raise InvalidInput(_cache.error)
-    assert _cache.suite is not None
-    return _cache.suite
+    def load(self, path: Path, plots: list[str]) -> BenchSuite:
+        """The suite in ``path``; ``plots`` are the PNG names beside it. InvalidInput says what is wrong."""
+        with self._lock:
+            try:
+                file = open(path, "rb")  # noqa: SIM115 - closed by the block below
+            except OSError:
+                self._cached = None  # the file is gone or unreadable: its last answer is not kept
+                raise
+            with file:
+                return self._answer(file, path, plots)
+
+    def _answer(self, file: BinaryIO, path: Path, plots: list[str]) -> BenchSuite:
+        """The kept answer while the open file is the one it was made of; else the file read and parsed."""
+        stat = os.fstat(file.fileno())  # of the file read below, even if the path is replaced meanwhile
+        key = (str(path), stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size, tuple(plots))
+        cached = self._cached
+        if cached is None or cached.key != key:
+            self._cached = None  # a read that fails leaves no stale answer behind
+            self.parses += 1
+            try:
+                cached = _Cached(key, _read(file, stat.st_size, path.name, plots), None)
+            except InvalidInput as exc:
+                cached = _Cached(key, None, exc.message)
+            self._cached = cached
+        if cached.error is not None:
+            raise InvalidInput(cached.error)
+        assert cached.suite is not None
+        return cached.suite
 
 
 def _read(file: BinaryIO, size: int, name: str, plots: list[str]) -> BenchSuite:

@@ -205,7 +205,7 @@ def _terminate_step(run_dir: Path, name: str, stopped: list[str]) -> None:
 def _stop_runtime(runtime_dir: Path) -> None:
     if not runtime_dir.exists():
         return
-    from services.local.runtime import LocalRuntime
+    from backend.local_runtime.runtime import LocalRuntime
 
     LocalRuntime(runtime_dir).stop(timeout=STOP_TIMEOUT_S)
 

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from backend.bench_results import BenchResultsFile
 from backend.contracts.views import ResultView, SystemSnapshot
 from backend.deploy.base import Deployer
 from backend.install import Installer
@@ -21,6 +22,7 @@ from backend.templates import Template
 from backend.views import system_view
 from common.contracts.scheduler import ResourceSnapshot, SchedulerStats
 from common.errors import Conflict, DayuError, Unavailable
+from common.periodic import Failures, every
 from common.transport import ServiceClient
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class ControlPlane:
         keep = template.base.log_retention.max_system_snapshots
         # System history outlives the process: it is kept in the store and read back here.
         self.snapshots = SnapshotRing(keep, stored_snapshots(store, keep))
+        self.bench_results = BenchResultsFile()
         self._sampler: asyncio.Task[None] | None = None
 
     def component_url(self, component: str, node: str | None = None) -> str:
@@ -101,14 +104,14 @@ class ControlPlane:
         self.installer.start_redeploy_loop(self.template.base.install.redeploy_interval_s)
 
     async def _sample_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.system_interval_s)
-            if not self.installer.deployed():
-                continue
-            try:
-                await self.sample_system()
-            except DayuError as exc:
-                log.debug("system sample failed: %s", exc.message)
+        await every(
+            self.settings.system_interval_s,
+            self.sample_system,
+            what="system sample",
+            log=log,
+            skip=lambda: not self.installer.deployed(),
+            failures=Failures(errors=(DayuError,), level=logging.DEBUG),
+        )
 
     async def close(self) -> None:
         if self._sampler is not None:

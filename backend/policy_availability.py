@@ -9,9 +9,10 @@ policy. On a cluster the scheduler's image decides what it can load, so nothing 
 
 from __future__ import annotations
 
+from backend.install.validate import declare_hooks
 from backend.templates import Template
+from common.families import AGENT
 from common.registry import REGISTRY, skipped_aliases
-from services.scheduler.agent import FAMILY
 
 EXTRA_HINT = "install the `rl` extra (.venv/bin/pip install -e '.[rl]') and restart the platform"
 
@@ -25,10 +26,11 @@ def agent_alias(template: Template, policy_id: str) -> str:
 
 def skipped_agents() -> dict[str, str]:
     """Alias -> why its module could not be loaded here (a missing optional dependency)."""
+    declare_hooks("scheduler")
     return {
         alias: f"agent {alias!r} cannot load here: module {module} needs what this install lacks ({reason}); "
         + EXTRA_HINT
-        for module, reason in sorted(REGISTRY.skipped(FAMILY).items())
+        for module, reason in sorted(REGISTRY.skipped(AGENT).items())
         for alias in skipped_aliases({module: reason})
     }
 

@@ -6,30 +6,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from common.errors import DayuError
 
-
-def add_render_command(sub: Any) -> None:
-    render = sub.add_parser(
-        "render",
-        help="write an install's Kubernetes manifests (no cluster or backend needed)",
-        description="The CRD (sedna and runtime-service modes), the control plane `dayu.sh start` applies and "
-        "the workloads of the template's default install, as multi-document YAML: one file per step in --out, "
-        "else on stdout.",
-    )
-    render.add_argument(
-        "--mode", choices=["sedna", "runtime-service", "native"], help="default: the template's kubernetes.mode"
-    )
-    render.add_argument("--network", choices=["service", "host"], help="default: the template's kubernetes.network")
-    render.add_argument("--template", default="template", help="template directory (default: template)")
-    render.add_argument("--nodes", help="`kubectl get nodes -o yaml` output, or {name: {role, arch, labels}}")
-    render.add_argument("--token", help="the API token for the Secret (default: a new random one)")
-    render.add_argument("--out", help="directory for 00-crd.yaml, 10-control-plane.yaml, 20-runtime.yaml")
-    render.set_defaults(offline=run_render)
+RENDER_DESCRIPTION = (
+    "The CRD (sedna and runtime-service modes), the control plane `dayu.sh start` applies and "
+    "the workloads of the template's default install, as multi-document YAML: one file per step in --out, "
+    "else on stdout."
+)
+"""``dayuctl render --help``'s description (its options are declared with every command's, in backend/cli.py)."""
 
 
 def run_render(args: argparse.Namespace) -> int:

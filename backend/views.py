@@ -8,35 +8,28 @@ from backend.contracts.views import ResultView, StageView, SystemSnapshot
 from common.contracts.distributor import ResultRecord
 from common.contracts.scheduler import ResourceSnapshot, SchedulerStats
 from common.dag import critical_path
+from common.results import SegmentResult
 from common.task import SENTINELS
 
 
-def _objects(result: Any) -> list[dict[str, Any]]:
-    """Objects of every frame of one stage's result (``SegmentResult`` as a dict), frame index attached."""
-    if not isinstance(result, dict):
+def _objects(result: SegmentResult | None) -> list[dict[str, Any]]:
+    """Objects of every frame of one stage's result, frame index attached."""
+    if result is None:
         return []
-    out = []
-    for frame in result.get("frames", []) or []:
-        if isinstance(frame, dict):
-            for obj in frame.get("objects", []) or []:
-                if isinstance(obj, dict):
-                    out.append({**obj, "frame_index": frame.get("frame_index")})
-    return out
+    return [
+        {**obj.model_dump(mode="json"), "frame_index": frame.frame_index}
+        for frame in result.frames
+        for obj in frame.objects
+    ]
 
 
-def _first_frame_index(result: Any) -> int | None:
+def _first_frame_index(result: SegmentResult | None) -> int | None:
     """Source index of the segment's first frame, the one its frame image shows."""
-    frames = result.get("frames") if isinstance(result, dict) else None
-    if isinstance(frames, list) and frames and isinstance(frames[0], dict):
-        index = frames[0].get("frame_index")
-        return index if isinstance(index, int) else None
-    return None
+    return result.frames[0].frame_index if result is not None and result.frames else None
 
 
-def _frame_count(result: Any) -> int:
-    if isinstance(result, dict):
-        return max(1, len(result.get("frames", []) or []))
-    return 1
+def _frame_count(result: SegmentResult | None) -> int:
+    return max(1, len(result.frames)) if result is not None else 1
 
 
 def result_view(

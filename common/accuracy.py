@@ -2,8 +2,10 @@
 
 Ground truth (``task.payload.ground_truth``) has one entry per frame, in ``frame_indices`` order, each
 ``{"objects": [{"class", "box": [x1, y1, x2, y2], "text"?}]}`` in SOURCE pixels. Stage results are
-:class:`SegmentResult`-shaped dicts whose boxes are in PROCESSED-frame pixels, so they are scaled by
-``raw_meta`` over each frame's processed size before matching.
+:class:`common.results.SegmentResult` models whose boxes are in PROCESSED-frame pixels, so they are scaled
+by ``raw_meta`` over each frame's processed size before matching. A result names the classes its
+application detects (else the labels it output are its classes): truth objects of other classes are not
+its to find.
 
 Per scored stage: detection precision, recall and F1 at IoU 0.5 (greedy one-to-one matching by IoU,
 per class); for stages that read text, exact-match rate and character accuracy over the truth texts
@@ -14,52 +16,15 @@ lying mostly inside one is neither a hit nor a false positive, and missing one i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
+from common.results import FrameResult, SegmentResult
 from common.task import END, SENTINELS, Task
 
 Box = Sequence[float]
 IOU_THRESHOLD = 0.5
-
-# What the truth calls the objects each built-in application finds; other applications (yolo-onnx)
-# are matched by the labels they output.
-APPLICATION_CLASSES: dict[str, tuple[str, ...]] = {
-    "text-detection": ("text",),
-    "text-recognition": ("text",),
-    "face-detection": ("face",),
-    "pedestrian-detection": ("person",),
-    "plate-detection": ("plate",),
-}
-TEXT_APPLICATIONS = frozenset({"text-recognition"})
-
-
-class _Object(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    box: tuple[float, float, float, float]
-    label: str = "object"
-    text: str | None = None
-
-
-class _Frame(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    frame_index: int | None = None
-    width: int | None = None
-    height: int | None = None
-    objects: list[_Object] = Field(default_factory=list)
-
-
-class _Result(BaseModel):
-    """The parts of a SegmentResult this module reads (kept here: common does not import services)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    application: str
-    frames: list[_Frame] = Field(default_factory=list)
 
 
 def iou(a: Box, b: Box) -> float:
@@ -134,58 +99,94 @@ def _inside_any(box: Box, regions: Sequence[Box]) -> bool:
     return False
 
 
-def _score_stage(task: Task, result: _Result) -> dict[str, float] | None:
-    truth = task.payload.ground_truth or []
-    classes = APPLICATION_CLASSES.get(result.application)
-    if classes is None:
-        classes = tuple(sorted({o.label for f in result.frames for o in f.objects}))
-    if not classes:
-        return None
-    is_text = result.application in TEXT_APPLICATIONS or any(
-        o.text is not None for f in result.frames for o in f.objects
-    )
+@dataclass
+class _Tally:
+    """Counts over the frames of one stage's result."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    exact: list[float] = field(default_factory=list)
+    """Per truth text: 1 when read exactly, else 0."""
+    chars: list[float] = field(default_factory=list)
+    """Per truth text: the character accuracy of what was read."""
+
+    def scores(self, is_text: bool) -> dict[str, float]:
+        tp, fp, fn = self.tp, self.fp, self.fn
+        scores = {
+            "precision": tp / (tp + fp) if tp + fp else 1.0,
+            "recall": tp / (tp + fn) if tp + fn else 1.0,
+            "f1": f1_score(tp, fp, fn),
+        }
+        if is_text:
+            scores["text_exact"] = sum(self.exact) / len(self.exact) if self.exact else 1.0
+            scores["char_accuracy"] = sum(self.chars) / len(self.chars) if self.chars else 1.0
+        return scores
+
+
+def _classes(result: SegmentResult) -> tuple[str, ...]:
+    """The classes the result is scored on: those its application declares, else the labels it output."""
+    if result.classes:
+        return tuple(result.classes)
+    return tuple(sorted({o.label for f in result.frames for o in f.objects}))
+
+
+def _truth_slots(task: Task, result: SegmentResult) -> Iterator[tuple[int, FrameResult]]:
+    """(position in the ground truth, frame) of each result frame that has a truth entry, each entry once."""
+    size = len(task.payload.ground_truth or [])
     position = {index: n for n, index in enumerate(task.payload.frame_indices)}
-    raw_w, raw_h = task.raw_meta.width, task.raw_meta.height
-    tp = fp = fn = 0
-    exact: list[float] = []
-    chars: list[float] = []
     seen: set[int] = set()
     for n, frame in enumerate(result.frames):
         slot = position.get(frame.frame_index, n) if frame.frame_index is not None else n
-        if slot >= len(truth) or slot in seen:
-            continue
-        seen.add(slot)
-        sx = raw_w / frame.width if raw_w and frame.width else 1.0
-        sy = raw_h / frame.height if raw_h and frame.height else 1.0
-        preds = [o for o in frame.objects if o.label in classes or result.application in APPLICATION_CLASSES]
-        boxes = [(o.box[0] * sx, o.box[1] * sy, o.box[2] * sx, o.box[3] * sy) for o in preds]
-        every = _truth_objects(truth[slot], classes)
-        objects = [o for o in every if not o.get("ignore")]
-        ignored = [o["box"] for o in every if o.get("ignore")]
-        pairs = match_boxes(boxes, [o["box"] for o in objects])
-        matched = {i for i, _ in pairs}
-        spare = [b for i, b in enumerate(boxes) if i not in matched and not _inside_any(b, ignored)]
-        tp += len(pairs)
-        fp += len(spare)
-        fn += len(objects) - len(pairs)
-        if is_text:
-            read = {j: (preds[i].text or "").strip() for i, j in pairs}
-            for j, obj in enumerate(objects):
-                want = str(obj.get("text") or "")
-                got = read.get(j)
-                exact.append(1.0 if got == want else 0.0)
-                chars.append(char_accuracy(got, want) if got is not None else 0.0)
-    if not seen:
-        return None
-    scores = {
-        "precision": tp / (tp + fp) if tp + fp else 1.0,
-        "recall": tp / (tp + fn) if tp + fn else 1.0,
-        "f1": f1_score(tp, fp, fn),
-    }
+        if slot < size and slot not in seen:
+            seen.add(slot)
+            yield slot, frame
+
+
+def _source_boxes(task: Task, frame: FrameResult) -> list[tuple[float, float, float, float]]:
+    """The frame's boxes scaled from its processed size to the source's (the truth's pixels)."""
+    raw_w, raw_h = task.raw_meta.width, task.raw_meta.height
+    sx = raw_w / frame.width if raw_w and frame.width else 1.0
+    sy = raw_h / frame.height if raw_h and frame.height else 1.0
+    return [(o.box[0] * sx, o.box[1] * sy, o.box[2] * sx, o.box[3] * sy) for o in frame.objects]
+
+
+def _tally_frame(
+    tally: _Tally, frame: FrameResult, boxes: Sequence[Box], entry: Any, classes: Iterable[str], is_text: bool
+) -> None:
+    """Adds one frame's matches to ``tally``: hits, false positives outside the "don't care" regions, misses
+    and, for a text stage, what was read of each truth text."""
+    every = _truth_objects(entry, classes)
+    objects = [o for o in every if not o.get("ignore")]
+    ignored = [o["box"] for o in every if o.get("ignore")]
+    pairs = match_boxes(boxes, [o["box"] for o in objects])
+    matched = {i for i, _ in pairs}
+    tally.tp += len(pairs)
+    tally.fp += sum(1 for i, b in enumerate(boxes) if i not in matched and not _inside_any(b, ignored))
+    tally.fn += len(objects) - len(pairs)
     if is_text:
-        scores["text_exact"] = sum(exact) / len(exact) if exact else 1.0
-        scores["char_accuracy"] = sum(chars) / len(chars) if chars else 1.0
-    return scores
+        read = {j: (frame.objects[i].text or "").strip() for i, j in pairs}
+        for j, obj in enumerate(objects):
+            want = str(obj.get("text") or "")
+            got = read.get(j)
+            tally.exact.append(1.0 if got == want else 0.0)
+            tally.chars.append(char_accuracy(got, want) if got is not None else 0.0)
+
+
+def _score_stage(task: Task, result: SegmentResult) -> dict[str, float] | None:
+    """Precision, recall and F1 (and for a text stage its text scores) of one stage's result; None when it
+    has no class to score or no frame with ground truth."""
+    truth = task.payload.ground_truth or []
+    classes = _classes(result)
+    if not classes:
+        return None
+    is_text = result.reads_text or any(o.text is not None for f in result.frames for o in f.objects)
+    tally = _Tally()
+    scored = 0
+    for slot, frame in _truth_slots(task, result):
+        _tally_frame(tally, frame, _source_boxes(task, frame), truth[slot], classes, is_text)
+        scored += 1
+    return tally.scores(is_text) if scored else None
 
 
 def score_task(task: Task) -> dict[str, float] | None:
@@ -197,13 +198,9 @@ def score_task(task: Task) -> dict[str, float] | None:
     scores: dict[str, float] = {}
     headline: dict[str, float] = {}
     for name, stage in task.dag.items():
-        if name in SENTINELS or not stage.done or not isinstance(stage.result, dict):
+        if name in SENTINELS or not stage.done or stage.result is None:
             continue
-        try:
-            result = _Result.model_validate(stage.result)
-        except ValidationError:
-            continue  # not a SegmentResult: an application with its own output shape
-        stage_scores = _score_stage(task, result)
+        stage_scores = _score_stage(task, stage.result)
         if stage_scores is None:
             continue
         for metric, value in stage_scores.items():

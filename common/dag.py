@@ -99,7 +99,21 @@ def build_dag(spec: DagSpec, catalog: Mapping[str, ServiceType]) -> dict[str, St
 
 
 def validate_dag(dag: Mapping[str, Stage], catalog: Mapping[str, ServiceType]) -> None:
-    """Check a complete DAG (with sentinels). Raises :class:`DagError` naming the stage at fault."""
+    """Check a complete DAG (with sentinels). Raises :class:`DagError` naming the stage at fault.
+
+    The checks run in this order, so a DAG wrong in several ways is named by the first: the sentinels, each
+    stage's name and service, each stage's edges (both ends agree, types match), no cycle, and every stage
+    on a path from ``_start`` to ``_end``."""
+    _check_sentinels(dag)
+    for name, stage in dag.items():
+        _check_stage(name, stage, catalog)
+    for name, stage in dag.items():
+        _check_edges(dag, name, stage, catalog)
+    topological_order(dag)  # raises on a cycle
+    _check_on_a_path(dag)
+
+
+def _check_sentinels(dag: Mapping[str, Stage]) -> None:
     for sentinel in SENTINELS:
         if sentinel not in dag:
             raise DagError(f"the DAG lacks its {sentinel} stage", stage=sentinel)
@@ -107,34 +121,46 @@ def validate_dag(dag: Mapping[str, Stage], catalog: Mapping[str, ServiceType]) -
         raise DagError("_start cannot have predecessors", stage=START)
     if dag[END].next:
         raise DagError("_end cannot have successors", stage=END)
-    for name, stage in dag.items():
-        if stage.name != name:
-            raise DagError(f"stage key {name!r} does not match its name {stage.name!r}", stage=name)
-        if name in SENTINELS and stage.service != name:
-            raise DagError(f"sentinel stage {name!r} must use service {name!r}, not {stage.service!r}", stage=name)
-        if name not in SENTINELS and stage.service not in catalog:
-            known = ", ".join(sorted(catalog)) or "none"
-            raise DagError(f"stage {name!r} uses unknown service {stage.service!r}; known: {known}", stage=name)
-    for name, stage in dag.items():
-        if len(set(stage.next)) != len(stage.next) or len(set(stage.prev)) != len(stage.prev):
-            raise DagError(f"stage {name!r} has a duplicate edge", stage=name)
-        for succ in stage.next:
-            if succ not in dag:
-                raise DagError(f"stage {name!r} links to unknown stage {succ!r}", stage=name)
-            if name not in dag[succ].prev:
-                raise DagError(f"edge {name!r} -> {succ!r} is missing from {succ!r}'s predecessors", stage=succ)
-            produced = _types(catalog, stage.service).output
-            consumed = _types(catalog, dag[succ].service).input
-            if not _compatible(produced, consumed):
-                raise DagError(
-                    f"stage {succ!r} ({dag[succ].service}) takes {consumed!r} but {name!r} "
-                    f"({stage.service}) produces {produced!r}",
-                    stage=succ,
-                )
-        for pred in stage.prev:
-            if pred not in dag or name not in dag[pred].next:
-                raise DagError(f"stage {name!r} names {pred!r} as predecessor without the edge", stage=name)
-    topological_order(dag)  # raises on a cycle
+
+
+def _check_stage(name: str, stage: Stage, catalog: Mapping[str, ServiceType]) -> None:
+    """The stage is filed under its own name and runs a service of the catalog (a sentinel: its own)."""
+    if stage.name != name:
+        raise DagError(f"stage key {name!r} does not match its name {stage.name!r}", stage=name)
+    if name in SENTINELS and stage.service != name:
+        raise DagError(f"sentinel stage {name!r} must use service {name!r}, not {stage.service!r}", stage=name)
+    if name not in SENTINELS and stage.service not in catalog:
+        known = ", ".join(sorted(catalog)) or "none"
+        raise DagError(f"stage {name!r} uses unknown service {stage.service!r}; known: {known}", stage=name)
+
+
+def _check_edges(dag: Mapping[str, Stage], name: str, stage: Stage, catalog: Mapping[str, ServiceType]) -> None:
+    """Each edge is listed once, at both of its ends, and carries what the next stage takes."""
+    if len(set(stage.next)) != len(stage.next) or len(set(stage.prev)) != len(stage.prev):
+        raise DagError(f"stage {name!r} has a duplicate edge", stage=name)
+    for succ in stage.next:
+        if succ not in dag:
+            raise DagError(f"stage {name!r} links to unknown stage {succ!r}", stage=name)
+        if name not in dag[succ].prev:
+            raise DagError(f"edge {name!r} -> {succ!r} is missing from {succ!r}'s predecessors", stage=succ)
+        _check_types(name, stage, succ, dag[succ], catalog)
+    for pred in stage.prev:
+        if pred not in dag or name not in dag[pred].next:
+            raise DagError(f"stage {name!r} names {pred!r} as predecessor without the edge", stage=name)
+
+
+def _check_types(name: str, stage: Stage, succ: str, after: Stage, catalog: Mapping[str, ServiceType]) -> None:
+    produced = _types(catalog, stage.service).output
+    consumed = _types(catalog, after.service).input
+    if not _compatible(produced, consumed):
+        raise DagError(
+            f"stage {succ!r} ({after.service}) takes {consumed!r} but {name!r} ({stage.service}) produces {produced!r}",
+            stage=succ,
+        )
+
+
+def _check_on_a_path(dag: Mapping[str, Stage]) -> None:
+    """Every stage is reached from ``_start`` and leads to ``_end``."""
     reach_fwd = _reachable(dag, START, forward=True)
     for name in dag:
         if name not in reach_fwd:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from common.results import SegmentResult
 from common.strict import Integer, Number
 from common.task import Meta
 
@@ -87,11 +88,11 @@ def requested(extra: dict[str, Any]) -> list[Knobs] | None:
         return None
 
 
-def report_of(result: Any) -> LabelReport | None:
-    """The label report a stage result (a SegmentResult dict) carries, if any."""
-    if not isinstance(result, dict):
+def report_of(result: SegmentResult | None) -> LabelReport | None:
+    """The label report a stage result carries, if any."""
+    if result is None:
         return None
-    raw = (result.get("extra") or {}).get(LABEL_KEY)
+    raw = result.extra.get(LABEL_KEY)
     if raw is None:
         return None
     try:

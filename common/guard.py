@@ -121,7 +121,7 @@ class BodyLimits:
     binary: int
     routes: Mapping[str, int] = field(default_factory=dict)
 
-    def of(self, path: str | None, binary: bool) -> int:
+    def limit_for(self, path: str | None, binary: bool) -> int:
         if path is not None and path in self.routes:
             return self.routes[path]
         return self.binary if binary else self.text
@@ -135,7 +135,8 @@ class GuardedRoute:
     regex: Pattern[str]
 
     @classmethod
-    def of(cls, route: BaseRoute) -> GuardedRoute | None:
+    def from_route(cls, route: BaseRoute) -> GuardedRoute | None:
+        """The route's path and regex, or None for a route that has neither (a mount, a websocket)."""
         path, regex = getattr(route, "path", None), getattr(route, "path_regex", None)
         return cls(path, regex) if isinstance(path, str) and regex is not None else None
 
@@ -199,7 +200,7 @@ class RequestGuard:
                 text = value.decode("latin-1").strip()
                 declared = int(text) if text.isdigit() else None
         binary = content_type.startswith(BINARY_TYPES)
-        limit = self.limits.of(route.path, binary) if route is not None else OPEN_BODY_LIMIT
+        limit = self.limits.limit_for(route.path, binary) if route is not None else OPEN_BODY_LIMIT
         if declared is not None and declared > limit:
             await self._too_large(
                 send, f"request body of {declared} bytes exceeds this route's limit of {limit}", limit

@@ -35,6 +35,7 @@ from types import FrameType
 from typing import Any
 
 from common.errors import ConfigError
+from common.workload import COMPONENT_MODULES
 
 ENV_FRAMES = "DAYU_TRACEMALLOC"
 ENV_DIR = "DAYU_TRACEMALLOC_DIR"
@@ -142,9 +143,25 @@ def frames_from_env(environ: dict[str, str] | os._Environ[str] = os.environ) -> 
     return frames
 
 
+TRACEABLE = frozenset({*COMPONENT_MODULES, "backend", "datasource"})
+"""The names a process traces under: every runtime component, the control plane and the datasource."""
+
+
+def services_named(text: str) -> frozenset[str]:
+    """The services a ``DAYU_TRACEMALLOC_SERVICES`` value names. A name that is no service is refused: a
+    misspelt one would otherwise trace nothing, and say so only when a long soak's snapshots are missing."""
+    named = frozenset(name.strip() for name in text.split(",") if name.strip())
+    unknown = sorted(named - TRACEABLE)
+    if unknown:
+        raise ConfigError(
+            f"{ENV_SERVICES} names no service: {', '.join(unknown)} (services: {', '.join(sorted(TRACEABLE))})"
+        )
+    return named
+
+
 def traces_service(service: str, environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
     """Whether ``DAYU_TRACEMALLOC_SERVICES`` (unset or empty: every service) names ``service``."""
-    named = {name.strip() for name in environ.get(ENV_SERVICES, "").split(",") if name.strip()}
+    named = services_named(environ.get(ENV_SERVICES, ""))
     return not named or service in named
 
 

@@ -15,7 +15,6 @@ import contextlib
 import json
 import logging
 import os
-import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.backoff import Backoff
 from common.contracts.distributor import MAX_RESULT_BATCH
 from common.contracts.ops import OutboxStatus
 from common.errors import DayuError, TransportError
@@ -244,13 +244,14 @@ class Outbox:
         )
 
     async def _resend_loop(self) -> None:
-        delay = self.config.retry_initial_s
+        backoff = Backoff(self.config.retry_initial_s, self.config.retry_max_s, jitter=True)
+        failures = 0  # rounds in a row that left the spool unsent
         while True:
             if not self._entries:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.config.retry_max_s)
-                delay = self.config.retry_initial_s
+                failures = 0
                 continue
             try:
                 flushed = await self._flush()
@@ -258,10 +259,10 @@ class Outbox:
                 log.exception("outbox %s: re-sending failed", self.path)
                 flushed = False
             if flushed:
-                delay = self.config.retry_initial_s
+                failures = 0
                 continue
-            await asyncio.sleep(delay * (0.5 + random.random() / 2))
-            delay = min(self.config.retry_max_s, delay * 2)
+            failures += 1
+            await asyncio.sleep(backoff.delay(failures))
 
     async def _flush(self) -> bool:
         """Send the spool oldest first; False at the first record that could not be sent."""

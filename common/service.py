@@ -190,7 +190,7 @@ def create_service(
     app.state.settings = settings
     app.state.service_name = name
     app.state.metrics = ServiceMetrics(name)
-    guarded = [g for router in routers for route in router.routes if (g := GuardedRoute.of(route)) is not None]
+    guarded = [g for router in routers for route in router.routes if (g := GuardedRoute.from_route(route)) is not None]
     limits = BodyLimits(text=settings.max_json_bytes, binary=settings.max_body_bytes, routes=dict(body_limits or {}))
     # Innermost of ours: a body over its limit found deep inside a route still answers 413, not 500.
     app.add_middleware(RequestGuard, owner=app, guarded=guarded, limits=limits)

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from common.errors import InvalidInput
+from common.results import SegmentResult
 from common.strict import Boolean, Integer, NonNegativeNumber, Number
 
 START = "_start"
@@ -61,7 +62,7 @@ class Stage(BaseModel):
     node: str | None = Field(None, description="Node the stage runs on (set by the plan).")
     prev: list[str] = Field(default_factory=list, description="Predecessor stage names.")
     next: list[str] = Field(default_factory=list, description="Successor stage names.")
-    result: Any = Field(None, description="The application's output for this segment.")
+    result: SegmentResult | None = Field(None, description="The application's output for this segment.")
     scenario: dict[str, Number] | None = Field(None, description="Scenario figures (object count, size, speed).")
     timings: StageTimings = Field(default_factory=StageTimings)
     done: Boolean = Field(False, description="True once the stage has run for this task.")
@@ -193,7 +194,7 @@ class Task(BaseModel):
     def clone(self) -> Task:
         """An independent deep copy. Rebuilt from a dump by pydantic-core: three to four times cheaper than
         ``model_copy(deep=True)`` (``copy.deepcopy`` walks every object in Python), and a task is plain data,
-        so nothing is lost (a stage's ``result`` is JSON-shaped)."""
+        so nothing is lost (a stage's ``result`` is a model of plain data)."""
         return Task.model_validate(self.model_dump(round_trip=True))
 
     def with_cursor(self, stage: str) -> Task:

@@ -302,6 +302,21 @@ class StaticTopology(Topology):
         os.replace(tmp, path)
 
 
+FileStamp = tuple[int, int, int]
+
+
+def file_stamp(path: Path) -> FileStamp | None:
+    """What tells one version of a file from the next (inode, size, mtime), or None when it cannot be read.
+
+    The runtime writes a topology by replacing the file whole, so a new version has a new inode even where
+    the clock's granularity would give both versions the same mtime."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
 class TopologyFile:
     """A topology file read on demand, parsed again only when it was replaced or changed.
 
@@ -313,15 +328,13 @@ class TopologyFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._parsed: tuple[tuple[int, int, int], StaticTopology] | None = None
+        self._parsed: tuple[FileStamp, StaticTopology] | None = None
 
     def read(self) -> StaticTopology | None:
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
+        stamp = file_stamp(self.path)
+        if stamp is None:
             self._parsed = None
             return None
-        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
         if self._parsed is None or self._parsed[0] != stamp:
             self._parsed = (stamp, StaticTopology.from_file(self.path))
         return self._parsed[1]
@@ -332,29 +345,23 @@ class WatchedTopology(StaticTopology):
 
     The local runtime rewrites the file when it adds or removes components (the second install stage,
     a processor on redeployment); running components then see the new endpoints
-    without a restart. The file's mtime is checked at most every ``check_every`` seconds; a file
+    without a restart. The file's stamp (:func:`file_stamp`) is checked at most every ``check_every`` seconds; a file
     that cannot be read or parsed keeps the last good topology in force.
     """
 
     def __init__(self, path: str | Path, *, check_every: float = 0.5) -> None:
         self.path = Path(path)
         self.check_every = check_every
-        self._stamp = self._mtime()
+        self._stamp = file_stamp(self.path)
         super().__init__(load_yaml_model(self.path, TopologyModel))
         self._checked = time.monotonic()
-
-    def _mtime(self) -> int | None:
-        try:
-            return self.path.stat().st_mtime_ns
-        except OSError:
-            return None
 
     def _refresh(self) -> None:
         now = time.monotonic()
         if now - self._checked < self.check_every:
             return
         self._checked = now
-        stamp = self._mtime()
+        stamp = file_stamp(self.path)
         if stamp is None or stamp == self._stamp:
             return
         try:

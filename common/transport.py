@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -34,7 +33,8 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import BaseModel, ValidationError
 from yarl import URL
 
-from common.errors import InvalidInput, TransportError, UpstreamTimeout
+from common.backoff import Backoff
+from common.errors import DayuError, InvalidInput, TransportError, UpstreamTimeout
 from common.shaping import TrafficShaper
 from common.task import Task
 from common.topology import UNIX_SCHEME
@@ -420,8 +420,7 @@ class ServiceClient:
                 f"timeout={timeout}, connect_timeout={connect_timeout}, backoff={backoff}"
             )
         self.retries = retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        self.retry_backoff = Backoff(backoff, max_backoff, jitter=True)  # many callers' retries spread out
         self.shaper = shaper
         self._authorization = f"Bearer {token}" if token else None
         self.token_to = token_to
@@ -486,10 +485,6 @@ class ServiceClient:
             return urlencode(_pairs(data)).encode(), "application/x-www-form-urlencoded"
         return None, None
 
-    def _delay(self, attempt: int) -> float:
-        base: float = min(self.max_backoff, self.backoff * (2**attempt))
-        return base * (0.5 + random.random() / 2)  # jitter so retries of many callers spread out
-
     async def request(
         self,
         method: str,
@@ -503,47 +498,39 @@ class ServiceClient:
         raise_for_status: bool = True,
         **kwargs: Any,
     ) -> Reply:
-        """Send one request; ``node``/``nbytes`` let the shaper delay it as the link would."""
+        """Send one request; ``node``/``nbytes`` let the shaper delay it as the link would.
+
+        A failed attempt is repeated (after :attr:`retry_backoff`'s wait) when that cannot do harm: nothing
+        reached the server, or the call is ``idempotent`` (by default: its method is). A streamed body is
+        sent once, its chunks being consumed by the first attempt."""
         method = method.upper()
         safe = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
-        attempts = 1 + (self.retries if retries is None else retries)
         out = self._outgoing(method, url, timeout, kwargs)
-        if isinstance(out.body, AsyncIterable):
-            attempts = 1  # its chunks are consumed by the first attempt
+        attempts = 1 if isinstance(out.body, AsyncIterable) else 1 + (self.retries if retries is None else retries)
         last: Exception | None = None
         for attempt in range(attempts):
             if attempt:
-                await asyncio.sleep(self._delay(attempt - 1))
+                await asyncio.sleep(self.retry_backoff.delay(attempt))
             try:
-                if self.shaper is not None:
-                    await self.shaper.wait(node, nbytes)
-                response = await self.transport.send(out)
-            except BadURL as exc:  # a wrong URL stays wrong
-                raise TransportError(f"{method} {url}: bad URL: {exc}", url=url) from None
-            except NotSent as exc:  # nothing reached the server: always safe to retry, whatever the method
+                response = await self._attempt(out, node, nbytes)
+            except AttemptError as exc:
+                final = _final_error(exc, method, url, safe)
+                if final is not None:
+                    raise final from None
                 last = exc
                 continue
-            except TimedOut as exc:
-                last = exc
-                if safe:
-                    continue
-                raise UpstreamTimeout(f"{method} {url} timed out", url=url) from None
-            except AttemptError as exc:
-                last = exc
-                if safe:
-                    continue
-                raise TransportError(f"{method} {url} failed: {exc}", url=url) from None
             if response.status_code in RETRY_STATUSES and safe and attempt + 1 < attempts:
                 last = TransportError(f"{method} {url} answered {response.status_code}", url=url)
                 continue
             if raise_for_status and response.status_code >= 400:
                 raise _error_from(method, url, response)
             return response
-        if isinstance(last, TimedOut):
-            raise UpstreamTimeout(f"{method} {url} timed out after {attempts} attempt(s)", url=url)
-        if isinstance(last, TransportError):
-            raise last
-        raise TransportError(f"{method} {url} failed after {attempts} attempt(s): {last}", url=url)
+        raise _gave_up(method, url, attempts, last)
+
+    async def _attempt(self, out: Outgoing, node: str | None, nbytes: int) -> Reply:
+        if self.shaper is not None:
+            await self.shaper.wait(node, nbytes)
+        return await self.transport.send(out)
 
     @asynccontextmanager
     async def stream(
@@ -608,6 +595,26 @@ def parse_reply(response: Reply, model: type[M]) -> M:
             url=response.url,
             status=response.status_code,
         ) from None
+
+
+def _final_error(exc: AttemptError, method: str, url: str, safe: bool) -> DayuError | None:
+    """The error a failed attempt ends the call with, or None when another attempt may follow."""
+    if isinstance(exc, BadURL):  # a wrong URL stays wrong
+        return TransportError(f"{method} {url}: bad URL: {exc}", url=url)
+    if isinstance(exc, NotSent) or safe:  # nothing reached the server, or sending it again does no harm
+        return None
+    if isinstance(exc, TimedOut):
+        return UpstreamTimeout(f"{method} {url} timed out", url=url)
+    return TransportError(f"{method} {url} failed: {exc}", url=url)
+
+
+def _gave_up(method: str, url: str, attempts: int, last: Exception | None) -> DayuError:
+    """The error of a call whose every attempt failed, after the last failure."""
+    if isinstance(last, TimedOut):
+        return UpstreamTimeout(f"{method} {url} timed out after {attempts} attempt(s)", url=url)
+    if isinstance(last, TransportError):
+        return last
+    return TransportError(f"{method} {url} failed after {attempts} attempt(s): {last}", url=url)
 
 
 def _error_from(method: str, url: str, response: Reply) -> TransportError:

@@ -160,7 +160,9 @@ PY
 make_wheelhouse() {
   local arch="$1" wheels="$root/hack/docker/wheelhouse/linux-$1" req platform_args=()
   req="$(mktemp)"
-  "$root/.venv/bin/python" -c "import tomllib; d = tomllib.load(open('$root/pyproject.toml', 'rb')); print(*d['project']['dependencies'], *d['build-system']['requires'], sep='\n')" >"$req"
+  # What every component needs and every component's extra (the openapi stage installs them all), and the build's.
+  "$root/.venv/bin/python" "$root/hack/docker/requirements.py" "$root/pyproject.toml" --list all >"$req"
+  "$root/.venv/bin/python" -c "import tomllib; d = tomllib.load(open('$root/pyproject.toml', 'rb')); print(*d['build-system']['requires'], sep='\n')" >>"$req"
   echo "rapidocr-onnxruntime==1.4.4" >>"$req"
   # Python 3.11 on ARCH, whatever the host's Python: every manylinux tag that bookworm's glibc (2.36) accepts,
   # listed one by one (pip does not widen an explicit --platform to older glibc versions).

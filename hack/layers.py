@@ -1,10 +1,12 @@
 """The layering rules of the code base, checked from the import statements (``make lint``).
 
     common/      imports no component (no services, backend or datasource)
-    services/X   imports common and services.X only (no other service, no backend, no datasource);
-                 services/local starts the components as processes by module name, it imports none of them
+    services/X   imports common and services.X only (no other service, no backend, no datasource)
     datasource/  imports common only (no services, no backend)
-    backend/     may import everything (it validates component configs with the components' own models)
+    backend/     imports no runtime component (no services): it starts them as processes (the local runtime,
+                 backend/local_runtime/, imports common and itself only), runs their offline tools as
+                 processes (backend/offline.py) and loads their config models by name to validate an
+                 install's configs (backend/install/validate.py)
 
 Imports are found in the syntax tree: ``import``/``from`` statements anywhere (also inside functions), and
 module names given as string literals to ``importlib.import_module`` and ``REGISTRY.declare_modules``.
@@ -21,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 COMPONENTS = ("services", "backend", "datasource")
 DYNAMIC = ("import_module", "declare_modules")
+LOCAL_RUNTIME = "backend.local_runtime"
 
 
 def imported(tree: ast.AST) -> Iterator[tuple[int, str]]:
@@ -45,6 +48,7 @@ def broken(path: Path, root: Path) -> Iterator[str]:
     rel = path.relative_to(root)
     top = rel.parts[0]
     own = ".".join(rel.parts[:2]) if top == "services" and len(rel.parts) > 2 else None
+    local_runtime = ".".join(rel.parts[:2]) == LOCAL_RUNTIME and len(rel.parts) > 2
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(rel))
     for line, module in imported(tree):
         head = module.split(".")[0]
@@ -59,13 +63,17 @@ def broken(path: Path, root: Path) -> Iterator[str]:
             rule = f"services import neither backend nor datasource, but {own or 'services'} imports {module}"
         elif top == "services" and own is not None and module != own and not module.startswith(own + "."):
             rule = f"{own} imports only itself and common, but imports {module}"
+        elif local_runtime and module != LOCAL_RUNTIME and not module.startswith(LOCAL_RUNTIME + "."):
+            rule = f"{LOCAL_RUNTIME} imports only itself and common, but imports {module}"
+        elif top == "backend" and head == "services":
+            rule = f"backend imports no runtime component, but imports {module}"
         if rule:
             yield f"{rel}:{line}: {rule}"
 
 
 def check(root: Path) -> list[str]:
     problems: list[str] = []
-    for top in ("common", "services", "datasource"):
+    for top in ("common", "services", "datasource", "backend"):
         for path in sorted((root / top).rglob("*.py")):
             problems.extend(broken(path, root))
     return problems

@@ -110,24 +110,8 @@ def render(summary: dict[str, Any], path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def add_analyze_command(sub: Any) -> None:
-    parser = sub.add_parser(
-        "analyze",
-        help="the policy benchmark's summary of a results export (no backend needed)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("export", type=Path, help="a results export (dayuctl export -o FILE; gzip or plain JSON Lines)")
-    parser.add_argument("--slo-ms", type=float, default=1000.0, help="delay a task should meet (default 1000)")
-    parser.add_argument(
-        "--accuracy-reference",
-        choices=["ground_truth", "golden"],
-        default="ground_truth",
-        help="what the records' accuracy was scored against (the datasource's; default ground_truth)",
-    )
-    # Also after the command (``dayuctl analyze FILE --json``), without overriding ``dayuctl --json analyze``.
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
-    parser.set_defaults(offline=run_analyze)
+ANALYZE_DESCRIPTION = __doc__
+"""``dayuctl analyze --help``'s description (its options are declared with every command's, in backend/cli.py)."""
 
 
 def run_analyze(args: argparse.Namespace) -> int:

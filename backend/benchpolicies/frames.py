@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.accuracy import score_task
+from common.results import FrameResult, SegmentResult
 from common.task import END, SENTINELS, Task
 
 
@@ -176,14 +177,18 @@ def score_frames(
     task = Task.model_validate(template).model_copy(deep=True)
     task.payload.frame_indices = list(range(len(frames)))
     task.payload.ground_truth = [reference[f % clip_frames] for f in frames]
-    application = (template["dag"][stage].get("result") or {}).get("application") or task.dag[stage].service
-    task.dag[stage].result = {
-        "application": application,
-        "frames": [
-            {"frame_index": n, "width": width, "height": height, "objects": item.objects if item else []}
+    done = task.dag[stage].result or SegmentResult(application=task.dag[stage].service)
+    task.dag[stage].result = SegmentResult(
+        application=done.application,
+        classes=done.classes,
+        reads_text=done.reads_text,
+        frames=[
+            FrameResult.model_validate(
+                {"frame_index": n, "width": width, "height": height, "objects": item.objects if item else []}
+            )
             for n, item in enumerate(shown)
         ],
-    }
+    )
     task.dag[stage].done = True
     scores = score_task(task)
     if scores is None:

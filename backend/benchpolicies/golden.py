@@ -6,7 +6,7 @@ again), through the service's application with its golden model (``labeller.gold
 service's processor template, the model the processor's golden labeller uses). The reference is computed
 up front and cached per (clip content hash, service, golden configuration) under the cache folder, so a
 second run on the same clip and service reads it back and another service computes its own. The golden
-configuration includes a digest of the code that makes the reference (this module, the processor's
+configuration includes a digest of the code that makes the reference (this module, the processor's offline tool,
 applications and its labeller's model call) and of the OpenCV and NumPy versions that decode and run it,
 so a reference made by other code is computed again rather than read back.
 
@@ -20,7 +20,7 @@ import functools
 import hashlib
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,11 +29,10 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.offline import PROCESSOR, run_tool
 from backend.templates import load_template
+from common.contracts.offline import GoldenReply, GoldenRequest
 from common.errors import ConfigError
-from common.registry import REGISTRY
-from services.processor.application import FAMILY as APPLICATION
-from services.processor.labeller import detector_of
 
 BATCH = 16
 """Frames per model call (bounds the memory the reference pass holds)."""
@@ -42,11 +41,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def code_files() -> list[Path]:
-    """The sources a reference depends on: this module, the application base, the labeller's model call and
-    every application (an application's module imports its neighbours: packaged models, shared support)."""
+    """The sources a reference depends on: this module, the processor's offline tool that runs the model, the
+    application base, the labeller's model call and every application (an application's module imports its
+    neighbours: packaged models, shared support)."""
     processor = ROOT / "services" / "processor"
     return [
         Path(__file__).resolve(),
+        processor / "offline.py",
         processor / "application.py",
         processor / "labeller.py",
         *sorted((processor / "applications").glob("*.py")),
@@ -164,40 +165,10 @@ def cache_path(cache_dir: Path, clip: ClipInfo, config: GoldenConfig) -> Path:
     return cache_dir / f"{clip.sha256[:16]}-{config.service}-{key}.json"
 
 
-def _frames(path: Path) -> Iterator[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    try:
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                return
-            yield frame
-    finally:
-        capture.release()
-
-
 def compute(clip: ClipInfo, config: GoldenConfig) -> list[dict[str, Any]]:
-    """The golden configuration over every frame of the clip."""
-    params = dict(config.application.get("params") or {})
-    app = REGISTRY.create(APPLICATION, str(config.application["alias"]), params)
-    app.load()
-    detect = detector_of(app)
-    entries: list[dict[str, Any]] = []
-    batch: list[np.ndarray] = []
-
-    def flush() -> None:
-        for result in detect(config.model, batch):
-            objects = [{"class": d.label, "box": [round(float(v), 2) for v in d.box]} for d in result.objects]
-            entries.append({"objects": objects})
-        batch.clear()
-
-    for frame in _frames(clip.path):
-        batch.append(frame)
-        if len(batch) == BATCH:
-            flush()
-    if batch:
-        flush()
-    return entries
+    """The golden configuration over every frame of the clip (the processor's offline tool runs the model)."""
+    request = GoldenRequest(application=config.application, model=config.model, clip=str(clip.path), batch=BATCH)
+    return run_tool(PROCESSOR, "golden", request, GoldenReply).entries
 
 
 def reference(template_dir: str | Path, clip: ClipInfo, service: str, cache_dir: Path) -> Reference:

@@ -111,7 +111,7 @@ def sweep(run_dir: Path) -> list[str]:
 def _stop_runtime(run_dir: Path) -> str | None:
     if not run_dir.is_dir():
         return None
-    from services.local.runtime import LocalRuntime
+    from backend.local_runtime.runtime import LocalRuntime
 
     outcome = LocalRuntime(run_dir).stop(timeout=RUNTIME_STOP_TIMEOUT_S)
     ended = {name: how for name, how in outcome.items() if how != "not running"}

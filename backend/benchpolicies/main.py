@@ -18,9 +18,9 @@ from backend.benchpolicies.runner import RunRecords, run_policy
 from backend.benchpolicies.summary import combine, samples, summarise, window_drops
 from backend.profiler import profile
 from common.errors import DayuError
+from common.profile_table import save_table
 from common.task import SENTINELS
 from common.trace import Trace, load_trace
-from services.scheduler.profile_table import save_table
 
 QUICK_DURATION_S = 12.0
 QUICK_DRAIN_S = 5.0

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.install.validate import declare_hooks
 from backend.templates import load_template
 from common.errors import ConfigError, HookError
+from common.families import AGENT
 from common.registry import REGISTRY
-from services.scheduler.agent import FAMILY
+
+declare_hooks("scheduler")  # the agents below are looked up by alias
 
 RESOLUTIONS = ["240p", "360p", "480p", "540p", "720p"]
 """The clip is 720p: richer rungs would only resize to the same frames. The learning agents do not need this
@@ -15,7 +18,7 @@ ladder (casva chooses positions on a fixed grid and maps them to whatever ladder
 
 
 def _fields(alias: str) -> dict[str, Any]:
-    return dict(REGISTRY.get(FAMILY, alias).Config.model_fields)
+    return dict(REGISTRY.get(AGENT, alias).Config.model_fields)
 
 
 def _set_slo(params: dict[str, Any], fields: dict[str, Any], slo_s: float) -> None:
@@ -56,7 +59,7 @@ def agent_choice(
         micro = dict(params.get("micro") or {})
         micro.setdefault("ladders", {})["resolution"] = RESOLUTIONS
         params["micro"] = micro
-    REGISTRY.make_config(FAMILY, alias, params)  # refuse bad parameters before anything starts
+    REGISTRY.make_config(AGENT, alias, params)  # refuse bad parameters before anything starts
     return {"alias": alias, "params": params}
 
 
@@ -68,7 +71,7 @@ def unavailable(template_dir: str, policy: str) -> str | None:
         return f"unknown policy {policy!r}"
     agent = template.component(spec.scheduler).config.get("agent") or {"alias": "fixed"}
     try:
-        REGISTRY.get(FAMILY, str(agent["alias"]))
+        REGISTRY.get(AGENT, str(agent["alias"]))
     except HookError as exc:
         return exc.message
     return None

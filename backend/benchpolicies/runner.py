@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 
 from backend.benchpolicies import workload as wl
+from backend.local_runtime.runtime import LocalRuntime
 from common.errors import Unavailable
-from services.local.runtime import LocalRuntime
 
 POLL_S = 2.0
 WARMUP_POLL_S = 0.2

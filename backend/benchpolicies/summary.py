@@ -8,7 +8,9 @@ alike. Per-task figures are also given per second of video (``*_per_video_s``).
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -151,40 +153,11 @@ def summarise_records(
     total = len(points) + len(drops) + unfinished
     late = int((latencies > slo_ms).sum()) if len(latencies) else 0
     link = sum(p["link_bytes"] for p in points) + sum(_bytes(r["drop"].get("task")) for r in drops)
-    resolutions: dict[str, int] = {}
-    for p in points:
-        resolutions[p["resolution"]] = resolutions.get(p["resolution"], 0) + 1
-    reasons: dict[str, int] = {}
-    for r in drops:
-        reason = str(r.get("reason") or r["drop"].get("reason") or "unknown")
-        reasons[reason] = reasons.get(reason, 0) + 1
-    if unfinished:
-        reasons["unfinished"] = unfinished
-    low_link = None
-    if slow_link is not None:
-        slow = [p for p in points if slow_link(p["t_s"])]
-        slow_drops = [r for r in drops if slow_link(_drop_t(r, run))]
-        if slow or slow_drops:
-            late_slow = sum(1 for p in slow if p["latency_ms"] > slo_ms) + len(slow_drops)
-            low_link = late_slow / (len(slow) + len(slow_drops))
-    # Per second of video: each task weighs the video it covers, so a policy that raises fps (more, shorter
-    # tasks) does not weigh more; a dropped or unfinished task weighs what a typical task of the run does.
-    spans = [p["video_s"] for p in points]
-    typical = float(np.median(spans)) if spans else DEFAULT_FRAMES / DEFAULT_FPS
-    video_total = sum(spans) + sum(video_s(r["drop"].get("task"), typical) for r in drops) + unfinished * typical
-    video_late = (
-        sum(p["video_s"] for p in points if p["latency_ms"] > slo_ms)
-        + sum(video_s(r["drop"].get("task"), typical) for r in drops)
-        + unfinished * typical
-    )
-    scored = [(p["accuracy"], p["video_s"]) for p in points if p["accuracy"] is not None]
-    scored_s = sum(w for _, w in scored)
+    video = _per_video_s(points, drops, unfinished, slo_ms)
     return {
-        "latency_ms_p50": float(np.percentile(latencies, 50)) if len(latencies) else None,
-        "latency_ms_p95": float(np.percentile(latencies, 95)) if len(latencies) else None,
-        "latency_ms_p99": float(np.percentile(latencies, 99)) if len(latencies) else None,
+        **_percentiles(latencies),
         "slo_violation_rate": (late + len(drops) + unfinished) / total if total else None,
-        "slo_violation_rate_low_link": low_link,
+        "slo_violation_rate_low_link": _low_link_violations(run, points, drops, slo_ms, slow_link),
         "accuracy_f1": statistics.fmean(accuracies) if accuracies else None,
         "accuracy_reference": accuracy_reference if accuracies else None,
         "link_mbytes": link / 1e6,
@@ -192,14 +165,67 @@ def summarise_records(
         "tasks": len(points),
         "drops": len(drops),
         "unfinished": unfinished,
-        "drops_by_reason": dict(sorted(reasons.items())),
-        "video_s": video_total,
-        "slo_violation_rate_per_video_s": video_late / video_total if video_total else None,
-        "accuracy_f1_per_video_s": sum(a * w for a, w in scored) / scored_s if scored_s else None,
-        "link_mbytes_per_video_s": link / 1e6 / video_total if video_total else None,
-        "resolutions": resolutions,
+        "drops_by_reason": _drops_by_reason(drops, unfinished),
+        "video_s": video.total,
+        "slo_violation_rate_per_video_s": video.late / video.total if video.total else None,
+        "accuracy_f1_per_video_s": video.accuracy,
+        "link_mbytes_per_video_s": link / 1e6 / video.total if video.total else None,
+        "resolutions": dict(Counter(p["resolution"] for p in points)),
         "timeline": timeline(points),
     }
+
+
+def _percentiles(latencies: np.ndarray) -> dict[str, float | None]:
+    return {f"latency_ms_p{q}": float(np.percentile(latencies, q)) if len(latencies) else None for q in (50, 95, 99)}
+
+
+def _drops_by_reason(drops: list[dict[str, Any]], unfinished: int) -> dict[str, int]:
+    """Drops counted by reason, sorted by it; tasks that ended neither way count as ``unfinished``."""
+    reasons = Counter(str(r.get("reason") or r["drop"].get("reason") or "unknown") for r in drops)
+    if unfinished:
+        reasons["unfinished"] = unfinished
+    return dict(sorted(reasons.items()))
+
+
+def _low_link_violations(
+    run: RunRecords, points: list[dict[str, Any]], drops: list[dict[str, Any]], slo_ms: float, slow_link: Slow
+) -> float | None:
+    """The share of the tasks made while the link was low that were late or dropped; None: no such task."""
+    if slow_link is None:
+        return None
+    slow = [p for p in points if slow_link(p["t_s"])]
+    slow_drops = [r for r in drops if slow_link(_drop_t(r, run))]
+    if not slow and not slow_drops:
+        return None
+    late_slow = sum(1 for p in slow if p["latency_ms"] > slo_ms) + len(slow_drops)
+    return late_slow / (len(slow) + len(slow_drops))
+
+
+@dataclass(frozen=True)
+class _VideoSeconds:
+    total: float
+    """Seconds of video the window's tasks cover, dropped and unfinished ones included."""
+    late: float
+    """Of which late, dropped or unfinished."""
+    accuracy: float | None
+    """The tasks' accuracy weighed by the video each covers; None: no task was scored."""
+
+
+def _per_video_s(
+    points: list[dict[str, Any]], drops: list[dict[str, Any]], unfinished: int, slo_ms: float
+) -> _VideoSeconds:
+    """Per second of video: each task weighs the video it covers, so a policy that raises fps (more, shorter
+    tasks) does not weigh more; a dropped or unfinished task weighs what a typical task of the run does."""
+    spans = [p["video_s"] for p in points]
+    typical = float(np.median(spans)) if spans else DEFAULT_FRAMES / DEFAULT_FPS
+    dropped = sum(video_s(r["drop"].get("task"), typical) for r in drops)
+    scored = [(p["accuracy"], p["video_s"]) for p in points if p["accuracy"] is not None]
+    scored_s = sum(w for _, w in scored)
+    return _VideoSeconds(
+        total=sum(spans) + dropped + unfinished * typical,
+        late=sum(p["video_s"] for p in points if p["latency_ms"] > slo_ms) + dropped + unfinished * typical,
+        accuracy=sum(a * w for a, w in scored) / scored_s if scored_s else None,
+    )
 
 
 def summarise(

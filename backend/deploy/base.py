@@ -37,6 +37,17 @@ class InstanceStatus(BaseModel):
         return None if self.started_at is None else max(0.0, time.time() - self.started_at)
 
 
+class NotReady(BaseModel):
+    """A workload a readiness wait gave up on, as its error's ``detail.not_ready`` lists it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    node: str | None = Field(description="Where it was to run; null: it was never deployed.")
+    phase: str = Field(description="Its phase then (exited, failed, starting, ...), or `missing`.")
+    message: str = Field(description="Why it was not ready, when known.")
+
+
 class Deployer(ABC):
     """Applies workloads to a runtime. All methods are safe to repeat."""
 
@@ -107,11 +118,11 @@ class Deployer(ABC):
                 return statuses
             failed = [s for s in pending if s.phase in ("exited", "failed")]
             if failed or time.monotonic() >= deadline:
-                report: list[dict[str, str | None]] = [
-                    {"name": s.name, "node": s.node, "phase": s.phase, "message": s.message} for s in pending
-                ]
-                report += [{"name": n, "node": None, "phase": "missing", "message": "not deployed"} for n in missing]
+                report = [NotReady(name=s.name, node=s.node, phase=s.phase, message=s.message) for s in pending]
+                report += [NotReady(name=n, node=None, phase="missing", message="not deployed") for n in missing]
                 why = "failed" if failed else f"not ready after {timeout:.0f}s"
-                names_text = ", ".join(str(r["name"]) for r in report)
-                raise Unavailable(f"workloads {why}: {names_text}", detail={"not_ready": report})
+                names_text = ", ".join(r.name for r in report)
+                raise Unavailable(
+                    f"workloads {why}: {names_text}", detail={"not_ready": [r.model_dump() for r in report]}
+                )
             await asyncio.sleep(interval)

@@ -1,4 +1,4 @@
-"""The local deployer: every virtual node's workloads as processes of the local runtime (services.local).
+"""The local deployer: every virtual node's workloads as processes of the local runtime (backend.local_runtime).
 
 Each change (the second install stage, a redeployment) is applied incrementally:
 only the workloads that were added, removed or changed start or stop; the others keep running and
@@ -42,7 +42,7 @@ class LocalDeployer(Deployer):
         host_ports: Sequence[int] = (),
         trace_dir: Path = TRACE_DIR,
     ) -> None:
-        from services.local.runtime import LocalRuntime
+        from backend.local_runtime.runtime import LocalRuntime
 
         self.run_dir = Path(run_dir)
         self.trace_dir = trace_dir  # the installed template's traces: what an install names a trace by
@@ -172,7 +172,7 @@ class LocalDeployer(Deployer):
 
     async def close(self) -> None:
         """Supervision ends with the backend; a deployed install keeps running (a restarted backend takes it
-        over, ``dayu.sh`` stop or ``python -m services.local down`` ends it by its pid files).
+        over, ``dayu.sh`` stop or ``python -m backend.local_runtime down`` ends it by its pid files).
 
         A start or apply still running in a thread (its install or redeployment task was cancelled) is
         interrupted and waited for: it stops what it had started, and nothing is launched once the backend is

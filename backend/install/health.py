@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from backend.contracts.install import InstallPhase
 from backend.deploy.base import Deployer
 from backend.install.state import InstallStateMachine
+from common.periodic import every
 
 log = logging.getLogger(__name__)
 STATUS_TIMEOUT_S = 10.0
@@ -62,11 +63,11 @@ async def health_loop(
     processors, an uninstall removes everything: neither is a crash). ``wait`` is the pause between two
     looks: tests pass one they release look by look."""
     restarts: dict[str, int] = {}
-    while True:
-        await wait(interval)
-        if busy.locked():
-            continue
-        try:
-            await follow_health(states, deployer, restarts)
-        except Exception as exc:  # the loop outlives any one failed look (a runtime busy restarting, a timeout)
-            log.warning("looking at the components' health failed: %s", exc)
+    await every(
+        interval,
+        lambda: follow_health(states, deployer, restarts),
+        what="looking at the components' health",
+        log=log,
+        skip=busy.locked,
+        wait=wait,
+    )

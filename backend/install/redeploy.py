@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -14,6 +13,7 @@ from backend.install.stages import make_planner
 from backend.install.state import InstallStateMachine
 from backend.templates import Template
 from common.errors import DayuError
+from common.periodic import Failures, every
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +52,17 @@ async def redeploy_loop(
     interval: float, deployed: Callable[[], bool], once: Callable[[], Awaitable[RedeployResult]]
 ) -> None:
     """Every ``interval`` seconds while something is deployed; a failed round is logged, the next one runs."""
-    while True:
-        await asyncio.sleep(interval)
-        if not deployed():
-            continue
-        try:
-            result = await once()
-            if result.added or result.removed:
-                log.info("redeployed: +%s -%s", result.added, result.removed)
-        except DayuError as exc:
-            log.warning("redeployment failed: %s", exc.message)
+
+    async def round_() -> None:
+        result = await once()
+        if result.added or result.removed:
+            log.info("redeployed: +%s -%s", result.added, result.removed)
+
+    await every(
+        interval,
+        round_,
+        what="redeployment",
+        log=log,
+        skip=lambda: not deployed(),
+        failures=Failures(errors=(DayuError,)),
+    )

@@ -28,15 +28,14 @@ from common.errors import Conflict, DayuError
 
 STATE_KEY = "install"
 MAX_PROGRESS = 50
-P = InstallPhase
 
 TRANSITIONS: dict[InstallPhase, frozenset[InstallPhase]] = {
-    P.UNINSTALLED: frozenset({P.INSTALLING, P.UNINSTALLING}),
-    P.INSTALLING: frozenset({P.INSTALLED, P.FAILED, P.UNINSTALLING}),
-    P.INSTALLED: frozenset({P.DEGRADED, P.UNINSTALLING}),
-    P.DEGRADED: frozenset({P.INSTALLED, P.DEGRADED, P.UNINSTALLING}),
-    P.UNINSTALLING: frozenset({P.UNINSTALLED, P.FAILED}),
-    P.FAILED: frozenset({P.INSTALLING, P.UNINSTALLING}),
+    InstallPhase.UNINSTALLED: frozenset({InstallPhase.INSTALLING, InstallPhase.UNINSTALLING}),
+    InstallPhase.INSTALLING: frozenset({InstallPhase.INSTALLED, InstallPhase.FAILED, InstallPhase.UNINSTALLING}),
+    InstallPhase.INSTALLED: frozenset({InstallPhase.DEGRADED, InstallPhase.UNINSTALLING}),
+    InstallPhase.DEGRADED: frozenset({InstallPhase.INSTALLED, InstallPhase.DEGRADED, InstallPhase.UNINSTALLING}),
+    InstallPhase.UNINSTALLING: frozenset({InstallPhase.UNINSTALLED, InstallPhase.FAILED}),
+    InstallPhase.FAILED: frozenset({InstallPhase.INSTALLING, InstallPhase.UNINSTALLING}),
 }
 """Phase -> phases it may move to. ``degraded -> degraded`` updates the reason."""
 
@@ -65,7 +64,7 @@ class InstallStateMachine:
         except ValidationError as exc:
             # A state written by an older backend: say so instead of failing every route that reads it.
             message = f"the stored install state is unreadable ({exc.error_count()} problems); uninstall to reset"
-            return InstallState(phase=P.FAILED, error=ErrorInfo(code="invalid_state", message=message))
+            return InstallState(phase=InstallPhase.FAILED, error=ErrorInfo(code="invalid_state", message=message))
 
     def _save(self, state: InstallState) -> InstallState:
         state.updated = time.time()
@@ -110,49 +109,49 @@ class InstallStateMachine:
 
     def begin_install(self, **fields: Any) -> InstallState:
         """A fresh install record (the previous one, failed or removed, is replaced)."""
-        self.check(P.INSTALLING)
+        self.check(InstallPhase.INSTALLING)
         now = time.time()
-        state = InstallState(phase=P.INSTALLING, step="validated", started=now, **fields)
+        state = InstallState(phase=InstallPhase.INSTALLING, step="validated", started=now, **fields)
         state.progress = [ProgressEntry(at=now, step="validated", message="request validated")]
         return self._save(state)
 
     def installed(self, **fields: Any) -> InstallState:
-        return self.transition(P.INSTALLED, step="done", installed_at=time.time(), error=None, **fields)
+        return self.transition(InstallPhase.INSTALLED, step="done", installed_at=time.time(), error=None, **fields)
 
     def fail(self, exc: BaseException) -> InstallState:
-        return self.transition(P.FAILED, step="failed", error=error_info(exc))
+        return self.transition(InstallPhase.FAILED, step="failed", error=error_info(exc))
 
     def begin_uninstall(self) -> InstallState:
-        return self.transition(P.UNINSTALLING, step="removing")
+        return self.transition(InstallPhase.UNINSTALLING, step="removing")
 
     def uninstalled(self) -> InstallState:
-        self.check(P.UNINSTALLED)
+        self.check(InstallPhase.UNINSTALLED)
         self.store.set_state(STATE_KEY, None)
         self._bump()
         return InstallState()
 
     def mark_degraded(self, reason: str) -> InstallState:
         """A deployed component is down (reported by whoever watches the components)."""
-        return self.transition(P.DEGRADED, degraded_reason=reason)
+        return self.transition(InstallPhase.DEGRADED, degraded_reason=reason)
 
     def mark_recovered(self) -> InstallState:
         """Every component is serving again."""
         phase = self.get().phase
-        if phase != P.DEGRADED:
+        if phase != InstallPhase.DEGRADED:
             raise Conflict(
                 f"cannot recover: the install is {phase.value!r}, not degraded", detail={"phase": phase.value}
             )
-        return self.transition(P.INSTALLED, degraded_reason=None)
+        return self.transition(InstallPhase.INSTALLED, degraded_reason=None)
 
     def recover_after_restart(self) -> InstallState:
         """At backend start: an install or uninstall the previous process was running cannot still be going."""
         state = self.get()
-        if state.phase not in (P.INSTALLING, P.UNINSTALLING):
+        if state.phase not in (InstallPhase.INSTALLING, InstallPhase.UNINSTALLING):
             return state
         # "recovering" until the restarted backend has finished what was interrupted (it then reads installed,
         # uninstalled, or failed with code "interrupted"), so a reader never takes the cleanup for the outcome.
         message = f"the backend restarted while {state.phase.value}; finishing what it was doing"
-        return self.transition(P.FAILED, step="failed", error=ErrorInfo(code="recovering", message=message))
+        return self.transition(InstallPhase.FAILED, step="failed", error=ErrorInfo(code="recovering", message=message))
 
     # -- changes within a phase --------------------------------------------------------------------
     def update(self, **changes: Any) -> InstallState:

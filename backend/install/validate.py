@@ -35,6 +35,12 @@ def config_model(component: str) -> type[BaseModel]:
     return model
 
 
+def declare_hooks(component: str) -> None:
+    """Declare the component's hook families and their plugin modules (its config model imports them), so
+    that the backend looks a plugin up by alias as the component will."""
+    config_model(component)
+
+
 def check_config(comp: ComponentTemplate, config: dict[str, Any]) -> None:
     """Raise ConfigError (400) naming ``comp``'s file and line when ``config`` does not fit its component."""
     # A plugin whose optional dependency this host lacks (torch, tensorrt) is checked by the component itself.

@@ -9,7 +9,6 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, JSONResponse
 
-from backend import bench_results
 from backend.contracts.bench import BenchResults, PolicyBench
 from backend.plane import ControlPlane, Plane
 from common.errors import InvalidInput, NotFound
@@ -48,7 +47,7 @@ async def policies(plane: Plane) -> PolicyBench:
         summary.results_file = True
         try:
             # A full suite's file is tens of MB: parsed off the event loop.
-            summary.suite = await asyncio.to_thread(bench_results.load, results, plots)
+            summary.suite = await asyncio.to_thread(plane.bench_results.load, results, plots)
         except (OSError, InvalidInput) as exc:
             errors.append(str(exc))
     try:

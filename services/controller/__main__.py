@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from common.entrypoint import one_line_errors
-from common.listen import serve
-from common.service import load_topology
+from common.entrypoint import serve_service
 from services.controller.app import create_app
 from services.controller.config import ControllerSettings
 
 
 def main() -> None:
-    with one_line_errors("controller"):
-        settings = ControllerSettings.from_env()
-        load_topology(settings)  # a bad topology is named now, not as a traceback at startup
-        app = create_app(settings)
-    serve(app, settings)
+    serve_service("controller", ControllerSettings.from_env, create_app)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from common.config import load_component_config
 from common.errors import DayuError
 from common.outbox import SPOOL_DIR, Outbox
+from common.periodic import LOGGED_WITH_TRACEBACK, every
 from common.service import create_service
 from common.topology import Topology
 from services.controller.cleanup import remove_old_files
@@ -22,15 +23,6 @@ from services.controller.journal import InflightJournal
 from services.controller.routes import router
 
 log = logging.getLogger(__name__)
-
-
-async def _every(interval: float, action: Callable[[], Awaitable[object]], name: str) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await action()
-        except Exception:  # a failed sweep is retried next time; it must not end the loop
-            log.exception("%s failed", name)
 
 
 def create_app(settings: ControllerSettings | None = None, config: ControllerConfig | None = None) -> FastAPI:
@@ -72,12 +64,16 @@ def create_app(settings: ControllerSettings | None = None, config: ControllerCon
             log.warning("%d task(s) the previous process had in flight recorded as dropped", recovered)
         sweep = min(1.0, config.join_timeout_s / 4)
         loops = [
-            asyncio.create_task(_every(sweep, dispatcher.expire_joins, "join expiry")),
             asyncio.create_task(
-                _every(
+                every(sweep, dispatcher.expire_joins, what="join expiry", log=log, failures=LOGGED_WITH_TRACEBACK)
+            ),
+            asyncio.create_task(
+                every(
                     config.cleanup_interval_s,
                     lambda: asyncio.to_thread(remove_old_files, settings.work_dir, config.segment_ttl_s),
-                    "segment cleanup",
+                    what="segment cleanup",
+                    log=log,
+                    failures=LOGGED_WITH_TRACEBACK,
                 )
             ),
         ]

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from common.entrypoint import one_line_errors
-from common.listen import serve
+from common.entrypoint import serve_service
 from common.memory import give_back_freed_blocks
-from common.service import load_topology
 from services.distributor.app import create_app
 from services.distributor.settings import DistributorSettings
 
 
 def main() -> None:
-    give_back_freed_blocks()  # segments it receives and records it reads: not kept in the heap once freed
-    with one_line_errors("distributor"):
-        settings = DistributorSettings.from_env()
-        load_topology(settings)  # a bad topology is named now, not as a traceback at startup
-        app = create_app(settings)
-    serve(app, settings)
+    # segments it receives and records it reads: not kept in the heap once freed
+    serve_service("distributor", DistributorSettings.from_env, create_app, prepare=give_back_freed_blocks)
 
 
 if __name__ == "__main__":

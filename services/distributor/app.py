@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from common.config import load_component_config
 from common.errors import DayuError
 from common.join import JoinStore
+from common.periodic import LOGGED_WITH_TRACEBACK, every
 from common.service import create_service
 from services.distributor.config import DistributorConfig
 from services.distributor.feedback import FeedbackSender
@@ -41,15 +42,6 @@ def _scheduler_feedback_url(app: FastAPI, config: DistributorConfig) -> str | No
         return None
 
 
-async def _expire_joins(recorder: Recorder, every: float) -> None:
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await recorder.expire_joins()
-        except Exception:  # the sweeper must outlive one bad entry
-            log.exception("join expiry failed")
-
-
 def create_app(settings: DistributorSettings | None = None, config: DistributorConfig | None = None) -> FastAPI:
     settings = settings or DistributorSettings()
     config = config or load_component_config(settings.config, DistributorConfig)
@@ -75,7 +67,15 @@ def create_app(settings: DistributorSettings | None = None, config: DistributorC
         )
         app.state.recorder = recorder = Recorder(store, joins, feedback, app.state.metrics, settings.node)
         feedback.start()
-        sweeper = asyncio.create_task(_expire_joins(recorder, min(1.0, config.join_timeout / 4)))
+        sweeper = asyncio.create_task(
+            every(
+                min(1.0, config.join_timeout / 4),
+                recorder.expire_joins,
+                what="join expiry",
+                log=log,
+                failures=LOGGED_WITH_TRACEBACK,
+            )
+        )
         try:
             yield
         finally:

@@ -5,7 +5,7 @@ accuracy), not the task with its results. A slow or dead scheduler never loses a
 in SQLite) and never blocks storage: when the queue is full the feedback is skipped and counted.
 
 Feedback that cannot reach the scheduler (down, restarting) is not dropped: it stays at the head of the
-queue and is sent again, with a wait that doubles up to ``RESEND_MAX_S``, until the scheduler answers;
+queue and is sent again, with a wait that doubles up to ``RESEND.max_s``, until the scheduler answers;
 what arrives meanwhile waits behind it in the bounded queue. Only a 4xx answer (the scheduler refuses
 this feedback) discards it, counted as ``rejected``.
 """
@@ -15,16 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 
+from common.backoff import Backoff
 from common.errors import DayuError, TransportError
 from common.feedback import DropFeedback, TaskFeedback
 from common.metrics import ServiceMetrics
 from common.transport import ServiceClient
 
 log = logging.getLogger(__name__)
-RESEND_INITIAL_S = 0.5
-RESEND_MAX_S = 10.0
+RESEND = Backoff(base_s=0.5, max_s=10.0, jitter=True)
 
 
 class FeedbackSender:
@@ -69,16 +68,16 @@ class FeedbackSender:
             self._outcomes.labels("skipped").inc()
 
     async def _run(self) -> None:
-        wait = RESEND_INITIAL_S
+        failures = 0  # sends of the head in a row that failed
         while True:
             if self._head is None:
                 self._head = await self._queue.get()
             if await self._send(self._head):
                 self._head = None
-                wait = RESEND_INITIAL_S
+                failures = 0
                 continue
-            await asyncio.sleep(wait * (0.5 + random.random() / 2))
-            wait = min(RESEND_MAX_S, wait * 2)
+            failures += 1
+            await asyncio.sleep(RESEND.delay(failures))
 
     async def _send(self, feedback: TaskFeedback | DropFeedback) -> bool:
         """True when the feedback is done with (sent, or refused for good); False to send it again."""

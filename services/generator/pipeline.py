@@ -28,7 +28,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +104,22 @@ class GeneratorStats:
     submit_ms: list[float] = field(default_factory=list)
 
 
+class RecordedPace:
+    """When a frame of a replayed source is due: as long after the first frame's release as it was recorded
+    after the first frame (a live source needs none: its frames arrive as they happen)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._origin: tuple[float, float] | None = None  # (release time, recorded time) of the first frame
+
+    def wait_s(self, timestamp: float) -> float:
+        """Seconds until the frame recorded at ``timestamp`` is due (not positive: it is due now)."""
+        now = self._clock()
+        if self._origin is None:
+            self._origin = (now, timestamp)
+        return self._origin[0] + (timestamp - self._origin[1]) - now
+
+
 def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:64] or "source"
 
@@ -164,6 +180,17 @@ class Generator:
         )
         self._shed_metric = metrics.counter(
             "generator_segments_shed_total", "Segments skipped before encoding because the node admitted fewer"
+        )
+        # Frames handed to the encoder thread and not yet written: the generator's largest transient memory (a
+        # 720p frame is 2.7 MB), bounded by (max_pending_segments + 2) x buffer_size. The peak tells a soak's
+        # one-time RSS step (the heap grown to a deeper backlog, kept for reuse) from a leak.
+        self._awaiting_encoder = 0
+        self._awaiting_peak = 0
+        self._awaiting_metric = metrics.gauge(
+            "generator_frames_awaiting_encoder", "Frames handed to the encoder thread and not yet written"
+        )
+        self._awaiting_peak_metric = metrics.gauge(
+            "generator_frames_awaiting_encoder_peak", "The most frames that ever waited for the encoder thread at once"
         )
         # Named, so the node's sources shed at phases of their own instead of all the same segments.
         self.admission = SourceAdmission(
@@ -251,8 +278,9 @@ class Generator:
             await self.planner.first_plan(self.raw_meta)
             source.set_rate_hint(self.planner.plan.meta.fps)
             live = source.paced
-            paced = live or not self.config.realtime
-            origin: tuple[float, float] | None = None
+            # A live source hands frames over as they happen; a replayed one is held to its recorded pace here,
+            # unless the config asks for frames as fast as they are read.
+            pace = RecordedPace() if not live and self.config.realtime else None
             batch: list[Frame] = []
             meta = self.planner.plan.meta
             ended = False
@@ -267,10 +295,7 @@ class Generator:
                 skip = live and not batch and self._segments.full()
                 if not batch and not skip and not decided:
                     shed, decided = self.admission.shed_next(), True
-                if shed is not None:
-                    frame = await loop.run_in_executor(self._reader, self._next_shed, source, meta)
-                else:
-                    frame = await loop.run_in_executor(self._reader, self._next_kept, source, meta, not skip)
+                frame = await self._read(source, meta, shed=shed, decode=not skip)
                 if frame is None:
                     ended = True
                     break
@@ -280,23 +305,15 @@ class Generator:
                     self.stats.frames_skipped_backpressure += 1
                     self._skipped_metric.inc()
                     continue
-                if not paced:
-                    # Replayed sources are released at the pace they were recorded at.
-                    if origin is None:
-                        origin = (time.monotonic(), frame.timestamp)
-                    delay = origin[0] + (frame.timestamp - origin[1]) - time.monotonic()
-                    if delay > 0:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._stop.wait(), delay)
-                        if self._stop.is_set():
-                            break
+                if pace is not None and await self._stopped_within(pace.wait_s(frame.timestamp)):
+                    break
                 self.stats.frames_kept += 1
                 batch.append(frame)
                 if shed is None:
                     if writer is None:
                         writer = self._writer(meta)
                     # Not awaited: the reader goes on while the encoder thread takes the frames in order.
-                    loop.run_in_executor(self._encoder_pool, writer.add, frame.image)
+                    self._count_awaiting(loop.run_in_executor(self._encoder_pool, writer.add, frame.image))
                 frame.image = _ENCODED
                 if len(batch) >= meta.buffer_size:
                     await self._put(self._segment(batch, meta, writer, shed))
@@ -321,6 +338,35 @@ class Generator:
             with contextlib.suppress(Exception):
                 # In the reader thread, so it never races a read still running there.
                 await asyncio.shield(loop.run_in_executor(self._reader, source.close))
+
+    async def _read(self, source: FrameSource, meta: Meta, *, shed: str | None, decode: bool) -> Frame | None:
+        """The next frame, in the reader thread: of a shed segment (no image where the source allows), else a
+        kept one (decoded and resized unless ``decode`` is false: it is to be skipped)."""
+        loop = asyncio.get_running_loop()
+        if shed is not None:
+            return await loop.run_in_executor(self._reader, self._next_shed, source, meta)
+        return await loop.run_in_executor(self._reader, self._next_kept, source, meta, decode)
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        """Wait ``seconds`` (not at all when not positive), less if the generator stops; True if it stopped."""
+        if seconds <= 0:
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        return self._stop.is_set()
+
+    def _count_awaiting(self, written: asyncio.Future[None]) -> None:
+        """Count a frame handed to the encoder thread until ``written`` is done."""
+        self._awaiting_encoder += 1
+        self._awaiting_metric.set(self._awaiting_encoder)
+        if self._awaiting_encoder > self._awaiting_peak:
+            self._awaiting_peak = self._awaiting_encoder
+            self._awaiting_peak_metric.set(self._awaiting_peak)
+        written.add_done_callback(self._frame_written)
+
+    def _frame_written(self, _: asyncio.Future[None]) -> None:
+        self._awaiting_encoder -= 1
+        self._awaiting_metric.set(self._awaiting_encoder)
 
     async def _put(self, segment: Segment) -> None:
         self._segments_made += 1

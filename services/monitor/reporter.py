@@ -9,6 +9,7 @@ from typing import Any
 
 from common.errors import DayuError
 from common.metrics import ServiceMetrics
+from common.periodic import LOGGED_WITH_TRACEBACK, every
 from common.plan import ResourceReport
 from services.monitor.probe import Probe, ProbeContext
 
@@ -73,15 +74,20 @@ class Reporter:
         self._sent.labels("sent").inc()
         return True
 
+    async def report(self) -> None:
+        await self.deliver(await self.sample())
+
     async def run(self, interval: float) -> None:
         """Report now, then every ``interval`` seconds (measured start to start)."""
-        while True:
-            started = time.monotonic()
-            try:
-                await self.deliver(await self.sample())
-            except Exception:  # the clock must keep ticking
-                log.exception("monitor report failed")
-            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+        await every(
+            interval,
+            self.report,
+            what="monitor report",
+            log=log,
+            failures=LOGGED_WITH_TRACEBACK,
+            first_now=True,
+            start_to_start=True,
+        )
 
     def close(self) -> None:
         for probe in self.probes:

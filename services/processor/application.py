@@ -2,7 +2,7 @@
 
 An application takes the decoded frames of one segment (BGR ``uint8`` arrays, as OpenCV gives them)
 and, for stages after the first, the result of the previous stage; it returns one
-:class:`FrameResult` per frame. Applications are hooks (``@hook("application", "<alias>")``), each in
+:class:`common.results.FrameResult` per frame. Applications are hooks (``@hook("application", "<alias>")``), each in
 one file under ``services/processor/applications/`` with its config model.
 """
 
@@ -11,41 +11,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, JsonValue
 
+from common import families
 from common.registry import REGISTRY, Hook, HookConfig
+from common.results import FrameResult, SegmentResult
 from services.processor.decode import SegmentProbe
 
-FAMILY = "application"
-
-
-class Detection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in pixels of the processed frame.")
-    score: float = Field(1.0, ge=0, le=1)
-    label: str = Field("object")
-    text: str | None = Field(None, description="Recognised text, for OCR stages.")
-    track_id: int | None = None
-
-
-class FrameResult(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    frame_index: int | None = Field(None, description="Source frame index, when known.")
-    width: int | None = None
-    height: int | None = None
-    objects: list[Detection] = Field(default_factory=list)
-
-
-class SegmentResult(BaseModel):
-    """What one stage produced for one segment: stored in ``Stage.result`` as a plain dict."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    application: str
-    frames: list[FrameResult] = Field(default_factory=list)
-    extra: dict[str, Any] = Field(default_factory=dict)
+FAMILY = families.APPLICATION
 
 
 class Application(Hook):
@@ -65,6 +38,23 @@ class Application(Hook):
 
     models: ClassVar[tuple[str, ...]] = ()
     """Models a task may pick through its ``meta.extra["model"]`` knob (empty: the application has one)."""
+
+    classes: ClassVar[tuple[str, ...]] = ()
+    """The classes it detects, as the ground truth names them (empty: the labels it outputs, for an application
+    whose classes its configuration decides); accuracy is scored on these classes."""
+
+    reads_text: ClassVar[bool] = False
+    """True when it reads the text in its boxes: accuracy is then the text it reads, not only its boxes."""
+
+    def segment_result(self, frames: list[FrameResult], extra: dict[str, JsonValue]) -> SegmentResult:
+        """The stage's result of one segment, with what this application declares about its output."""
+        return SegmentResult(
+            application=self.alias,
+            classes=list(self.classes),
+            reads_text=self.reads_text,
+            frames=frames,
+            extra=extra,
+        )
 
     def process(self, frames: list[np.ndarray], upstream: SegmentResult | None) -> list[FrameResult]:
         raise NotImplementedError

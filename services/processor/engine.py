@@ -15,15 +15,17 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+from pydantic import JsonValue
 
 from common.contracts.processor import ModelInfo
 from common.errors import DayuError, Overloaded
 from common.golden import LABEL_KEY, Knobs, requested
 from common.metrics import ServiceMetrics
 from common.registry import REGISTRY
+from common.results import FrameResult, SegmentResult
 from common.task import SENTINELS, Task
 from services.processor.application import FAMILY as APPLICATION
-from services.processor.application import Application, FrameResult, SegmentResult
+from services.processor.application import Application
 from services.processor.config import ProcessorConfig
 from services.processor.decode import decode_segment, probe_segment
 from services.processor.labeller import LabelGate, detector_of, label
@@ -44,11 +46,8 @@ def upstream_result(task: Task) -> SegmentResult | None:
         if name is None or name in SENTINELS:
             continue
         prev = task.dag.get(name)
-        if prev is not None and prev.done and isinstance(prev.result, dict):
-            try:
-                return SegmentResult.model_validate(prev.result)
-            except ValueError:
-                return None
+        if prev is not None and prev.done and prev.result is not None:
+            return prev.result
     return None
 
 
@@ -172,7 +171,7 @@ class Engine:
         name = task.payload.file_name or ""
         path = self.work_dir / name
         upstream = upstream_result(task)
-        extra: dict[str, object] = {}
+        extra: dict[str, JsonValue] = {}
         if self.application.needs_frames:
             frames = decode_segment(path, max_frames=self.config.max_frames)
             decoded = time.perf_counter()
@@ -195,11 +194,9 @@ class Engine:
         scenario: dict[str, float] = {}
         for extractor in self.scenarios:
             scenario.update(extractor.extract(results, task.meta.fps))
-        stage.result = SegmentResult(
-            application=self.application.alias,
-            frames=results,
-            extra={"decode_s": round(decoded - started, 6), "frames": count, **extra},
-        ).model_dump()
+        stage.result = self.application.segment_result(
+            results, {"decode_s": round(decoded - started, 6), "frames": count, **extra}
+        )
         stage.scenario = scenario
         stage.timings.queue = max(0.0, started - job.enqueued_at)
         stage.timings.service = finished - decoded
@@ -209,7 +206,9 @@ class Engine:
         self._service_hist.observe(stage.timings.service)
         return task
 
-    def _label(self, task: Task, path: Path, frames: list[np.ndarray], results: list[FrameResult]) -> dict[str, object]:
+    def _label(
+        self, task: Task, path: Path, frames: list[np.ndarray], results: list[FrameResult]
+    ) -> dict[str, JsonValue]:
         """The golden labels a profiling segment asked for (``meta.extra["label"]``), where this node may label.
 
         The segment was made at the golden configuration; its results from the golden model are the labels.

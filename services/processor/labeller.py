@@ -30,7 +30,8 @@ from common.accuracy import IOU_THRESHOLD, f1_score, match_boxes
 from common.derive import derive_segments
 from common.errors import InvalidInput
 from common.golden import CandidateScore, Knobs, LabelReport
-from services.processor.application import Application, Detection, FrameResult
+from common.results import Detection, FrameResult
+from services.processor.application import Application
 from services.processor.decode import decode_segment
 
 Detect = Callable[[str | None, list[np.ndarray]], list[FrameResult]]

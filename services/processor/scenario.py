@@ -7,7 +7,7 @@ under ``services/processor/scenarios/``.
 from __future__ import annotations
 
 from common.registry import REGISTRY, Hook
-from services.processor.application import FrameResult
+from common.results import FrameResult
 
 FAMILY = "scenario"
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
+from common import families
 from common.feedback import DropFeedback, TaskFeedback
 from common.plan import Plan, PlanRequest, ResourceReport
 from common.registry import REGISTRY, Hook, HookConfig
@@ -20,7 +21,7 @@ from common.task import SENTINELS, Meta
 from common.topology import Topology
 from services.scheduler.history import SourceHistory
 
-FAMILY = "agent"
+FAMILY = families.AGENT
 
 
 @dataclass

@@ -10,7 +10,7 @@ from common.plan import Plan
 from common.registry import HookChoice, HookFamily
 
 # The hook families this config chooses from (importing them declares their plugin modules).
-from services.scheduler import agent, policies  # noqa: F401
+from services.scheduler import agent, placement  # noqa: F401
 
 
 class SchedulerConfig(BaseModel):

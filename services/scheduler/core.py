@@ -22,7 +22,7 @@ from services.scheduler.agent import Agent, AgentContext
 from services.scheduler.config import SchedulerConfig
 from services.scheduler.decisions import DecisionTimes
 from services.scheduler.history import SourceHistory
-from services.scheduler.policies import (
+from services.scheduler.placement import (
     DEPLOYMENT,
     REDEPLOYMENT,
     SOURCE_SELECTION,

@@ -46,7 +46,7 @@ def stop_runtime(runtime_dir: Path, *, should_be_stopped: bool) -> str | None:
     ``RUNTIME_STOP_TIMEOUT_S``); a problem when ``should_be_stopped`` and something still ran."""
     if not runtime_dir.is_dir():
         return None
-    from services.local.runtime import LocalRuntime
+    from backend.local_runtime.runtime import LocalRuntime
 
     outcome = LocalRuntime(runtime_dir).stop(timeout=RUNTIME_STOP_TIMEOUT_S)
     running = {name: how for name, how in outcome.items() if how != "not running"}

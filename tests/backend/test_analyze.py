@@ -16,6 +16,7 @@ from backend.benchpolicies.runner import RunRecords
 from backend.benchpolicies.summary import summarise
 from backend.cli import main
 from common.records import DropReason, DropRecord
+from common.results import SegmentResult
 from common.task import Meta
 from tests import loopback
 from tests.services.distributor.test_app import finished_task, post_result, start
@@ -35,10 +36,12 @@ def _task(task_id: int, t0: float, *, resolution: str, fps: float, node: str, ex
     found = faces if resolution == "720p" else faces[:1]
     task.payload.ground_truth = [{"objects": [{"class": "face", "box": box} for box in faces]}]
     task.payload.frame_indices = [0]
-    task.dag["detect"].result = {
-        "application": "face-detection",
-        "frames": [{"frame_index": 0, "objects": [{"label": "face", "box": box} for box in found]}],
-    }
+    task.dag["detect"].result = SegmentResult.model_validate(
+        {
+            "application": "face-detection",
+            "frames": [{"frame_index": 0, "objects": [{"label": "face", "box": box} for box in found]}],
+        }
+    )
     task.payload.size_bytes = 100_000
     return task
 

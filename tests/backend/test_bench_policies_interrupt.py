@@ -20,8 +20,8 @@ import psutil
 import pytest
 
 from backend.benchpolicies import workload
+from backend.local_runtime.runtime import LocalRuntime
 from common.errors import DayuError
-from services.local.runtime import LocalRuntime
 from tests import leftovers, loopback
 
 pytestmark = pytest.mark.e2e

@@ -84,7 +84,7 @@ def test_what_is_not_a_benchmark_result_is_said_where(suite: dict[str, Any], tmp
     text = tmp_path / "results.json"
     text.write_text("{not json")
     with pytest.raises(InvalidInput, match=r"results\.json does not parse as JSON: Expecting property name"):
-        bench_results.load(text, [])
+        bench_results.BenchResultsFile().load(text, [])
 
 
 def _stamp(path: Path, mtime_ns: int) -> None:
@@ -97,11 +97,12 @@ def test_an_unchanged_file_is_parsed_once_and_a_changed_one_again(suite: dict[st
     path = tmp_path / "results.json"
     path.write_text(json.dumps(suite))
     _stamp(path, 1_000_000_000_000)
-    before = bench_results.parses
-    first = bench_results.load(path, ["x.png"])
-    assert bench_results.parses == before + 1
-    assert bench_results.load(path, ["x.png"]) is first  # unchanged: the kept answer, not parsed again
-    assert bench_results.parses == before + 1
+    reader = bench_results.BenchResultsFile()
+    before = reader.parses
+    first = reader.load(path, ["x.png"])
+    assert reader.parses == before + 1
+    assert reader.load(path, ["x.png"]) is first  # unchanged: the kept answer, not parsed again
+    assert reader.parses == before + 1
 
     # Rewritten in place, same size, another mtime: read again, with what it says now.
     changed = copy.deepcopy(suite)
@@ -109,8 +110,8 @@ def test_an_unchanged_file_is_parsed_once_and_a_changed_one_again(suite: dict[st
     path.write_text(json.dumps(changed))
     assert path.stat().st_size == len(json.dumps(suite))
     _stamp(path, 2_000_000_000_000)
-    second = bench_results.load(path, ["x.png"])
-    assert bench_results.parses == before + 2
+    second = reader.load(path, ["x.png"])
+    assert reader.parses == before + 2
     assert first.commit == suite["provenance"]["commit"] and second.commit == "f" * 40
 
     # Replaced by another file of the same size and mtime: the inode tells it apart.
@@ -118,28 +119,28 @@ def test_an_unchanged_file_is_parsed_once_and_a_changed_one_again(suite: dict[st
     other.write_text(json.dumps(suite))
     _stamp(other, 2_000_000_000_000)
     os.replace(other, path)
-    assert bench_results.load(path, ["x.png"]) is not second
-    assert bench_results.parses == before + 3
+    assert reader.load(path, ["x.png"]) is not second
+    assert reader.parses == before + 3
 
     # Other plots beside it: the answer names them, so it is made again.
-    assert bench_results.load(path, ["y.png"]).cases[0].plots == []
-    assert bench_results.parses == before + 4
+    assert reader.load(path, ["y.png"]).cases[0].plots == []
+    assert reader.parses == before + 4
 
     # Removed: as without a cache, the file's absence, and nothing of it kept.
     path.unlink()
     with pytest.raises(FileNotFoundError):
-        bench_results.load(path, ["y.png"])
-    assert bench_results.parses == before + 4
+        reader.load(path, ["y.png"])
+    assert reader.parses == before + 4
 
 
 def test_a_file_that_is_not_a_result_is_said_so_again_without_parsing_again(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
     path.write_text("{not json")
-    before = bench_results.parses
+    reader = bench_results.BenchResultsFile()
     for _ in range(2):
         with pytest.raises(InvalidInput, match=r"results\.json does not parse as JSON"):
-            bench_results.load(path, [])
-    assert bench_results.parses == before + 1
+            reader.load(path, [])
+    assert reader.parses == 1
 
 
 @pytest.mark.integration
@@ -148,17 +149,18 @@ def test_the_bench_route_parses_once_per_version_of_the_file(backend: RunningBac
     folder = tmp_path / "bench" / "policies"  # <dayu dir>/bench/policies beside the backend's state dir
     folder.mkdir(parents=True)
     write_suite(folder, png())
-    before = bench_results.parses
+    reader = backend.app.state.plane.bench_results  # the one the route reads through
+    before = reader.parses
     with backend.client() as c:
         pages = [c.get("/api/bench/policies").json() for _ in range(3)]
         assert all(p["suite"] is not None and p["error"] is None for p in pages), pages[0]["error"]
         assert pages[0]["suite"] == pages[2]["suite"]
-        assert bench_results.parses == before + 1
+        assert reader.parses == before + 1
         (folder / "results.json").write_text('{"cases": ')
         broken = c.get("/api/bench/policies").json()
         assert broken["suite"] is None and broken["error"].startswith("results.json does not parse as JSON")
-        assert bench_results.parses == before + 2
+        assert reader.parses == before + 2
         (folder / "results.json").unlink()
         gone = c.get("/api/bench/policies").json()
     assert gone["results_file"] is False and gone["suite"] is None and gone["error"] is None
-    assert bench_results.parses == before + 2
+    assert reader.parses == before + 2

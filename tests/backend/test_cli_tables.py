@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend.cli import describe_edges
+from backend.cli_commands import describe_edges
+from backend.contracts.catalog import DagNode
 from common.dag import DagSpec, ServiceType, StageSpec, build_dag
 
 pytestmark = pytest.mark.unit
@@ -13,7 +14,7 @@ CATALOG = {"a": ServiceType(input="frame", output="frame"), "b": ServiceType(inp
 
 def shown(spec: DagSpec) -> str:
     dag = build_dag(spec, CATALOG)
-    return describe_edges({name: stage.model_dump() for name, stage in dag.items()})
+    return describe_edges({name: DagNode(service=stage.service, next=stage.next) for name, stage in dag.items()})
 
 
 def test_a_single_stage_and_a_diamond() -> None:

@@ -27,8 +27,8 @@ import psutil
 import pytest
 import yaml
 
+from backend.local_runtime.processes import spawn
 from common.topology import StaticTopology
-from services.local.processes import spawn
 from tests import leftovers, loopback
 from tests.backend.teardown import Step, TeardownError, kill_leftovers, run_steps, stop_runtime
 from tests.e2e.cluster import wait_until

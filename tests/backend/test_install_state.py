@@ -13,8 +13,6 @@ from backend.store import Store
 from common.errors import Conflict, Unavailable
 from tests.backend.conftest import RunningBackend
 
-P = InstallPhase
-
 
 @pytest.fixture
 def states(tmp_path: Path) -> InstallStateMachine:
@@ -24,7 +22,10 @@ def states(tmp_path: Path) -> InstallStateMachine:
 @pytest.mark.unit
 def test_every_phase_has_its_transitions_and_installed_is_reachable_only_through_installing() -> None:
     assert set(TRANSITIONS) == set(InstallPhase)
-    assert [p for p, targets in TRANSITIONS.items() if P.INSTALLED in targets] == [P.INSTALLING, P.DEGRADED]
+    assert [p for p, targets in TRANSITIONS.items() if InstallPhase.INSTALLED in targets] == [
+        InstallPhase.INSTALLING,
+        InstallPhase.DEGRADED,
+    ]
 
 
 @pytest.mark.unit
@@ -34,10 +35,10 @@ def test_a_full_life_is_stored_and_read_back(states: InstallStateMachine, tmp_pa
     states.progress("stage1", "deploying scheduler")
     states.installed(placement={"cam0": "edge1"}, deployment={"face-detection": ["edge1"]})
     again = InstallStateMachine(Store(tmp_path / "db.sqlite3")).get()  # what another reader sees
-    assert again.phase == P.INSTALLED and again.step == "done" and again.placement == {"cam0": "edge1"}
+    assert again.phase == InstallPhase.INSTALLED and again.step == "done" and again.placement == {"cam0": "edge1"}
     assert [e.step for e in again.progress] == ["validated", "stage1"]
     states.begin_uninstall()
-    assert states.uninstalled().phase == P.UNINSTALLED and states.get() == InstallState()
+    assert states.uninstalled().phase == InstallPhase.UNINSTALLED and states.get() == InstallState()
 
 
 @pytest.mark.unit
@@ -51,9 +52,9 @@ def test_illegal_transitions_are_refused_and_change_nothing(states: InstallState
         states.begin_install(policy="other")
     with pytest.raises(Conflict):
         states.mark_recovered()
-    assert states.get().phase == P.INSTALLING and states.get().policy == "fixed"
+    assert states.get().phase == InstallPhase.INSTALLING and states.get().policy == "fixed"
     with pytest.raises(ValueError, match="transition"):
-        states.update(phase=P.INSTALLED)
+        states.update(phase=InstallPhase.INSTALLED)
 
 
 @pytest.mark.unit
@@ -61,10 +62,10 @@ def test_degraded_and_recovered(states: InstallStateMachine) -> None:
     states.begin_install()
     states.installed()
     state = states.mark_degraded("processor-face-detection-edge1 does not answer")
-    assert state.phase == P.DEGRADED and state.deployed and "edge1" in (state.degraded_reason or "")
+    assert state.phase == InstallPhase.DEGRADED and state.deployed and "edge1" in (state.degraded_reason or "")
     assert states.mark_degraded("two are down now").degraded_reason == "two are down now"
     state = states.mark_recovered()
-    assert state.phase == P.INSTALLED and state.degraded_reason is None
+    assert state.phase == InstallPhase.INSTALLED and state.degraded_reason is None
     with pytest.raises(Conflict):
         states.mark_recovered()  # nothing to recover from
 
@@ -73,7 +74,7 @@ def test_degraded_and_recovered(states: InstallStateMachine) -> None:
 def test_failure_keeps_the_error_and_a_new_install_may_follow(states: InstallStateMachine) -> None:
     states.begin_install()
     state = states.fail(Unavailable("stage1: 1 of 3 not ready", detail={"not_ready": ["monitor-edge1"]}))
-    assert state.phase == P.FAILED and state.error is not None
+    assert state.phase == InstallPhase.FAILED and state.error is not None
     assert state.error.code == "unavailable" and state.error.detail == {"not_ready": ["monitor-edge1"]}
     assert states.begin_install().error is None  # a fresh record
 
@@ -82,17 +83,21 @@ def test_failure_keeps_the_error_and_a_new_install_may_follow(states: InstallSta
 def test_a_restart_during_an_install_leaves_it_failed(states: InstallStateMachine) -> None:
     states.begin_install()
     state = states.recover_after_restart()
-    assert state.phase == P.FAILED and state.error is not None and "restarted while installing" in state.error.message
-    assert states.recover_after_restart().phase == P.FAILED  # nothing more to recover
+    assert (
+        state.phase == InstallPhase.FAILED
+        and state.error is not None
+        and "restarted while installing" in state.error.message
+    )
+    assert states.recover_after_restart().phase == InstallPhase.FAILED  # nothing more to recover
 
 
 @pytest.mark.unit
 def test_an_unreadable_stored_state_reads_as_failed_not_as_an_error(states: InstallStateMachine) -> None:
     states.store.set_state("install", {"phase": "exploded", "whatever": 1})
     state = states.get()
-    assert state.phase == P.FAILED and state.error is not None and state.error.code == "invalid_state"
+    assert state.phase == InstallPhase.FAILED and state.error is not None and state.error.code == "invalid_state"
     states.begin_uninstall()  # the way out
-    assert states.uninstalled().phase == P.UNINSTALLED
+    assert states.uninstalled().phase == InstallPhase.UNINSTALLED
 
 
 @pytest.mark.integration

@@ -18,8 +18,8 @@ import psutil
 import pytest
 
 from backend.launcher import stop_local
+from backend.local_runtime.processes import spawn
 from backend.templates import load_template
-from services.local.processes import spawn
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

@@ -15,10 +15,10 @@ from backend.templates import load_template
 from common.dag import DagSpec, ServiceType, StageSpec, build_dag
 from common.errors import ConfigError
 from common.plan import PlanRequest
+from common.profile_table import load_table
 from common.topology import StaticTopology, TopologyModel
 from services.scheduler.app import create_app
 from services.scheduler.config import SchedulerConfig
-from services.scheduler.profile_table import load_table
 from services.scheduler.settings import SchedulerSettings
 from tests import loopback
 from tests.servers import serve

@@ -24,8 +24,8 @@ import pytest
 
 from backend.contracts.install import InstallPhase
 from backend.install.state import InstallStateMachine
+from backend.local_runtime.runtime import LocalRuntime
 from backend.store import Store
-from services.local.runtime import LocalRuntime
 from tests import leftovers
 from tests.backend.conftest import REPO, TOKEN, RunningBackend
 from tests.servers import spawn

@@ -16,6 +16,7 @@ from common.contracts.scheduler import DecisionSummary, ResourceSnapshot, Schedu
 from common.dag import DagSpec, ServiceType, build_dag
 from common.errors import DecodeError
 from common.plan import ResourceReport
+from common.results import SegmentResult
 from common.task import Meta, Payload, StageTimings, Task
 
 pytestmark = pytest.mark.unit
@@ -38,11 +39,12 @@ def finished_task() -> Task:
     dag["a"].timings = StageTimings(transmit=0.01, execute=0.05)
     dag["b"].timings = StageTimings(transmit=0.2, execute=0.02)
     box = {"box": [10, 10, 50, 30], "label": "plate", "score": 0.9}
-    dag["a"].result = {
-        "application": "det",
-        "frames": [{"frame_index": 0, "objects": [box, box]}, {"frame_index": 1, "objects": []}],
-    }
-    dag["b"].result = {"application": "rec", "frames": [{"frame_index": 0, "objects": [{**box, "text": "AB123"}]}]}
+    dag["a"].result = SegmentResult.model_validate(
+        {"application": "det", "frames": [{"frame_index": 0, "objects": [box, box]}, {"frame_index": 1, "objects": []}]}
+    )
+    dag["b"].result = SegmentResult.model_validate(
+        {"application": "rec", "frames": [{"frame_index": 0, "objects": [{**box, "text": "AB123"}]}]}
+    )
     dag["a"].done = dag["b"].done = True
     return Task(source_id="s", task_id=3, source_node="edge1", dag=dag, cursor="_end", meta=Meta(buffer_size=2),
                 payload=Payload(file_name="seg.mp4"), accuracy={"f1": 0.5})  # fmt: skip

@@ -72,15 +72,19 @@ def _score(
     alias: str, results: list[Any], truth: list[dict[str, Any]], picks: list[int], upstream: Any
 ) -> float | None:
     from common.accuracy import score_task
+    from common.registry import REGISTRY
+    from common.results import SegmentResult
     from common.task import END, START, Payload, RawMeta, Stage, Task
-    from services.processor.application import SegmentResult
 
     last = "stage"
     dag = {START: Stage(name=START, service=START, next=["up" if upstream else last], done=True)}
     if upstream is not None:
-        dag["up"] = Stage(name="up", service="up", prev=[START], next=[last], done=True, result=upstream.model_dump())
+        dag["up"] = Stage(name="up", service="up", prev=[START], next=[last], done=True, result=upstream)
     dag[last] = Stage(name=last, service=last, prev=["up" if upstream else START], next=[END], done=True)
-    dag[last].result = SegmentResult(application=alias, frames=results).model_dump()
+    app = REGISTRY.get("application", alias)
+    dag[last].result = SegmentResult(
+        application=alias, classes=list(app.classes), reads_text=app.reads_text, frames=results
+    )
     dag[END] = Stage(name=END, service=END, prev=[last])
     task = Task(
         source_id="bench",
@@ -102,7 +106,7 @@ def measure(name: str, dataset: Path) -> dict[str, Any]:
 
     import services.processor.application  # noqa: F401
     from common.registry import REGISTRY
-    from services.processor.application import SegmentResult
+    from common.results import SegmentResult
 
     alias, _, model = name.partition(":")
     frames, truth, picks = _frames(dataset)
@@ -222,11 +226,10 @@ def honesty(root: Path) -> list[dict[str, Any]]:
     import cv2
 
     import services.processor.application  # noqa: F401
-    from common.accuracy import APPLICATION_CLASSES
     from common.golden import Knobs
     from common.registry import REGISTRY
+    from common.results import FrameResult
     from datasource.synthetic import SyntheticSpec, generate_dataset
-    from services.processor.application import FrameResult
     from services.processor.labeller import derive, detector_of, score, shown_by
 
     spec = SyntheticSpec(
@@ -258,6 +261,7 @@ def honesty(root: Path) -> list[dict[str, Any]]:
     for alias, models in GOLDEN_MODELS.items():
         app = REGISTRY.create("application", alias, {"threads": THREADS})
         detect = detector_of(app)
+        classes = type(app).classes
         for model in models:
             golden = Knobs(resolution="1080p", fps=30, buffer_size=SEGMENT, model=model)
             labelled: dict[tuple[str, float], list[float]] = {k: [] for k in GRID}
@@ -266,10 +270,7 @@ def honesty(root: Path) -> list[dict[str, Any]]:
             used = 0
             for frames, entries, picks in segments:
                 present = sum(
-                    1
-                    for e in entries
-                    for o in e["objects"]
-                    if o.get("class") in APPLICATION_CLASSES[alias] and not o.get("ignore")
+                    1 for e in entries for o in e["objects"] if o.get("class") in classes and not o.get("ignore")
                 )
                 if present == 0:
                     continue  # nothing to find: every configuration would score 1.0 both ways

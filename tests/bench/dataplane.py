@@ -24,13 +24,13 @@ import httpx
 import numpy as np
 import psutil
 
+from backend.local_runtime.runtime import REPO_ROOT, LocalRuntime, free_port
 from common.dag import DagSpec, ServiceType, build_dag
 from common.plan import PlanRequest
 from common.task import END, Payload, Task
 from common.transport import ServiceClient
 from common.wire import framed_task
 from common.workload import Workload
-from services.local.runtime import REPO_ROOT, LocalRuntime, free_port
 from tests.bench import floor, guard
 from tests.bench.measure import busy_share, load_window, percentile
 from tests.e2e.cluster import face_image

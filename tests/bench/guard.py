@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 if TYPE_CHECKING:  # the application child imports this module too: it stays light
-    from services.local.runtime import LocalRuntime
+    from backend.local_runtime.runtime import LocalRuntime
 
 _runtimes: list[LocalRuntime] = []
 _installed = False

@@ -33,9 +33,9 @@ import httpx
 import numpy as np
 import psutil
 
+from backend.local_runtime.runtime import LocalRuntime
 from common.workload import Workload
 from services.controller.admission import pressure_key
-from services.local.runtime import LocalRuntime
 from tests.bench import guard
 from tests.bench.dataplane import workload_usage
 from tests.bench.measure import load_window, percentile

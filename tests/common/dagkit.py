@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from common.dag import DagSpec, ServiceType, StageSpec, advance, build_dag, needs_join
 from common.join import JoinStore
+from common.results import SegmentResult
 from common.task import END, START, Stage, Task
 
 CATALOG: dict[str, ServiceType] = {
@@ -65,7 +66,7 @@ def walk(
             continue
         if current.cursor != START:
             stage = current.stage
-            stage.result = {"by": current.cursor}
+            stage.result = SegmentResult(application=current.cursor)
             stage.scenario = {"obj_num": float(len(current.cursor))}
             stage.timings.execute = execute[current.cursor]
             stage.done = True

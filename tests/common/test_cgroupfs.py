@@ -1,6 +1,6 @@
 """Reading the CPU controller: mount discovery (v1, v2, hybrid), a process's cgroup, quotas in both
 versions and the least quota on the way to the root. The files are written here in the kernel's formats;
-tests/services/local/test_cgroups.py exercises the real hierarchy of this machine."""
+tests/backend/local_runtime/test_cgroups.py exercises the real hierarchy of this machine."""
 
 from __future__ import annotations
 

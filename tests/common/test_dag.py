@@ -15,6 +15,7 @@ from common.dag import (
     validate_dag,
 )
 from common.errors import DagError, InvalidInput
+from common.results import SegmentResult
 from common.task import END, START, Stage, StageTimings
 from tests.common.dagkit import CATALOG, dag_of, new_task
 
@@ -222,7 +223,7 @@ def test_advance_moves_one_successor_in_place_and_forks_several():
     # Deterministic: a retried fork gives the same identities (idempotent storage downstream).
     assert [f.task_uuid for f in advance(at_a)] == [f.task_uuid for f in forks]
     # The copies are independent.
-    forks[0].stage.result = "x"
+    forks[0].stage.result = SegmentResult(application="x")
     assert forks[1].dag["b"].result is None and at_a.dag["b"].result is None
 
 

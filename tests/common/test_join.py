@@ -8,6 +8,7 @@ from common.dag import advance, critical_path, downstream, join_key, merge
 from common.errors import InvalidInput
 from common.join import JoinStore
 from common.records import DropReason
+from common.results import SegmentResult
 from common.task import END, START, Task
 from tests.common.dagkit import dag_of, new_task, walk
 
@@ -29,7 +30,7 @@ def assert_every_stage_ran(task: Task) -> None:
         if name in (START, END):
             continue
         assert stage.done, name
-        assert stage.result == {"by": name}
+        assert stage.result == SegmentResult(application=name)
         assert stage.scenario == {"obj_num": float(len(name))}
         assert stage.timings.execute is not None
 
@@ -98,7 +99,7 @@ def _copies_at_join(task: Task) -> list[Task]:
     copies = []
     for branch in advance(at_a):
         branch.stage.done = True
-        branch.stage.result = branch.cursor
+        branch.stage.result = SegmentResult(application=branch.cursor)
         (at_d,) = advance(branch)
         copies.append(at_d)
     return copies
@@ -111,7 +112,8 @@ def test_retried_delivery_of_one_branch_is_idempotent():
     assert store.add(from_b).merged is None
     assert store.add(from_b).merged is None  # the same branch again: still waiting for c
     merged = store.add(from_c).merged
-    assert merged is not None and merged.dag["b"].result == "b" and merged.dag["c"].result == "c"
+    assert merged is not None and merged.dag["b"].result == SegmentResult(application="b")
+    assert merged.dag["c"].result == SegmentResult(application="c")
     # Joining again gives the same identity: storage downstream stays idempotent.
     assert merge([from_c, from_b]).task_uuid == merged.task_uuid
 
@@ -132,7 +134,7 @@ def test_join_timeout_drops_with_reason_and_missing_branch():
     (record,) = entry.drop_records(message, node="cloud")
     assert record.reason is DropReason.JOIN_TIMEOUT
     assert record.task_uuid == from_b.task_uuid and record.stage == "d" and record.node == "cloud"
-    assert record.task is not None and record.task.dag["b"].result == "b"
+    assert record.task is not None and record.task.dag["b"].result == SegmentResult(application="b")
 
 
 def test_full_store_evicts_the_oldest_join_with_a_reason():

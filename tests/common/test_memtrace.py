@@ -86,6 +86,17 @@ def test_only_the_named_services_trace() -> None:
     assert not tracemalloc.is_tracing()
 
 
+def test_a_name_that_is_no_service_is_refused_not_left_untraced() -> None:
+    misspelt = {memtrace.ENV_FRAMES: "4", memtrace.ENV_SERVICES: "backend,schedular"}
+    with pytest.raises(ConfigError, match="names no service: schedular"):
+        memtrace.traces_service("backend", misspelt)
+    with pytest.raises(ConfigError, match="schedular"):
+        memtrace.install("backend", environ=misspelt)
+    assert not tracemalloc.is_tracing()
+    # Tracing off: the variable is not looked at, so a stale one never stops a process.
+    assert memtrace.install("backend", environ={memtrace.ENV_SERVICES: "schedular"}) is None
+
+
 @pytest.mark.parametrize("raw", ["yes", "0", "101", "-3"])
 def test_a_bad_frame_count_is_named(raw: str) -> None:
     with pytest.raises(ConfigError, match=memtrace.ENV_FRAMES):

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from backend.launcher import ensure_token
+from backend.local_runtime.runtime import LocalRuntime
 from backend.store import Store
 from common.private import private_dir, write_private
 from common.workload import Workload
-from services.local.runtime import LocalRuntime
 
 pytestmark = pytest.mark.integration
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from common.dag import DagSpec, StageSpec, build_dag
 from common.errors import InvalidInput
 from common.records import DropReason, DropRecord
+from common.results import Detection, FrameResult, SegmentResult
 from common.task import END, START, Meta, Payload, RawMeta, StageTimings, Task, check_file_name
 from tests.common.dagkit import CATALOG, dag_of, new_task
 
@@ -26,6 +27,29 @@ json_values = st.recursive(
     | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
+)
+detections = st.builds(
+    Detection,
+    box=st.tuples(finite, finite, finite, finite),
+    score=st.floats(0, 1),
+    label=names,
+    text=st.none() | st.text(max_size=8),
+    track_id=st.none() | st.integers(0, 1000),
+)
+frame_results = st.builds(
+    FrameResult,
+    frame_index=st.none() | st.integers(0, 10**9),
+    width=st.none() | st.integers(1, 8000),
+    height=st.none() | st.integers(1, 8000),
+    objects=st.lists(detections, max_size=3),
+)
+results = st.none() | st.builds(
+    SegmentResult,
+    application=names,
+    classes=st.lists(names, max_size=2),
+    reads_text=st.booleans(),
+    frames=st.lists(frame_results, max_size=2),
+    extra=st.dictionaries(names, json_values, max_size=3),
 )
 
 
@@ -46,7 +70,7 @@ def tasks(draw: st.DrawFn) -> Task:
     dag = draw(dags())
     for stage in dag.values():
         stage.node = draw(st.none() | names)
-        stage.result = draw(json_values)
+        stage.result = draw(results)
         stage.scenario = draw(st.none() | st.dictionaries(names, finite, max_size=3))
         stage.timings = StageTimings(
             transmit=draw(st.none() | finite),

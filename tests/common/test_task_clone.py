@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from common.results import Detection, SegmentResult
 from common.task import END, START, Payload, Stage, Task
 
 pytestmark = pytest.mark.unit
@@ -15,7 +16,9 @@ def _task() -> Task:
         "s": Stage(name="s", service="svc", prev=[START], next=[END]),
         END: Stage(name=END, service=END, prev=["s"]),
     }
-    dag["s"].result = {"frames": [{"objects": [{"box": [1, 2, 3, 4]}]}], "extra": {"decode_s": 0.1}}
+    dag["s"].result = SegmentResult.model_validate(
+        {"application": "svc", "frames": [{"objects": [{"box": [1, 2, 3, 4]}]}], "extra": {"decode_s": 0.1}}
+    )
     dag["s"].scenario = {"obj_num": 1.0}
     dag["s"].timings.transmit_from = {START: 0.5}
     return Task(
@@ -27,8 +30,10 @@ def test_clone_is_equal_and_shares_nothing() -> None:
     task = _task()
     copy = task.clone()
     assert copy == task and copy is not task
-    copy.dag["s"].result["frames"][0]["objects"].append({"box": [0, 0, 1, 1]})
-    copy.dag["s"].result["extra"]["decode_s"] = 9.0
+    result = copy.dag["s"].result
+    assert result is not None
+    result.frames[0].objects.append(Detection(box=(0, 0, 1, 1)))
+    result.extra["decode_s"] = 9.0
     copy.dag["s"].scenario["obj_num"] = 2.0  # type: ignore[index]
     copy.dag["s"].timings.transmit_from[START] = 7.0
     copy.dag["s"].timings.queue = 1.0

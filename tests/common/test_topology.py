@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from common.errors import ConfigError, NotFound
 from common.shaping import LinkSpec
-from common.topology import Endpoint, LinkModel, NodeSpec, StaticTopology, Topology, TopologyFile, TopologyModel
+from common.topology import (
+    Endpoint,
+    LinkModel,
+    NodeSpec,
+    StaticTopology,
+    Topology,
+    TopologyFile,
+    TopologyModel,
+    WatchedTopology,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -166,3 +176,23 @@ def test_a_topology_file_is_parsed_again_only_when_replaced(tmp_path):
     assert cached.read() is second
     path.unlink()
     assert cached.read() is None
+
+
+def test_a_watched_topology_sees_a_replacement_even_with_the_same_size_and_mtime(tmp_path):
+    """The writer replaces the file whole; on a coarse clock both versions can carry one mtime and, with a
+    label of the same length, one size: the inode still tells them apart."""
+    path = write(tmp_path, YAML)
+    watched = WatchedTopology(path, check_every=0.0)
+    assert watched.node("edge1").labels.get("zone") is None
+    before = path.stat()
+    changed = watched.model.model_copy(deep=True)
+    changed.nodes["edge1"].labels["zone"] = "north"
+    replacement = tmp_path / "next.yaml"
+    StaticTopology(changed).dump(replacement)
+    padded = replacement.read_text()
+    padded += " " * (before.st_size - len(padded.encode()))  # the same size as the old file, where it fits
+    replacement.write_text(padded)
+    os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(replacement, path)
+    assert path.stat().st_mtime_ns == before.st_mtime_ns
+    assert watched.node("edge1").labels == {"zone": "north"}

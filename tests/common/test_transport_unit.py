@@ -86,6 +86,6 @@ async def test_read_error_on_post_is_not_retried():
 
 def test_backoff_grows_but_stays_bounded():
     client = ServiceClient(backoff=0.1, max_backoff=0.5)
-    delays = [client._delay(attempt) for attempt in range(10)]
+    delays = [client.retry_backoff.delay(attempt) for attempt in range(1, 11)]
     assert all(0 < d <= 0.5 for d in delays)
     assert delays[0] <= 0.1 and delays[-1] >= 0.25

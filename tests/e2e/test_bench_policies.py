@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from services.local.runtime import LocalRuntime
+from backend.local_runtime.runtime import LocalRuntime
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

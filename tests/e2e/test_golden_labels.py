@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from backend.benchpolicies import workload as wl
-from services.local.runtime import LocalRuntime
+from backend.local_runtime.runtime import LocalRuntime
 from tests.e2e.cluster import wait_until
 
 pytestmark = pytest.mark.e2e

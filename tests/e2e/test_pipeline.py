@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from backend.local_runtime.runtime import LocalRuntime
 from common.dag import critical_path
 from common.task import END, START, Task
-from services.local.runtime import LocalRuntime
 from tests import loopback
 from tests.e2e.cluster import (
     LINKS,

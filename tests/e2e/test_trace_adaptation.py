@@ -20,7 +20,7 @@ import pytest
 
 from backend.benchpolicies import workload as wl
 from backend.benchpolicies.policies import RESOLUTIONS
-from services.local.runtime import LocalRuntime
+from backend.local_runtime.runtime import LocalRuntime
 from tests.e2e.cluster import wait_until
 
 pytestmark = pytest.mark.e2e

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from backend.local_runtime.runtime import LocalRuntime
 from common.task import END, Task
-from services.local.runtime import LocalRuntime
 from tests import loopback
 from tests.e2e.cluster import LINKS, NODES, deployment, wait_until, write_video
 from tests.e2e.test_pipeline import all_records

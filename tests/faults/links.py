@@ -1,6 +1,6 @@
 """Cutting a link between two virtual nodes of the local runtime in network-namespace mode.
 
-Each node reaches the other's address over their veth pair by a /32 route (see services.local.netns);
+Each node reaches the other's address over their veth pair by a /32 route (see backend.local_runtime.netns);
 the cut replaces that route with a blackhole in both namespaces, so packets between the two nodes are
 dropped silently, as on a cable pulled out: connections time out rather than being refused. Restoring
 puts the routes back as the runtime made them. The nodes' link to the host bridge (health checks, the
@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from services.local.netns import NetPlan, run_command
+from backend.local_runtime.netns import NetPlan, run_command
 
 
 def plan_of(run: Path) -> NetPlan:

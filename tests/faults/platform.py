@@ -84,6 +84,14 @@ class Platform:
         status: dict[str, Any] = self.http.get(f"{url}/status").json()
         return status
 
+    def generator_metric(self, source: str, name: str) -> float | None:
+        """One sample of the source's generator's Prometheus text (``dayu_<name>``), or None when it has none."""
+        url = self.topology().component_url(f"generator/{source}", self.placement()[source])
+        for line in self.http.get(f"{url}/metrics").text.splitlines():
+            if line.startswith(f"dayu_{name} "):
+                return float(line.split()[1])
+        return None
+
     def placement(self) -> dict[str, str]:
         placement: dict[str, str] = self.api("GET", "/api/install")["placement"]
         return placement

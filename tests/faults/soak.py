@@ -42,6 +42,7 @@ import httpx
 import psutil
 
 from common import memtrace
+from common.errors import ConfigError
 from tests.e2e.cluster import wait_until
 from tests.faults.platform import REPO, SOURCES, Platform, start_platform
 
@@ -211,7 +212,14 @@ def progress(p: Platform, elapsed: float) -> dict[str, Any]:
     for s in SOURCES:
         results = stats.get(s, {}).get("results", 0)
         drops = sum(stats.get(s, {}).get("drops", {}).values())
-        record[s] = {"made": made[s], "results": results, "drops": drops, "in_flight": made[s] - results - drops}
+        record[s] = {
+            "made": made[s],
+            "results": results,
+            "drops": drops,
+            "in_flight": made[s] - results - drops,
+            # The deepest backlog of frames its encoder thread has had: a generator's RSS step is set against it.
+            "awaiting_encoder_peak": p.generator_metric(s, "generator_frames_awaiting_encoder_peak"),
+        }
     return record
 
 
@@ -368,7 +376,7 @@ def seconds_until(clock: str, now: datetime.datetime | None = None) -> float:
 def one_line(record: dict[str, Any]) -> str:
     tasks = " ".join(
         f"{s} made {record[s]['made']} results {record[s]['results']} drops {record[s]['drops']} "
-        f"in flight {record[s]['in_flight']}"
+        f"in flight {record[s]['in_flight']} encoder backlog peak {record[s].get('awaiting_encoder_peak')}"
         for s in SOURCES
     )
     return (
@@ -535,6 +543,10 @@ def main() -> int:
     parser.add_argument("--snapshot-every", type=float, default=3.0, help="minutes between tracemalloc snapshots")
     parser.add_argument("--snapshot-dir", type=Path, help="where the snapshots go (default: a new temporary folder)")
     args = parser.parse_args()
+    try:  # a misspelt name would trace nothing, found out only when the snapshots are missing at the end
+        memtrace.services_named(args.tracemalloc_only)
+    except ConfigError as exc:
+        parser.error(exc.message)
     # Stopped with SIGTERM, it still takes the platform and the browser down (the finally clauses run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     journal = Journal(args.out)

@@ -33,7 +33,7 @@ import httpx
 import psutil
 import pytest
 
-from services.local.netns import unavailable_reason
+from backend.local_runtime.netns import unavailable_reason
 from tests.e2e.cluster import wait_until
 from tests.faults.links import cut_link
 from tests.faults.platform import SOURCES, Platform, dayu, start_platform

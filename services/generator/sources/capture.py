@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
+from common.backoff import Backoff
 from common.errors import Unavailable
 from common.registry import HookConfig
 from common.task import RawMeta
@@ -64,18 +65,17 @@ class LiveCapture(FrameSource):
         return None
 
     def _reconnect(self) -> bool:
-        delay = self.config.backoff_s
+        backoff = Backoff(self.config.backoff_s, self.config.max_backoff_s)
         for attempt in range(1, self.config.reconnect_attempts + 1):
             if self._closed.is_set():
                 return False
-            self._sleep(delay)
+            self._sleep(backoff.delay(attempt))
             log.warning("reconnecting to %s (attempt %d/%d)", self.target(), attempt, self.config.reconnect_attempts)
             cap = self._connect()
             if cap is not None:
                 self._cap = cap
                 self.reconnects += 1
                 return True
-            delay = min(self.config.max_backoff_s, delay * 2)
         return False
 
     def open(self) -> RawMeta:

@@ -15,14 +15,8 @@ from pydantic import Field
 
 from common.errors import ConfigError, Unavailable
 from common.registry import hook
-from services.processor.application import (
-    FAMILY,
-    Application,
-    ApplicationConfig,
-    Detection,
-    FrameResult,
-    SegmentResult,
-)
+from common.results import Detection, FrameResult, SegmentResult
+from services.processor.application import FAMILY, Application, ApplicationConfig
 from services.processor.applications.packaged import BlazeFace
 
 MODELS = ("haar", "blazeface")
@@ -48,6 +42,7 @@ class FaceDetection(Application):
     Config = FaceDetectionConfig
     input_type: ClassVar[str] = "frame"
     output_type: ClassVar[str] = "bbox"
+    classes: ClassVar[tuple[str, ...]] = ("face",)
     models: ClassVar[tuple[str, ...]] = MODELS
 
     def __init__(self, config: FaceDetectionConfig) -> None:

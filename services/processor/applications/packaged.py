@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from common.errors import Unavailable
-from services.processor.application import Detection
+from common.results import Detection
 from services.processor.applications.support import clip_box, nms
 
 

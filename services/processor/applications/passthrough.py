@@ -11,7 +11,8 @@ from typing import ClassVar
 import numpy as np
 
 from common.registry import hook
-from services.processor.application import FAMILY, Application, ApplicationConfig, FrameResult, SegmentResult
+from common.results import FrameResult, SegmentResult
+from services.processor.application import FAMILY, Application, ApplicationConfig
 from services.processor.decode import SegmentProbe
 
 

@@ -18,7 +18,8 @@ from pydantic import Field
 
 from common.errors import ConfigError
 from common.registry import hook
-from services.processor.application import Application, ApplicationConfig, Detection, FrameResult, SegmentResult
+from common.results import Detection, FrameResult, SegmentResult
+from services.processor.application import Application, ApplicationConfig
 from services.processor.applications.packaged import SsdLitePerson
 from services.processor.applications.support import check_frames, clip_box, set_opencv_threads
 
@@ -47,6 +48,7 @@ class PedestrianDetection(Application):
     Config: ClassVar[type[PedestrianDetectionConfig]] = PedestrianDetectionConfig
     input_type: ClassVar[str] = "frame"
     output_type: ClassVar[str] = "bbox"
+    classes: ClassVar[tuple[str, ...]] = ("person",)
     models: ClassVar[tuple[str, ...]] = MODELS
 
     def __init__(self, config: PedestrianDetectionConfig) -> None:

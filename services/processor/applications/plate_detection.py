@@ -15,7 +15,8 @@ from pydantic import Field
 
 from common.errors import Unavailable
 from common.registry import hook
-from services.processor.application import Application, ApplicationConfig, Detection, FrameResult, SegmentResult
+from common.results import Detection, FrameResult, SegmentResult
+from services.processor.application import Application, ApplicationConfig
 from services.processor.applications.support import check_frames, clip_box, set_opencv_threads
 
 CASCADE = "haarcascade_russian_plate_number.xml"
@@ -36,6 +37,7 @@ class PlateDetection(Application):
     Config: ClassVar[type[PlateDetectionConfig]] = PlateDetectionConfig
     input_type: ClassVar[str] = "frame"
     output_type: ClassVar[str] = "bbox"
+    classes: ClassVar[tuple[str, ...]] = ("plate",)
 
     def __init__(self, config: PlateDetectionConfig) -> None:
         super().__init__(config)

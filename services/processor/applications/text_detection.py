@@ -16,7 +16,8 @@ import numpy as np
 from pydantic import Field
 
 from common.registry import hook
-from services.processor.application import Application, Detection, FrameResult, SegmentResult
+from common.results import Detection, FrameResult, SegmentResult
+from services.processor.application import Application
 from services.processor.applications.support import (
     ModelApplicationConfig,
     check_frames,
@@ -109,6 +110,7 @@ class TextDetection(Application):
     Config: ClassVar[type[TextDetectionConfig]] = TextDetectionConfig
     input_type: ClassVar[str] = "frame"
     output_type: ClassVar[str] = "bbox"
+    classes: ClassVar[tuple[str, ...]] = ("text",)
 
     def __init__(self, config: TextDetectionConfig) -> None:
         super().__init__(config)

@@ -18,7 +18,8 @@ from pydantic import Field
 
 from common.errors import InvalidInput
 from common.registry import hook
-from services.processor.application import Application, Detection, FrameResult, SegmentResult
+from common.results import Detection, FrameResult, SegmentResult
+from services.processor.application import Application
 from services.processor.applications.support import (
     ModelApplicationConfig,
     check_frames,
@@ -77,6 +78,8 @@ class TextRecognition(Application):
     Config: ClassVar[type[TextRecognitionConfig]] = TextRecognitionConfig
     input_type: ClassVar[str] = "bbox"
     output_type: ClassVar[str] = "text"
+    classes: ClassVar[tuple[str, ...]] = ("text",)
+    reads_text: ClassVar[bool] = True
 
     def __init__(self, config: TextRecognitionConfig) -> None:
         super().__init__(config)

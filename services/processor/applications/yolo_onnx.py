@@ -16,7 +16,8 @@ from pydantic import Field
 
 from common.errors import ConfigError
 from common.registry import hook
-from services.processor.application import Application, Detection, FrameResult, SegmentResult
+from common.results import Detection, FrameResult, SegmentResult
+from services.processor.application import Application
 from services.processor.applications.support import (
     ModelApplicationConfig,
     check_frames,
@@ -81,6 +82,7 @@ class YoloOnnx(Application):
     Config: ClassVar[type[YoloOnnxConfig]] = YoloOnnxConfig
     input_type: ClassVar[str] = "frame"
     output_type: ClassVar[str] = "bbox"
+    classes: ClassVar[tuple[str, ...]] = ()  # its configuration names them: scored by the labels it outputs
 
     def __init__(self, config: YoloOnnxConfig) -> None:
         super().__init__(config)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from common.registry import hook
-from services.processor.application import FrameResult
+from common.results import FrameResult
 from services.processor.scenario import FAMILY, ScenarioExtractor
 
 

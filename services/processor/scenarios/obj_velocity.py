@@ -10,7 +10,7 @@ import itertools
 import math
 
 from common.registry import hook
-from services.processor.application import Detection, FrameResult
+from common.results import Detection, FrameResult
 from services.processor.scenario import FAMILY, ScenarioExtractor, box_center
 
 

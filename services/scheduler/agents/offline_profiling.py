@@ -24,6 +24,7 @@ from pydantic import Field
 
 from common.feedback import DropFeedback, TaskFeedback
 from common.plan import Plan, PlanRequest
+from common.profile_table import ProfileTable, load_table
 from common.registry import HookConfig, hook
 from common.task import Meta
 from services.scheduler.agent import (
@@ -38,7 +39,6 @@ from services.scheduler.agent import (
     service_stages,
 )
 from services.scheduler.knobs import Ladders
-from services.scheduler.profile_table import ProfileTable, load_table
 
 HEIGHTS = {"360p": 360, "480p": 480, "540p": 540, "720p": 720, "1080p": 1080}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from common.registry import HookConfig, hook
-from services.scheduler.policies import DEPLOYMENT, Deployment
+from services.scheduler.placement import DEPLOYMENT, Deployment
 
 
 class FixedDeploymentConfig(HookConfig):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from common.registry import hook
-from services.scheduler.policies import DEPLOYMENT, Deployment
+from services.scheduler.placement import DEPLOYMENT, Deployment
 
 
 @hook(DEPLOYMENT, "full")

@@ -7,7 +7,7 @@ import random
 from pydantic import Field
 
 from common.registry import HookConfig, hook
-from services.scheduler.policies import DEPLOYMENT, Deployment
+from services.scheduler.placement import DEPLOYMENT, Deployment
 
 
 class RandomDeploymentConfig(HookConfig):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from common.registry import HookConfig, hook
-from services.scheduler.policies import REDEPLOYMENT, ClusterView, Redeployment
+from services.scheduler.placement import REDEPLOYMENT, ClusterView, Redeployment
 
 
 class FixedRedeploymentConfig(HookConfig):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from common.registry import hook
-from services.scheduler.policies import REDEPLOYMENT, ClusterView, Redeployment
+from services.scheduler.placement import REDEPLOYMENT, ClusterView, Redeployment
 
 
 @hook(REDEPLOYMENT, "none")

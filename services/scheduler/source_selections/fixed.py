@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from common.registry import HookConfig, hook
-from services.scheduler.policies import SOURCE_SELECTION, SourceCandidates, SourceSelection
+from services.scheduler.placement import SOURCE_SELECTION, SourceCandidates, SourceSelection
 
 
 class FixedSelectionConfig(HookConfig):

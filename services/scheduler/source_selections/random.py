@@ -7,7 +7,7 @@ import random
 from pydantic import Field
 
 from common.registry import HookConfig, hook
-from services.scheduler.policies import SOURCE_SELECTION, SourceCandidates, SourceSelection
+from services.scheduler.placement import SOURCE_SELECTION, SourceCandidates, SourceSelection
 
 
 class RandomSelectionConfig(HookConfig):

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from common.dag import DagSpec, ServiceType, build_dag
+from common.results import SegmentResult
 from common.task import Payload, Task
 from services.controller.app import create_app
 from services.controller.cleanup import remove_old_files
@@ -54,7 +55,7 @@ def fake_processor(rec: Recorder, work_dirs: dict[int, Path]) -> FastAPI:
             return JSONResponse({"error": {"code": "overloaded", "message": "queue full"}}, status_code=503)
         if service == "slow":
             await asyncio.sleep(1.0)
-        task.stage.result = {"by": service, "upstream": task.came_from}
+        task.stage.result = SegmentResult(application=service, extra={"upstream": task.came_from})
         await asyncio.sleep(0.003)  # really spends the queue + service time it reports below
         task.stage.timings.queue, task.stage.timings.service = 0.001, 0.002
         task.stage.done = True
@@ -167,8 +168,8 @@ def test_fork_and_join_reach_the_distributor_once_with_every_branch(cluster: Clu
     for name in "abcd":
         assert done.dag[name].done and done.dag[name].timings.execute is not None
         assert done.dag[name].timings.execute >= done.dag[name].timings.service  # type: ignore[operator]
-    assert done.dag["b"].result == {"by": "svc-b", "upstream": "a"}
-    assert done.dag["c"].result == {"by": "svc-c", "upstream": "a"}
+    assert done.dag["b"].result == SegmentResult(application="svc-b", extra={"upstream": "a"})
+    assert done.dag["c"].result == SegmentResult(application="svc-c", extra={"upstream": "a"})
 
 
 def test_a_repeated_delivery_is_ignored(cluster: Cluster) -> None:

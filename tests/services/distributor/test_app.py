@@ -13,6 +13,7 @@ import pytest
 
 from common.dag import DagSpec, StageSpec, build_dag
 from common.records import DropReason, DropRecord
+from common.results import SegmentResult
 from common.task import END, START, Payload, Task
 from common.wire import multipart_parts
 from services.distributor.app import create_app
@@ -40,7 +41,7 @@ def finished_task(task_id: int, source_id: str = "cam1", file_name: str | None =
     dag = build_dag(DagSpec(stages=[StageSpec(name="detect", service="passthrough")]), CATALOG)
     dag[START].done = True
     dag["detect"].done = True
-    dag["detect"].result = {"application": "passthrough", "frames": []}
+    dag["detect"].result = SegmentResult(application="passthrough")
     dag["detect"].timings.execute = 0.05
     dag["detect"].timings.transmit = 0.02
     dag[END].timings.transmit = 0.01
@@ -70,7 +71,7 @@ def branch_copies(task_id: int = 0) -> list[Task]:
         copy.task_uuid = f"{root.task_uuid[:24]}{branch}" + "0" * 7
         copy.parent_uuid = root.task_uuid
         copy.dag[branch].done = True
-        copy.dag[branch].result = {"application": "passthrough", "frames": [], "extra": {"branch": branch}}
+        copy.dag[branch].result = SegmentResult(application="passthrough", extra={"branch": branch})
         copy.dag[branch].timings.execute = cost
         copies.append(copy)
     return copies

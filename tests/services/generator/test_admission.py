@@ -23,6 +23,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
+from common.results import SegmentResult
 from common.task import Task
 from services.controller.admission import pressure_key
 from services.controller.app import create_app as controller_app
@@ -116,7 +117,7 @@ def slow_stage(service_s: float, waiting_max: int) -> FastAPI:
             started = time.perf_counter()
             await asyncio.sleep(service_s)
         task.stage.timings.queue, task.stage.timings.service = started - arrived, service_s
-        task.stage.result = {"frames": len(task.payload.frame_indices)}
+        task.stage.result = SegmentResult(application="stub", extra={"frames": len(task.payload.frame_indices)})
         return Response(task.to_json(), media_type="application/json")
 
     return app

@@ -151,11 +151,15 @@ def run(tmp_path: Path, source: dict[str, Any], **config: Any) -> tuple[dict[str
     return status, store, source_hook
 
 
-def skipped_metric(metrics: str) -> float:
+def metric(metrics: str, name: str) -> float:
     for line in metrics.splitlines():
-        if line.startswith("dayu_generator_frames_skipped_backpressure_total "):
+        if line.startswith(f"dayu_{name} "):
             return float(line.split()[1])
-    raise AssertionError("the skipped-frames counter is missing from /metrics")
+    raise AssertionError(f"dayu_{name} is missing from /metrics")
+
+
+def skipped_metric(metrics: str) -> float:
+    return metric(metrics, "generator_frames_skipped_backpressure_total")
 
 
 def accounted(status: dict[str, Any], store: dict[str, list[Any]]) -> None:
@@ -177,6 +181,10 @@ def test_a_live_camera_keeps_its_pace_and_frames_the_encoder_cannot_take_are_ski
     skipped = status["frames_skipped_backpressure"]
     assert skipped > 0 and skipped == status["frames_read"] - status["frames_kept"], status
     assert skipped_metric(status["metrics"]) == skipped
+    # Frames waited for the slow encoder, never more than the queue's bound: (max_pending_segments 2 + the
+    # segment being submitted + the one being read) x buffer_size 2; none is left once the stream ended.
+    assert 1 <= metric(status["metrics"], "generator_frames_awaiting_encoder_peak") <= (2 + 2) * 2, status["metrics"]
+    assert metric(status["metrics"], "generator_frames_awaiting_encoder") == 0
     accounted(status, store)
     tasks = sorted((Task.from_dict(t) for t in store["tasks"]), key=lambda t: t.task_id)
     indices = [i for t in tasks for i in t.payload.frame_indices]

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from common.registry import REGISTRY, hook
+from common.results import FrameResult, SegmentResult
 from services.processor.app import create_app
-from services.processor.application import FAMILY, Application, ApplicationConfig, FrameResult, SegmentResult
+from services.processor.application import FAMILY, Application, ApplicationConfig
 from services.processor.config import ProcessorConfig
 from services.processor.settings import ProcessorSettings
 from tests import loopback

@@ -17,9 +17,9 @@ from skimage import data as skdata
 from common.derive import kept_frames
 from common.feedback import task_feedback
 from common.golden import Knobs
+from common.results import Detection
 from common.task import Meta, Task
 from services.processor.app import create_app
-from services.processor.application import Detection
 from services.processor.applications.face_detection import FaceDetection, FaceDetectionConfig
 from services.processor.config import ProcessorConfig
 from services.processor.labeller import carried, detector_of, label

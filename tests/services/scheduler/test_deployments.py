@@ -11,7 +11,7 @@ from common.plan import PlanRequest, ResourceReport
 from common.registry import REGISTRY
 from services.scheduler.config import SchedulerConfig
 from services.scheduler.core import Scheduler
-from services.scheduler.policies import DEPLOYMENT, REDEPLOYMENT, ClusterView
+from services.scheduler.placement import DEPLOYMENT, REDEPLOYMENT, ClusterView
 from tests import loopback
 from tests.services.scheduler.test_app import plan_of, plan_request, start, topology
 

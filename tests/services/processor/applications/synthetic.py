@@ -11,9 +11,11 @@ import cv2
 import numpy as np
 
 from common.accuracy import score_task
+from common.registry import REGISTRY
+from common.results import FrameResult, SegmentResult
 from common.task import END, START, Payload, RawMeta, Stage, Task
 from datasource.synthetic import SyntheticSpec, generate_dataset
-from services.processor.application import FrameResult, SegmentResult
+from services.processor.application import FAMILY
 
 SPEC = SyntheticSpec(seed=11, width=1280, height=720, fps=30, clips=1, frames_per_clip=40)
 PICK = list(range(0, 40, 5))
@@ -61,8 +63,11 @@ def scored(
         )
     dag[END] = Stage(name=END, service=END, prev=[stages[-1]])
     if upstream is not None:
-        dag["detect"].result = upstream.model_dump()
-    dag[stages[-1]].result = SegmentResult(application=alias, frames=results).model_dump()
+        dag["detect"].result = upstream
+    app = REGISTRY.get(FAMILY, alias)
+    dag[stages[-1]].result = SegmentResult(
+        application=alias, classes=list(app.classes), reads_text=app.reads_text, frames=results
+    )
     task = Task(
         source_id="cam",
         task_id=0,

@@ -12,7 +12,7 @@ import pytest
 
 from common.errors import DecodeError, HookError, InvalidInput
 from common.registry import REGISTRY
-from services.processor.application import Detection, FrameResult, SegmentResult
+from common.results import Detection, FrameResult, SegmentResult
 from services.processor.applications.text_detection import model_input_size
 from services.processor.applications.text_recognition import ctc_decode
 from tests.services.processor.applications.synthetic import Clip, scored

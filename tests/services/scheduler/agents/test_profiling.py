@@ -11,8 +11,8 @@ import pytest
 from common.errors import ConfigError
 from common.feedback import StageFeedback
 from common.plan import ResourceReport
+from common.profile_table import ProfileRow, ProfileTable, save_table
 from common.task import Meta
-from services.scheduler.profile_table import ProfileRow, ProfileTable, save_table
 from tests.services.scheduler.agents.synthetic import feed, make_agent, request, task
 
 pytestmark = pytest.mark.unit

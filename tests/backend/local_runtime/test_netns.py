@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from services.local.netns import Namespaces, run_command, unavailable_reason
+from backend.local_runtime.netns import Namespaces, run_command, unavailable_reason
 
 pytestmark = pytest.mark.integration
 
 REASON = unavailable_reason()
 needs_netns = pytest.mark.skipif(REASON is not None, reason=f"namespace link mode unavailable: {REASON}")
 REPO = Path(__file__).resolve().parents[3]
-METER = [sys.executable, "-m", "tests.services.local.netperf"]
+METER = [sys.executable, "-m", "tests.backend.local_runtime.netperf"]
 TIMELINE_S = 20
 """The outage test's meter window: 2 s before the outage, 2 s of it, then up to 14 s for the rate to come back."""
 

@@ -1,8 +1,9 @@
-"""The ``source_selection``, ``deployment`` (initial) and ``redeployment`` hook families.
+"""Placement, where sources and processors run: the ``source_selection``, ``deployment`` (initial) and
+``redeployment`` hook families (the scheduling policies themselves are the agents, ``services/scheduler/agents/``).
 
 Source selection places each source (its generator) on one of its candidate nodes; deployment
 decides which nodes run a processor for each service at install; redeployment revises that every
-interval from what the scheduler has learnt. Each policy is one file under
+interval from what the scheduler has learnt. Each plugin is one file under
 ``services/scheduler/source_selections/``, ``services/scheduler/deployments/`` or
 ``services/scheduler/redeployments/``.
 """

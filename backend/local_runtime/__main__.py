@@ -1,7 +1,7 @@
-"""``python -m services.local up SPEC | down | status | links | cpu``: the local runtime from a shell.
+"""``python -m backend.local_runtime up SPEC | down | status | links | cpu``: the local runtime from a shell.
 
 SPEC is a YAML/JSON file with ``nodes``, ``links``, ``workloads`` (and an optional ``token``), as in
-:class:`services.local.model.RuntimeSpec`.
+:class:`backend.local_runtime.model.RuntimeSpec`.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import json
 import sys
 from pathlib import Path
 
+from backend.local_runtime.model import RuntimeSpec
+from backend.local_runtime.runtime import LocalRuntime
 from common.config import load_yaml_model
 from common.errors import DayuError
-from services.local.model import RuntimeSpec
-from services.local.runtime import LocalRuntime
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.local", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m backend.local_runtime", description=__doc__)
     parser.add_argument("--run-dir", type=Path, default=Path(".dayu/run"), help="state folder (default .dayu/run)")
     sub = parser.add_subparsers(dest="action", required=True)
     up = sub.add_parser("up", help="start every workload of SPEC")

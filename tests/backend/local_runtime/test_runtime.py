@@ -14,11 +14,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from backend.local_runtime.__main__ import main as cli
+from backend.local_runtime.runtime import LocalRuntime, launch_order
 from common.errors import Conflict, InvalidInput, Unavailable
 from common.topology import WatchedTopology
 from common.workload import Workload
-from services.local.__main__ import main as cli
-from services.local.runtime import LocalRuntime, launch_order
 from tests import loopback
 
 pytestmark = pytest.mark.integration

@@ -2,9 +2,9 @@
 
 Two modes:
 
-- ``netns``: each node is a network namespace, links are shaped veth pairs (:mod:`services.local.netns`);
+- ``netns``: each node is a network namespace, links are shaped veth pairs (:mod:`backend.local_runtime.netns`);
   components run inside their node's namespace and listen on its address. While a link follows a
-  trace, a small driver process (``python -m services.local.links drive RUN_DIR``) changes the ``tc``
+  trace, a small driver process (``python -m backend.local_runtime.links drive RUN_DIR``) changes the ``tc``
   rate as the trace advances. Needs root and iproute2.
 - ``process``: every component listens on loopback and delays its own transfers
   (:mod:`common.shaping`); bookings are shared through files under ``<run_dir>/links/``, so all senders
@@ -33,11 +33,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from backend.local_runtime.netns import Namespaces, NetnsError, NetPlan, unavailable_reason
+from backend.local_runtime.processes import ProcessRecord
 from common.errors import Conflict
 from common.topology import LinkModel
 from common.trace import Trace, load_trace
-from services.local.netns import Namespaces, NetnsError, NetPlan, unavailable_reason
-from services.local.processes import ProcessRecord
 
 log = logging.getLogger(__name__)
 
@@ -121,11 +121,11 @@ class LinkEmulation:
         made = self.plan()
         if made is not None:
             if any(link.trace for link in links):
-                self._spawn_helper("link-driver", ["services.local.links", "drive", str(self.run_dir)])
+                self._spawn_helper("link-driver", ["backend.local_runtime.links", "drive", str(self.run_dir)])
             if host_ports:
                 namespaces = ",".join(made.netns.values())
                 ports = ",".join(str(p) for p in host_ports)
-                self._spawn_helper("host-ports", ["services.local.hostports", namespaces, ports])
+                self._spawn_helper("host-ports", ["backend.local_runtime.hostports", namespaces, ports])
         return state
 
     def topology_links(self, links: list[LinkModel]) -> list[LinkModel]:
@@ -336,7 +336,7 @@ def _until_next_row(traces: list[tuple[LinkModel, Trace]], start: float | None, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.local.links")
+    parser = argparse.ArgumentParser(prog="python -m backend.local_runtime.links")
     sub = parser.add_subparsers(dest="action", required=True)
     driver = sub.add_parser("drive", help="follow the traces of RUN_DIR's links with tc (netns mode)")
     driver.add_argument("run_dir", type=Path)

@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from backend.local_runtime.netns import install_prefix
 from common.cgroupfs import ENV_CGROUP, ENV_QUOTA, V1_PERIOD_US, CpuController, cpu_controller, own_cgroup
-from services.local.netns import install_prefix
 
 log = logging.getLogger(__name__)
 

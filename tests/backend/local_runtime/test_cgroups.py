@@ -14,12 +14,12 @@ import httpx
 import psutil
 import pytest
 
+from backend.local_runtime import cgroups
+from backend.local_runtime.cgroups import NodeCpuLimits
+from backend.local_runtime.netns import unavailable_reason
+from backend.local_runtime.runtime import LocalRuntime
 from common.cgroupfs import CpuController
 from common.workload import Workload
-from services.local import cgroups
-from services.local.cgroups import NodeCpuLimits
-from services.local.netns import unavailable_reason
-from services.local.runtime import LocalRuntime
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from backend.local_runtime.runtime import LocalRuntime
 from common.errors import Conflict
 from common.workload import Workload
-from services.local.runtime import LocalRuntime
 from tests import leftovers
 from tests.e2e.cluster import wait_until
 

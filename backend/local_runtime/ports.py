@@ -10,7 +10,7 @@ holds it and binding it succeeds (nothing listens there now); a reservation ends
 :meth:`PortAllocator.release` (the runtime's ``stop``) or with the process that made it. A process outside
 Dayu that binds a reserved port explicitly before the workload does is still possible; the runtime
 detects that workload's failed start and asks :meth:`PortAllocator.replace` for another port, a bounded
-number of times (``services/local/runtime.py``).
+number of times (``backend/local_runtime/runtime.py``).
 
 ``DAYU_PORT_RANGE=LOW-HIGH`` overrides the range.
 """

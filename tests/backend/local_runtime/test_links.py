@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from backend.local_runtime.netns import Namespaces, unavailable_reason
+from backend.local_runtime.runtime import LocalRuntime
 from common.workload import Workload
-from services.local.netns import Namespaces, unavailable_reason
-from services.local.runtime import LocalRuntime
 from tests import loopback
 
 pytestmark = pytest.mark.integration
@@ -211,7 +211,8 @@ OUTAGE_PERIOD = 10.0
 def test_an_outage_holds_traffic_and_it_resumes_after(tmp_path: Path, mode: str) -> None:
     """Two seconds at 0 Mbit/s in every 10 s pass: the monitors keep running through each outage, no probe
     gets through while it lasts, and probes after it measure the rate again. (That a transfer is held, not
-    lost, is checked exactly in tests/common/test_shaping_processes.py and tests/services/local/test_netns.py.)"""
+    lost, is checked exactly in tests/common/test_shaping_processes.py and
+    tests/backend/local_runtime/test_netns.py.)"""
     if mode == "netns" and REASON is not None:
         pytest.skip(f"namespace link mode unavailable: {REASON}")
     low, high = OUTAGE

@@ -14,20 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.local.processes import ProcessRecord
+from backend.local_runtime.processes import ProcessRecord
+from common.backoff import Backoff
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Backoff:
-    """Delays between restarts of one component: ``base_s * 2**crashes``, at most ``max_s``."""
-
-    base_s: float = 0.5
-    max_s: float = 30.0
-
-    def delay(self, crashes: int) -> float:
-        return float(min(self.max_s, self.base_s * 2 ** max(0, crashes - 1)))
 
 
 @dataclass
@@ -58,7 +48,7 @@ class Supervisor:
         self.restart = restart
         self.lock = lock
         self.interval_s = interval_s
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or Backoff(base_s=0.5, max_s=30.0)
         self.stable_s = stable_s
         self._watch: dict[str, _Watch] = {}
         self._stop = threading.Event()

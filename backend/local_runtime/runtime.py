@@ -1,7 +1,7 @@
 """The local runtime: every component of every virtual node as a local process on its own port.
 
 ``LocalRuntime(run_dir)`` keeps all its state under ``run_dir`` (topology, configs, logs, pid files),
-so a later process (a restarted backend, ``python -m services.local down``) can stop what an earlier
+so a later process (a restarted backend, ``python -m backend.local_runtime down``) can stop what an earlier
 one started.
 """
 
@@ -23,17 +23,17 @@ from typing import Any, TypeVar, cast
 
 import httpx
 
+from backend.local_runtime.cgroups import NodeCpuLimits
+from backend.local_runtime.links import LinkEmulation, LinkModeChoice, TraceClock
+from backend.local_runtime.model import RuntimeSpec, VirtualNode, WorkloadDiff, same_deployment
+from backend.local_runtime.ports import PortAllocator
+from backend.local_runtime.processes import ProcessRecord, launched_with, log_tail, spawn, stop_all
+from backend.local_runtime.sockets import socket_path
+from backend.local_runtime.supervisor import Supervisor
 from common.errors import Conflict, InvalidInput, Unavailable
 from common.private import private_dir, write_private
 from common.topology import Endpoint, LinkModel, NodeSpec, StaticTopology, TopologyModel
 from common.workload import COMPONENT_MODULES, Workload
-from services.local.cgroups import NodeCpuLimits
-from services.local.links import LinkEmulation, LinkModeChoice, TraceClock
-from services.local.model import RuntimeSpec, VirtualNode
-from services.local.ports import PortAllocator
-from services.local.processes import ProcessRecord, launched_with, log_tail, spawn, stop_all
-from services.local.sockets import socket_path
-from services.local.supervisor import Supervisor
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,7 +44,7 @@ PORT_RETRIES = 3
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A port the kernel picks now; it may hand it out again at once. Workloads get theirs from
-    :class:`services.local.ports.PortAllocator`; this is for a caller's own short-lived server."""
+    :class:`backend.local_runtime.ports.PortAllocator`; this is for a caller's own short-lived server."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
@@ -160,7 +160,7 @@ class LocalRuntime:
 
     # -- supervision --------------------------------------------------------------------------
     def supervise(self, **options: Any) -> Supervisor:
-        """Restart crashed components from now on (see :mod:`services.local.supervisor`)."""
+        """Restart crashed components from now on (see :mod:`backend.local_runtime.supervisor`)."""
         if self.supervisor is None:
             self.supervisor = Supervisor(self.records, self._reap, self._restart, self._lock, **options)
         self.supervisor.start()
@@ -308,16 +308,8 @@ class LocalRuntime:
         spec = describe(nodes, links, workloads, token, link_mode, host_ports)
         self._extra_env = dict(env or {})
         current = self._current_spec()
-        alive = {r.name: r for r in self.records() if r.alive()}
-        if (
-            current is None
-            or not alive
-            or current.nodes != spec.nodes
-            or current.links != spec.links
-            or current.token != spec.token
-            or current.link_mode != spec.link_mode
-            or current.host_ports != spec.host_ports
-        ):
+        alive = {r.name for r in self.records() if r.alive()}
+        if current is None or not alive or not same_deployment(current, spec):
             self.stop(timeout=10.0)
             return self.start(
                 spec.nodes,
@@ -329,14 +321,19 @@ class LocalRuntime:
                 link_mode=spec.link_mode,
                 host_ports=spec.host_ports,
             )
-        before = {w.name: w for w in current.workloads}
-        after = {w.name: w for w in spec.workloads}
-        gone = [name for name in before if name not in after]
-        changed = [name for name, w in after.items() if name in before and (before[name] != w or name not in alive)]
-        added = [name for name in after if name not in before]
+        diff = WorkloadDiff.of(current, spec, alive)
         old_ports = {r.name: r.port for r in self.records() if r.port is not None}
-        if gone or changed:
-            self.stop(timeout=10.0, names=[*gone, *changed])
+        if diff.gone or diff.changed:
+            self.stop(timeout=10.0, names=[*diff.gone, *diff.changed])
+        ports = self._reassign_ports(spec, old_ports, diff.added)
+        self._topology(spec, ports).dump(self.topology_path)
+        write_private(self.run_dir / "runtime.json", spec.model_dump_json(indent=2))
+        self._start_fresh(spec, diff.fresh, ports, env or {}, timeout)
+        return self.topology()
+
+    def _reassign_ports(self, spec: RuntimeSpec, old_ports: Mapping[str, int], added: Sequence[str]) -> dict[str, int]:
+        """Each workload's own port, else the one it ran on (a workload that stays or restarts keeps its
+        port), else one from the allocator; the ports in use are kept in the ledger."""
         ports: dict[str, int] = {}
         for w in spec.workloads:
             kept = old_ports.get(w.name) if w.name not in added else None
@@ -346,19 +343,21 @@ class LocalRuntime:
         new = [w.name for w in spec.workloads if w.name not in ports]
         ports.update(zip(new, self.ports.allocate(len(new), exclude=[*ports.values(), *spec.host_ports]), strict=True))
         self.ports.keep(ports.values())
-        self._topology(spec, ports).dump(self.topology_path)
-        write_private(self.run_dir / "runtime.json", spec.model_dump_json(indent=2))
-        fresh = set(changed) | set(added)
+        return ports
+
+    def _start_fresh(
+        self, spec: RuntimeSpec, fresh: set[str], ports: dict[str, int], env: Mapping[str, str], timeout: float
+    ) -> None:
+        """Start the ``fresh`` workloads, stage by stage; if one fails to come up, the fresh ones are stopped
+        again and what was running before keeps running."""
         try:
             for stage in (1, 2):
                 batch = [w for w in spec.workloads if w.stage == stage and w.name in fresh]
                 if batch:
-                    self._start_batch(spec, batch, ports, env or {}, timeout)
+                    self._start_batch(spec, batch, ports, env, timeout)
         except BaseException:
-            # What was running before keeps running; what failed to come up is stopped again.
             self.stop(timeout=5.0, names=fresh)
             raise
-        return self.topology()
 
     @_locked
     def start_traces(self, at: float | None = None) -> float:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from backend.local_runtime.ports import PortAllocator, bindable, runtime_range
+from backend.local_runtime.runtime import PORT_RETRIES, LocalRuntime
 from common.errors import ConfigError, Unavailable
 from common.workload import Workload
-from services.local.ports import PortAllocator, bindable, runtime_range
-from services.local.runtime import PORT_RETRIES, LocalRuntime
 from tests import loopback
 
 NODES = {"cloud": {"role": "cloud"}, "edge1": {"role": "edge"}}

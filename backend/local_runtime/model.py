@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -26,7 +27,7 @@ class VirtualNode(BaseModel):
 
 
 class RuntimeSpec(BaseModel):
-    """A whole local deployment (what ``python -m services.local up SPEC`` reads)."""
+    """A whole local deployment (what ``python -m backend.local_runtime up SPEC`` reads)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -66,3 +67,39 @@ class RuntimeSpec(BaseModel):
                 if end not in self.nodes:
                     raise ValueError(f"link {link.a}-{link.b} names unknown node {end!r}")
         return self
+
+
+def same_deployment(current: RuntimeSpec, spec: RuntimeSpec) -> bool:
+    """True when ``spec`` differs from ``current`` in its workloads only (same nodes, links, token, link mode
+    and host ports): then :meth:`LocalRuntime.apply` changes the workloads in place instead of restarting."""
+    return (
+        current.nodes == spec.nodes
+        and current.links == spec.links
+        and current.token == spec.token
+        and current.link_mode == spec.link_mode
+        and current.host_ports == spec.host_ports
+    )
+
+
+@dataclass(frozen=True)
+class WorkloadDiff:
+    """What an apply changes: workloads that go, that restart (changed, or not running) and that are new."""
+
+    gone: list[str]
+    changed: list[str]
+    added: list[str]
+
+    @classmethod
+    def of(cls, current: RuntimeSpec, spec: RuntimeSpec, alive: set[str]) -> WorkloadDiff:
+        before = {w.name: w for w in current.workloads}
+        after = {w.name: w for w in spec.workloads}
+        return cls(
+            gone=[name for name in before if name not in after],
+            changed=[name for name, w in after.items() if name in before and (before[name] != w or name not in alive)],
+            added=[name for name in after if name not in before],
+        )
+
+    @property
+    def fresh(self) -> set[str]:
+        """The workloads the apply starts."""
+        return set(self.changed) | set(self.added)

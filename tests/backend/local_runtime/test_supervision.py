@@ -12,9 +12,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from backend.local_runtime.runtime import LocalRuntime
+from backend.local_runtime.supervisor import Backoff
 from common.workload import Workload
-from services.local.runtime import LocalRuntime
-from services.local.supervisor import Backoff
 from tests import loopback
 
 pytestmark = pytest.mark.integration

@@ -1,7 +1,7 @@
 """Host ports inside node namespaces: ``127.0.0.1:PORT`` in each node reaches ``127.0.0.1:PORT`` of the host.
 
 In namespace mode a node's loopback is its own, so a service of the machine that listens on loopback
-only (the datasource) is out of the nodes' reach. ``python -m services.local.hostports NETNS,... PORT,...``
+only (the datasource) is out of the nodes' reach. ``python -m backend.local_runtime.hostports NETNS,... PORT,...``
 opens a listening socket on ``127.0.0.1:PORT`` inside each named namespace (a short-lived thread enters
 the namespace with ``setns`` just to create it; a socket stays in the namespace it was made in) and
 relays each connection to the same port on the host's loopback. These camera-side connections are not
@@ -107,7 +107,7 @@ async def serve(netns: list[str], ports: list[int]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m services.local.hostports NETNS[,NETNS...] PORT[,PORT...]", file=sys.stderr)
+        print("usage: python -m backend.local_runtime.hostports NETNS[,NETNS...] PORT[,PORT...]", file=sys.stderr)
         return 2
     namespaces = [n for n in args[0].split(",") if n]
     ports = [int(p) for p in args[1].split(",") if p]
